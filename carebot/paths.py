@@ -1,0 +1,28 @@
+"""Where carebot's files live: repository data, model files inside installed wheels."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def package_dir(dist_module: str) -> Path | None:
+    """Directory of an installed top-level package, found without importing it.
+
+    Several model wheels import heavy or missing dependencies on import
+    (fall_detection needs onnxruntime), so only their location is looked up.
+    """
+    spec = importlib.util.find_spec(dist_module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def cache_dir() -> Path:
+    """Writable folder for prepared models (e.g. joined Whisper parts)."""
+    base = os.environ.get("CAREBOT_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(base) / "carebot"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

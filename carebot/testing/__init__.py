@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: isolated DDS domains and child processes."""
