@@ -34,6 +34,5 @@ setup(
     maintainer="carebot developers",
     description="Care-home service robot stack (ROS 2)",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={"console_scripts": bringup["console_scripts"]()},
 )
