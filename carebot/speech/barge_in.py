@@ -1,0 +1,100 @@
+"""What the node does with speech it hears while the robot itself is talking.
+
+The microphone hears the robot's own voice, so nothing heard while speaking
+(plus a short echo tail) becomes an ordinary transcript. Only a stop request
+("stop", "停") cuts the robot off, and a call for help is never dropped: both
+are published and end the speech. The phrase lists belong to the brain
+(``carebot.brain.phrases``), so the speech and the brain agree on them.
+"""
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from dataclasses import dataclass
+
+from carebot.brain.phrases import is_emergency_phrase, is_stop_phrase
+from carebot.speech.hallucination_guard import normalise
+
+ECHO_MIN_WORDS = 3           # a heard phrase this long, all in the robot's sentence, is its own voice
+ECHO_WORD_OVERLAP = 0.8
+
+
+class HeardAction(enum.Enum):
+    PUBLISH = "publish"                  # not speaking: an ordinary transcript
+    BARGE_IN = "barge_in"                # stop or emergency while speaking: publish and cut the speech
+    IGNORE = "ignore"                    # the robot's own voice (or talk over it)
+
+
+def is_echo(heard: str, spoken: str) -> bool:
+    """True when a multi-word phrase heard is (almost) all words of what the robot says."""
+    heard_words = [normalise(w) for w in heard.split()]
+    heard_words = [w for w in heard_words if w]
+    if len(heard_words) < ECHO_MIN_WORDS:
+        return False
+    spoken_words = {normalise(w) for w in spoken.split()}
+    inside = sum(1 for w in heard_words if w in spoken_words)
+    return inside / len(heard_words) >= ECHO_WORD_OVERLAP
+
+
+def decide(heard: str, during_speech: bool, spoken: str = "", barge_in: bool = True) -> HeardAction:
+    if not during_speech:
+        return HeardAction.PUBLISH
+    if not barge_in:
+        return HeardAction.IGNORE
+    if is_emergency_phrase(heard):
+        return HeardAction.BARGE_IN
+    if is_stop_phrase(heard) and not is_echo(heard, spoken):
+        return HeardAction.BARGE_IN
+    return HeardAction.IGNORE
+
+
+@dataclass
+class _Speaking:
+    text: str
+    started: float
+
+
+class SpeakingGate:
+    """Thread-safe speaking state with an echo tail after the speech ends."""
+
+    def __init__(self, echo_tail_s: float = 0.4, clock=time.monotonic):
+        self.echo_tail_s = echo_tail_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._current: _Speaking | None = None
+        self._last_text = ""
+        self._ended_at = -1e9
+        self._interrupt = threading.Event()
+
+    def begin(self, text: str) -> None:
+        with self._lock:
+            self._current = _Speaking(text, self._clock())
+            self._interrupt.clear()
+
+    def end(self) -> None:
+        with self._lock:
+            if self._current is not None:
+                self._last_text = self._current.text
+            self._current = None
+            self._ended_at = self._clock()
+
+    @property
+    def speaking(self) -> bool:
+        return self._current is not None
+
+    def hearing_self(self) -> bool:
+        """Speaking now, or within the echo tail of the last speech."""
+        with self._lock:
+            return self._current is not None or self._clock() - self._ended_at < self.echo_tail_s
+
+    def spoken_text(self) -> str:
+        with self._lock:
+            return self._current.text if self._current else self._last_text
+
+    def interrupt(self) -> None:
+        self._interrupt.set()
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupt.is_set()

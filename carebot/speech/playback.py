@@ -1,0 +1,100 @@
+"""Playing synthesised speech in short blocks, so it can be cut off at once
+(barge-in, a cancelled goal) and its progress reported."""
+from __future__ import annotations
+
+import time
+from typing import Callable, Protocol
+
+import numpy as np
+
+from carebot.speech.audio import Clip, float_to_pcm16
+
+BLOCK_S = 0.05   # s of audio per write: the longest a cancel waits
+
+
+class Player(Protocol):
+    name: str
+
+    def play(self, clip: Clip, should_stop: Callable[[], bool],
+             on_progress: Callable[[float], None] | None = None) -> bool:
+        """Play clip; returns False when should_stop() cut it short."""
+
+
+def _blocks(clip: Clip):
+    step = max(1, int(clip.sample_rate * BLOCK_S))
+    total = len(clip.samples)
+    for start in range(0, total, step):
+        yield clip.samples[start:start + step], min(1.0, (start + step) / max(total, 1))
+
+
+class PacedPlayer:
+    """No loudspeaker (simulation, tests): takes the clip's real duration, plays nothing."""
+
+    name = "none"
+
+    def play(self, clip: Clip, should_stop, on_progress=None) -> bool:
+        started = time.monotonic()
+        played = 0.0
+        for block, progress in _blocks(clip):
+            if should_stop():
+                return False
+            played += len(block) / clip.sample_rate
+            delay = started + played - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if on_progress:
+                on_progress(progress)
+        return True
+
+
+class DevicePlayer:
+    """A loudspeaker through pyaudio; the device by name substring or index ("" = default)."""
+
+    def __init__(self, device: str = ""):
+        self.name = f"device:{device or 'default'}"
+        self._device = device
+
+    def _output_index(self, pa) -> int | None:
+        if not self._device:
+            return None
+        if self._device.isdigit():
+            return int(self._device)
+        for i in range(pa.get_device_count()):
+            info = pa.get_device_info_by_index(i)
+            if info["maxOutputChannels"] > 0 and self._device.lower() in str(info["name"]).lower():
+                return i
+        raise OSError(f"no output device named {self._device!r}")
+
+    def play(self, clip: Clip, should_stop, on_progress=None) -> bool:
+        import pyaudio
+
+        pa = pyaudio.PyAudio()
+        try:
+            stream = pa.open(format=pyaudio.paInt16, channels=1, rate=int(clip.sample_rate), output=True,
+                             output_device_index=self._output_index(pa))
+            try:
+                for block, progress in _blocks(clip):
+                    if should_stop():
+                        return False
+                    stream.write(float_to_pcm16(block).tobytes())
+                    if on_progress:
+                        on_progress(progress)
+            finally:
+                stream.stop_stream()
+                stream.close()
+        finally:
+            pa.terminate()
+        return True
+
+
+def make_player(kind: str, device: str = "") -> Player:
+    """``device`` plays on a loudspeaker, ``none`` only takes the time (simulation)."""
+    if kind == "device":
+        return DevicePlayer(device)
+    if kind == "none":
+        return PacedPlayer()
+    raise ValueError(f"unknown playback {kind!r}: use 'device' or 'none'")
+
+
+def silence(seconds: float, rate: int) -> Clip:
+    return Clip(np.zeros(int(seconds * rate), np.float32), rate)

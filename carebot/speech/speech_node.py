@@ -1,0 +1,394 @@
+"""The speech node: ears and voice of the robot (thin ROS adapter).
+
+Audio (pyaudio device, ``speech/audio_in`` topic, or a WAV file) -> VAD ->
+Whisper -> hallucination guard -> ``speech/transcript``. Serves
+``speech/speak`` (espeak-ng / Piper) and latches ``speech/speaking``. While it
+speaks it does not transcribe itself; a stop or help phrase cuts it off.
+Threads: capture (source + VAD), recognition (Whisper), and the executor
+(action, subscriptions, diagnostics), so inference never blocks a callback.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import rclpy
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from builtin_interfaces.msg import Time as TimeMsg
+from std_msgs.msg import Bool
+
+from carebot_interfaces.action import Speak
+from carebot_interfaces.msg import AudioChunk, Transcript
+
+from carebot import models
+from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
+from carebot.speech.audio import Clip, SAMPLE_RATE, write_wav
+from carebot.speech.audio_source import (PushSource, PyAudioSource, SourceState, StreamClock,
+                                         WavFileSource)
+from carebot.speech.barge_in import HeardAction, SpeakingGate, decide
+from carebot.speech.hallucination_guard import GuardConfig, HallucinationGuard
+from carebot.speech.playback import make_player
+from carebot.speech.recognizer import AUTO, MODEL_NAMES, Recognizer, RecognizerConfig
+from carebot.speech.transcriber import Transcriber
+from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine, TtsError
+from carebot.speech.vad import Utterance, UtteranceDetector, VadConfig
+
+AUDIO_SOURCES = ("device", "topic", "file")
+UTTERANCE_QUEUE = 8      # utterances waiting for Whisper; older ones are dropped when it falls behind
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+AUDIO_IN_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def _time_msg(seconds: float) -> TimeMsg:
+    sec = int(seconds)
+    return TimeMsg(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+
+
+@dataclass
+class _Heard:
+    utterance: Utterance
+    during_speech: bool
+    t_start: float
+    t_end: float
+    queued_at: float
+
+
+class SpeechNode(Node):
+    def __init__(self) -> None:
+        super().__init__("speech")
+        d = ParameterDescriptor
+        self.declare_parameter("audio_source", "device", d(description="device (pyaudio), topic (speech/audio_in) or file"))
+        self.declare_parameter("device", "", d(description="input device: name (substring) or index; empty = default; 'pulse' = PulseAudio"))
+        self.declare_parameter("device_rate", 0, d(description="Hz to open the device at; 0 = 16 kHz if supported, else its default", integer_range=[IntegerRange(from_value=0, to_value=192000)]))
+        self.declare_parameter("reopen_interval_s", 2.0, d(description="s between attempts to reopen a lost input device", floating_point_range=[FloatingPointRange(from_value=0.1, to_value=60.0)]))
+        self.declare_parameter("file_path", "", d(description="WAV file read when audio_source is file"))
+        self.declare_parameter("file_realtime", True, d(description="pace a WAV file like a live microphone"))
+        self.declare_parameter("model", "tiny.en", d(description="Whisper model: tiny.en (English) or base (multilingual)"))
+        self.declare_parameter("language", "en", d(description="ISO 639-1 language of the site, or auto to detect"))
+        self.declare_parameter("languages", "en,zh", d(description="comma-separated languages allowed when language is auto"))
+        self.declare_parameter("cpu_threads", 2, d(description="CPU threads for Whisper", integer_range=[IntegerRange(from_value=1, to_value=64)]))
+        self.declare_parameter("beam_size", 1, d(description="Whisper beam size (1 = greedy, fastest)", integer_range=[IntegerRange(from_value=1, to_value=10)]))
+        self.declare_parameter("end_silence_ms", 500, d(description="silence that ends an utterance (ms)", integer_range=[IntegerRange(from_value=90, to_value=3000)]))
+        self.declare_parameter("max_utterance_s", 15.0, d(description="longest utterance before it is cut (s)", floating_point_range=[FloatingPointRange(from_value=1.0, to_value=30.0)]))
+        self.declare_parameter("min_level_dbfs", -55.0, d(description="quietest speech level (dBFS)", floating_point_range=[FloatingPointRange(from_value=-90.0, to_value=-10.0)]))
+        self.declare_parameter("no_speech_threshold", 0.6, d(description="Whisper no-speech probability above which unsure text is dropped", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0)]))
+        self.declare_parameter("min_avg_logprob", -1.2, d(description="average token log-probability below which text is dropped", floating_point_range=[FloatingPointRange(from_value=-10.0, to_value=0.0)]))
+        self.declare_parameter("low_confidence_threshold", 0.55, d(description="confidence below which a transcript is marked low_confidence", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0)]))
+        self.declare_parameter("tts_engine", "auto", d(description="auto (Piper for English, espeak-ng otherwise), piper or espeak"))
+        self.declare_parameter("tts_language", "en", d(description="language of Speak goals that name none"))
+        self.declare_parameter("tts_rate_wpm", 130.0, d(description="default speaking rate (words/min); slow for elderly listeners", floating_point_range=[FloatingPointRange(from_value=80.0, to_value=260.0)]))
+        self.declare_parameter("tts_volume", 1.0, d(description="default volume 0..1 of the normalised speech", floating_point_range=[FloatingPointRange(from_value=0.05, to_value=1.0)]))
+        self.declare_parameter("playback", "device", d(description="device (loudspeaker via pyaudio) or none (simulation: takes the time, plays nothing)"))
+        self.declare_parameter("output_device", "", d(description="loudspeaker: name (substring) or index; empty = default"))
+        self.declare_parameter("barge_in", True, d(description="a stop or help phrase heard while speaking cuts the speech"))
+        self.declare_parameter("echo_tail_s", 0.4, d(description="s after speaking still treated as the robot's own voice", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=5.0)]))
+        self.declare_parameter("record_dir", "", d(description="if set, every utterance is saved there as WAV (raw audio on disk: off by default)"))
+
+        p = {name: self.get_parameter(name).value for name in (
+            "audio_source", "device", "device_rate", "reopen_interval_s", "file_path", "file_realtime", "model",
+            "language", "languages", "cpu_threads", "beam_size", "end_silence_ms", "max_utterance_s",
+            "min_level_dbfs", "no_speech_threshold", "min_avg_logprob", "low_confidence_threshold", "tts_engine",
+            "tts_language", "tts_rate_wpm", "tts_volume", "playback", "output_device", "barge_in", "echo_tail_s",
+            "record_dir")}
+        self._validate(p)
+        self._p = p
+        self._report = HealthReport("carebot/speech", Level.STALE, "starting")
+        self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "dropped": 0}
+        self._last_rtf = 0.0
+        self._model_error = ""
+        self._model_ready = False
+
+        self._vad_config = VadConfig(end_silence_ms=int(p["end_silence_ms"]), max_utterance_s=float(p["max_utterance_s"]),
+                                     min_level_dbfs=float(p["min_level_dbfs"])).validate()
+        languages = tuple(x.strip() for x in str(p["languages"]).split(",") if x.strip())
+        self._transcriber = Transcriber(
+            Recognizer(RecognizerConfig(model=p["model"], language=p["language"], languages=languages,
+                                        cpu_threads=int(p["cpu_threads"]), beam_size=int(p["beam_size"]))),
+            HallucinationGuard(GuardConfig(no_speech_threshold=float(p["no_speech_threshold"]),
+                                           min_avg_logprob=float(p["min_avg_logprob"]),
+                                           low_confidence_threshold=float(p["low_confidence_threshold"]))))
+        self._synth = Synthesizer(TtsConfig(engine=TtsEngine(p["tts_engine"]), default_language=p["tts_language"],
+                                            rate_wpm=float(p["tts_rate_wpm"]), volume=float(p["tts_volume"])))
+        self._player = make_player(p["playback"], p["output_device"])
+        self._gate = SpeakingGate(float(p["echo_tail_s"]))
+        self._speak_lock = threading.Lock()
+        self._preempt = threading.Event()
+
+        self._transcript_pub = self.create_publisher(Transcript, "speech/transcript", RELIABLE)
+        self._speaking_pub = self.create_publisher(Bool, "speech/speaking", LATCHED)
+        self._speaking_pub.publish(Bool(data=False))
+        self._diagnostics = DiagnosticsPublisher(self)
+        self._action = ActionServer(self, Speak, "speech/speak", execute_callback=self._execute_speak,
+                                    goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
+                                    callback_group=ReentrantCallbackGroup())
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup())
+
+        self._running = threading.Event()
+        self._running.set()
+        self._utterances: queue.Queue[_Heard] = queue.Queue(maxsize=UTTERANCE_QUEUE)
+        self._clock_map = StreamClock()
+        self._source = self._make_source(p)
+        self._threads = [threading.Thread(target=self._capture_loop, name="speech-capture", daemon=True),
+                         threading.Thread(target=self._recognition_loop, name="speech-recognition", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        self.get_logger().info(f"speech node up: source {self._source.name}, model {p['model']}, language {p['language']}")
+
+    # ------------------------------------------------------------------ setup
+    def _validate(self, p: dict) -> None:
+        problems = []
+        if p["audio_source"] not in AUDIO_SOURCES:
+            problems.append(f"audio_source {p['audio_source']!r} is not one of {AUDIO_SOURCES}")
+        if p["audio_source"] == "file" and not Path(str(p["file_path"])).is_file():
+            problems.append(f"file_path {p['file_path']!r} is not a file")
+        if p["model"] not in MODEL_NAMES:
+            problems.append(f"model {p['model']!r} is not one of {tuple(MODEL_NAMES)}")
+        if p["model"].endswith(".en") and p["language"] not in ("en", AUTO):
+            problems.append(f"model {p['model']} is English-only, language is {p['language']!r}: use model base")
+        if p["tts_engine"] not in tuple(e.value for e in TtsEngine):
+            problems.append(f"tts_engine {p['tts_engine']!r} is not one of auto, piper, espeak")
+        if p["playback"] not in ("device", "none"):
+            problems.append(f"playback {p['playback']!r} is not device or none")
+        if problems:
+            raise ValueError("speech parameters: " + "; ".join(problems))
+
+    def _make_source(self, p: dict):
+        if p["audio_source"] == "topic":
+            source = PushSource()
+            self.create_subscription(AudioChunk, "speech/audio_in", self._on_audio, AUDIO_IN_QOS,
+                                     callback_group=MutuallyExclusiveCallbackGroup())
+            return source
+        if p["audio_source"] == "file":
+            return WavFileSource(p["file_path"], realtime=bool(p["file_realtime"]))
+        device = str(p["device"])
+        return PyAudioSource(device=device, rate=int(p["device_rate"]), reopen_interval_s=float(p["reopen_interval_s"]),
+                             on_state=self._on_source_state)
+
+    def _on_source_state(self, state: SourceState, detail: str) -> None:
+        if state == SourceState.LOST:
+            self.get_logger().warning(f"audio input lost: {detail}; reopening")
+        else:
+            self.get_logger().info(f"audio input {state.value}: {detail}")
+
+    def _on_audio(self, msg: AudioChunk) -> None:
+        try:
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            self._source.push(msg.data, int(msg.sample_rate), int(msg.channels),
+                              stamp if stamp > 0 else self._now())
+        except ValueError as exc:
+            self.get_logger().warning(f"speech/audio_in: dropped a bad block: {exc}", throttle_duration_sec=5.0)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # ------------------------------------------------------------------ capture
+    def _capture_loop(self) -> None:
+        detector = UtteranceDetector(self._vad_config)
+        position = 0
+        overlap = False        # the utterance in progress overlapped the robot's own speech
+        while self._running.is_set():
+            block = self._source.read(0.2)
+            if block is None:
+                if self._source.state == SourceState.FINISHED:
+                    for utt in detector.flush():
+                        self._enqueue(utt, overlap)
+                    self.get_logger().info("audio file finished")
+                    return
+                continue
+            self._clock_map.mark(position, block.t0)
+            position += len(block.samples)
+            hearing_self = self._gate.hearing_self()
+            for utt in detector.process(block.samples):
+                self._enqueue(utt, overlap or hearing_self)
+                overlap = False
+            if detector.in_speech:
+                overlap = overlap or hearing_self
+            else:
+                overlap = False
+
+    def _enqueue(self, utt: Utterance, during_speech: bool) -> None:
+        self._counts["utterances"] += 1
+        if during_speech and not self._p["barge_in"]:
+            return
+        heard = _Heard(utt, during_speech, self._clock_map.time_of(utt.start_sample),
+                       self._clock_map.time_of(utt.end_sample), time.monotonic())
+        try:
+            self._utterances.put_nowait(heard)
+        except queue.Full:
+            self._counts["dropped"] += 1
+            self.get_logger().warning("recognition is behind: an utterance was dropped")
+
+    # ------------------------------------------------------------------ recognition
+    def _recognition_loop(self) -> None:
+        try:
+            self._transcriber.load()
+            self._model_ready = True
+            self.get_logger().info(f"speech ready: Whisper {self._p['model']} loaded in {self._transcriber.recognizer.load_s:.1f} s")
+        except (models.ModelNotFound, RuntimeError, OSError, ValueError) as exc:
+            fix = getattr(exc, "fix", "")
+            self._model_error = f"{exc} {('fix: ' + fix) if fix else ''}".strip()
+            self.get_logger().error(f"Whisper model failed to load: {self._model_error}")
+            return
+        while self._running.is_set():
+            try:
+                heard = self._utterances.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._handle(heard)
+            except Exception as exc:  # one bad utterance must not end recognition
+                self.get_logger().error(f"recognition failed: {type(exc).__name__}: {exc}")
+
+    def _handle(self, heard: _Heard) -> None:
+        utt = heard.utterance
+        if self._p["record_dir"]:
+            self._record(utt)
+        result = self._transcriber.transcribe_utterance(utt)
+        if result.recognition is not None:
+            self._last_rtf = result.recognition.rtf
+        if not result.accepted:
+            self._counts["rejected"] += 1
+            self.get_logger().info(f"no transcript ({result.verdict.value}: {result.detail})")
+            return
+        action = decide(result.text, heard.during_speech, self._gate.spoken_text(), bool(self._p["barge_in"]))
+        if action == HeardAction.IGNORE:
+            self.get_logger().debug(f"ignored while speaking: {result.text!r}")
+            return
+        if action == HeardAction.BARGE_IN:
+            self._counts["barge_ins"] += 1
+            self._gate.interrupt()
+            self.get_logger().info(f"barge-in: heard {result.text!r} while speaking")
+        msg = Transcript()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.text = result.text
+        msg.language = result.language
+        msg.confidence = float(result.confidence)
+        msg.low_confidence = bool(result.low_confidence)
+        msg.start = _time_msg(heard.t_start)
+        msg.end = _time_msg(heard.t_end)
+        msg.source = self._source.name
+        self._transcript_pub.publish(msg)
+        self._counts["transcripts"] += 1
+        self.get_logger().info(f"transcript [{result.language} {result.confidence:.2f}] {result.text!r} "
+                               f"(end of speech -> transcript {time.monotonic() - heard.queued_at + (utt.detected_sample - utt.end_sample) / SAMPLE_RATE:.2f} s)")
+
+    def _record(self, utt: Utterance) -> None:
+        folder = Path(self._p["record_dir"])
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_wav(folder / f"utterance-{time.strftime('%Y%m%d-%H%M%S')}-{utt.start_sample}.wav",
+                      Clip(utt.audio, SAMPLE_RATE))
+        except OSError as exc:
+            self.get_logger().warning(f"cannot record utterance: {exc}", throttle_duration_sec=30.0)
+
+    # ------------------------------------------------------------------ speaking
+    def _on_goal(self, goal) -> GoalResponse:
+        if not goal.text.strip():
+            self.get_logger().warning("Speak goal with empty text rejected")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _execute_speak(self, goal_handle):
+        req = goal_handle.request
+        result = Speak.Result()
+        self._preempt.set()  # a newer goal wins: the one speaking now stops at its next block
+        with self._speak_lock:
+            self._preempt.clear()
+            try:
+                clip = self._synth.synthesize(req.text, req.language, float(req.rate), float(req.volume))
+            except TtsError as exc:
+                goal_handle.abort()
+                result.success, result.message = False, str(exc)
+                return result
+            feedback = Speak.Feedback()
+
+            def progress(value: float) -> None:
+                feedback.progress = float(value)
+                goal_handle.publish_feedback(feedback)
+
+            def should_stop() -> bool:
+                return (goal_handle.is_cancel_requested or self._gate.interrupted or self._preempt.is_set()
+                        or not self._running.is_set())
+
+            self._gate.begin(req.text)
+            self._speaking_pub.publish(Bool(data=True))
+            try:
+                finished = self._player.play(clip, should_stop, progress)
+            except OSError as exc:
+                finished, error = False, f"loudspeaker failed: {exc}"
+            else:
+                error = ""
+            finally:
+                self._gate.end()
+                self._speaking_pub.publish(Bool(data=False))
+        if finished:
+            goal_handle.succeed()
+            result.success, result.message = True, f"spoke {clip.duration_s:.1f} s"
+        elif goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+            result.success, result.message = False, "canceled"
+        else:
+            goal_handle.abort()
+            reason = error or ("interrupted: the listener said stop" if self._gate.interrupted
+                               else "preempted by a newer Speak goal")
+            result.success, result.message = False, reason
+        return result
+
+    # ------------------------------------------------------------------ health
+    def _publish_diagnostics(self) -> None:
+        state = self._source.state
+        values = dict(self._counts, source=self._source.name, source_state=state.value,
+                      speaking=self._gate.speaking, model=self._p["model"], last_rtf=f"{self._last_rtf:.3f}")
+        if isinstance(self._source, PyAudioSource):
+            values.update(reopen_count=self._source.reopen_count, last_error=self._source.last_error)
+        if isinstance(self._source, PushSource):
+            values["dropped_blocks"] = self._source.dropped_blocks
+        if self._model_error:
+            self._report.set(Level.ERROR, f"Whisper model unavailable: {self._model_error}", **values)
+        elif state == SourceState.LOST:
+            self._report.set(Level.WARN, f"audio input lost, reopening: {getattr(self._source, 'last_error', '')}", **values)
+        elif not self._model_ready:
+            self._report.set(Level.STALE, "loading Whisper", **values)
+        else:
+            self._report.set(Level.OK, "listening", **values)
+        self._diagnostics.publish(self._report)
+
+    def shutdown(self) -> None:
+        self._running.clear()
+        for thread in self._threads:
+            thread.join(timeout=3.0)
+        self._source.close()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SpeechNode()
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:  # bad parameters: say which, do not start half-configured
+        print(f"[speech] {exc}", flush=True)
+        raise SystemExit(2)
+    finally:
+        if node is not None:
+            node.shutdown()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""Voice activity detection and utterance cutting, tuned for slow speakers.
+
+Each 30 ms frame gets three features: level (dBFS), voicing (normalised
+autocorrelation peak at a speaking pitch of 70-400 Hz) and spectral flatness.
+An adaptive noise floor (fast down, slow up) sets the level thresholds.
+
+* An utterance **starts** when most of the last few frames are loud *and*
+  voiced: steady noise (fans, hiss) is loud but not voiced.
+* Inside an utterance, a **lower** level threshold (hysteresis) keeps soft word
+  endings, fricatives and breaths, so the short pauses of an elderly speaker
+  do not split a sentence.
+* It **ends** after ``end_silence_ms`` (default 500 ms) without speech, or is
+  cut at ``max_utterance_s``. Too little voiced speech (a click, a knock) is
+  dropped.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from carebot.speech.audio import SAMPLE_RATE
+
+FRAME_MS = 30
+FRAME = SAMPLE_RATE * FRAME_MS // 1000
+_PITCH_LAG_MIN = SAMPLE_RATE // 400   # samples: 400 Hz, a high voice
+_PITCH_LAG_MAX = SAMPLE_RATE // 70    # samples: 70 Hz, a low voice
+_FLOOR_MIN_DB = -100.0
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    """Thresholds of the detector; times in ms/s, levels in dB."""
+
+    end_silence_ms: int = 500        # silence that ends an utterance
+    max_utterance_s: float = 15.0    # longer speech is cut into pieces of this length
+    min_voiced_ms: int = 120         # less voiced speech than this is not an utterance
+    preroll_ms: int = 240            # audio kept before the detected start (soft onsets)
+    start_frames: int = 3            # of the last start_window frames, this many loud+voiced start speech
+    start_window: int = 5
+    start_margin_db: float = 12.0    # above the noise floor, to start
+    continue_margin_db: float = 6.0  # above the noise floor, to stay in speech (hysteresis)
+    min_level_dbfs: float = -55.0    # absolute minimum level of speech
+    voicing_threshold: float = 0.45  # normalised autocorrelation peak of voiced frames
+    floor_rise_db_per_s: float = 2.0  # how fast the noise floor may rise (it falls at once)
+
+    def validate(self) -> "VadConfig":
+        if not 90 <= self.end_silence_ms <= 3000:
+            raise ValueError(f"end_silence_ms must be 90..3000 ms (got {self.end_silence_ms})")
+        if not 1.0 <= self.max_utterance_s <= 30.0:
+            raise ValueError(f"max_utterance_s must be 1..30 s: Whisper hears at most 30 s (got {self.max_utterance_s})")
+        if not 0 < self.start_frames <= self.start_window:
+            raise ValueError("need 0 < start_frames <= start_window")
+        if self.continue_margin_db > self.start_margin_db:
+            raise ValueError("continue_margin_db must not exceed start_margin_db")
+        if not 0.0 < self.voicing_threshold < 1.0:
+            raise ValueError("voicing_threshold must be in (0, 1)")
+        return self
+
+
+@dataclass(frozen=True)
+class FrameFeatures:
+    level_dbfs: float
+    voicing: float      # 0..1
+    flatness: float     # 0 (tonal) .. 1 (white noise)
+
+
+def frame_features(frame: np.ndarray) -> FrameFeatures:
+    """Level, voicing and spectral flatness of one frame (float32 at 16 kHz)."""
+    x = frame.astype(np.float64)
+    energy = float(np.mean(x * x))
+    level = 10.0 * np.log10(max(energy, 1e-12))
+    x = x - x.mean()
+    n = len(x)
+    spec = np.fft.rfft(x * np.hanning(n), 2 * n)
+    power = np.abs(spec) ** 2
+    # Autocorrelation through the spectrum; normalised by the lag-0 value.
+    ac = np.fft.irfft(power)[:n]
+    voicing = 0.0
+    if ac[0] > 1e-10 and n > _PITCH_LAG_MAX:
+        # Correct the window's taper so a perfectly periodic frame scores near 1.
+        taper = np.correlate(np.hanning(n), np.hanning(n), "full")[n - 1:]
+        lags = slice(_PITCH_LAG_MIN, _PITCH_LAG_MAX + 1)
+        norm = ac[lags] / ac[0] * (taper[0] / np.maximum(taper[lags], 1e-9))
+        voicing = float(np.clip(norm.max(), 0.0, 1.0))
+    band = power[int(100 * 2 * n / SAMPLE_RATE):int(4000 * 2 * n / SAMPLE_RATE)] + 1e-12
+    flatness = float(np.exp(np.mean(np.log(band))) / np.mean(band))
+    return FrameFeatures(level, voicing, flatness)
+
+
+@dataclass
+class Utterance:
+    """One stretch of speech. Sample indices count from the start of the stream (16 kHz)."""
+
+    audio: np.ndarray
+    start_sample: int          # first sample of speech (after the pre-roll)
+    end_sample: int            # one past the last speech frame
+    detected_sample: int       # stream position when the end was decided (latency = detected - end)
+    voiced_ms: int
+    truncated: bool = False    # cut at max_utterance_s; speech goes on in the next one
+
+    @property
+    def start_s(self) -> float:
+        return self.start_sample / SAMPLE_RATE
+
+    @property
+    def end_s(self) -> float:
+        return self.end_sample / SAMPLE_RATE
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+@dataclass
+class _Open:
+    frames: list = field(default_factory=list)
+    first_sample: int = 0     # stream index of frames[0]
+    start_sample: int = 0
+    last_speech_end: int = 0
+    voiced_frames: int = 0
+    silent_frames: int = 0
+
+
+class UtteranceDetector:
+    """Streaming VAD: feed blocks with ``process``; finished utterances come back."""
+
+    def __init__(self, config: VadConfig | None = None):
+        self.config = (config or VadConfig()).validate()
+        self._pending = np.zeros(0, np.float32)
+        self._position = 0                       # stream index of the next frame
+        self._floor_db: float | None = None
+        self._recent: deque[bool] = deque(maxlen=self.config.start_window)
+        self._preroll: deque[np.ndarray] = deque(maxlen=max(1, self.config.preroll_ms // FRAME_MS))
+        self._open: _Open | None = None
+        self.last_features: FrameFeatures | None = None
+
+    @property
+    def in_speech(self) -> bool:
+        return self._open is not None
+
+    @property
+    def noise_floor_dbfs(self) -> float:
+        return self._floor_db if self._floor_db is not None else _FLOOR_MIN_DB
+
+    def reset(self) -> None:
+        """Forget the utterance in progress (e.g. the robot's own voice); keep the noise floor."""
+        self._open = None
+        self._recent.clear()
+        self._preroll.clear()
+
+    def process(self, samples: np.ndarray) -> list[Utterance]:
+        data = np.concatenate([self._pending, np.asarray(samples, np.float32)])
+        done: list[Utterance] = []
+        usable = len(data) - len(data) % FRAME
+        for offset in range(0, usable, FRAME):
+            utterance = self._frame(data[offset:offset + FRAME])
+            if utterance is not None:
+                done.append(utterance)
+        self._pending = data[usable:]
+        return done
+
+    def flush(self) -> list[Utterance]:
+        """End of stream: close an utterance in progress."""
+        if self._open is None:
+            return []
+        utterance = self._close(self._position, truncated=False)
+        return [utterance] if utterance else []
+
+    # -- internals
+    def _update_floor(self, level: float) -> None:
+        if self._floor_db is None or level < self._floor_db:
+            self._floor_db = max(level, _FLOOR_MIN_DB)
+        else:
+            rise = self.config.floor_rise_db_per_s * FRAME_MS / 1000.0
+            if self._open is not None:
+                rise *= 0.25  # speech must not lift the floor over itself
+            self._floor_db = min(self._floor_db + rise, level)
+
+    def _frame(self, frame: np.ndarray) -> Utterance | None:
+        cfg = self.config
+        feats = frame_features(frame)
+        self.last_features = feats
+        floor = self._floor_db if self._floor_db is not None else feats.level_dbfs
+        loud_start = feats.level_dbfs > max(floor + cfg.start_margin_db, cfg.min_level_dbfs)
+        loud_keep = feats.level_dbfs > max(floor + cfg.continue_margin_db, cfg.min_level_dbfs - 6.0)
+        voiced = feats.voicing >= cfg.voicing_threshold
+        start_like = loud_start and voiced
+        frame_start = self._position
+        self._position += FRAME
+        self._update_floor(feats.level_dbfs)
+        result = None
+
+        if self._open is None:
+            self._recent.append(start_like)
+            if sum(self._recent) >= cfg.start_frames:
+                # Start at the first loud+voiced frame of the window, keep the pre-roll before it.
+                first = len(self._recent) - list(self._recent).index(True)
+                start_sample = frame_start + FRAME - first * FRAME
+                pre = list(self._preroll)
+                self._open = _Open(frames=pre + [frame], first_sample=frame_start - len(pre) * FRAME,
+                                   start_sample=start_sample, last_speech_end=frame_start + FRAME,
+                                   voiced_frames=sum(self._recent))
+                self._recent.clear()
+                self._preroll.clear()
+            else:
+                self._preroll.append(frame)
+            return None
+
+        utt = self._open
+        utt.frames.append(frame)
+        if loud_keep:
+            utt.silent_frames = 0
+            utt.last_speech_end = frame_start + FRAME
+            if voiced:
+                utt.voiced_frames += 1
+        else:
+            utt.silent_frames += 1
+        if utt.silent_frames * FRAME_MS >= cfg.end_silence_ms:
+            result = self._close(utt.last_speech_end, truncated=False)
+        elif (self._position - utt.start_sample) / SAMPLE_RATE >= cfg.max_utterance_s:
+            result = self._close(self._position, truncated=True)
+            # Speech goes on: a new utterance continues right here.
+            self._open = _Open(first_sample=self._position, start_sample=self._position,
+                               last_speech_end=self._position)
+        return result
+
+    def _close(self, end_sample: int, truncated: bool) -> Utterance | None:
+        utt = self._open
+        self._open = None
+        if utt is None:
+            return None
+        audio = np.concatenate(utt.frames) if utt.frames else np.zeros(0, np.float32)
+        # Keep up to 150 ms after the last speech frame: Whisper likes a soft ending.
+        keep = min(len(audio), end_sample - utt.first_sample + int(0.15 * SAMPLE_RATE))
+        voiced_ms = utt.voiced_frames * FRAME_MS
+        if voiced_ms < self.config.min_voiced_ms:
+            return None
+        return Utterance(audio[:keep], utt.start_sample, end_sample, self._position, voiced_ms, truncated)
