@@ -1,0 +1,93 @@
+"""``carebot transcribe`` and ``carebot say``.
+
+transcribe: one JSON object per WAV file, one per line:
+``{"file", "text", "language", "confidence", "latency_ms"}`` (text "" when the
+guard found no speech; an unreadable file adds "error" and the exit code is 1).
+say: speak a text on the loudspeaker, or write it to a WAV file with --out.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def _transcribe(args) -> int:
+    from carebot.models import ModelNotFound
+    from carebot.speech.audio import AudioFormatError, read_wav
+    from carebot.speech.recognizer import AUTO, RecognizerConfig
+    from carebot.speech.transcriber import Transcriber, join_accepted
+
+    language = args.language or ("en" if args.model.endswith(".en") else AUTO)
+    try:
+        transcriber = Transcriber(RecognizerConfig(model=args.model, language=language,
+                                                   languages=tuple(args.languages.split(",")) if args.languages else (),
+                                                   cpu_threads=args.threads, beam_size=args.beam_size)).load()
+    except ValueError as exc:
+        print(f"carebot transcribe: {exc}", file=sys.stderr)
+        return 2
+    except ModelNotFound as exc:
+        print(f"carebot transcribe: {exc} (fix: {exc.fix})", file=sys.stderr)
+        return 2
+    status = 0
+    for path in args.wav:
+        record = {"file": path, "text": "", "language": "", "confidence": 0.0, "latency_ms": 0.0}
+        start = time.perf_counter()
+        try:
+            clip = read_wav(path).at()
+            results = transcriber.transcribe_clip(clip.samples)
+            record["text"], record["language"], record["confidence"] = join_accepted(results)
+            if not record["language"]:
+                record["language"] = language if language != AUTO else ""
+        except (AudioFormatError, OSError) as exc:
+            record["error"] = str(exc)
+            status = 1
+        record["latency_ms"] = round((time.perf_counter() - start) * 1000.0, 1)
+        record["confidence"] = round(float(record["confidence"]), 3)
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    return status
+
+
+def _say(args) -> int:
+    from carebot.speech.audio import write_wav
+    from carebot.speech.playback import make_player
+    from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine, TtsError
+
+    synth = Synthesizer(TtsConfig(engine=TtsEngine(args.engine)))
+    try:
+        clip = synth.synthesize(args.text, args.language or "en", args.rate, args.volume)
+    except TtsError as exc:
+        print(f"carebot say: {exc}", file=sys.stderr)
+        return 1
+    if args.out:
+        write_wav(args.out, clip)
+        print(json.dumps({"out": args.out, "engine": synth.engine_for(args.language or "en").value,
+                          "duration_s": round(clip.duration_s, 2), "sample_rate": clip.sample_rate}))
+        return 0
+    try:
+        make_player("device", args.device).play(clip, lambda: False)
+    except OSError as exc:
+        print(f"carebot say: no loudspeaker ({exc}); use --out FILE.wav", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("transcribe", help="transcribe WAV files with Whisper (one JSON line each)")
+    parser.add_argument("wav", nargs="+", metavar="WAV")
+    parser.add_argument("--model", choices=("tiny.en", "base"), default="tiny.en")
+    parser.add_argument("--language", default="", help="ISO 639-1 code, or auto (default: en for tiny.en, auto for base)")
+    parser.add_argument("--languages", default="", help="with auto: comma-separated languages to choose among")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--beam-size", type=int, default=1)
+    parser.set_defaults(func=_transcribe)
+
+    parser = subparsers.add_parser("say", help="speak a text (espeak-ng / Piper), or write it to a WAV file")
+    parser.add_argument("text")
+    parser.add_argument("--language", default="en")
+    parser.add_argument("--out", default="", help="write a WAV file instead of playing")
+    parser.add_argument("--rate", type=float, default=0.0, help="words per minute (default: slow, 130)")
+    parser.add_argument("--volume", type=float, default=0.0, help="0..1 (default 1)")
+    parser.add_argument("--engine", choices=("auto", "piper", "espeak"), default="auto")
+    parser.add_argument("--device", default="", help="loudspeaker name or index")
+    parser.set_defaults(func=_say)
