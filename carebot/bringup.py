@@ -51,8 +51,86 @@ def nodes_for(sim: bool) -> list[NodeSpec]:
     return [n for n in NODES if sim or not n.sim_only]
 
 
+def config_dir() -> Path:
+    """Folder of the site parameter files: the source tree, else the installed share folder."""
+    if CONFIG_DIR.is_dir():
+        return CONFIG_DIR
+    try:  # a colcon install keeps config/ under share/carebot
+        from ament_index_python.packages import get_package_share_directory
+    except ImportError:
+        return CONFIG_DIR
+    try:
+        return Path(get_package_share_directory(PACKAGE)) / "config"
+    except Exception:  # PackageNotFoundError: not installed with colcon either
+        return CONFIG_DIR
+
+
 def site_config(site: str) -> Path:
     """Parameter file of a site; raises ValueError naming the known sites."""
     if site not in SITES:
         raise ValueError(f"unknown site {site!r}; known sites: {', '.join(SITES)}")
-    return CONFIG_DIR / f"{site}.yaml"
+    return config_dir() / f"{site}.yaml"
+
+
+def node_by_name(name: str) -> NodeSpec:
+    """The spec of one node; raises ValueError naming the known nodes."""
+    for spec in NODES:
+        if spec.name == name:
+            return spec
+    raise ValueError(f"unknown node {name!r}; known nodes: {', '.join(n.name for n in NODES)}")
+
+
+def parse_bool(text: str | bool) -> bool:
+    """A launch argument or CLI value as a bool ('true'/'false', '1'/'0', 'yes'/'no')."""
+    if isinstance(text, bool):
+        return text
+    value = str(text).strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {text!r} (use true or false)")
+
+
+def normalize_namespace(namespace: str) -> str:
+    """'' (root) or an absolute namespace without a trailing slash: 'carebot' -> '/carebot'."""
+    namespace = namespace.strip().strip("/")
+    return f"/{namespace}" if namespace else ""
+
+
+@dataclass(frozen=True)
+class NodeLaunch:
+    """One node as both starters run it: the same name, namespace, parameters and remaps."""
+
+    spec: NodeSpec
+    params_file: Path
+    namespace: str            # '' = root namespace
+    use_sim_time: bool
+
+    def ros_arguments(self) -> list[str]:
+        """``--ros-args ...`` as ``ros2 launch`` would pass them to the node's process."""
+        args = ["--ros-args", "-r", f"__node:={self.spec.name}"]
+        if self.namespace:
+            args += ["-r", f"__ns:={self.namespace}"]
+        args += ["--params-file", str(self.params_file),
+                 "-p", f"use_sim_time:={'true' if self.use_sim_time else 'false'}"]
+        for source, target in self.spec.remappings:
+            args += ["-r", f"{source}:={target}"]
+        return args
+
+
+def launch_plan(site: str = SITES[0], sim: bool = False, namespace: str = "",
+                use_sim_time: bool | None = None, config: str | Path | None = None,
+                only: list[str] | tuple[str, ...] | None = None) -> list[NodeLaunch]:
+    """The nodes to start and how: read by ``launch/bringup.launch.py`` and ``carebot up``.
+
+    ``config`` overrides the site's file; ``use_sim_time`` defaults to ``sim``; ``only``
+    restricts the set to the named nodes (unknown names raise ValueError).
+    """
+    params_file = Path(config) if config else site_config(site)
+    sim_time = sim if use_sim_time is None else use_sim_time
+    specs = nodes_for(sim)
+    if only:
+        wanted = [node_by_name(name) for name in only]
+        specs = [spec for spec in NODES if spec in wanted]
+    return [NodeLaunch(spec, params_file, normalize_namespace(namespace), sim_time) for spec in specs]

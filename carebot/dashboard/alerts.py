@@ -1,0 +1,185 @@
+"""Staff alerts without ROS: the record, its life cycle and the book that keeps them.
+
+The dashboard owns alert storage (docs/interfaces.md, ``alerts/update``): every Alert
+heard on ``alerts`` is kept, staff acknowledge and resolve through the page or the
+UpdateAlert service, and each change is stored before it is published.
+"""
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Callable
+
+
+class AlertKind(enum.IntEnum):
+    """Same values as carebot_interfaces/msg/Alert KIND_*."""
+
+    FALL = 0
+    HELP_REQUEST = 1
+    REMINDER_MISSED = 2
+    SAFETY = 3
+    SYSTEM = 4
+
+
+class Severity(enum.IntEnum):
+    """Same values as Alert SEVERITY_*."""
+
+    INFO = 0
+    WARNING = 1
+    CRITICAL = 2
+
+
+class AlertState(enum.IntEnum):
+    """Same values as Alert STATE_*."""
+
+    RAISED = 0
+    ACKNOWLEDGED = 1
+    ESCALATED = 2
+    RESOLVED = 3
+
+
+class StaffAction(enum.IntEnum):
+    """Same values as UpdateAlert ACTION_*."""
+
+    ACKNOWLEDGE = 0
+    RESOLVE = 1
+
+
+# Progress of an incident: an update never moves an alert backwards (a late RAISED
+# repeat from a publisher does not undo a nurse's acknowledgement).
+_PROGRESS = {AlertState.RAISED: 0, AlertState.ESCALATED: 1,
+             AlertState.ACKNOWLEDGED: 2, AlertState.RESOLVED: 3}
+
+
+class AlertActionError(ValueError):
+    """A staff action that cannot apply (unknown id, already resolved ...)."""
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One alert as stored and shown; mirrors carebot_interfaces/msg/Alert."""
+
+    id: str
+    kind: AlertKind
+    severity: Severity
+    state: AlertState
+    person: str = ""
+    place: str = ""
+    x: float = 0.0              # m, in frame_id
+    y: float = 0.0
+    z: float = 0.0
+    frame_id: str = "map"
+    message: str = ""
+    handled_by: str = ""
+    note: str = ""
+    raised_at: float = 0.0      # unix time, s
+    updated_at: float = 0.0     # unix time of the last state change, s
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is not AlertState.RESOLVED
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["kind"] = self.kind.name
+        data["severity"] = self.severity.name
+        data["state"] = self.state.name
+        return data
+
+
+def coerce(record: AlertRecord) -> AlertRecord:
+    """Validate enum fields; raises ValueError naming the bad field."""
+    try:
+        return replace(record, kind=AlertKind(record.kind), severity=Severity(record.severity),
+                       state=AlertState(record.state))
+    except ValueError as exc:
+        raise ValueError(f"alert {record.id!r}: {exc}") from None
+
+
+def merge_incoming(stored: AlertRecord | None, incoming: AlertRecord) -> AlertRecord | None:
+    """The record after an Alert heard on the topic, or None when nothing changes."""
+    if stored is None:
+        return incoming
+    if _PROGRESS[incoming.state] < _PROGRESS[stored.state]:
+        return None
+    merged = replace(incoming, raised_at=stored.raised_at or incoming.raised_at,
+                     note=incoming.note or stored.note,
+                     handled_by=incoming.handled_by or stored.handled_by)
+    # Timestamps are left out: our own publication comes back with rounded stamps.
+    same = replace(merged, updated_at=0.0, raised_at=0.0) == replace(stored, updated_at=0.0, raised_at=0.0)
+    return None if same else merged
+
+
+def apply_action(stored: AlertRecord, action: StaffAction, staff: str, note: str,
+                 now: float) -> AlertRecord:
+    """The record after a staff member acts; raises AlertActionError when it cannot."""
+    if not staff.strip():
+        raise AlertActionError("a staff account name is required")
+    if stored.state is AlertState.RESOLVED:
+        raise AlertActionError(f"alert {stored.id} is already resolved by {stored.handled_by or 'someone'}")
+    if action is StaffAction.ACKNOWLEDGE:
+        if stored.state is AlertState.ACKNOWLEDGED:
+            raise AlertActionError(f"alert {stored.id} is already acknowledged by {stored.handled_by}")
+        state = AlertState.ACKNOWLEDGED
+    elif action is StaffAction.RESOLVE:
+        state = AlertState.RESOLVED
+    else:  # pragma: no cover - IntEnum covers the message's values
+        raise AlertActionError(f"unknown action {action!r}")
+    return replace(stored, state=state, handled_by=staff.strip(), note=note.strip() or stored.note,
+                   updated_at=now)
+
+
+class AlertBook:
+    """Alerts kept in a store; every change is saved first, then published.
+
+    ``store`` needs ``get_alert(id)``, ``save_alert(record, actor)`` and ``list_alerts``
+    (carebot.dashboard.store.DashboardStore); ``publish`` sends the record on ``alerts``.
+    """
+
+    def __init__(self, store, publish: Callable[[AlertRecord], None] | None = None,
+                 clock: Callable[[], float] = time.time):
+        self._store = store
+        self._publish = publish or (lambda record: None)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.version = 0        # bumps on every change: the page polls cheaply
+
+    def receive(self, incoming: AlertRecord) -> AlertRecord | None:
+        """An Alert heard on the topic; returns the stored record when it changed."""
+        incoming = coerce(incoming)
+        if not incoming.id:
+            raise ValueError("alert without id")
+        with self._lock:
+            stored = self._store.get_alert(incoming.id)
+            if stored is None and not incoming.updated_at:
+                incoming = replace(incoming, updated_at=self._clock(),
+                                   raised_at=incoming.raised_at or self._clock())
+            merged = merge_incoming(stored, incoming)
+            if merged is None:
+                return None
+            if not merged.updated_at or (stored and merged.updated_at <= stored.updated_at):
+                merged = replace(merged, updated_at=self._clock())
+            self._store.save_alert(merged, actor="topic")
+            self.version += 1
+        return merged
+
+    def act(self, alert_id: str, action: StaffAction, staff: str, note: str = "") -> AlertRecord:
+        """A staff acknowledge/resolve: stored, then published on ``alerts``."""
+        with self._lock:
+            stored = self._store.get_alert(alert_id)
+            if stored is None:
+                raise AlertActionError(f"no alert with id {alert_id!r}")
+            updated = apply_action(stored, StaffAction(action), staff, note, self._clock())
+            self._store.save_alert(updated, actor=updated.handled_by)
+            self.version += 1
+        self._publish(updated)
+        return updated
+
+    def get(self, alert_id: str) -> AlertRecord | None:
+        return self._store.get_alert(alert_id)
+
+    def listing(self, resolved_limit: int = 20) -> list[AlertRecord]:
+        """Open alerts (most severe and newest first), then the latest resolved ones."""
+        return self._store.list_alerts(resolved_limit=resolved_limit)

@@ -1,0 +1,313 @@
+"""Dashboard node: serves the staff page and owns alert storage.
+
+Subscribes ``alerts``, ``robot/status``, ``speech/transcript``, ``/diagnostics`` and,
+only when ``camera_view`` is true, ``perception/debug_image``. Serves ``alerts/update``
+(UpdateAlert) and publishes every staff change on ``alerts``. The page's chat calls
+``brain/ask``; its emergency-stop button publishes ``safety/estop`` true and calls
+``safety/trigger_estop``. HTTP runs in its own threads (carebot.dashboard.web); ROS
+callbacks run on a multi-threaded executor, so neither blocks the other.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+from carebot_interfaces.msg import Alert, RobotStatus, Transcript
+from carebot_interfaces.srv import Ask, UpdateAlert
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from carebot.dashboard import ros_convert
+from carebot.dashboard.alerts import AlertActionError, AlertBook, AlertRecord, StaffAction
+from carebot.dashboard.auth import Authenticator, parse_accounts
+from carebot.dashboard.site_map import load_map
+from carebot.dashboard.store import DashboardStore
+from carebot.dashboard.web import DashboardApp, DashboardServer, LinkError
+from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
+from carebot.diagnostics_board import DiagnosticsBoard, StatusEntry, level_of
+
+NODE_NAME = "dashboard"
+EXPIRY_PERIOD_S = 60.0            # how often old transcripts and sessions are deleted
+ALERT_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.VOLATILE, history=HistoryPolicy.KEEP_LAST)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL, history=HistoryPolicy.KEEP_LAST)
+RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                          durability=DurabilityPolicy.VOLATILE, history=HistoryPolicy.KEEP_LAST)
+
+
+def default_database() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "carebot" / "dashboard.sqlite3"
+
+
+def _desc(text: str, **kwargs) -> ParameterDescriptor:
+    return ParameterDescriptor(description=text, **kwargs)
+
+
+class DashboardNode(Node):
+    """Thin adapter between ROS and the dashboard's web app."""
+
+    def __init__(self) -> None:
+        super().__init__(NODE_NAME)
+        self.declare_parameter("host", "127.0.0.1", _desc(
+            "address the web server binds; 0.0.0.0 exposes it to the network (use HTTPS in front)"))
+        self.declare_parameter("port", 8080, _desc(
+            "TCP port of the web server; 0 picks a free one",
+            integer_range=[IntegerRange(from_value=0, to_value=65535, step=1)]))
+        self.declare_parameter("database", "", _desc(
+            "SQLite file for alerts, acknowledgements, transcripts and sessions; "
+            "empty = $XDG_DATA_HOME/carebot/dashboard.sqlite3"))
+        self.declare_parameter("staff_accounts", Parameter.Type.STRING_ARRAY, _desc(
+            "staff logins as NAME:HASH; make the hash with `carebot dashboard hash-password`"))
+        self.declare_parameter("session_timeout_s", 43200.0, _desc(
+            "idle time after which a login expires, s",
+            floating_point_range=[FloatingPointRange(from_value=60.0, to_value=604800.0, step=0.0)]))
+        self.declare_parameter("transcript_retention_s", 86400.0, _desc(
+            "transcripts older than this are deleted, s",
+            floating_point_range=[FloatingPointRange(from_value=60.0, to_value=31536000.0, step=0.0)]))
+        self.declare_parameter("camera_view", False, _desc(
+            "show the perception debug image on the page (off: never subscribed)"))
+        self.declare_parameter("camera_jpeg_quality", 70, _desc(
+            "JPEG quality of the camera view",
+            integer_range=[IntegerRange(from_value=10, to_value=100, step=1)]))
+        self.declare_parameter("world", "care_home", _desc(
+            "site world drawn as the map: a site name (models/worlds/<name>.yaml) or a file"))
+        self.declare_parameter("title", "carebot", _desc("title shown on the page"))
+        self.declare_parameter("ask_timeout_s", 20.0, _desc(
+            "how long the chat waits for brain/ask, s",
+            floating_point_range=[FloatingPointRange(from_value=0.5, to_value=300.0, step=0.0)]))
+        self.declare_parameter("estop_timeout_s", 2.0, _desc(
+            "how long the stop button waits for safety/trigger_estop, s",
+            floating_point_range=[FloatingPointRange(from_value=0.1, to_value=30.0, step=0.0)]))
+        self.declare_parameter("secure_cookie", False, _desc(
+            "mark the session cookie Secure (set true when served behind HTTPS)"))
+
+        p = {name: self.get_parameter(name).value for name in (
+            "host", "port", "database", "staff_accounts", "session_timeout_s",
+            "transcript_retention_s", "camera_view", "camera_jpeg_quality", "world", "title",
+            "ask_timeout_s", "estop_timeout_s", "secure_cookie")}
+        accounts = parse_accounts(list(p["staff_accounts"] or []))   # ValueError names the entry
+        if not accounts:
+            self.get_logger().warning("no staff_accounts configured: nobody can log in; add one "
+                                      "with `carebot dashboard hash-password`")
+        self._ask_timeout_s = float(p["ask_timeout_s"])
+        self._estop_timeout_s = float(p["estop_timeout_s"])
+        self._jpeg_quality = int(p["camera_jpeg_quality"])
+        self._retention_s = float(p["transcript_retention_s"])
+        self._camera_view = bool(p["camera_view"])
+
+        database = Path(p["database"]).expanduser() if p["database"] else default_database()
+        self.store = DashboardStore(database)
+        self._alert_pub = self.create_publisher(Alert, "alerts", ALERT_QOS)
+        self.book = AlertBook(self.store, publish=self._publish_alert)
+        auth = Authenticator(accounts, self.store, float(p["session_timeout_s"]))
+        try:
+            site_map = load_map(p["world"]) if p["world"] else {}
+        except (OSError, ValueError) as exc:
+            self.get_logger().warning(f"no map: world {p['world']!r}: {exc}")
+            site_map = {}
+
+        # Robot state the page shows; written by callbacks, read by HTTP threads.
+        self._lock = threading.Lock()
+        self._status: dict | None = None
+        self._debug_image: Image | None = None
+        self.board = DiagnosticsBoard()
+
+        io_group = ReentrantCallbackGroup()       # subscriptions and the service
+        client_group = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Alert, "alerts", self._on_alert, ALERT_QOS, callback_group=io_group)
+        self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS,
+                                 callback_group=io_group)
+        self.create_subscription(Transcript, "speech/transcript", self._on_transcript, RELIABLE_QOS,
+                                 callback_group=io_group)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, RELIABLE_QOS,
+                                 callback_group=io_group)
+        if self._camera_view:
+            self.create_subscription(Image, "perception/debug_image", self._on_debug_image,
+                                     qos_profile_sensor_data, callback_group=io_group)
+        self.create_service(UpdateAlert, "alerts/update", self._on_update_alert, callback_group=io_group)
+        self._estop_pub = self.create_publisher(Bool, "safety/estop", RELIABLE_QOS)
+        self._ask_client = self.create_client(Ask, "brain/ask", callback_group=client_group)
+        self._trigger_client = self.create_client(Trigger, "safety/trigger_estop", callback_group=client_group)
+        self._reset_client = self.create_client(Trigger, "safety/reset_estop", callback_group=client_group)
+
+        app = DashboardApp(book=self.book, store=self.store, auth=auth, link=self, site_map=site_map,
+                           camera_enabled=self._camera_view, title=str(p["title"]),
+                           transcript_retention_s=self._retention_s,
+                           secure_cookie=bool(p["secure_cookie"]),
+                           log=lambda message: self.get_logger().debug(message))
+        self.server = DashboardServer(app, str(p["host"]), int(p["port"])).start()
+        self.get_logger().info(f"dashboard serving {self.server.url} "
+                               f"({len(accounts)} staff account(s), database {database})")
+
+        self._health = HealthReport(f"carebot/{NODE_NAME}")
+        self._diagnostics = DiagnosticsPublisher(self)
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_health)
+        self.create_timer(EXPIRY_PERIOD_S, self._expire)
+        self._expire()
+
+    # ------------------------------------------------------------------ ROS -> app
+    def _on_alert(self, msg: Alert) -> None:
+        try:
+            record = ros_convert.alert_from_msg(msg)
+            changed = self.book.receive(record)
+        except ValueError as exc:
+            self.get_logger().warning(f"ignored malformed alert {msg.id!r}: {exc}")
+            return
+        if changed is not None:
+            self.get_logger().info(f"alert {changed.id} {changed.kind.name} {changed.state.name}: {changed.message}")
+
+    def _on_status(self, msg: RobotStatus) -> None:
+        with self._lock:
+            self._status = ros_convert.status_to_json(msg, time.time())
+
+    def _on_transcript(self, msg: Transcript) -> None:
+        entry = ros_convert.transcript_from_msg(msg, time.time())
+        if entry.text:
+            self.store.add_transcript(entry)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        self.board.update(StatusEntry(s.name, level_of(s.level), s.message, s.hardware_id,
+                                      tuple((kv.key, kv.value) for kv in s.values)) for s in msg.status)
+
+    def _on_debug_image(self, msg: Image) -> None:
+        with self._lock:
+            self._debug_image = msg       # encoded only when the page asks for a frame
+
+    def _on_update_alert(self, request: UpdateAlert.Request, response: UpdateAlert.Response):
+        try:
+            record = self.book.act(request.id, StaffAction(request.action), request.staff, request.note)
+        except (AlertActionError, ValueError) as exc:
+            response.success, response.message = False, str(exc)
+            stored = self.book.get(request.id)
+            if stored is not None:
+                ros_convert.alert_to_msg(stored, response.alert)
+            return response
+        response.success = True
+        response.message = f"alert {record.id} {record.state.name.lower()} by {record.handled_by}"
+        ros_convert.alert_to_msg(record, response.alert)
+        self.get_logger().info(response.message)
+        return response
+
+    def _publish_alert(self, record: AlertRecord) -> None:
+        self._alert_pub.publish(ros_convert.alert_to_msg(record))
+
+    def _expire(self) -> None:
+        now = time.time()
+        removed = self.store.expire_transcripts(now - self._retention_s)
+        self.store.expire_sessions(now)
+        if removed:
+            self.get_logger().info(f"deleted {removed} transcript(s) older than {self._retention_s:.0f} s")
+
+    def _publish_health(self) -> None:
+        open_alerts = sum(1 for record in self.book.listing(resolved_limit=0) if record.is_open)
+        self._health.set(Level.OK, f"serving {self.server.url}", url=self.server.url,
+                         open_alerts=open_alerts, brain_ready=self._ask_client.service_is_ready(),
+                         estop_service_ready=self._trigger_client.service_is_ready(),
+                         camera_view=self._camera_view)
+        self._diagnostics.publish(self._health)
+
+    # ------------------------------------------------------------------ RobotLink (HTTP threads)
+    def _call(self, client, request, timeout_s: float, what: str):
+        """Call a service from an HTTP thread; the executor delivers the response."""
+        if not client.service_is_ready():
+            raise LinkError(f"{what} is not available (is its node running?)")
+        done = threading.Event()
+        future = client.call_async(request)
+        future.add_done_callback(lambda _f: done.set())
+        if not done.wait(timeout_s):
+            future.cancel()
+            raise LinkError(f"{what} did not answer within {timeout_s:.1f} s")
+        if future.exception() is not None:
+            raise LinkError(f"{what} failed: {future.exception()}")
+        return future.result()
+
+    def status(self) -> dict | None:
+        with self._lock:
+            return dict(self._status) if self._status else None
+
+    def diagnostics(self) -> list[dict]:
+        return self.board.to_json()
+
+    def ask(self, text: str, user: str) -> dict:
+        request = Ask.Request(text=text, person=f"staff:{user}", language="", execute=True)
+        response = self._call(self._ask_client, request, self._ask_timeout_s, "the brain (brain/ask)")
+        return ros_convert.ask_response_to_json(response)
+
+    def estop(self, user: str) -> dict:
+        # The topic first: it needs no service round trip and base_safety latches it.
+        self._estop_pub.publish(Bool(data=True))
+        self.get_logger().warning(f"EMERGENCY STOP from the dashboard by {user}")
+        try:
+            result = self._call(self._trigger_client, Trigger.Request(), self._estop_timeout_s,
+                                "safety/trigger_estop")
+            return {"published": True, "service_ok": bool(result.success), "message": result.message}
+        except LinkError as exc:
+            return {"published": True, "service_ok": False, "message": str(exc)}
+
+    def reset_estop(self, user: str) -> dict:
+        self.get_logger().warning(f"emergency stop reset requested from the dashboard by {user}")
+        result = self._call(self._reset_client, Trigger.Request(), self._estop_timeout_s, "safety/reset_estop")
+        return {"ok": bool(result.success), "message": result.message}
+
+    def camera_jpeg(self) -> bytes | None:
+        with self._lock:
+            msg = self._debug_image
+        if msg is None:
+            return None
+        import cv2
+
+        from carebot.perception.image_convert import ImageFormatError, image_to_bgr
+
+        try:
+            ok, data = cv2.imencode(".jpg", image_to_bgr(msg), [cv2.IMWRITE_JPEG_QUALITY, self._jpeg_quality])
+        except ImageFormatError as exc:
+            self.get_logger().warning(f"debug image not shown: {exc}", throttle_duration_sec=10.0)
+            return None
+        return data.tobytes() if ok else None
+
+    def close(self) -> None:
+        self.server.stop()
+        self.store.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = DashboardNode()
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, OSError) as exc:   # bad accounts, port in use, unwritable database
+        print(f"dashboard: cannot start: {exc}", file=sys.stderr)
+        code = 2
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""SQLite storage of the dashboard: alerts and their history, transcripts, sessions.
+
+Alerts and every state change (who acknowledged, when, with which note) are written
+with ``synchronous=FULL`` before the change is published, so an acknowledgement
+survives a crash of the node or the machine. Transcripts are personal data: they
+expire after a configured time. Sessions are stored as hashes of their tokens, so a
+restart of the dashboard does not log the nurse station out and the file never
+holds a usable token.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from carebot.dashboard.alerts import AlertKind, AlertRecord, AlertState, Severity
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, kind INTEGER NOT NULL, severity INTEGER NOT NULL,
+    state INTEGER NOT NULL, person TEXT, place TEXT, x REAL, y REAL, z REAL,
+    frame_id TEXT, message TEXT, handled_by TEXT, note TEXT,
+    raised_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS alert_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, state INTEGER NOT NULL,
+    actor TEXT NOT NULL, note TEXT, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS alert_events_by_alert ON alert_events (alert_id, seq);
+CREATE TABLE IF NOT EXISTS transcripts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, text TEXT NOT NULL,
+    language TEXT, confidence REAL, low_confidence INTEGER, speaker TEXT, source TEXT);
+CREATE INDEX IF NOT EXISTS transcripts_by_time ON transcripts (at);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, expires_at REAL NOT NULL);
+"""
+_ALERT_COLUMNS = ("id", "kind", "severity", "state", "person", "place", "x", "y", "z", "frame_id",
+                  "message", "handled_by", "note", "raised_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """One line of the transcript log (heard by speech, or typed in the chat)."""
+
+    at: float                  # unix time, s
+    text: str
+    language: str = ""
+    confidence: float = 0.0    # 0..1
+    low_confidence: bool = False
+    speaker: str = ""
+    source: str = ""
+
+    def to_json(self) -> dict:
+        return {"at": self.at, "text": self.text, "language": self.language,
+                "confidence": round(self.confidence, 3), "low_confidence": self.low_confidence,
+                "speaker": self.speaker, "source": self.source}
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    alert_id: str
+    state: AlertState
+    actor: str
+    note: str
+    at: float
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class DashboardStore:
+    """One SQLite file, shared by the ROS callbacks and the HTTP threads (one lock)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")   # an acknowledgement must survive power loss
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------ alerts
+    def save_alert(self, record: AlertRecord, actor: str) -> None:
+        """Insert or replace the alert and append its state change to the history."""
+        values = tuple(int(v) if isinstance(v, (AlertKind, Severity, AlertState)) else v
+                       for v in (getattr(record, c) for c in _ALERT_COLUMNS))
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(f"INSERT OR REPLACE INTO alerts ({', '.join(_ALERT_COLUMNS)}) "
+                             f"VALUES ({', '.join('?' * len(_ALERT_COLUMNS))})", values)
+            self._db.execute("INSERT INTO alert_events (alert_id, state, actor, note, at) VALUES (?, ?, ?, ?, ?)",
+                             (record.id, int(record.state), actor, record.note, record.updated_at))
+
+    def get_alert(self, alert_id: str) -> AlertRecord | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {', '.join(_ALERT_COLUMNS)} FROM alerts WHERE id = ?",
+                                   (alert_id,)).fetchone()
+        return _alert(row) if row else None
+
+    def list_alerts(self, resolved_limit: int = 20) -> list[AlertRecord]:
+        """Open alerts (critical and newest first), then the newest resolved ones."""
+        columns = ", ".join(_ALERT_COLUMNS)
+        with self._lock:
+            open_rows = self._db.execute(
+                f"SELECT {columns} FROM alerts WHERE state != ? ORDER BY severity DESC, raised_at DESC",
+                (int(AlertState.RESOLVED),)).fetchall()
+            done_rows = self._db.execute(
+                f"SELECT {columns} FROM alerts WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
+                (int(AlertState.RESOLVED), resolved_limit)).fetchall()
+        return [_alert(row) for row in open_rows + done_rows]
+
+    def alert_history(self, alert_id: str) -> list[AlertEvent]:
+        with self._lock:
+            rows = self._db.execute("SELECT alert_id, state, actor, note, at FROM alert_events "
+                                    "WHERE alert_id = ? ORDER BY seq", (alert_id,)).fetchall()
+        return [AlertEvent(r[0], AlertState(r[1]), r[2], r[3] or "", r[4]) for r in rows]
+
+    # ------------------------------------------------------------------ transcripts
+    def add_transcript(self, entry: TranscriptEntry) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO transcripts (at, text, language, confidence, low_confidence, "
+                             "speaker, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (entry.at, entry.text, entry.language, float(entry.confidence),
+                              int(entry.low_confidence), entry.speaker, entry.source))
+
+    def transcripts(self, limit: int = 100, since: float = 0.0) -> list[TranscriptEntry]:
+        """Newest last, at most ``limit``, not older than ``since``."""
+        with self._lock:
+            rows = self._db.execute("SELECT at, text, language, confidence, low_confidence, speaker, source "
+                                    "FROM transcripts WHERE at >= ? ORDER BY seq DESC LIMIT ?",
+                                    (since, limit)).fetchall()
+        return [TranscriptEntry(r[0], r[1], r[2] or "", r[3] or 0.0, bool(r[4]), r[5] or "", r[6] or "")
+                for r in reversed(rows)]
+
+    def expire_transcripts(self, older_than: float) -> int:
+        """Delete transcripts recorded before ``older_than`` (unix s); returns how many."""
+        with self._lock:
+            return self._db.execute("DELETE FROM transcripts WHERE at < ?", (older_than,)).rowcount
+
+    # ------------------------------------------------------------------ sessions
+    def save_session(self, token: str, user: str, expires_at: float) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)",
+                             (token_hash(token), user, expires_at))
+
+    def session_user(self, token: str, now: float) -> tuple[str, float] | None:
+        """(user, expires_at) of a live session, else None."""
+        with self._lock:
+            row = self._db.execute("SELECT user, expires_at FROM sessions WHERE token_hash = ?",
+                                   (token_hash(token),)).fetchone()
+        if row is None or row[1] <= now:
+            return None
+        return row[0], row[1]
+
+    def delete_session(self, token: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash(token),))
+
+    def expire_sessions(self, now: float | None = None) -> int:
+        with self._lock:
+            return self._db.execute("DELETE FROM sessions WHERE expires_at <= ?",
+                                    (time.time() if now is None else now,)).rowcount
+
+
+def _alert(row) -> AlertRecord:
+    data = dict(zip(_ALERT_COLUMNS, row))
+    data["kind"] = AlertKind(data["kind"])
+    data["severity"] = Severity(data["severity"])
+    data["state"] = AlertState(data["state"])
+    for key in ("person", "place", "frame_id", "message", "handled_by", "note"):
+        data[key] = data[key] or ""
+    return AlertRecord(**data)

@@ -1,0 +1,1 @@
+"""``carebot up``: run the node set of carebot.bringup as supervised processes."""

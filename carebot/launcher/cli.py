@@ -1,0 +1,101 @@
+"""``carebot up``: start the stack from a pip install, as ``ros2 launch`` would.
+
+Reads the node set from ``carebot.bringup`` (the same plan the launch files use),
+validates the parameter file first (nothing starts when a key is wrong), then runs
+every node as a supervised process: a crashed node is restarted with back-off; Ctrl-C
+or SIGTERM stops all of them cleanly.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import signal
+import sys
+from pathlib import Path
+
+from carebot import bringup, config_check
+from carebot.launcher.supervisor import STOP_GRACE_S, ChildSpec, Supervisor
+
+EXIT_CONFIG = 2            # refused: bad configuration or missing node
+
+
+def node_command(launch: bringup.NodeLaunch, python: str = sys.executable) -> list[str]:
+    """Command line of one node: its console script when installed, else the module."""
+    script = Path(python).parent / launch.spec.executable
+    if script.is_file():
+        head = [str(script)]
+    else:  # run main() of the module: the same entry point setup.py installs
+        head = [python, "-c", "import importlib, sys; "
+                "sys.exit(importlib.import_module(sys.argv[1]).main())", launch.spec.module]
+    return head + launch.ros_arguments()
+
+
+def missing_modules(plan: list[bringup.NodeLaunch]) -> list[str]:
+    """Node modules of the plan that cannot be found (another role not built yet)."""
+    missing = []
+    for launch in plan:
+        try:
+            found = importlib.util.find_spec(launch.spec.module) is not None
+        except ImportError:
+            found = False
+        if not found:
+            missing.append(f"{launch.spec.name} ({launch.spec.module})")
+    return missing
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "up", help="start the robot stack (supervised processes)",
+        description="Start carebot's nodes as `ros2 launch carebot bringup.launch.py` would: "
+                    "validated parameters, restart on crash, clean stop on Ctrl-C/SIGTERM.")
+    parser.add_argument("--site", default=bringup.SITES[0], choices=bringup.SITES,
+                        help="site whose config/<site>.yaml is used (default %(default)s)")
+    parser.add_argument("--config", type=Path, help="parameter file instead of the site's")
+    parser.add_argument("--sim", action="store_true", help="run against the simulation (adds sim node, sim time)")
+    parser.add_argument("--namespace", default="", help="ROS namespace of every node (default: root)")
+    parser.add_argument("--use-sim-time", choices=("true", "false"),
+                        help="override use_sim_time (default: true with --sim)")
+    parser.add_argument("--only", nargs="+", metavar="NODE",
+                        help=f"start only these nodes ({', '.join(n.name for n in bringup.NODES)})")
+    parser.add_argument("--grace", type=float, default=STOP_GRACE_S,
+                        help="seconds a node gets to stop after SIGINT before it is killed")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, start nothing")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        plan = bringup.launch_plan(
+            site=args.site, sim=args.sim, namespace=args.namespace, config=args.config,
+            use_sim_time=None if args.use_sim_time is None else bringup.parse_bool(args.use_sim_time),
+            only=args.only)
+    except ValueError as exc:
+        print(f"carebot up: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    params_file = plan[0].params_file if plan else args.config
+    issues = config_check.check_file(params_file) if params_file else []
+    if issues:
+        print(config_check.ConfigError(params_file, issues), file=sys.stderr)
+        return EXIT_CONFIG
+    missing = missing_modules(plan)
+    if missing:
+        print("carebot up: node module(s) not found, the stack is not started: "
+              f"{', '.join(missing)}; start the others with --only", file=sys.stderr)
+        return EXIT_CONFIG
+    specs = [ChildSpec(launch.spec.name, tuple(node_command(launch))) for launch in plan]
+    if args.dry_run:
+        for spec in specs:
+            print(f"{spec.name}: {' '.join(spec.argv)}")
+        return 0
+    supervisor = Supervisor(specs, grace_s=args.grace)
+
+    def on_signal(signum, _frame):
+        supervisor.log(f"{signal.Signals(signum).name} received")
+        supervisor.stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    supervisor.log(f"site {args.site if not args.config else args.config}, "
+                   f"{len(specs)} node(s), parameters {params_file}")
+    supervisor.run()
+    return 0

@@ -1,0 +1,220 @@
+"""A small process supervisor: start children, restart crashed ones, stop them cleanly.
+
+Pure Python (no rclpy): ``carebot up`` gives it one command line per node. A child
+that exits while the supervisor runs is restarted after a back-off delay that doubles
+with each quick crash and resets once the child has stayed up for a while, so a node
+that cannot start does not spin the CPU. Stopping sends SIGINT to every child (rclpy's
+clean shutdown), waits a grace period, then kills what is left.
+"""
+from __future__ import annotations
+
+import ctypes
+import enum
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence, TextIO
+
+# Back-off defaults: first restart after 1 s, doubling to at most 30 s; a child that
+# ran 30 s without crashing starts again from 1 s.
+INITIAL_BACKOFF_S = 1.0
+BACKOFF_FACTOR = 2.0
+MAX_BACKOFF_S = 30.0
+STABLE_AFTER_S = 30.0
+STOP_GRACE_S = 10.0        # SIGINT -> SIGKILL
+POLL_PERIOD_S = 0.1
+_PR_SET_PDEATHSIG = 1      # linux prctl: signal the child when the supervisor dies
+
+
+@dataclass
+class Backoff:
+    """Restart delays: grows with quick successive crashes, resets after a stable run."""
+
+    initial_s: float = INITIAL_BACKOFF_S
+    factor: float = BACKOFF_FACTOR
+    max_s: float = MAX_BACKOFF_S
+    stable_after_s: float = STABLE_AFTER_S
+    _next_s: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.initial_s <= 0 or self.factor < 1 or self.max_s < self.initial_s:
+            raise ValueError("back-off needs initial_s > 0, factor >= 1, max_s >= initial_s")
+        self._next_s = self.initial_s
+
+    def delay_after(self, uptime_s: float) -> float:
+        """Seconds to wait before restarting a child that ran ``uptime_s`` seconds."""
+        if uptime_s >= self.stable_after_s:
+            self._next_s = self.initial_s
+        delay = self._next_s
+        self._next_s = min(self._next_s * self.factor, self.max_s)
+        return delay
+
+
+class ChildState(enum.Enum):
+    RUNNING = "running"
+    WAITING = "waiting"      # crashed, restart scheduled
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """One supervised command."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: dict[str, str] | None = None
+
+
+@dataclass
+class Child:
+    spec: ChildSpec
+    backoff: Backoff
+    proc: subprocess.Popen | None = None
+    state: ChildState = ChildState.STOPPED
+    started_at: float = 0.0
+    restart_at: float = 0.0
+    starts: int = 0
+    last_exit: int | None = None
+
+
+def describe_exit(code: int) -> str:
+    """'exit code 1' or 'signal SIGKILL' for a Popen return code."""
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+try:  # loaded before any fork: the child must not dlopen while other threads held locks
+    _LIBC_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: children may outlive a killed supervisor
+    _LIBC_PRCTL = None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the supervisor itself is killed.
+
+    Linux sends it when the forking *thread* ends, so children are spawned only from
+    the thread that runs ``Supervisor.run``.
+    """
+    if _LIBC_PRCTL is not None:
+        _LIBC_PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
+class Supervisor:
+    """Runs children until ``stop()``; restarts those that exit on their own."""
+
+    def __init__(self, specs: Sequence[ChildSpec], *, out: TextIO | None = None,
+                 backoff: Callable[[], Backoff] = Backoff, grace_s: float = STOP_GRACE_S,
+                 clock: Callable[[], float] = time.monotonic):
+        names = [spec.name for spec in specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate child names: {names}")
+        self.children = {spec.name: Child(spec, backoff()) for spec in specs}
+        self._out = out or sys.stdout
+        self._grace_s = grace_s
+        self._clock = clock
+        self._stop = threading.Event()
+        self._print_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ output
+    def log(self, message: str) -> None:
+        with self._print_lock:
+            self._out.write(f"[carebot up] {message}\n")
+            self._out.flush()
+
+    def _forward(self, name: str, stream) -> None:
+        """Copy one child's output line by line, prefixed with its name."""
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self._print_lock:
+                self._out.write(f"[{name}] {line}\n")
+                self._out.flush()
+        stream.close()
+
+    # ------------------------------------------------------------------ control
+    def _spawn(self, child: Child) -> None:
+        env = dict(os.environ if child.spec.env is None else child.spec.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        child.proc = subprocess.Popen(child.spec.argv, env=env, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      start_new_session=True, preexec_fn=_die_with_parent)
+        child.state = ChildState.RUNNING
+        child.started_at = self._clock()
+        child.starts += 1
+        threading.Thread(target=self._forward, args=(child.spec.name, child.proc.stdout),
+                         name=f"out-{child.spec.name}", daemon=True).start()
+        verb = "started" if child.starts == 1 else f"restarted (start {child.starts})"
+        self.log(f"{verb} {child.spec.name} (pid {child.proc.pid})")
+
+    def start(self) -> None:
+        for child in self.children.values():
+            self._spawn(child)
+
+    def poll(self) -> None:
+        """Notice exits and run due restarts; called every POLL_PERIOD_S."""
+        now = self._clock()
+        for child in self.children.values():
+            if child.state is ChildState.RUNNING and child.proc.poll() is not None:
+                child.last_exit = child.proc.returncode
+                uptime = now - child.started_at
+                delay = child.backoff.delay_after(uptime)
+                child.state = ChildState.WAITING
+                child.restart_at = now + delay
+                self.log(f"{child.spec.name} stopped ({describe_exit(child.last_exit)}) after "
+                         f"{uptime:.1f} s; restarting in {delay:.1f} s")
+            elif child.state is ChildState.WAITING and now >= child.restart_at and not self._stop.is_set():
+                self._spawn(child)
+
+    def run(self) -> None:
+        """Start everything, supervise until stop() is called, then shut down."""
+        self.start()
+        try:
+            while not self._stop.wait(POLL_PERIOD_S):
+                self.poll()
+        finally:
+            self.shutdown()
+
+    def stop(self) -> None:
+        """Ask run() to end (safe from a signal handler or another thread)."""
+        self._stop.set()
+
+    def shutdown(self) -> dict[str, int | None]:
+        """SIGINT every running child, wait up to the grace period, then SIGKILL the rest."""
+        self._stop.set()
+        running = [c for c in self.children.values() if c.proc is not None and c.proc.poll() is None]
+        if running:
+            self.log(f"stopping {', '.join(c.spec.name for c in running)}")
+        for child in running:
+            _signal(child.proc, signal.SIGINT)
+        deadline = time.monotonic() + self._grace_s
+        for child in running:
+            try:
+                child.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.log(f"{child.spec.name} ignored SIGINT for {self._grace_s:.0f} s; killing it")
+                _signal(child.proc, signal.SIGKILL)
+                child.proc.wait()
+        codes = {}
+        for child in self.children.values():
+            child.state = ChildState.STOPPED
+            codes[child.spec.name] = child.proc.returncode if child.proc else None
+        if running:
+            self.log("all nodes stopped")
+        return codes
+
+
+def _signal(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the child's whole process group (a node may have helpers of its own)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        proc.send_signal(sig)
