@@ -15,6 +15,10 @@ import sys
 COMMAND_MODULES = (
     "carebot.doctor",
     "carebot.speech.cli",
+    "carebot.launcher.cli",
+    "carebot.status_cli",
+    "carebot.config_check",
+    "carebot.dashboard.cli",
 )
 
 
