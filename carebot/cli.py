@@ -14,6 +14,7 @@ import sys
 # Modules that define ``register(subparsers)``. Order = order in --help.
 COMMAND_MODULES = (
     "carebot.doctor",
+    "carebot.perception.cli",
     "carebot.speech.cli",
     "carebot.launcher.cli",
     "carebot.status_cli",

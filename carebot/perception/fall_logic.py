@@ -1,0 +1,274 @@
+"""Fall decision: fuse the model's Fall class with box shape, box drop and time down.
+
+Pure module (no ROS, no torch); time comes from the caller (image stamps), so the
+same code runs live, in sim time and in tests.
+
+Evidence, each 0..1:
+* model: the detector's Fall-class confidence (0 when it says Normal/person);
+* shape: box width/height ramps from upright to lying; unknown (0) when the box is
+  cut by the top or bottom image border, because then its true height is unknown;
+* drop: the box top fell by a large share of the person's recent upright height
+  while the feet stayed put (a fall, not walking away). Once seen in an episode
+  it is latched until the person is up again, because the upright reference
+  leaves the history window while the person lies still.
+
+fall_score = weighted mean of the three. A track becomes FALLEN when its score
+stays >= fall_threshold (dips between clear_threshold and fall_threshold do not
+reset the count) for persistence_s; that raises exactly one alert (incident). It
+becomes NORMAL again, resolving the incident, after clear_s below clear_threshold.
+A fallen track the tracker loses keeps its incident for lost_track_s; a new track
+that falls where it lay takes the incident over (no second alert). An incident is
+never resolved without seeing the person up: if the person is not seen again the
+alert stays raised for staff.
+"""
+from __future__ import annotations
+
+import enum
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+
+from carebot.perception.detection import Box, Detection, DetectionClass, PersonState
+
+
+@dataclass(frozen=True)
+class FallConfig:
+    """Tunable fall-decision parameters (defaults chosen for a care home)."""
+
+    model_weight: float = 0.5
+    shape_weight: float = 0.3
+    drop_weight: float = 0.2
+    fall_threshold: float = 0.5     # fused score to count as "looks fallen"
+    clear_threshold: float = 0.35   # below this the person looks up again (hysteresis)
+    persistence_s: float = 2.0      # looks fallen this long before the alert
+    clear_s: float = 2.0            # looks up this long before the alert is resolved
+    upright_aspect: float = 0.9     # width/height at or below: shape evidence 0
+    lying_aspect: float = 1.6       # width/height at or above: shape evidence 1
+    drop_start: float = 0.2         # top dropped by this share of upright height: drop evidence starts
+    drop_full: float = 0.45         # ... by this share: drop evidence 1
+    feet_tolerance: float = 0.35    # feet may move this share of upright height during a fall
+    history_s: float = 4.0          # window searched for the upright reference box, s
+    border_px: float = 2.0          # a box this close to the top/bottom edge is cut off
+    lost_track_s: float = 30.0      # an unseen fallen track keeps its incident this long, s
+    reattach_iou: float = 0.3       # a new fallen track this close to a lost one takes its incident
+
+    def validate(self) -> "FallConfig":
+        """Raise ValueError naming the first bad value; returns self."""
+        for name in ("model_weight", "shape_weight", "drop_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.model_weight + self.shape_weight + self.drop_weight <= 0:
+            raise ValueError("at least one evidence weight must be > 0")
+        if not 0 < self.clear_threshold <= self.fall_threshold <= 1:
+            raise ValueError("need 0 < clear_threshold <= fall_threshold <= 1")
+        for name in ("persistence_s", "clear_s", "history_s", "lost_track_s", "border_px"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if not 0 < self.upright_aspect < self.lying_aspect:
+            raise ValueError("need 0 < upright_aspect < lying_aspect")
+        if not 0 <= self.drop_start < self.drop_full:
+            raise ValueError("need 0 <= drop_start < drop_full")
+        if not 0 <= self.reattach_iou <= 1:
+            raise ValueError("reattach_iou must be in 0..1")
+        return self
+
+
+def _ramp(value: float, start: float, full: float) -> float:
+    if value <= start:
+        return 0.0
+    if value >= full:
+        return 1.0
+    return (value - start) / (full - start)
+
+
+def model_evidence(detection: Detection) -> float:
+    """The model's Fall-class confidence; 0 when its winning class is an upright person."""
+    return float(detection.score) if detection.label is DetectionClass.FALL else 0.0
+
+
+def shape_evidence(box: Box, image_size: tuple[int, int], cfg: FallConfig) -> float:
+    """Lying-shape evidence from width/height; 0 when the box is cut at the top or bottom."""
+    _, height = image_size
+    if box.height <= 0:
+        return 0.0
+    if box.y1 <= cfg.border_px or box.y2 >= height - cfg.border_px:
+        return 0.0  # true height unknown: a person cut at the waist looks wide
+    return _ramp(box.aspect, cfg.upright_aspect, cfg.lying_aspect)
+
+
+def drop_evidence(box: Box, reference: Box | None, cfg: FallConfig) -> float:
+    """Evidence that the box top fell relative to an upright reference while the feet stayed."""
+    if reference is None or reference.height <= 0:
+        return 0.0
+    feet_moved = abs(box.y2 - reference.y2) / reference.height
+    if feet_moved > cfg.feet_tolerance:
+        return 0.0  # moved through the scene (walking, camera motion), not a fall on the spot
+    dropped = (box.y1 - reference.y1) / reference.height
+    return _ramp(dropped, cfg.drop_start, cfg.drop_full)
+
+
+def fuse(model: float, shape: float, drop: float, cfg: FallConfig) -> float:
+    """Weighted mean of the evidence, 0..1."""
+    total = cfg.model_weight + cfg.shape_weight + cfg.drop_weight
+    return (cfg.model_weight * model + cfg.shape_weight * shape + cfg.drop_weight * drop) / total
+
+
+def frame_fall_score(detection: Detection, image_size: tuple[int, int], cfg: FallConfig) -> float:
+    """Fall score from one image alone (no history: drop evidence 0)."""
+    return fuse(model_evidence(detection), shape_evidence(detection.box, image_size, cfg), 0.0, cfg)
+
+
+def single_image_state(detection: Detection, image_size: tuple[int, int], cfg: FallConfig) -> tuple[PersonState, float]:
+    """Decision for a still photo (CLI, labelled image sets): no persistence is possible."""
+    score = frame_fall_score(detection, image_size, cfg)
+    return (PersonState.FALLEN if score >= cfg.fall_threshold else PersonState.NORMAL), score
+
+
+class AlertChange(enum.Enum):
+    RAISED = "raised"         # a new fall incident: alert staff once
+    RESOLVED = "resolved"     # the person of an incident is seen up again
+    FORGOTTEN = "forgotten"   # the person was not seen again within lost_track_s; alert stays raised
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """A change of a fall incident for the node to publish (or log, for FORGOTTEN)."""
+
+    change: AlertChange
+    incident_id: str
+    track_id: int
+    stamp: float          # time of the frame that caused it, s
+    box: Box
+    fall_score: float
+    seconds_down: float
+
+
+@dataclass(frozen=True)
+class PersonReport:
+    """One person in one frame after the fall decision."""
+
+    detection: Detection
+    state: PersonState
+    fall_score: float
+    seconds_down: float
+    incident_id: str = ""
+
+
+@dataclass
+class _Track:
+    history: deque = field(default_factory=deque)   # (t, Box) of recent frames
+    state: PersonState = PersonState.NORMAL
+    down_since: float | None = None   # start of the current "looks fallen" episode
+    up_since: float | None = None     # start of "looks up" while FALLEN
+    latched_drop: float = 0.0
+    last_seen: float = 0.0
+    last_box: Box | None = None
+    last_score: float = 0.0
+    incident_id: str = ""
+
+
+class FallMonitor:
+    """Per-track fall state machine over a stream of frames (one instance per camera)."""
+
+    def __init__(self, cfg: FallConfig | None = None, new_id=lambda: str(uuid.uuid4())):
+        self.cfg = (cfg or FallConfig()).validate()
+        self._tracks: dict[int, _Track] = {}
+        self._new_id = new_id
+
+    @property
+    def open_incidents(self) -> dict[str, int]:
+        """incident id -> track id, for incidents not yet resolved or forgotten."""
+        return {t.incident_id: tid for tid, t in self._tracks.items() if t.incident_id}
+
+    def reset(self) -> None:
+        """Forget all tracks and incidents (new camera stream)."""
+        self._tracks.clear()
+
+    def update(self, stamp: float, detections: list[Detection],
+               image_size: tuple[int, int]) -> tuple[list[PersonReport], list[AlertEvent]]:
+        """Feed one frame (stamp in s, detections, (width, height)); get reports and alert changes."""
+        cfg = self.cfg
+        reports: list[PersonReport] = []
+        events: list[AlertEvent] = []
+        seen = {d.track_id for d in detections if d.track_id is not None}
+        for det in detections:
+            if det.track_id is None:
+                # Unconfirmed box: no history to persist over, report the still-image score only.
+                reports.append(PersonReport(det, PersonState.NORMAL, frame_fall_score(det, image_size, cfg), 0.0))
+                continue
+            track = self._tracks.setdefault(det.track_id, _Track())
+            reports.append(self._step(det, track, stamp, image_size, seen, events))
+        self._forget_lost(stamp, seen, events)
+        return reports, events
+
+    def _step(self, det: Detection, track: _Track, t: float, image_size: tuple[int, int],
+              seen: set[int], events: list[AlertEvent]) -> PersonReport:
+        cfg = self.cfg
+        while track.history and t - track.history[0][0] > cfg.history_s:
+            track.history.popleft()
+        reference = max((b for _, b in track.history), key=lambda b: b.height, default=None)
+        drop = drop_evidence(det.box, reference, cfg)
+        if track.down_since is not None or track.state is PersonState.FALLEN:
+            track.latched_drop = max(track.latched_drop, drop)
+            drop = track.latched_drop
+        score = fuse(model_evidence(det), shape_evidence(det.box, image_size, cfg), drop, cfg)
+
+        if track.state is PersonState.NORMAL:
+            if score >= cfg.fall_threshold:
+                if track.down_since is None:
+                    track.down_since = t
+                    track.latched_drop = drop
+            elif score < cfg.clear_threshold:
+                track.down_since = None
+                track.latched_drop = 0.0
+            if track.down_since is not None and t - track.down_since >= cfg.persistence_s:
+                track.state = PersonState.FALLEN
+                track.up_since = None
+                track.incident_id = self._take_over_incident(det, seen)
+                if not track.incident_id:
+                    track.incident_id = self._new_id()
+                    events.append(AlertEvent(AlertChange.RAISED, track.incident_id, det.track_id, t,
+                                             det.box, score, t - track.down_since))
+        else:
+            if score < cfg.clear_threshold:
+                track.up_since = t if track.up_since is None else track.up_since
+                if t - track.up_since >= cfg.clear_s:
+                    events.append(AlertEvent(AlertChange.RESOLVED, track.incident_id, det.track_id, t,
+                                             det.box, score, 0.0))
+                    track.state = PersonState.NORMAL
+                    track.incident_id = ""
+                    track.down_since = None
+                    track.up_since = None
+                    track.latched_drop = 0.0
+                    track.history.clear()  # the lying boxes are no upright reference
+            else:
+                track.up_since = None
+
+        track.history.append((t, det.box))
+        track.last_seen, track.last_box, track.last_score = t, det.box, score
+        seconds_down = t - track.down_since if track.down_since is not None else 0.0
+        return PersonReport(det, track.state, score, seconds_down, track.incident_id)
+
+    def _take_over_incident(self, det: Detection, seen: set[int]) -> str:
+        """Incident of a lost fallen track where this one now lies (tracker changed the id)."""
+        best_id, best_iou = None, self.cfg.reattach_iou
+        for tid, other in self._tracks.items():
+            if tid in seen or not other.incident_id or other.last_box is None:
+                continue
+            iou = det.box.iou(other.last_box)
+            if iou >= best_iou:
+                best_id, best_iou = tid, iou
+        if best_id is None:
+            return ""
+        incident = self._tracks.pop(best_id).incident_id
+        return incident
+
+    def _forget_lost(self, t: float, seen: set[int], events: list[AlertEvent]) -> None:
+        for tid in [tid for tid in self._tracks if tid not in seen]:
+            track = self._tracks[tid]
+            if t - track.last_seen <= self.cfg.lost_track_s:
+                continue
+            if track.incident_id and track.last_box is not None:
+                events.append(AlertEvent(AlertChange.FORGOTTEN, track.incident_id, tid, t,
+                                         track.last_box, track.last_score, 0.0))
+            del self._tracks[tid]

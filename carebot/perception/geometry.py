@@ -1,0 +1,96 @@
+"""Floor position of a person from the image: ground-plane intersection of a pixel ray.
+
+Pure module. Frames: the camera optical frame (x right, y down, z forward) and
+the robot base frame (x forward, y left, z up, floor at z = 0). The camera pose in
+the base frame is a position plus yaw (about z, left positive) and pitch (about y,
+positive looks down), to which the head's pan and tilt joints add (the head is
+modelled as turning about the camera's own mount point, a small error for a
+head whose joints sit a few cm from the lens). Lens distortion is ignored: the
+pinhole model uses K from CameraInfo.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_FLOOR_RANGE_M = 30.0  # rays hitting the floor further away are near-horizontal noise
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole intrinsics in pixels (from sensor_msgs/CameraInfo.k)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+
+    @classmethod
+    def from_k(cls, k) -> "Intrinsics":
+        """From a row-major 3x3 K (CameraInfo.k); raises ValueError if it is unset or degenerate."""
+        k = [float(v) for v in k]
+        if len(k) != 9:
+            raise ValueError(f"K needs 9 values, got {len(k)}")
+        fx, fy, cx, cy = k[0], k[4], k[2], k[5]
+        if not (fx > 0 and fy > 0 and math.isfinite(cx) and math.isfinite(cy)):
+            raise ValueError(f"degenerate intrinsics fx={fx} fy={fy}")
+        return cls(fx, fy, cx, cy)
+
+    @classmethod
+    def from_fov(cls, width: int, height: int, horizontal_fov_rad: float) -> "Intrinsics":
+        """Square-pixel intrinsics of an ideal camera with the given horizontal field of view."""
+        f = (width / 2.0) / math.tan(horizontal_fov_rad / 2.0)
+        return cls(f, f, width / 2.0, height / 2.0)
+
+
+@dataclass(frozen=True)
+class CameraPose:
+    """Camera mount in the base frame: position (m), yaw and pitch (rad, pitch > 0 looks down)."""
+
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 1.2
+    yaw: float = 0.0
+    pitch: float = 0.0
+
+    def with_head(self, pan: float, tilt: float) -> "CameraPose":
+        """The pose after the head pans (left +) and tilts (down +) by these angles, rad."""
+        return CameraPose(self.x, self.y, self.z, self.yaw + pan, self.pitch + tilt)
+
+    def rotation(self) -> np.ndarray:
+        """3x3 rotation from the camera body frame (x forward, y left, z up) to the base frame."""
+        cy, sy = math.cos(self.yaw), math.sin(self.yaw)
+        cp, sp = math.cos(self.pitch), math.sin(self.pitch)
+        rz = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
+        ry = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])
+        return rz @ ry
+
+
+def pixel_ray(u: float, v: float, k: Intrinsics, pose: CameraPose) -> np.ndarray:
+    """Unit direction in the base frame of the ray through pixel (u, v)."""
+    x_opt = (u - k.cx) / k.fx
+    y_opt = (v - k.cy) / k.fy
+    body = np.array([1.0, -x_opt, -y_opt])  # optical (x right, y down, z fwd) -> body (x fwd, y left, z up)
+    direction = pose.rotation() @ body
+    return direction / np.linalg.norm(direction)
+
+
+def floor_point(u: float, v: float, k: Intrinsics, pose: CameraPose,
+                max_range_m: float = MAX_FLOOR_RANGE_M) -> tuple[float, float, float] | None:
+    """Where the ray through pixel (u, v) meets the floor (z = 0), in the base frame.
+
+    None when the ray does not go down (at or above the horizon), when the camera is not
+    above the floor, or when the hit is further than max_range_m.
+    """
+    if pose.z <= 0:
+        return None
+    d = pixel_ray(u, v, k, pose)
+    if d[2] >= -1e-6:
+        return None
+    t = -pose.z / d[2]
+    hit = np.array([pose.x, pose.y, pose.z]) + t * d
+    if math.hypot(hit[0] - pose.x, hit[1] - pose.y) > max_range_m:
+        return None
+    return float(hit[0]), float(hit[1]), 0.0

@@ -1,0 +1,284 @@
+"""The perception node: camera frames in, persons and fall alerts out.
+
+Thin adapter around the pure modules: image_convert (decode), detector (ultralytics
+model + tracker), fall_logic (decision), geometry (floor position). Inference runs
+in one worker thread that always takes the newest frame (LatestSlot): the
+subscription callback only stores the message, so nothing queues up and the
+executor stays free. The model loads in the worker too: the node is up at once and
+reports "loading" / "not ready" on /diagnostics; a missing or broken model file is
+logged and reported, never a crash.
+
+Never import MuJoCo here (see detector.py).
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rcl_interfaces.msg import ParameterDescriptor
+from builtin_interfaces.msg import Time as TimeMsg
+from sensor_msgs.msg import CameraInfo, Image, JointState
+
+from carebot_interfaces.msg import Alert, Person, PersonArray
+
+from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
+from carebot.perception import settings as settings_mod
+from carebot.perception.annotate import annotate
+from carebot.perception.detection import Box
+from carebot.perception.detector import Detector, ModelLoadError
+from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, PersonReport
+from carebot.perception.geometry import Intrinsics, floor_point
+from carebot.perception.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
+from carebot.perception.latest import LatestSlot
+
+NODE_NAME = "perception"
+ALERTS_QOS = QoSProfile(depth=50)          # reliable, volatile: every state change must arrive
+NO_FRAMES_WARN_S = 5.0                     # no camera frame this long: diagnostics WARN
+LOG_THROTTLE_S = 5.0
+WORKER_POLL_S = 0.5
+
+
+def _stamp_s(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def _time_msg(seconds: float) -> TimeMsg:
+    sec = int(seconds)
+    return TimeMsg(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+
+
+class PerceptionNode(Node):
+    """Subscribes camera/image_raw, camera/camera_info, joint_states; publishes
+    perception/persons, perception/debug_image (optional) and fall alerts."""
+
+    def __init__(self) -> None:
+        super().__init__(NODE_NAME)
+        values = {}
+        for p in settings_mod.PARAMETERS:
+            self.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description))
+            values[p.name] = self.get_parameter(p.name).value
+        self.settings = settings_mod.build(values)  # ValueError: main() logs it and exits non-zero
+        opts = self.settings.node
+
+        self.health = HealthReport("carebot/perception")
+        self.health.set(Level.STALE, "loading model", model=self.settings.detector.model_path or "yolo-fall")
+        self._diagnostics = DiagnosticsPublisher(self)
+        self._persons_pub = self.create_publisher(PersonArray, "perception/persons", qos_profile_sensor_data)
+        self._alerts_pub = self.create_publisher(Alert, "alerts", ALERTS_QOS)
+        self._debug_pub = (self.create_publisher(Image, "perception/debug_image", qos_profile_sensor_data)
+                           if opts.publish_debug_image else None)
+        self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data)
+        self.create_subscription(CameraInfo, "camera/camera_info", self._on_camera_info, qos_profile_sensor_data)
+        if opts.use_head_joints:
+            self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data)
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+
+        self._slot: LatestSlot[Image] = LatestSlot()
+        self._intrinsics: tuple[Intrinsics, int, int] | None = None  # K, width, height of camera_info
+        self._head = (0.0, 0.0)  # pan, tilt, rad
+        self._detector: Detector | None = None
+        self._monitor = FallMonitor(self.settings.fall)
+        self._last_stamp: float | None = None
+        self._last_frame_wall: float | None = None
+        self._stats = {"processed": 0, "malformed": 0, "stale": 0, "latency_ms": 0.0, "infer_ms": 0.0}
+        self._worker = threading.Thread(target=self._run_worker, name="perception-inference", daemon=True)
+        self._worker.start()
+
+    # ----- callbacks (cheap: store and return) -----
+    def _on_image(self, msg: Image) -> None:
+        self._slot.put(msg)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            self._intrinsics = (Intrinsics.from_k(msg.k), int(msg.width), int(msg.height))
+        except ValueError as exc:
+            self.get_logger().warning(f"camera_info ignored: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _on_joints(self, msg: JointState) -> None:
+        opts = self.settings.node
+        pan, tilt = self._head
+        for name, pos in zip(msg.name, msg.position):
+            if name == opts.head_pan_joint:
+                pan = float(pos)
+            elif name == opts.head_tilt_joint:
+                tilt = float(pos)
+        self._head = (pan, tilt)
+
+    # ----- worker -----
+    def _run_worker(self) -> None:
+        if not self._load_model():
+            self._drain_without_model()
+            return
+        while not self._slot.closed:
+            msg = self._slot.take(WORKER_POLL_S)
+            if msg is None:
+                continue
+            try:
+                self._process(msg)
+            except ImageFormatError as exc:
+                self._stats["malformed"] += 1
+                self.get_logger().warning(f"malformed image skipped: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+            except Exception as exc:  # one bad frame must not stop perception
+                self.get_logger().error(f"frame failed: {type(exc).__name__}: {exc}",
+                                        throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _load_model(self) -> bool:
+        cfg = self.settings.detector
+        try:
+            self._detector = Detector(cfg)
+        except (ModelLoadError, ValueError) as exc:
+            self.health.set(Level.ERROR, f"not ready: {exc}")
+            self.get_logger().error(f"perception not ready, model failed to load: {exc}")
+            return False
+        self.health.set(Level.OK, "ready", model=str(self._detector.path), imgsz=cfg.imgsz, device=cfg.device,
+                        fall_class=self._detector.has_fall_class)
+        self.get_logger().info(f"model ready: {self._detector.path} (imgsz {cfg.imgsz}, {cfg.device}, "
+                               f"warm-up {self._detector.warmup_ms:.0f} ms)")
+        return True
+
+    def _drain_without_model(self) -> None:
+        while not self._slot.closed:
+            if self._slot.take(WORKER_POLL_S) is not None:
+                self._last_frame_wall = time.monotonic()
+                self.get_logger().warning("frame skipped: no model loaded (see the error above)",
+                                          throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _process(self, msg: Image) -> None:
+        self._last_frame_wall = time.monotonic()
+        stamp = _stamp_s(msg.header.stamp)
+        now = self.get_clock().now().nanoseconds * 1e-9
+        if stamp == 0.0:
+            stamp = now  # a driver without stamps: use arrival time
+        opts = self.settings.node
+        if opts.stale_image_s > 0 and now - stamp > opts.stale_image_s:
+            self._stats["stale"] += 1
+            return
+        bgr = image_to_bgr(msg)
+        if self._last_stamp is not None and stamp < self._last_stamp:
+            self.get_logger().info("image stamps went back in time: new stream, tracks reset")
+            self._detector.reset_tracking()
+            self._monitor.reset()
+        self._last_stamp = stamp
+        t0 = time.perf_counter()
+        detections = self._detector.track(bgr)
+        infer_ms = (time.perf_counter() - t0) * 1000.0
+        h, w = bgr.shape[:2]
+        reports, events = self._monitor.update(stamp, detections, (w, h))
+        self._persons_pub.publish(self._person_array(msg, reports, w, h))
+        for event in events:
+            self._publish_alert(event, msg)
+        if self._debug_pub is not None:
+            debug = Image(header=msg.header, **array_to_image_fields(annotate(bgr, reports), Encoding.BGR8))
+            self._debug_pub.publish(debug)
+        latency_ms = (self.get_clock().now().nanoseconds * 1e-9 - stamp) * 1000.0
+        self._stats["processed"] += 1
+        self._stats["latency_ms"] = 0.9 * self._stats["latency_ms"] + 0.1 * latency_ms if self._stats["processed"] > 1 else latency_ms
+        self._stats["infer_ms"] = 0.9 * self._stats["infer_ms"] + 0.1 * infer_ms if self._stats["processed"] > 1 else infer_ms
+
+    # ----- messages -----
+    def _position(self, box: Box, width: int, height: int) -> tuple[float, float, float] | None:
+        """Floor point under the box's bottom centre in base_frame, when camera_info is known."""
+        if self._intrinsics is None:
+            return None
+        k, info_w, info_h = self._intrinsics
+        if box.y2 >= height - 2:
+            return None  # feet below the image edge: the floor point would be too near
+        if (info_w, info_h) != (width, height) and info_w > 0 and info_h > 0:
+            sx, sy = width / info_w, height / info_h  # camera_info for another resolution
+            k = Intrinsics(k.fx * sx, k.fy * sy, k.cx * sx, k.cy * sy)
+        pose = self.settings.node.camera
+        if self.settings.node.use_head_joints:
+            pose = pose.with_head(*self._head)
+        return floor_point(*box.bottom_centre, k, pose)
+
+    def _person_array(self, msg: Image, reports: list[PersonReport], width: int, height: int) -> PersonArray:
+        out = PersonArray()
+        out.header.stamp = msg.header.stamp
+        out.header.frame_id = self.settings.node.base_frame
+        out.image_frame_id = msg.header.frame_id
+        out.image_width, out.image_height = width, height
+        for rep in reports:
+            det = rep.detection
+            person = Person(track_id=det.track_id if det.track_id is not None else -1, state=int(rep.state),
+                            score=det.score, fall_score=rep.fall_score, seconds_down=rep.seconds_down,
+                            x1=det.box.x1, y1=det.box.y1, x2=det.box.x2, y2=det.box.y2)
+            position = self._position(det.box, width, height)
+            if position is not None:
+                person.has_position = True
+                person.position.x, person.position.y, person.position.z = position
+            out.persons.append(person)
+        return out
+
+    def _publish_alert(self, event: AlertEvent, msg: Image) -> None:
+        log = self.get_logger()
+        if event.change is AlertChange.FORGOTTEN:
+            log.warning(f"fall incident {event.incident_id}: person (track {event.track_id}) not seen again; "
+                        "the alert stays raised for staff")
+            return
+        alert = Alert(id=event.incident_id, kind=Alert.KIND_FALL, severity=Alert.SEVERITY_CRITICAL,
+                      person=f"track {event.track_id}")
+        alert.header.stamp = _time_msg(event.stamp)
+        alert.header.frame_id = self.settings.node.base_frame
+        alert.raised_at = alert.header.stamp
+        h, w = int(msg.height), int(msg.width)
+        position = self._position(event.box, w, h)
+        if position is not None:
+            alert.position.x, alert.position.y, alert.position.z = position
+        if event.change is AlertChange.RAISED:
+            alert.state = Alert.STATE_RAISED
+            alert.message = (f"Person (track {event.track_id}) appears to have fallen: "
+                             f"fall score {event.fall_score:.2f}, down {event.seconds_down:.1f} s")
+            log.warning(f"FALL alert raised: {alert.message} [{event.incident_id}]")
+        else:
+            alert.state = Alert.STATE_RESOLVED
+            alert.message = f"Person (track {event.track_id}) is up again"
+            log.info(f"fall alert resolved: {alert.message} [{event.incident_id}]")
+        self._alerts_pub.publish(alert)
+
+    # ----- diagnostics -----
+    def _publish_diagnostics(self) -> None:
+        if self._detector is not None:
+            idle = (time.monotonic() - self._last_frame_wall) if self._last_frame_wall else None
+            if idle is None or idle > NO_FRAMES_WARN_S:
+                self.health.set(Level.WARN, "ready, no camera frames")
+            else:
+                self.health.set(Level.OK, "ready")
+        s = self._stats
+        self.health.values.update(frames_received=str(self._slot.received), frames_dropped=str(self._slot.dropped),
+                                  frames_processed=str(s["processed"]), frames_malformed=str(s["malformed"]),
+                                  frames_stale=str(s["stale"]), latency_ms=f"{s['latency_ms']:.1f}",
+                                  inference_ms=f"{s['infer_ms']:.1f}",
+                                  open_fall_incidents=str(len(self._monitor.open_incidents)))
+        self._diagnostics.publish(self.health)
+
+    def destroy_node(self) -> None:
+        self._slot.close()
+        self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PerceptionNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:  # invalid parameters
+        rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
