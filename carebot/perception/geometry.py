@@ -1,7 +1,8 @@
 """Floor position of a person from the image: ground-plane intersection of a pixel ray.
 
 Pure module. Frames: the camera optical frame (x right, y down, z forward) and
-the robot base frame (x forward, y left, z up, floor at z = 0). The camera pose in
+the robot base frame (x forward, y left, z up, the floor at z = floor_z: 0 for
+base_footprint, minus the base height for base_link). The camera pose in
 the base frame is a position plus yaw (about z, left positive) and pitch (about y,
 positive looks down), to which the head's pan and tilt joints add (the head is
 modelled as turning about the camera's own mount point, a small error for a
@@ -77,20 +78,20 @@ def pixel_ray(u: float, v: float, k: Intrinsics, pose: CameraPose) -> np.ndarray
     return direction / np.linalg.norm(direction)
 
 
-def floor_point(u: float, v: float, k: Intrinsics, pose: CameraPose,
+def floor_point(u: float, v: float, k: Intrinsics, pose: CameraPose, floor_z: float = 0.0,
                 max_range_m: float = MAX_FLOOR_RANGE_M) -> tuple[float, float, float] | None:
-    """Where the ray through pixel (u, v) meets the floor (z = 0), in the base frame.
+    """Where the ray through pixel (u, v) meets the floor (z = floor_z), in the base frame.
 
     None when the ray does not go down (at or above the horizon), when the camera is not
     above the floor, or when the hit is further than max_range_m.
     """
-    if pose.z <= 0:
+    if pose.z <= floor_z:
         return None
     d = pixel_ray(u, v, k, pose)
     if d[2] >= -1e-6:
         return None
-    t = -pose.z / d[2]
+    t = (floor_z - pose.z) / d[2]
     hit = np.array([pose.x, pose.y, pose.z]) + t * d
     if math.hypot(hit[0] - pose.x, hit[1] - pose.y) > max_range_m:
         return None
-    return float(hit[0]), float(hit[1]), 0.0
+    return float(hit[0]), float(hit[1]), float(floor_z)

@@ -193,7 +193,7 @@ class PerceptionNode(Node):
         pose = self.settings.node.camera
         if self.settings.node.use_head_joints:
             pose = pose.with_head(*self._head)
-        return floor_point(*box.bottom_centre, k, pose)
+        return floor_point(*box.bottom_centre, k, pose, self.settings.node.floor_z)
 
     def _person_array(self, msg: Image, reports: list[PersonReport], width: int, height: int) -> PersonArray:
         out = PersonArray()

@@ -44,7 +44,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("base_frame", "base_link", "frame of person floor positions (PersonArray.header.frame_id)"),
     Parameter("camera_x", 0.0, "camera position in base_frame, forward, m"),
     Parameter("camera_y", 0.0, "camera position in base_frame, left, m"),
-    Parameter("camera_z", 1.2, "camera height above the floor, m"),
+    Parameter("floor_z", 0.0, "height of the floor in base_frame, m (0 for base_footprint, < 0 for base_link)"),
+    Parameter("camera_z", 1.2, "camera height in base_frame, m"),
     Parameter("camera_yaw", 0.0, "camera yaw in base_frame with the head centred, rad (left +)"),
     Parameter("camera_pitch", 0.0, "camera pitch with the head centred, rad (down +)"),
     Parameter("use_head_joints", True, "add head pan/tilt from joint_states to the camera pose"),
@@ -58,6 +59,7 @@ PARAMETERS: tuple[Parameter, ...] = (
 class NodeOptions:
     publish_debug_image: bool
     base_frame: str
+    floor_z: float
     camera: CameraPose
     use_head_joints: bool
     head_pan_joint: str
@@ -85,8 +87,8 @@ def build(values: dict[str, object]) -> PerceptionSettings:
     for name in ("camera_x", "camera_y", "camera_z", "camera_yaw", "camera_pitch"):
         if not math.isfinite(float(v[name])):
             raise ValueError(f"{name} must be finite")
-    if float(v["camera_z"]) <= 0:
-        raise ValueError("camera_z must be > 0 (the camera is above the floor)")
+    if not math.isfinite(float(v["floor_z"])) or float(v["camera_z"]) <= float(v["floor_z"]):
+        raise ValueError("camera_z must be above floor_z (the camera is above the floor)")
     if float(v["stale_image_s"]) < 0:
         raise ValueError("stale_image_s must be >= 0")
     if not str(v["base_frame"]).strip():
@@ -103,7 +105,7 @@ def build(values: dict[str, object]) -> PerceptionSettings:
     except ValueError as exc:
         raise ValueError(f"perception parameters: {exc}") from None
     node = NodeOptions(
-        publish_debug_image=bool(v["publish_debug_image"]), base_frame=str(v["base_frame"]),
+        publish_debug_image=bool(v["publish_debug_image"]), base_frame=str(v["base_frame"]), floor_z=float(v["floor_z"]),
         camera=CameraPose(float(v["camera_x"]), float(v["camera_y"]), float(v["camera_z"]),
                           float(v["camera_yaw"]), float(v["camera_pitch"])),
         use_head_joints=bool(v["use_head_joints"]), head_pan_joint=str(v["head_pan_joint"]),
