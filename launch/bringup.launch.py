@@ -1,0 +1,55 @@
+"""Start carebot on a robot with a full ROS 2 install.
+
+    ros2 launch carebot bringup.launch.py site:=care_home
+    ros2 launch carebot bringup.launch.py site:=public_hall sim:=true namespace:=carebot
+
+The node set, parameter file, remappings and namespace come from carebot.bringup,
+the same plan ``carebot up`` runs on a pip install; this file only turns that plan
+into launch_ros Node actions. The parameter file is validated first
+(carebot.config_check): a bad key stops the launch before any node starts.
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from carebot import bringup, config_check
+
+RESPAWN_DELAY_S = 2.0   # a crashed node comes back, as under `carebot up`
+
+ARGUMENTS = (
+    ("site", bringup.SITES[0], f"site whose config/<site>.yaml is used: {', '.join(bringup.SITES)}"),
+    ("sim", "false", "true: also start the MuJoCo simulation node and run on its /clock"),
+    ("namespace", "", "ROS namespace for every node, e.g. carebot (empty: the root namespace)"),
+    ("use_sim_time", "", "true/false to override; empty: the same as sim"),
+    ("config", "", "parameter file to use instead of the site's config/<site>.yaml"),
+    ("only", "", "comma-separated node names to start (empty: the whole set)"),
+)
+
+
+def _nodes(context, *args, **kwargs):
+    def arg(name: str) -> str:
+        return LaunchConfiguration(name).perform(context).strip()
+
+    plan = bringup.launch_plan(
+        site=arg("site"), sim=bringup.parse_bool(arg("sim")), namespace=arg("namespace"),
+        use_sim_time=bringup.parse_bool(arg("use_sim_time")) if arg("use_sim_time") else None,
+        config=arg("config") or None,
+        only=[name.strip() for name in arg("only").split(",") if name.strip()] or None)
+    if plan:
+        config_check.require_valid(plan[0].params_file)   # ConfigError names every bad key
+    return [
+        Node(package=bringup.PACKAGE, executable=launch.spec.executable, name=launch.spec.name,
+             namespace=launch.namespace,
+             parameters=[str(launch.params_file), {"use_sim_time": launch.use_sim_time}],
+             remappings=list(launch.spec.remappings), output="screen",
+             respawn=True, respawn_delay=RESPAWN_DELAY_S)
+        for launch in plan
+    ]
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=description)
+         for name, default, description in ARGUMENTS]
+        + [OpaqueFunction(function=_nodes)])

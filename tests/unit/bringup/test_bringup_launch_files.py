@@ -1,0 +1,117 @@
+"""launch/*.launch.py without the launch wheels (they do not exist for pip): the files
+are loaded against a minimal stand-in of the launch API (a boundary that cannot run
+here), and the nodes they would start must equal carebot.bringup's plan."""
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from carebot import bringup, config_check
+from carebot.launcher.cli import node_command
+
+LAUNCH_DIR = Path(__file__).resolve().parents[3] / "launch"
+
+
+class _Recorder:
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+
+class LaunchConfiguration:
+    def __init__(self, name):
+        self.name = name
+
+    def perform(self, context):
+        return context.launch_configurations[self.name]
+
+
+def _fake_launch_modules():
+    mods = {name: types.ModuleType(name) for name in (
+        "launch", "launch.actions", "launch.substitutions", "launch.launch_description_sources",
+        "launch_ros", "launch_ros.actions")}
+    mods["launch"].LaunchDescription = type("LaunchDescription", (), {
+        "__init__": lambda self, entities: setattr(self, "entities", list(entities))})
+    for name in ("DeclareLaunchArgument", "OpaqueFunction", "IncludeLaunchDescription"):
+        setattr(mods["launch.actions"], name, type(name, (_Recorder,), {}))
+    mods["launch.substitutions"].LaunchConfiguration = LaunchConfiguration
+    mods["launch.launch_description_sources"].PythonLaunchDescriptionSource = type(
+        "PythonLaunchDescriptionSource", (_Recorder,), {})
+    mods["launch_ros.actions"].Node = type("Node", (_Recorder,), {})
+    return mods
+
+
+@pytest.fixture()
+def load(monkeypatch):
+    for name, module in _fake_launch_modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
+
+    def _load(filename):
+        spec = importlib.util.spec_from_file_location(filename.replace(".", "_"), LAUNCH_DIR / filename)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.generate_launch_description()
+    return _load
+
+
+def _declared(description):
+    return {e.args[0]: e.kwargs for e in description.entities if type(e).__name__ == "DeclareLaunchArgument"}
+
+
+def _run_opaque(description, **overrides):
+    declared = _declared(description)
+    context = types.SimpleNamespace(launch_configurations={
+        **{name: kw["default_value"] for name, kw in declared.items()}, **overrides})
+    opaque = [e for e in description.entities if type(e).__name__ == "OpaqueFunction"]
+    assert len(opaque) == 1
+    return opaque[0].kwargs["function"](context)
+
+
+def test_arguments_are_declared_with_descriptions(load):
+    declared = _declared(load("bringup.launch.py"))
+    assert {"site", "sim", "namespace", "use_sim_time", "config", "only"} <= set(declared)
+    assert all(len(kw["description"]) > 15 for kw in declared.values())
+    assert declared["site"]["default_value"] == "care_home"
+
+
+@pytest.mark.parametrize("site, sim, namespace", [("care_home", "false", ""),
+                                                 ("public_hall", "true", "carebot")])
+def test_nodes_equal_the_bringup_plan_and_carebot_up(load, site, sim, namespace):
+    nodes = _run_opaque(load("bringup.launch.py"), site=site, sim=sim, namespace=namespace)
+    plan = bringup.launch_plan(site=site, sim=sim == "true", namespace=namespace)
+    assert [n.kwargs["name"] for n in nodes] == [p.spec.name for p in plan]
+    for node, launch in zip(nodes, plan):
+        kw = node.kwargs
+        assert kw["package"] == "carebot" and kw["executable"] == launch.spec.executable
+        assert kw["namespace"] == launch.namespace == bringup.normalize_namespace(namespace)
+        assert kw["parameters"] == [str(launch.params_file), {"use_sim_time": launch.use_sim_time}]
+        assert kw["remappings"] == list(launch.spec.remappings)
+        assert kw["respawn"] is True
+        # carebot up passes the very same parameters file, name and namespace
+        command = node_command(launch)
+        assert str(launch.params_file) in command and f"__node:={kw['name']}" in command
+
+
+def test_only_and_use_sim_time_override(load):
+    nodes = _run_opaque(load("bringup.launch.py"), sim="true", use_sim_time="false", only="dashboard")
+    assert [n.kwargs["name"] for n in nodes] == ["dashboard"]
+    assert nodes[0].kwargs["parameters"][1] == {"use_sim_time": False}
+
+
+def test_bad_config_stops_the_launch_naming_the_key(load, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dashboard:\n  ros__parameters:\n    port: -1\n")
+    with pytest.raises(config_check.ConfigError, match=r"dashboard\.port: -1 is below the minimum 0"):
+        _run_opaque(load("bringup.launch.py"), config=str(bad))
+
+
+def test_sim_launch_includes_bringup_with_sim_on(load):
+    description = load("sim.launch.py")
+    include = [e for e in description.entities if type(e).__name__ == "IncludeLaunchDescription"]
+    assert len(include) == 1
+    source = include[0].args[0]
+    assert Path(source.args[0]).name == "bringup.launch.py"
+    arguments = dict(include[0].kwargs["launch_arguments"])
+    assert arguments["sim"] == "true" and arguments["use_sim_time"] == "true"
+    assert set(_declared(description)) <= set(_declared(load("bringup.launch.py")))

@@ -1,0 +1,79 @@
+"""The process supervisor behind `carebot up`, with real child processes (no ROS)."""
+import io
+import signal
+import sys
+import time
+
+import pytest
+
+from carebot.launcher.supervisor import Backoff, ChildSpec, ChildState, Supervisor, describe_exit
+
+
+def test_backoff_doubles_up_to_the_cap_and_resets_after_a_stable_run():
+    backoff = Backoff(initial_s=1.0, factor=2.0, max_s=5.0, stable_after_s=30.0)
+    assert [backoff.delay_after(0.1) for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert backoff.delay_after(31.0) == 1.0
+    assert backoff.delay_after(0.5) == 2.0
+
+
+def test_backoff_refuses_nonsense():
+    with pytest.raises(ValueError):
+        Backoff(initial_s=0.0)
+
+
+def test_describe_exit():
+    assert describe_exit(3) == "exit code 3"
+    assert describe_exit(-signal.SIGKILL) == "signal SIGKILL"
+
+
+def _python(code):
+    return (sys.executable, "-c", code)
+
+
+def _wait(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_crashed_child_is_restarted_after_backoff_and_output_is_prefixed():
+    out = io.StringIO()
+    supervisor = Supervisor([ChildSpec("crashy", _python("print('hello', flush=True); raise SystemExit(3)"))],
+                            out=out, backoff=lambda: Backoff(initial_s=0.3, max_s=0.6), grace_s=2.0)
+    supervisor.start()
+    child = supervisor.children["crashy"]
+    try:
+        assert _wait(lambda: (supervisor.poll(), child.state is ChildState.WAITING)[1])
+        assert child.last_exit == 3
+        waited_from = time.monotonic()
+        assert _wait(lambda: (supervisor.poll(), child.starts >= 2)[1])
+        assert time.monotonic() - waited_from >= 0.25          # the back-off was honoured
+        assert _wait(lambda: (supervisor.poll(), child.starts >= 3)[1])
+    finally:
+        supervisor.shutdown()
+    log = out.getvalue()
+    assert "[crashy] hello" in log
+    assert "crashy stopped (exit code 3)" in log and "restarting in 0.3 s" in log and "restarting in 0.6 s" in log
+
+
+def test_shutdown_sends_sigint_then_kills_a_child_that_ignores_it():
+    polite = _python("import signal, time\nsignal.signal(signal.SIGINT, lambda *a: exit(0))\nprint('ready', flush=True)\ntime.sleep(60)")
+    stubborn = _python("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)")
+    out = io.StringIO()
+    supervisor = Supervisor([ChildSpec("polite", polite), ChildSpec("stubborn", stubborn)], out=out, grace_s=1.0)
+    supervisor.start()
+    assert _wait(lambda: out.getvalue().count("ready") == 2)
+    started = time.monotonic()
+    codes = supervisor.shutdown()
+    assert time.monotonic() - started < 5
+    assert codes == {"polite": 0, "stubborn": -signal.SIGKILL}
+    assert "stubborn ignored SIGINT" in out.getvalue()
+    assert all(c.state is ChildState.STOPPED for c in supervisor.children.values())
+
+
+def test_duplicate_names_are_refused():
+    with pytest.raises(ValueError):
+        Supervisor([ChildSpec("a", _python("")), ChildSpec("a", _python(""))])
