@@ -43,7 +43,7 @@ class TtsConfig:
     volume: float = 1.0                      # 0..1
     word_gap_ms: int = 20                    # espeak-ng: extra pause between words
     espeak_voices: dict[str, str] = field(default_factory=lambda: {
-        "en": "en-us", "zh": "cmn", "yue": "yue"})
+        "en": "en-us", "zh": "cmn-latn-pinyin", "yue": "yue"})
 
 
 def _clamp_rate(rate_wpm: float, default: float) -> float:

@@ -1,0 +1,132 @@
+"""A virtual microphone for tests and the simulation: a PulseAudio daemon with
+a null sink ``virtspk`` whose monitor is the default source.
+
+Whatever is played into ``virtspk`` (``play_clip``/``play_wav``) is what a
+program recording from the pyaudio/ALSA device named ``pulse`` hears; with
+nothing playing it hears silence. Idempotent: ``start()`` reuses a running
+daemon and an existing sink. Works as root (CI): PulseAudio then only warns.
+module-pipe-source is avoided on purpose: its reads block when its FIFO is empty.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+SINK = "virtspk"
+SOURCE = f"{SINK}.monitor"
+PYAUDIO_DEVICE = "pulse"      # the ALSA pulse plugin's device name as pyaudio lists it
+_START_TIMEOUT_S = 10.0
+
+
+class VirtualAudioError(RuntimeError):
+    """PulseAudio is missing or would not start; the message says how to fix it."""
+
+
+def _run(*args: str, timeout: float = 10.0) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def available() -> bool:
+    """True when the PulseAudio daemon and tools are installed."""
+    return all(shutil.which(tool) for tool in ("pulseaudio", "pactl", "pacat"))
+
+
+def server_running() -> bool:
+    return _run("pactl", "info", timeout=5.0).returncode == 0
+
+
+def _sink_present() -> bool:
+    listing = _run("pactl", "list", "short", "sinks").stdout
+    return any(line.split("\t")[1:2] == [SINK] for line in listing.splitlines())
+
+
+@dataclass
+class VirtualAudio:
+    """Handle of the virtual microphone; ``started_daemon`` says whether we own the daemon."""
+
+    started_daemon: bool = False
+    loaded_sink: bool = False
+
+    def stop(self) -> None:
+        """Stop the daemon only when this handle started it (others may be using a shared one)."""
+        if self.started_daemon and server_running():
+            _run("pulseaudio", "--kill")
+            deadline = time.monotonic() + 5.0
+            while server_running() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        self.started_daemon = False
+
+
+def start() -> VirtualAudio:
+    """Make sure the daemon, the null sink and the default source exist."""
+    if not available():
+        raise VirtualAudioError("PulseAudio is not installed: apt-get install pulseaudio pulseaudio-utils "
+                                "libasound2-plugins (scripts/setup.sh does it)")
+    handle = VirtualAudio()
+    if not server_running():
+        # --exit-idle-time=-1: the daemon must not leave between two tests.
+        result = _run("pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit", "--log-target=stderr")
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not server_running():
+            if time.monotonic() > deadline:
+                raise VirtualAudioError(f"PulseAudio did not start: {result.stderr.strip()[-500:]}")
+            time.sleep(0.1)
+        handle.started_daemon = True
+    if not _sink_present():
+        result = _run("pactl", "load-module", "module-null-sink", f"sink_name={SINK}",
+                      f"sink_properties=device.description={SINK}")
+        if result.returncode != 0 and not _sink_present():
+            raise VirtualAudioError(f"cannot load the null sink: {result.stderr.strip()}")
+        handle.loaded_sink = True
+    _run("pactl", "set-default-source", SOURCE)
+    return handle
+
+
+def play_clip(samples: np.ndarray, sample_rate: int, wait: bool = True) -> subprocess.Popen:
+    """Play mono float32 samples into the virtual speaker (streamed, nothing on disk)."""
+    pcm = np.clip(np.round(np.asarray(samples, np.float32) * 32767.0), -32768, 32767).astype("<i2").tobytes()
+    proc = subprocess.Popen(["pacat", "--playback", f"--device={SINK}", "--format=s16le", "--channels=1",
+                             f"--rate={int(sample_rate)}", "--latency-msec=50"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(pcm)
+    finally:
+        proc.stdin.close()
+    if wait:
+        proc.wait(timeout=len(samples) / sample_rate + 10.0)
+    return proc
+
+
+def play_wav(path: str | os.PathLike, wait: bool = True) -> subprocess.Popen:
+    """Play a WAV file into the virtual speaker with paplay."""
+    proc = subprocess.Popen(["paplay", f"--device={SINK}", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if wait:
+        proc.wait(timeout=120.0)
+    return proc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m carebot.testing.virtual_audio start|stop``."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["start"]:
+        start()
+        print(f"virtual microphone ready: play into {SINK}, record from pyaudio device {PYAUDIO_DEVICE!r}")
+        return 0
+    if argv[:1] == ["stop"]:
+        VirtualAudio(started_daemon=True).stop()
+        return 0
+    print("usage: python -m carebot.testing.virtual_audio start|stop")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
