@@ -118,30 +118,30 @@ class SimNode(Node):
 
     # ------------------------------------------------------------------ parameters
     def _read_parameters(self) -> dict:
-        declare = self.declare_parameter
-        declare("site", "care_home", _d("site world in models/worlds (care_home, public_hall)"))
-        declare("world_file", "", _d("path of a world YAML; overrides site"))
-        declare("actors_file", "", _d("people YAML; empty = models/actors/<world>.yaml"))
-        declare("robot_start", "", _d("'x y yaw_deg' start pose in the map frame; empty = the world's robot_start"))
-        declare("real_time_factor", 1.0, _d("sim seconds per wall second to aim for; 0 = as fast as possible",
+
+        self.declare_parameter("site", "care_home", _d("site world in models/worlds (care_home, public_hall)"))
+        self.declare_parameter("world_file", "", _d("path of a world YAML; overrides site"))
+        self.declare_parameter("actors_file", "", _d("people YAML; empty = models/actors/<world>.yaml"))
+        self.declare_parameter("robot_start", "", _d("'x y yaw_deg' start pose in the map frame; empty = the world's robot_start"))
+        self.declare_parameter("real_time_factor", 1.0, _d("sim seconds per wall second to aim for; 0 = as fast as possible",
                                             floating_point_range=_range(0.0, 100.0)))
-        declare("timestep_s", 0.01, _d("sim step, s (also the /clock period)", floating_point_range=_range(0.001, 0.05)))
-        declare("camera_enabled", True, _d("render and publish the camera"))
-        declare("camera_rate_hz", 5.0, _d("camera frames per sim second; 0 = the URDF's update_rate",
+        self.declare_parameter("timestep_s", 0.01, _d("sim step, s (also the /clock period)", floating_point_range=_range(0.001, 0.05)))
+        self.declare_parameter("camera_enabled", True, _d("render and publish the camera"))
+        self.declare_parameter("camera_rate_hz", 5.0, _d("camera frames per sim second; 0 = the URDF's update_rate",
                                           floating_point_range=_range(0.0, 60.0)))
-        declare("camera_width", 0, _d("image width px; 0 = the URDF's", integer_range=[IntegerRange(from_value=0, to_value=1280)]))
-        declare("camera_height", 0, _d("image height px; 0 = the URDF's", integer_range=[IntegerRange(from_value=0, to_value=960)]))
-        declare("lidar_rate_hz", 0.0, _d("scans per sim second; 0 = the URDF's update_rate",
+        self.declare_parameter("camera_width", 0, _d("image width px; 0 = the URDF's", integer_range=[IntegerRange(from_value=0, to_value=1280)]))
+        self.declare_parameter("camera_height", 0, _d("image height px; 0 = the URDF's", integer_range=[IntegerRange(from_value=0, to_value=960)]))
+        self.declare_parameter("lidar_rate_hz", 0.0, _d("scans per sim second; 0 = the URDF's update_rate",
                                          floating_point_range=_range(0.0, 50.0)))
-        declare("lidar_noise_m", 0.005, _d("standard deviation of range noise, m", floating_point_range=_range(0.0, 0.5)))
-        declare("odom_rate_hz", 50.0, _d("odometry messages per sim second", floating_point_range=_range(1.0, 200.0)))
-        declare("joint_states_rate_hz", 50.0, _d("joint_states per sim second", floating_point_range=_range(1.0, 200.0)))
-        declare("audio_enabled", True, _d("publish the simulated microphone on speech/audio_in"))
-        declare("seed", 0, _d("random seed of sensor noise", integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1)]))
-        declare("map_frame", "map", _d("frame of odom poses (ground truth)"))
-        declare("base_frame", "base_link", _d("robot base frame (odom child frame)"))
-        declare("laser_frame", "laser", _d("frame of scan"))
-        declare("camera_frame", "camera_optical_frame", _d("frame of image and camera_info"))
+        self.declare_parameter("lidar_noise_m", 0.005, _d("standard deviation of range noise, m", floating_point_range=_range(0.0, 0.5)))
+        self.declare_parameter("odom_rate_hz", 50.0, _d("odometry messages per sim second", floating_point_range=_range(1.0, 200.0)))
+        self.declare_parameter("joint_states_rate_hz", 50.0, _d("joint_states per sim second", floating_point_range=_range(1.0, 200.0)))
+        self.declare_parameter("audio_enabled", True, _d("publish the simulated microphone on speech/audio_in"))
+        self.declare_parameter("seed", 0, _d("random seed of sensor noise", integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1)]))
+        self.declare_parameter("map_frame", "map", _d("frame of odom poses (ground truth)"))
+        self.declare_parameter("base_frame", "base_link", _d("robot base frame (odom child frame)"))
+        self.declare_parameter("laser_frame", "laser", _d("frame of scan"))
+        self.declare_parameter("camera_frame", "camera_optical_frame", _d("frame of image and camera_info"))
         names = ("site", "world_file", "actors_file", "robot_start", "real_time_factor", "timestep_s",
                  "camera_enabled", "camera_rate_hz", "camera_width", "camera_height", "lidar_rate_hz",
                  "lidar_noise_m", "odom_rate_hz", "joint_states_rate_hz", "audio_enabled", "seed", "map_frame",
