@@ -1,0 +1,111 @@
+"""Alert life cycle and storage: nothing is lost, nothing moves backwards."""
+import pytest
+
+from carebot.dashboard.alerts import (AlertActionError, AlertBook, AlertKind, AlertRecord, AlertState,
+                                      Severity, StaffAction, merge_incoming)
+from carebot.dashboard.store import DashboardStore, TranscriptEntry
+
+
+def _alert(state=AlertState.RAISED, **kw):
+    base = dict(id="fall-1", kind=AlertKind.FALL, severity=Severity.CRITICAL, state=state,
+                place="lounge", message="Resident down in the lounge", raised_at=50.0, updated_at=50.0)
+    base.update(kw)
+    return AlertRecord(**base)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        self.now += 1.0
+        return self.now
+
+
+@pytest.fixture()
+def book(tmp_path):
+    store = DashboardStore(tmp_path / "alerts.sqlite3")
+    published = []
+    yield AlertBook(store, publish=published.append, clock=Clock()), store, published
+    store.close()
+
+
+def test_enum_values_match_the_messages():
+    from carebot_interfaces.msg import Alert
+    from carebot_interfaces.srv import UpdateAlert
+
+    for kind in AlertKind:
+        assert getattr(Alert, f"KIND_{kind.name}") == kind
+    for severity in Severity:
+        assert getattr(Alert, f"SEVERITY_{severity.name}") == severity
+    for state in AlertState:
+        assert getattr(Alert, f"STATE_{state.name}") == state
+    for action in StaffAction:
+        assert getattr(UpdateAlert.Request, f"ACTION_{action.name}") == action
+
+
+def test_merge_never_moves_backwards_and_ignores_echoes():
+    acked = _alert(AlertState.ACKNOWLEDGED, handled_by="nurse")
+    assert merge_incoming(acked, _alert(AlertState.RAISED)) is None
+    assert merge_incoming(acked, _alert(AlertState.ESCALATED)) is None
+    assert merge_incoming(acked, _alert(AlertState.ACKNOWLEDGED, handled_by="nurse", updated_at=51.0)) is None
+    escalated = merge_incoming(_alert(), _alert(AlertState.ESCALATED, raised_at=60.0))
+    assert escalated.state is AlertState.ESCALATED and escalated.raised_at == 50.0
+
+
+def test_staff_actions_are_stored_published_and_checked(book):
+    book, store, published = book
+    assert book.receive(_alert()) is not None
+    assert book.receive(_alert()) is None                 # repeated publication: no change
+    acked = book.act("fall-1", StaffAction.ACKNOWLEDGE, "nurse", "on my way")
+    assert acked.state is AlertState.ACKNOWLEDGED and acked.handled_by == "nurse" and acked.note == "on my way"
+    assert published == [acked]
+    assert book.receive(acked) is None                    # our own publication comes back
+    with pytest.raises(AlertActionError, match="already acknowledged"):
+        book.act("fall-1", StaffAction.ACKNOWLEDGE, "other", "")
+    resolved = book.act("fall-1", StaffAction.RESOLVE, "nurse", "")
+    assert resolved.state is AlertState.RESOLVED and resolved.note == "on my way"
+    with pytest.raises(AlertActionError, match="already resolved"):
+        book.act("fall-1", StaffAction.RESOLVE, "nurse", "")
+    with pytest.raises(AlertActionError, match="no alert"):
+        book.act("nope", StaffAction.RESOLVE, "nurse", "")
+    book.receive(_alert(id="x"))
+    with pytest.raises(AlertActionError, match="staff"):
+        book.act("x", StaffAction.RESOLVE, "  ", "")
+    history = store.alert_history("fall-1")
+    assert [(e.state, e.actor) for e in history] == [(AlertState.RAISED, "topic"),
+                                                     (AlertState.ACKNOWLEDGED, "nurse"),
+                                                     (AlertState.RESOLVED, "nurse")]
+    assert store.get_alert("x").state is AlertState.RAISED
+
+
+def test_alerts_survive_reopening_the_database(book, tmp_path):
+    book, store, _ = book
+    book.receive(_alert())
+    book.receive(_alert(id="help-2", kind=AlertKind.HELP_REQUEST, severity=Severity.WARNING, raised_at=70.0))
+    book.act("fall-1", StaffAction.ACKNOWLEDGE, "nurse", "")
+    store.close()
+    reopened = DashboardStore(tmp_path / "alerts.sqlite3")
+    records = {r.id: r for r in reopened.list_alerts()}
+    assert records["fall-1"].state is AlertState.ACKNOWLEDGED and records["fall-1"].handled_by == "nurse"
+    assert records["help-2"].kind is AlertKind.HELP_REQUEST
+    assert [r.id for r in reopened.list_alerts()] == ["fall-1", "help-2"]   # critical first
+    reopened.close()
+
+
+def test_bad_enum_values_are_refused(book):
+    book, _, _ = book
+    with pytest.raises(ValueError):
+        book.receive(_alert(kind=9))
+    with pytest.raises(ValueError, match="without id"):
+        book.receive(_alert(id=""))
+
+
+def test_transcripts_expire(tmp_path):
+    store = DashboardStore(tmp_path / "t.sqlite3")
+    store.add_transcript(TranscriptEntry(10.0, "old words"))
+    store.add_transcript(TranscriptEntry(20.0, "new words", "en", 0.9))
+    assert [e.text for e in store.transcripts()] == ["old words", "new words"]
+    assert store.expire_transcripts(15.0) == 1
+    assert [e.text for e in store.transcripts()] == ["new words"]
+    store.close()
