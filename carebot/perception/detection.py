@@ -57,6 +57,13 @@ class Box:
         union = self.width * self.height + other.width * other.height - inter
         return inter / union if union > 0 else 0.0
 
+    def overlap(self, other: "Box") -> float:
+        """Intersection over the smaller area: 1 when one box lies inside the other."""
+        ix = max(0.0, min(self.x2, other.x2) - max(self.x1, other.x1))
+        iy = max(0.0, min(self.y2, other.y2) - max(self.y1, other.y1))
+        smaller = min(self.width * self.height, other.width * other.height)
+        return ix * iy / smaller if smaller > 0 else 0.0
+
     def as_list(self) -> list[float]:
         return [self.x1, self.y1, self.x2, self.y2]
 

@@ -8,7 +8,8 @@ Evidence, each 0..1:
 * shape: box width/height ramps from upright to lying; unknown (0) when the box is
   cut by the top or bottom image border, because then its true height is unknown;
 * drop: the box top fell by a large share of the person's recent upright height
-  while the feet stayed put (a fall, not walking away). Once seen in an episode
+  while the feet stayed put and the width did not shrink (a fall, not walking
+  away). Once seen in an episode
   it is latched until the person is up again, because the upright reference
   leaves the history window while the person lies still.
 
@@ -17,7 +18,8 @@ stays >= fall_threshold (dips between clear_threshold and fall_threshold do not
 reset the count) for persistence_s; that raises exactly one alert (incident). It
 becomes NORMAL again, resolving the incident, after clear_s below clear_threshold.
 A fallen track the tracker loses keeps its incident for lost_track_s; a new track
-that falls where it lay takes the incident over (no second alert). An incident is
+that appears (or falls) where it lay takes the incident over: no second alert, and
+getting up under a new id resolves it. An incident is
 never resolved without seeing the person up: if the person is not seen again the
 alert stays raised for staff.
 """
@@ -47,10 +49,11 @@ class FallConfig:
     drop_start: float = 0.2         # top dropped by this share of upright height: drop evidence starts
     drop_full: float = 0.45         # ... by this share: drop evidence 1
     feet_tolerance: float = 0.35    # feet may move this share of upright height during a fall
+    min_width_ratio: float = 0.8    # a falling body keeps its width; a shrinking box walks away
     history_s: float = 4.0          # window searched for the upright reference box, s
     border_px: float = 2.0          # a box this close to the top/bottom edge is cut off
     lost_track_s: float = 30.0      # an unseen fallen track keeps its incident this long, s
-    reattach_iou: float = 0.3       # a new fallen track this close to a lost one takes its incident
+    reattach_overlap: float = 0.2   # a new track covering this share of a lost fallen one takes its incident
 
     def validate(self) -> "FallConfig":
         """Raise ValueError naming the first bad value; returns self."""
@@ -68,8 +71,8 @@ class FallConfig:
             raise ValueError("need 0 < upright_aspect < lying_aspect")
         if not 0 <= self.drop_start < self.drop_full:
             raise ValueError("need 0 <= drop_start < drop_full")
-        if not 0 <= self.reattach_iou <= 1:
-            raise ValueError("reattach_iou must be in 0..1")
+        if not 0 <= self.reattach_overlap <= 1:
+            raise ValueError("reattach_overlap must be in 0..1")
         return self
 
 
@@ -103,6 +106,8 @@ def drop_evidence(box: Box, reference: Box | None, cfg: FallConfig) -> float:
     feet_moved = abs(box.y2 - reference.y2) / reference.height
     if feet_moved > cfg.feet_tolerance:
         return 0.0  # moved through the scene (walking, camera motion), not a fall on the spot
+    if box.width < cfg.min_width_ratio * reference.width:
+        return 0.0  # shrank as a whole: further away, not lower
     dropped = (box.y1 - reference.y1) / reference.height
     return _ramp(dropped, cfg.drop_start, cfg.drop_full)
 
@@ -196,7 +201,9 @@ class FallMonitor:
                 # Unconfirmed box: no history to persist over, report the still-image score only.
                 reports.append(PersonReport(det, PersonState.NORMAL, frame_fall_score(det, image_size, cfg), 0.0))
                 continue
-            track = self._tracks.setdefault(det.track_id, _Track())
+            track = self._tracks.get(det.track_id)
+            if track is None:
+                track = self._tracks[det.track_id] = self._new_track(det, seen)
             reports.append(self._step(det, track, stamp, image_size, seen, events))
         self._forget_lost(stamp, seen, events)
         return reports, events
@@ -249,19 +256,33 @@ class FallMonitor:
         seconds_down = t - track.down_since if track.down_since is not None else 0.0
         return PersonReport(det, track.state, score, seconds_down, track.incident_id)
 
-    def _take_over_incident(self, det: Detection, seen: set[int]) -> str:
-        """Incident of a lost fallen track where this one now lies (tracker changed the id)."""
-        best_id, best_iou = None, self.cfg.reattach_iou
+    def _lost_incident_at(self, det: Detection, seen: set[int]) -> int | None:
+        """Track id of an unseen fallen track whose last box this detection covers, best first."""
+        best_id, best = None, self.cfg.reattach_overlap
         for tid, other in self._tracks.items():
             if tid in seen or not other.incident_id or other.last_box is None:
                 continue
-            iou = det.box.iou(other.last_box)
-            if iou >= best_iou:
-                best_id, best_iou = tid, iou
-        if best_id is None:
-            return ""
-        incident = self._tracks.pop(best_id).incident_id
-        return incident
+            overlap = det.box.overlap(other.last_box)
+            if overlap >= best:
+                best_id, best = tid, overlap
+        return best_id
+
+    def _new_track(self, det: Detection, seen: set[int]) -> _Track:
+        """A track id seen for the first time. Trackers often give a person a new id when the
+        box changes shape fast (falling, getting up): a new track appearing where a fallen
+        person was lost continues that incident, so getting up resolves it and lying on
+        raises no second alert."""
+        lost = self._lost_incident_at(det, seen)
+        if lost is None:
+            return _Track()
+        old = self._tracks.pop(lost)
+        return _Track(state=PersonState.FALLEN, down_since=old.down_since, latched_drop=old.latched_drop,
+                      incident_id=old.incident_id)
+
+    def _take_over_incident(self, det: Detection, seen: set[int]) -> str:
+        """Incident of a lost fallen track where this newly fallen one lies (tracker changed the id)."""
+        lost = self._lost_incident_at(det, seen)
+        return self._tracks.pop(lost).incident_id if lost is not None else ""
 
     def _forget_lost(self, t: float, seen: set[int], events: list[AlertEvent]) -> None:
         for tid in [tid for tid in self._tracks if tid not in seen]:

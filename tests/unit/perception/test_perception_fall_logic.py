@@ -1,0 +1,188 @@
+"""Fall decision state machine on synthetic detections (no model, no ROS)."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from carebot.perception.detection import Box, Detection, DetectionClass, PersonState
+from carebot.perception.fall_logic import (AlertChange, FallConfig, FallMonitor, drop_evidence, frame_fall_score,
+                                           shape_evidence, single_image_state)
+
+SIZE = (640, 480)
+STANDING = Box(300, 100, 360, 400)          # 60 x 300: upright, feet at y=400
+LYING = Box(200, 330, 440, 410)             # 240 x 80: across the view, feet still near y=400
+FPS = 10.0
+
+
+def det(box, label=DetectionClass.PERSON, score=0.8, tid=1):
+    return Detection(box, score, label, tid)
+
+
+def ids():
+    counter = itertools.count(1)
+    return lambda: f"incident-{next(counter)}"
+
+
+def run(monitor, frames, t0=0.0):
+    """frames: list of detection lists at FPS; returns (last reports, all events, t after)."""
+    events, reports, t = [], [], t0
+    for dets in frames:
+        reports, evs = monitor.update(t, dets, SIZE)
+        events += evs
+        t += 1.0 / FPS
+    return reports, events, t
+
+
+def secs(seconds, dets):
+    return [dets] * int(round(seconds * FPS))
+
+
+def test_standing_person_is_normal_with_no_evidence():
+    cfg = FallConfig()
+    assert shape_evidence(STANDING, SIZE, cfg) == 0.0
+    state, score = single_image_state(det(STANDING), SIZE, cfg)
+    assert state is PersonState.NORMAL and score == 0.0
+
+
+def test_lying_box_with_fall_class_is_fallen_in_one_image():
+    state, score = single_image_state(det(LYING, DetectionClass.FALL, 0.6), SIZE, FallConfig())
+    assert state is PersonState.FALLEN and score >= 0.5
+
+
+def test_shape_alone_is_not_enough_in_a_still_image():
+    # A wide box labelled Normal (e.g. someone resting on a sofa) is not a fall by shape alone.
+    state, _ = single_image_state(det(LYING, DetectionClass.PERSON, 0.9), SIZE, FallConfig())
+    assert state is PersonState.NORMAL
+
+
+def test_box_cut_by_image_border_gives_no_shape_evidence():
+    cut = Box(0, 200, 600, 480)  # a person cut at the waist by the bottom edge looks wide
+    assert shape_evidence(cut, SIZE, FallConfig()) == 0.0
+    assert frame_fall_score(det(cut), SIZE, FallConfig()) == 0.0
+
+
+def test_drop_needs_feet_to_stay():
+    cfg = FallConfig()
+    assert drop_evidence(LYING, STANDING, cfg) == 1.0
+    walked_away = Box(310, 200, 340, 330)  # smaller and higher in the image: further away
+    assert drop_evidence(walked_away, STANDING, cfg) == 0.0
+    assert drop_evidence(STANDING, STANDING, cfg) == 0.0
+
+
+def test_fall_raises_exactly_one_alert_after_persistence_and_resolves_when_up():
+    cfg = FallConfig(persistence_s=2.0, clear_s=2.0)
+    mon = FallMonitor(cfg, new_id=ids())
+    _, events, t = run(mon, secs(2, [det(STANDING)]))
+    assert events == []
+    # Lying, model says Fall: alert only after the persistence time.
+    reports, events, t = run(mon, secs(1.5, [det(LYING, DetectionClass.FALL, 0.7)]), t)
+    assert events == [] and reports[0].state is PersonState.NORMAL and reports[0].seconds_down > 1.0
+    reports, events, t = run(mon, secs(10, [det(LYING, DetectionClass.FALL, 0.7)]), t)
+    assert [e.change for e in events] == [AlertChange.RAISED]
+    assert events[0].incident_id == "incident-1" and events[0].track_id == 1
+    assert 2.0 <= events[0].seconds_down < 2.2
+    assert reports[0].state is PersonState.FALLEN and reports[0].incident_id == "incident-1"
+    assert mon.open_incidents == {"incident-1": 1}
+    # Up again: resolved once, after clear_s.
+    reports, events, t = run(mon, secs(1.5, [det(STANDING)]), t)
+    assert events == [] and reports[0].state is PersonState.FALLEN
+    reports, events, t = run(mon, secs(5, [det(STANDING)]), t)
+    assert [(e.change, e.incident_id) for e in events] == [(AlertChange.RESOLVED, "incident-1")]
+    assert reports[0].state is PersonState.NORMAL and mon.open_incidents == {}
+
+
+def test_flicker_between_classes_does_not_storm():
+    """The model alternating Fall/Normal on a lying person: one alert, never resolved by flicker."""
+    mon = FallMonitor(FallConfig(), new_id=ids())
+    _, _, t = run(mon, secs(2, [det(STANDING)]))
+    flicker = [[det(LYING, DetectionClass.FALL if k % 3 else DetectionClass.PERSON, 0.7)] for k in range(300)]
+    _, events, _ = run(mon, flicker, t)
+    assert [e.change for e in events] == [AlertChange.RAISED]
+
+
+def test_brief_bend_below_persistence_raises_nothing():
+    mon = FallMonitor(FallConfig(persistence_s=2.0), new_id=ids())
+    frames = secs(2, [det(STANDING)]) + secs(1.0, [det(LYING, DetectionClass.FALL, 0.8)]) + secs(3, [det(STANDING)])
+    _, events, _ = run(mon, frames * 3)
+    assert events == []
+
+
+def test_drop_and_shape_alert_even_when_the_model_says_normal():
+    # The model may call a lying person Normal at low resolution; the box fell on the spot.
+    mon = FallMonitor(FallConfig(), new_id=ids())
+    frames = secs(2, [det(STANDING)]) + secs(6, [det(LYING, DetectionClass.PERSON, 0.5)])
+    _, events, _ = run(mon, frames)
+    assert [e.change for e in events] == [AlertChange.RAISED]
+
+
+def test_lying_from_the_start_with_fall_class_alerts():
+    mon = FallMonitor(FallConfig(), new_id=ids())
+    _, events, _ = run(mon, secs(4, [det(LYING, DetectionClass.FALL, 0.6)]))
+    assert [e.change for e in events] == [AlertChange.RAISED]
+
+
+def test_two_people_get_separate_incidents():
+    mon = FallMonitor(FallConfig(), new_id=ids())
+    other_lying = Box(20, 300, 200, 380)
+    frames = secs(4, [det(LYING, DetectionClass.FALL, 0.7, tid=1), det(other_lying, DetectionClass.FALL, 0.7, tid=2)])
+    _, events, _ = run(mon, frames)
+    assert sorted((e.track_id, e.incident_id) for e in events) == [(1, "incident-1"), (2, "incident-2")]
+
+
+def test_new_track_id_where_a_fallen_person_lay_takes_over_the_incident():
+    mon = FallMonitor(FallConfig(lost_track_s=10.0), new_id=ids())
+    _, events, t = run(mon, secs(4, [det(LYING, DetectionClass.FALL, 0.7, tid=1)]))
+    assert len(events) == 1
+    _, events, t = run(mon, secs(1, []), t)  # occluded: no detection
+    moved = Box(205, 332, 445, 412)
+    reports, events, t = run(mon, secs(4, [det(moved, DetectionClass.FALL, 0.7, tid=7)]), t)
+    assert events == []  # no second alert for the same incident
+    assert reports[0].state is PersonState.FALLEN and reports[0].incident_id == "incident-1"
+    _, events, _ = run(mon, secs(4, [det(STANDING, tid=7)]), t)
+    assert [(e.change, e.incident_id, e.track_id) for e in events] == [(AlertChange.RESOLVED, "incident-1", 7)]
+
+
+def test_getting_up_under_a_new_track_id_resolves_the_incident():
+    mon = FallMonitor(FallConfig(clear_s=2.0), new_id=ids())
+    _, events, t = run(mon, secs(2, [det(STANDING, tid=1)]) + secs(4, [det(LYING, DetectionClass.FALL, 0.7, tid=1)]))
+    assert [e.change for e in events] == [AlertChange.RAISED]
+    reports, events, t = run(mon, secs(1, [det(STANDING, tid=2)]), t)  # tracker gave a new id on rising
+    assert events == [] and reports[0].state is PersonState.FALLEN
+    _, events, _ = run(mon, secs(2, [det(STANDING, tid=2)]), t)
+    assert [(e.change, e.incident_id) for e in events] == [(AlertChange.RESOLVED, "incident-1")]
+
+
+def test_someone_appearing_elsewhere_does_not_take_over_an_incident():
+    mon = FallMonitor(FallConfig(), new_id=ids())
+    _, _, t = run(mon, secs(4, [det(LYING, DetectionClass.FALL, 0.7, tid=1)]))
+    far = Box(560, 100, 620, 400)
+    _, events, _ = run(mon, secs(5, [det(far, tid=2)]), t)
+    assert events == [] and mon.open_incidents == {"incident-1": 1}
+
+
+def test_unseen_fallen_person_is_forgotten_but_never_resolved():
+    mon = FallMonitor(FallConfig(lost_track_s=3.0), new_id=ids())
+    _, events, t = run(mon, secs(4, [det(LYING, DetectionClass.FALL, 0.7)]))
+    _, events, _ = run(mon, secs(5, []), t)
+    assert [e.change for e in events] == [AlertChange.FORGOTTEN]
+    assert mon.open_incidents == {}
+
+
+def test_untracked_boxes_never_alert():
+    mon = FallMonitor(FallConfig(), new_id=ids())
+    reports, events, _ = run(mon, secs(5, [det(LYING, DetectionClass.FALL, 0.9, tid=None)]))
+    assert events == [] and reports[0].state is PersonState.NORMAL and reports[0].fall_score > 0.5
+
+
+@pytest.mark.parametrize("bad", [
+    dict(fall_threshold=0.3, clear_threshold=0.4),
+    dict(model_weight=0, shape_weight=0, drop_weight=0),
+    dict(model_weight=-1),
+    dict(persistence_s=-1),
+    dict(upright_aspect=2.0, lying_aspect=1.0),
+    dict(drop_start=0.5, drop_full=0.4),
+])
+def test_invalid_config_is_rejected(bad):
+    with pytest.raises(ValueError):
+        FallConfig(**bad).validate()

@@ -1,0 +1,60 @@
+"""Floor position from intrinsics + camera pose: checked against hand-computed geometry."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from carebot.perception.geometry import CameraPose, Intrinsics, floor_point, pixel_ray
+
+K = Intrinsics.from_fov(640, 480, math.radians(90))  # fx = fy = 320, centre (320, 240)
+
+
+def test_from_k_reads_row_major_and_rejects_unset():
+    k = Intrinsics.from_k([500, 0, 321, 0, 501, 239, 0, 0, 1])
+    assert (k.fx, k.fy, k.cx, k.cy) == (500, 501, 321, 239)
+    with pytest.raises(ValueError):
+        Intrinsics.from_k([0.0] * 9)  # CameraInfo default: not calibrated
+    with pytest.raises(ValueError):
+        Intrinsics.from_k([1, 2, 3])
+
+
+def test_centre_pixel_of_a_level_camera_never_meets_the_floor():
+    assert floor_point(320, 240, K, CameraPose(z=1.2)) is None
+    assert floor_point(320, 100, K, CameraPose(z=1.2)) is None  # above the horizon
+
+
+def test_pixel_below_centre_hits_the_floor_straight_ahead():
+    # 45 deg below the axis (v - cy = fy) from 1.2 m: the floor 1.2 m ahead.
+    x, y, z = floor_point(320, 240 + 320, K, CameraPose(z=1.2))
+    assert (x, y, z) == pytest.approx((1.2, 0.0, 0.0), abs=1e-9)
+
+
+def test_pixel_to_the_right_is_to_the_right_of_the_robot():
+    x, y, _ = floor_point(320 + 160, 240 + 320, K, CameraPose(z=1.2))
+    assert x == pytest.approx(1.2) and y == pytest.approx(-0.6)  # base y is left: right is negative
+
+
+def test_pitch_down_moves_the_centre_ray_onto_the_floor():
+    x, y, _ = floor_point(320, 240, K, CameraPose(z=1.0, pitch=math.radians(30)))
+    assert x == pytest.approx(1.0 / math.tan(math.radians(30))) and y == pytest.approx(0.0, abs=1e-9)
+
+
+def test_yaw_and_head_pan_rotate_the_point_and_camera_offset_shifts_it():
+    base = CameraPose(x=0.1, y=0.2, z=1.0, pitch=math.radians(45))
+    x, y, _ = floor_point(320, 240, K, base.with_head(pan=math.radians(90), tilt=0.0))
+    assert (x, y) == pytest.approx((0.1, 1.2))
+    x2, y2, _ = floor_point(320, 240, K, CameraPose(z=1.0).with_head(0.0, math.radians(45)))
+    assert (x2, y2) == pytest.approx((1.0, 0.0), abs=1e-9)
+
+
+def test_floor_z_and_range_limit():
+    x, _, z = floor_point(320, 560, K, CameraPose(z=1.22), floor_z=-0.08)
+    assert x == pytest.approx(1.30) and z == -0.08
+    assert floor_point(320, 241, K, CameraPose(z=1.2), max_range_m=30.0) is None  # grazing ray, ~384 m
+    assert floor_point(320, 400, K, CameraPose(z=-0.1)) is None
+
+
+def test_pixel_ray_is_unit_length():
+    d = pixel_ray(10, 470, K, CameraPose(yaw=0.3, pitch=0.2))
+    assert math.isclose(sum(c * c for c in d), 1.0)

@@ -1,0 +1,40 @@
+"""Perception parameters: defaults, site files, validation with the parameter's name."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from carebot.perception import settings
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_defaults_build_and_every_parameter_has_a_description():
+    s = settings.build({})
+    assert s.detector.imgsz == 640 and s.node.publish_debug_image is False
+    assert all(p.description for p in settings.PARAMETERS)
+    assert len({p.name for p in settings.PARAMETERS}) == len(settings.PARAMETERS)
+
+
+@pytest.mark.parametrize("site", ["care_home", "public_hall"])
+def test_site_files_hold_only_known_valid_parameters(site):
+    section = yaml.safe_load((ROOT / "config" / f"{site}.yaml").read_text())["perception"]["ros__parameters"]
+    s = settings.build(section)  # raises on unknown keys or bad values
+    assert s.node.publish_debug_image is False  # frames stay private unless a site turns it on
+    assert s.fall.persistence_s >= 1.0
+
+
+@pytest.mark.parametrize("values, name", [
+    ({"imgsz": 300}, "imgsz"),
+    ({"conf": 1.5}, "conf"),
+    ({"fall_threshold": 0.2}, "clear_threshold"),
+    ({"camera_z": -0.5}, "camera_z"),
+    ({"base_frame": " "}, "base_frame"),
+    ({"fall_persistance_s": 2.0}, "fall_persistance_s"),
+    ({"stale_image_s": -1.0}, "stale_image_s"),
+])
+def test_bad_values_name_the_parameter(values, name):
+    with pytest.raises(ValueError, match=name):
+        settings.build(values)
