@@ -1,0 +1,131 @@
+"""Helpers of the bringup and dashboard integration tests (not a test module)."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from carebot.dashboard.auth import hash_password
+
+PASSWORD = "nurse-test-pass"
+_HASH = hash_password(PASSWORD, n=2 ** 12)       # cheaper than production, same format
+CAREBOT = [sys.executable, "-m", "carebot.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(folder: Path, port: int, **extra: str) -> Path:
+    """A site file with a dashboard on ``port`` and its database in ``folder``."""
+    lines = ["dashboard:", "  ros__parameters:", f"    port: {port}",
+             f"    database: {folder / 'dashboard.sqlite3'}", "    world: care_home",
+             "    staff_accounts:", f'      - "nurse:{_HASH}"']
+    lines += [f"    {key}: {value}" for key, value in extra.items()]
+    path = folder / "site.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def started_pids(log: Path, name: str) -> list[int]:
+    """PIDs `carebot up` reported for a node, in order."""
+    text = log.read_text() if log.exists() else ""
+    return [int(pid) for pid in re.findall(rf"(?:started|restarted \(start \d+\)) {name} \(pid (\d+)\)", text)]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+class RosPeer:
+    """A ROS node inside the test process, in the test's private domain."""
+
+    def __init__(self, env: dict[str, str]):
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy, DurabilityPolicy
+
+        from carebot_interfaces.msg import Alert
+        from carebot_interfaces.srv import UpdateAlert
+        from std_msgs.msg import Bool
+
+        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=int(env["ROS_DOMAIN_ID"]))
+        self.node = rclpy.create_node("dashboard_test_peer", context=self.context)
+        alert_qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
+                               durability=DurabilityPolicy.VOLATILE)
+        self.alerts_heard: list = []
+        self.estops: list[bool] = []
+        self.alert_pub = self.node.create_publisher(Alert, "alerts", alert_qos)
+        self.node.create_subscription(Alert, "alerts", self.alerts_heard.append, alert_qos)
+        self.node.create_subscription(Bool, "safety/estop", lambda m: self.estops.append(m.data), 10)
+        self.update_client = self.node.create_client(UpdateAlert, "alerts/update")
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def wait_for_dashboard(self, timeout: float = 30.0) -> bool:
+        """True once the dashboard's alerts subscription and update service are matched."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.alert_pub.get_subscription_count() >= 2 and self.update_client.service_is_ready():
+                return True           # 2 subscribers: the dashboard and this peer itself
+            time.sleep(0.1)
+        return False
+
+    def raise_alert(self, alert_id: str, message: str, place: str = "lounge") -> None:
+        from carebot_interfaces.msg import Alert
+
+        msg = Alert(id=alert_id, kind=Alert.KIND_FALL, severity=Alert.SEVERITY_CRITICAL,
+                    state=Alert.STATE_RAISED, place=place, message=message, person="resident_7")
+        msg.header.frame_id = "map"
+        msg.header.stamp = msg.raised_at = self.node.get_clock().now().to_msg()
+        msg.position.x, msg.position.y = 4.0, 3.0
+        self.alert_pub.publish(msg)
+
+    def update(self, alert_id: str, action: int, staff: str, note: str = "", timeout: float = 10.0):
+        from carebot_interfaces.srv import UpdateAlert
+
+        future = self.update_client.call_async(UpdateAlert.Request(id=alert_id, action=action, staff=staff, note=note))
+        done = threading.Event()
+        future.add_done_callback(lambda _f: done.set())
+        assert done.wait(timeout), "alerts/update did not answer"
+        return future.result()
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self._thread.join(timeout=5)

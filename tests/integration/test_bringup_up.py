@@ -1,0 +1,73 @@
+"""`carebot up` over real processes and DDS: a killed node comes back and serves again;
+SIGTERM stops everything cleanly; a bad parameter file starts nothing and names the key."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from bringup_support import CAREBOT, free_port, http_ok, pid_alive, started_pids, write_config
+from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+
+pytestmark = pytest.mark.ros
+
+
+def test_killed_node_is_restarted_and_serves_again_then_sigterm_stops_all(tmp_path):
+    port = free_port()
+    config = write_config(tmp_path, port)
+    env = isolated_env()
+    log = tmp_path / "up.log"
+    up = start(CAREBOT + ["up", "--only", "dashboard", "--config", str(config)], env, log)
+    health = f"http://127.0.0.1:{port}/healthz"
+    try:
+        assert wait_for(lambda: http_ok(health), 60), log.read_text()
+        first = started_pids(log, "dashboard")
+        assert len(first) == 1
+
+        # `carebot status` hears the dashboard's diagnostics in the same domain
+        status = subprocess.run(CAREBOT + ["status", "--listen", "3"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "carebot/dashboard" in status.stdout and "OK" in status.stdout
+
+        os.kill(first[0], signal.SIGKILL)
+        assert wait_for(lambda: not http_ok(health), 10)
+        assert wait_for(lambda: len(started_pids(log, "dashboard")) == 2, 30), log.read_text()
+        second = started_pids(log, "dashboard")[1]
+        assert second != first[0]
+        assert "dashboard stopped (signal SIGKILL)" in log.read_text()
+        assert wait_for(lambda: http_ok(health), 60), log.read_text()
+    finally:
+        up.send_signal(signal.SIGTERM)
+        try:
+            code = up.wait(30)
+        except subprocess.TimeoutExpired:
+            code = stop(up)
+    text = log.read_text()
+    assert code == 0, text
+    assert "SIGTERM received" in text and "all nodes stopped" in text
+    assert "ignored SIGINT" not in text          # the node stopped on SIGINT, no kill needed
+    assert not pid_alive(second)
+    assert not http_ok(health)
+
+
+def test_bad_config_is_refused_with_the_key_named_and_nothing_starts(tmp_path):
+    port = free_port()
+    config = write_config(tmp_path, port, camera_view='"sometimes"', session_timeout_s="3600")
+    result = subprocess.run(CAREBOT + ["up", "--only", "dashboard", "--config", str(config)],
+                            env=isolated_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "dashboard.camera_view: expects a bool" in result.stderr
+    assert "dashboard.session_timeout_s: expects a double, got integer 3600" in result.stderr
+    assert "the stack is not started" in result.stderr
+    assert "started" not in result.stdout.replace("not started", "")
+    assert not http_ok(f"http://127.0.0.1:{port}/healthz")
+
+
+def test_unknown_node_section_is_refused(tmp_path):
+    config = write_config(tmp_path, free_port())
+    config.write_text(config.read_text() + "dashbaord:\n  ros__parameters:\n    port: 1\n")
+    result = subprocess.run(CAREBOT + ["up", "--only", "dashboard", "--config", str(config)],
+                            env=isolated_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "dashbaord: unknown node section" in result.stderr
