@@ -1,0 +1,59 @@
+"""Staff alerts as plain data (mirrors carebot_interfaces/msg/Alert, no ROS import)."""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from enum import IntEnum
+
+
+class AlertKind(IntEnum):
+    FALL = 0
+    HELP_REQUEST = 1
+    REMINDER_MISSED = 2
+    SAFETY = 3
+    SYSTEM = 4
+
+
+class Severity(IntEnum):
+    INFO = 0
+    WARNING = 1
+    CRITICAL = 2
+
+
+class AlertState(IntEnum):
+    RAISED = 0
+    ACKNOWLEDGED = 1
+    ESCALATED = 2
+    RESOLVED = 3
+
+
+def new_alert_id(prefix: str = "brain") -> str:
+    """A unique incident id (repeated on every state change of the incident)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True)
+class AlertInfo:
+    """One state of an incident, as the brain publishes or receives it."""
+
+    id: str
+    kind: AlertKind
+    severity: Severity
+    state: AlertState
+    person: str = ""
+    place: str = ""
+    message: str = ""
+    position: tuple[float, float, float] | None = None   # map frame, m
+    handled_by: str = ""
+    raised_at: float = field(default_factory=time.time)  # s since the epoch
+
+    def with_state(self, state: AlertState, message: str | None = None, **changes) -> "AlertInfo":
+        return replace(self, state=state, message=self.message if message is None else message, **changes)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["kind"] = self.kind.name
+        data["severity"] = self.severity.name
+        data["state"] = self.state.name
+        return data

@@ -1,0 +1,154 @@
+"""Deterministic intent spotting for the common requests (English, Mandarin).
+
+Covers what a rule can decide reliably: going somewhere, where something is,
+gestures, asking for a member of staff, reminders, greetings and thanks. Anything
+else goes to knowledge retrieval and then to the LLM. Places are matched against
+the site's named places and their aliases (carebot.world), so a new site needs
+no code change.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Iterable
+
+from carebot.brain.phrases import normalize
+
+
+class IntentKind(str, Enum):
+    NONE = "none"
+    NAVIGATE = "navigate"     # take me to X
+    WHERE = "where"           # where is X
+    GESTURE = "gesture"       # wave, nod, point, hand over
+    STAFF = "staff"           # I'd like to talk to a member of staff (not an emergency)
+    REMINDER = "reminder"     # remind me to ... at ...
+    GREETING = "greeting"
+    THANKS = "thanks"
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: IntentKind
+    place: str = ""           # canonical place name mentioned, '' if none
+    gesture: str = ""
+    detail: str = ""          # reminder text etc.
+
+
+class PlaceIndex:
+    """Finds mentions of a site's named places (names and aliases) in a request."""
+
+    def __init__(self, places: dict[str, Iterable[str]]):
+        pairs = []
+        for name, aliases in places.items():
+            for alias in (name, name.replace("_", " "), *aliases):
+                key = normalize(alias)
+                if key:
+                    pairs.append((key, name))
+        # Longest alias first: "counter 2" before "2", "nurse station" before "nurse".
+        self._pairs = sorted(set(pairs), key=lambda p: len(p[0]), reverse=True)
+        self.names = tuple(places)
+
+    def resolve(self, text: str) -> str | None:
+        """The canonical place of an exact name or alias, or None."""
+        key = normalize(text)
+        return next((name for alias, name in self._pairs if alias == key), None)
+
+    def find(self, text: str) -> str:
+        """The canonical place mentioned in the text, '' if none."""
+        norm = normalize(text)
+        compact = norm.replace(" ", "")
+        for alias, name in self._pairs:
+            if re.search(r"[\u3400-\u9fff]", alias):
+                if alias.replace(" ", "") in compact:
+                    return name
+            elif alias.isdigit():
+                if re.search(r"(?:room|counter|window|number|no) " + alias + r"\b", norm):
+                    return name
+            elif re.search(r"\b" + re.escape(alias) + r"s?\b", norm):
+                return name
+        return ""
+
+
+_EN_NAVIGATE = re.compile(
+    r"\b(?:take|bring|lead|guide|walk|escort|accompany|show) (?:me|us|him|her|them|my \w+)\b"
+    r"|\b(?:i|we) (?:want|would like|d like|need|wanna) to (?:go|get) (?:to|back)\b"
+    r"|^(?:please |can you |could you )?(?:go|drive|move|come|head|return) (?:back )?(?:to|home)\b"
+    r"|\bshow me the way\b|\bfollow you\b")
+_ZH_NAVIGATE = ("带我去", "带我到", "带我们去", "领我去", "领我到", "送我去", "送我到", "陪我去", "我要去",
+                "我想去", "带路", "带我过去", "回去充电", "去充电", "回充电", "我要到", "我想到")
+_ZH_GO_IMPERATIVE = re.compile(r"^(?:请)?(?:你)?(?:去|到|回)")
+_EN_WHERE = re.compile(r"\bwhere (?:is|are|s|can i find|do i find|would i find)\b|\bhow (?:do|can|would) (?:i|we) get to\b"
+                       r"|\bwhich way (?:is|to)\b|\bdirections? to\b|\bi m looking for\b|\bi am looking for\b|\bi can ?t find\b")
+_ZH_WHERE = ("在哪", "在什么地方", "怎么走", "怎么去", "在几楼", "找不到")
+_GESTURES_EN = (("wave", re.compile(r"\bwave\b|\bsay hello with\b")),
+                ("nod", re.compile(r"\bnod\b")),
+                ("handover", re.compile(r"\b(?:hand|pass|give) (?:me|it|this|that)\b|\bhandover\b|\bhand over\b")),
+                ("point", re.compile(r"\bpoint (?:to|at|me)\b|\bpoint\b")))
+_GESTURES_ZH = (("wave", ("挥手", "招手", "挥挥手", "摆摆手")), ("nod", ("点头", "点点头")),
+                ("handover", ("递给我", "拿给我", "交给我", "递一下")), ("point", ("指给我", "指一下", "指指")))
+_EN_STAFF = re.compile(
+    r"\b(?:talk|speak) (?:to|with) (?:a |the |an )?(?:staff|member of staff|person|human|real person|someone|somebody|manager|supervisor|carer|caregiver|officer|clerk)\b"
+    r"|\b(?:i want|i d like|i would like|can i see|i need|get me|find me|call) (?:a |the |an )?(?:staff|member of staff|staff member|human|real person|carer|caregiver|supervisor|manager|clerk|officer)\b"
+    r"|\bcomplain\b|\bcomplaint\b")
+_ZH_STAFF = ("找工作人员", "叫工作人员", "人工服务", "转人工", "找人工", "找护工", "叫护工", "找经理", "找领导", "投诉",
+             "工作人员过来", "叫个人来", "找个人")
+_EN_REMIND = re.compile(r"\bremind (?:me|him|her|us|them)\b|\bset (?:a |an )?(?:reminder|alarm)\b|\breminder\b")
+_ZH_REMIND = ("提醒我", "提醒一下", "提醒他", "提醒她", "设个提醒", "设置提醒", "定个闹钟", "叫我")
+_EN_GREETING = re.compile(r"^(?:hello|hi|hey|good (?:morning|afternoon|evening)|nice to meet you|how are you)\b")
+_ZH_GREETING = ("你好", "您好", "早上好", "下午好", "晚上好", "早安", "嗨")
+_EN_THANKS = re.compile(r"^(?:thank you|thanks|thank you very much|bye|goodbye|see you)\b")
+_ZH_THANKS = ("谢谢", "多谢", "再见", "拜拜")
+_QUESTION_EN = re.compile(r"^(?:what|when|where|which|who|how|why|is|are|do|does|can|could|may|will|should)\b|\?$")
+_QUESTION_ZH = ("吗", "什么", "几点", "哪", "怎么", "多少", "谁", "是否", "能不能", "可不可以", "有没有", "？", "?")
+
+
+def is_question(text: str) -> bool:
+    """True when the request asks for information (not a command or small talk)."""
+    stripped = (text or "").strip()
+    norm = normalize(stripped)
+    return bool(_QUESTION_EN.search(norm) or stripped.endswith("?") or
+                any(q in stripped for q in _QUESTION_ZH))
+
+
+def _reminder_detail(norm: str, compact: str) -> str:
+    m = re.search(r"\bremind (?:me|him|her|us|them) (?:to |that |about |of )?(.+?)(?: at \d.*| in \w+ (?:minute|minutes|hour|hours).*| tomorrow.*| tonight.*)?$", norm)
+    if m:
+        return m.group(1).strip()
+    for key in _ZH_REMIND:
+        if key in compact:
+            rest = compact.split(key, 1)[1]
+            rest = re.sub(r"^(?:在|于)?(?:凌晨|早上|上午|中午|下午|傍晚|晚上)?[0-9零〇一二两三四五六七八九十]+(?:点|點|时)(?:半|[0-9零一二三四五六七八九十]+分?)?", "", rest)
+            rest = re.sub(r"^[0-9零〇一二两三四五六七八九十]+(?:分钟|个小时|小时)(?:以)?后", "", rest)
+            return rest.strip() or compact
+    return norm
+
+
+def detect_intent(text: str, places: PlaceIndex) -> Intent:
+    """The rule-decidable intent of a request, IntentKind.NONE when rules cannot tell."""
+    norm = normalize(text)
+    if not norm:
+        return Intent(IntentKind.NONE)
+    compact = norm.replace(" ", "")
+    words = len(norm.split())
+    place = places.find(text)
+    if _EN_REMIND.search(norm) or any(k in compact for k in _ZH_REMIND):
+        return Intent(IntentKind.REMINDER, place, detail=_reminder_detail(norm, compact))
+    if _EN_STAFF.search(norm) or any(k in compact for k in _ZH_STAFF):
+        return Intent(IntentKind.STAFF, place)
+    if _EN_NAVIGATE.search(norm) or any(k in compact for k in _ZH_NAVIGATE) or \
+            (place and _ZH_GO_IMPERATIVE.search(compact) and len(compact) <= 8):
+        return Intent(IntentKind.NAVIGATE, place)
+    if _EN_WHERE.search(norm) or any(k in compact for k in _ZH_WHERE):
+        return Intent(IntentKind.WHERE, place)
+    for name, pattern in _GESTURES_EN:
+        if pattern.search(norm):
+            return Intent(IntentKind.GESTURE, place, gesture=name)
+    for name, keys in _GESTURES_ZH:
+        if any(k in compact for k in keys):
+            return Intent(IntentKind.GESTURE, place, gesture=name)
+    if (words <= 6 and _EN_GREETING.search(norm)) or (len(compact) <= 6 and any(g in compact for g in _ZH_GREETING)):
+        return Intent(IntentKind.GREETING)
+    if (words <= 6 and _EN_THANKS.search(norm)) or (len(compact) <= 6 and any(g in compact for g in _ZH_THANKS)):
+        return Intent(IntentKind.THANKS)
+    return Intent(IntentKind.NONE, place)

