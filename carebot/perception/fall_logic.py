@@ -179,6 +179,7 @@ class FallMonitor:
         self.cfg = (cfg or FallConfig()).validate()
         self._tracks: dict[int, _Track] = {}
         self._new_id = new_id
+        self._previous_stamp = float("-inf")
 
     @property
     def open_incidents(self) -> dict[str, int]:
@@ -188,6 +189,7 @@ class FallMonitor:
     def reset(self) -> None:
         """Forget all tracks and incidents (new camera stream)."""
         self._tracks.clear()
+        self._previous_stamp = float("-inf")
 
     def update(self, stamp: float, detections: list[Detection],
                image_size: tuple[int, int]) -> tuple[list[PersonReport], list[AlertEvent]]:
@@ -203,9 +205,12 @@ class FallMonitor:
                 continue
             track = self._tracks.get(det.track_id)
             if track is None:
-                track = self._tracks[det.track_id] = self._new_track(det, seen)
+                track = self._tracks[det.track_id] = _Track()
+            if not track.incident_id and (track.last_box is None or track.last_seen < self._previous_stamp):
+                self._continue_lost_incident(det, track, seen)
             reports.append(self._step(det, track, stamp, image_size, seen, events))
         self._forget_lost(stamp, seen, events)
+        self._previous_stamp = stamp
         return reports, events
 
     def _step(self, det: Detection, track: _Track, t: float, image_size: tuple[int, int],
@@ -267,17 +272,19 @@ class FallMonitor:
                 best_id, best = tid, overlap
         return best_id
 
-    def _new_track(self, det: Detection, seen: set[int]) -> _Track:
-        """A track id seen for the first time. Trackers often give a person a new id when the
-        box changes shape fast (falling, getting up): a new track appearing where a fallen
-        person was lost continues that incident, so getting up resolves it and lying on
-        raises no second alert."""
+    def _continue_lost_incident(self, det: Detection, track: _Track, seen: set[int]) -> None:
+        """A track that (re)appears this frame where a fallen person was lost continues that incident.
+
+        Trackers often switch ids when a box changes shape fast (falling, getting up), or
+        revive the person's id from before the fall: either way getting up resolves the
+        incident, and lying on raises no second alert."""
         lost = self._lost_incident_at(det, seen)
         if lost is None:
-            return _Track()
+            return
         old = self._tracks.pop(lost)
-        return _Track(state=PersonState.FALLEN, down_since=old.down_since, latched_drop=old.latched_drop,
-                      incident_id=old.incident_id)
+        track.state, track.incident_id = PersonState.FALLEN, old.incident_id
+        track.down_since, track.up_since, track.latched_drop = old.down_since, None, old.latched_drop
+        track.history.clear()
 
     def _take_over_incident(self, det: Detection, seen: set[int]) -> str:
         """Incident of a lost fallen track where this newly fallen one lies (tracker changed the id)."""

@@ -186,3 +186,13 @@ def test_untracked_boxes_never_alert():
 def test_invalid_config_is_rejected(bad):
     with pytest.raises(ValueError):
         FallConfig(**bad).validate()
+
+
+def test_tracker_reviving_the_old_id_on_rising_resolves_the_incident():
+    """ByteTrack may give the fallen person a new id, then revive the pre-fall id when they stand."""
+    mon = FallMonitor(FallConfig(clear_s=2.0), new_id=ids())
+    frames = secs(2, [det(STANDING, tid=1)]) + secs(4, [det(LYING, DetectionClass.FALL, 0.7, tid=3)])
+    _, events, t = run(mon, frames)
+    assert [e.change for e in events] == [AlertChange.RAISED]
+    _, events, _ = run(mon, secs(3, [det(STANDING, tid=1)]), t)
+    assert [(e.change, e.incident_id, e.track_id) for e in events] == [(AlertChange.RESOLVED, "incident-1", 1)]
