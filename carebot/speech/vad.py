@@ -27,6 +27,7 @@ FRAME = SAMPLE_RATE * FRAME_MS // 1000
 _PITCH_LAG_MIN = SAMPLE_RATE // 400   # samples: 400 Hz, a high voice
 _PITCH_LAG_MAX = SAMPLE_RATE // 70    # samples: 70 Hz, a low voice
 _FLOOR_MIN_DB = -100.0
+_INITIAL_FLOOR_BELOW_DB = 15.0        # initial noise floor: this far below min_level_dbfs
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,9 @@ class UtteranceDetector:
 
     @property
     def noise_floor_dbfs(self) -> float:
-        return self._floor_db if self._floor_db is not None else _FLOOR_MIN_DB
+        # Before any quiet frame, assume a quiet room: a recording that opens with speech
+        # must not take that speech for the noise floor.
+        return self._floor_db if self._floor_db is not None else self.config.min_level_dbfs - _INITIAL_FLOOR_BELOW_DB
 
     def reset(self) -> None:
         """Forget the utterance in progress (e.g. the robot's own voice); keep the noise floor."""
@@ -170,7 +173,9 @@ class UtteranceDetector:
 
     # -- internals
     def _update_floor(self, level: float) -> None:
-        if self._floor_db is None or level < self._floor_db:
+        if self._floor_db is None:
+            self._floor_db = min(max(level, _FLOOR_MIN_DB), self.noise_floor_dbfs)
+        if level < self._floor_db:
             self._floor_db = max(level, _FLOOR_MIN_DB)
         else:
             rise = self.config.floor_rise_db_per_s * FRAME_MS / 1000.0
@@ -182,7 +187,7 @@ class UtteranceDetector:
         cfg = self.config
         feats = frame_features(frame)
         self.last_features = feats
-        floor = self._floor_db if self._floor_db is not None else feats.level_dbfs
+        floor = self.noise_floor_dbfs
         loud_start = feats.level_dbfs > max(floor + cfg.start_margin_db, cfg.min_level_dbfs)
         loud_keep = feats.level_dbfs > max(floor + cfg.continue_margin_db, cfg.min_level_dbfs - 6.0)
         voiced = feats.voicing >= cfg.voicing_threshold
