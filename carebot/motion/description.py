@@ -180,12 +180,12 @@ HEAD_JOINTS = ("head_pan_joint", "head_tilt_joint")
 GRIPPER_JOINT = "gripper_finger_joint"
 WHEEL_JOINTS = ("left_wheel_joint", "right_wheel_joint")
 LIMITS: dict[str, Limit] = {
-    "arm_shoulder_pan_joint": Limit(-1.6, 1.6, 1.0, 40.0),
-    "arm_shoulder_lift_joint": Limit(-0.6, 3.0, 1.0, 40.0),     # + swings the arm forward/up
-    "arm_elbow_joint": Limit(-0.1, 2.6, 1.2, 25.0),             # + folds the forearm forward/up
-    "arm_wrist_1_joint": Limit(-2.0, 2.0, 1.5, 8.0),
-    "arm_wrist_2_joint": Limit(-2.0, 2.0, 1.5, 8.0),
-    "arm_wrist_3_joint": Limit(-3.1, 3.1, 2.0, 5.0),
+    "arm_shoulder_pan_joint": Limit(-1.6, 1.6, 1.5, 40.0),
+    "arm_shoulder_lift_joint": Limit(-0.6, 3.0, 1.5, 40.0),     # + swings the arm forward/up
+    "arm_elbow_joint": Limit(-0.1, 2.6, 1.5, 25.0),             # + folds the forearm forward/up
+    "arm_wrist_1_joint": Limit(-2.0, 2.0, 2.0, 8.0),
+    "arm_wrist_2_joint": Limit(-2.0, 2.0, 2.0, 8.0),
+    "arm_wrist_3_joint": Limit(-3.1, 3.1, 2.5, 5.0),
     "head_pan_joint": Limit(-2.0, 2.0, 1.5, 5.0),
     "head_tilt_joint": Limit(-0.5, 0.9, 1.5, 5.0),              # + looks down (REP-103 pitch)
     "gripper_finger_joint": Limit(0.0, FINGER_TRAVEL, 0.05, 40.0),
