@@ -2,7 +2,7 @@
 
 Each 30 ms frame gets three features: level (dBFS), voicing (normalised
 autocorrelation peak at a speaking pitch of 70-400 Hz) and spectral flatness.
-An adaptive noise floor (fast down, slow up) sets the level thresholds.
+An adaptive noise floor (the quietest frame of the last 3 s) sets the level thresholds.
 
 * An utterance **starts** when most of the last few frames are loud *and*
   voiced: steady noise (fans, hiss) is loud but not voiced.
@@ -27,7 +27,6 @@ FRAME = SAMPLE_RATE * FRAME_MS // 1000
 _PITCH_LAG_MIN = SAMPLE_RATE // 400   # samples: 400 Hz, a high voice
 _PITCH_LAG_MAX = SAMPLE_RATE // 70    # samples: 70 Hz, a low voice
 _FLOOR_MIN_DB = -100.0
-_INITIAL_FLOOR_BELOW_DB = 15.0        # initial noise floor: this far below min_level_dbfs
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class VadConfig:
     continue_margin_db: float = 6.0  # above the noise floor, to stay in speech (hysteresis)
     min_level_dbfs: float = -55.0    # absolute minimum level of speech
     voicing_threshold: float = 0.45  # normalised autocorrelation peak of voiced frames
-    floor_rise_db_per_s: float = 2.0  # how fast the noise floor may rise (it falls at once)
+    floor_window_s: float = 3.0      # noise floor = quietest frame level in this window
 
     def validate(self) -> "VadConfig":
         if not 90 <= self.end_silence_ms <= 3000:
@@ -84,7 +83,10 @@ def frame_features(frame: np.ndarray) -> FrameFeatures:
         taper = np.correlate(np.hanning(n), np.hanning(n), "full")[n - 1:]
         lags = slice(_PITCH_LAG_MIN, _PITCH_LAG_MAX + 1)
         norm = ac[lags] / ac[0] * (taper[0] / np.maximum(taper[lags], 1e-9))
-        voicing = float(np.clip(norm.max(), 0.0, 1.0))
+        # Only a true peak (a period) counts: a low hum's correlation just slopes down.
+        peaks = (norm[1:-1] > norm[:-2]) & (norm[1:-1] >= norm[2:])
+        if peaks.any():
+            voicing = float(np.clip(norm[1:-1][peaks].max(), 0.0, 1.0))
     band = power[int(100 * 2 * n / SAMPLE_RATE):int(4000 * 2 * n / SAMPLE_RATE)] + 1e-12
     flatness = float(np.exp(np.mean(np.log(band))) / np.mean(band))
     return FrameFeatures(level, voicing, flatness)
@@ -132,6 +134,7 @@ class UtteranceDetector:
         self._pending = np.zeros(0, np.float32)
         self._position = 0                       # stream index of the next frame
         self._floor_db: float | None = None
+        self._levels: deque[float] = deque(maxlen=max(1, int(self.config.floor_window_s * 1000 / FRAME_MS)))
         self._recent: deque[bool] = deque(maxlen=self.config.start_window)
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, self.config.preroll_ms // FRAME_MS))
         self._open: _Open | None = None
@@ -145,7 +148,7 @@ class UtteranceDetector:
     def noise_floor_dbfs(self) -> float:
         # Before any quiet frame, assume a quiet room: a recording that opens with speech
         # must not take that speech for the noise floor.
-        return self._floor_db if self._floor_db is not None else self.config.min_level_dbfs - _INITIAL_FLOOR_BELOW_DB
+        return self._floor_db if self._floor_db is not None else self.config.min_level_dbfs
 
     def reset(self) -> None:
         """Forget the utterance in progress (e.g. the robot's own voice); keep the noise floor."""
@@ -173,15 +176,15 @@ class UtteranceDetector:
 
     # -- internals
     def _update_floor(self, level: float) -> None:
-        if self._floor_db is None:
-            self._floor_db = min(max(level, _FLOOR_MIN_DB), self.noise_floor_dbfs)
-        if level < self._floor_db:
-            self._floor_db = max(level, _FLOOR_MIN_DB)
-        else:
-            rise = self.config.floor_rise_db_per_s * FRAME_MS / 1000.0
-            if self._open is not None:
-                rise *= 0.25  # speech must not lift the floor over itself
-            self._floor_db = min(self._floor_db + rise, level)
+        # Minimum statistics: the quietest frame of the last few seconds is the room.
+        # Speech always has gaps within that window, noise has none.
+        self._levels.append(max(level, _FLOOR_MIN_DB))
+        floor = min(self._levels)
+        if len(self._levels) < self._levels.maxlen:
+            # Too little history: a recording that opens with speech must not take
+            # that speech for the room.
+            floor = min(floor, self.config.min_level_dbfs)
+        self._floor_db = floor
 
     def _frame(self, frame: np.ndarray) -> Utterance | None:
         cfg = self.config
