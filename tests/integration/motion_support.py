@@ -1,0 +1,135 @@
+"""Helpers of the motion integration tests (not a test module): a ROS peer in the test process."""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+
+from carebot.motion.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+
+CMD_SOURCE = """
+import sys, rclpy
+from geometry_msgs.msg import Twist
+from carebot.motion.ros_common import RELIABLE_QOS
+rclpy.init()
+node = rclpy.create_node('test_cmd_source')
+pub = node.create_publisher(Twist, sys.argv[1], RELIABLE_QOS)
+msg = Twist(); msg.linear.x = float(sys.argv[2]); msg.angular.z = float(sys.argv[3])
+node.create_timer(0.05, lambda: pub.publish(msg))
+print('publishing', flush=True)
+rclpy.spin(node)
+"""
+
+
+def cmd_source_args(topic: str, linear: float, angular: float = 0.0) -> list[str]:
+    """A separate process that publishes one Twist at 20 Hz until killed."""
+    return [sys.executable, "-c", CMD_SOURCE, topic, str(linear), str(angular)]
+
+
+class MotionPeer:
+    """Publishes scan / odom / persons, records cmd_vel and robot/status, calls the e-stop services."""
+
+    def __init__(self, env: dict[str, str]):
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from geometry_msgs.msg import Twist
+        from nav_msgs.msg import Odometry
+        from sensor_msgs.msg import LaserScan
+        from std_msgs.msg import Bool
+        from std_srvs.srv import Trigger
+        from carebot_interfaces.msg import PersonArray, RobotStatus
+
+        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=int(env["ROS_DOMAIN_ID"]))
+        self.node = rclpy.create_node("motion_test_peer", context=self.context)
+        self.lock = threading.Lock()
+        self.cmd: list[tuple[float, float, float]] = []          # (arrival, linear, angular)
+        self.nav_seen: list[float] = []                          # arrivals of cmd_vel_nav
+        self.status = None
+        self.statuses = []
+        n = self.node
+        n.create_subscription(Twist, "cmd_vel", self._on_cmd, RELIABLE_QOS)
+        n.create_subscription(Twist, "cmd_vel_nav", lambda m: self.nav_seen.append(time.monotonic()), RELIABLE_QOS)
+        n.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS)
+        self.scan_pub = n.create_publisher(LaserScan, "scan", SENSOR_QOS)
+        self.odom_pub = n.create_publisher(Odometry, "odom", SENSOR_QOS)
+        self.persons_pub = n.create_publisher(PersonArray, "perception/persons", SENSOR_QOS)
+        self.estop_pub = n.create_publisher(Bool, "safety/estop", RELIABLE_QOS)
+        self.twist_pubs = {t: n.create_publisher(Twist, t, RELIABLE_QOS) for t in ("cmd_vel_nav", "cmd_vel_teleop")}
+        self.trigger = n.create_client(Trigger, "safety/trigger_estop")
+        self.reset = n.create_client(Trigger, "safety/reset_estop")
+        self.scan_range = 6.0            # m, a ring of returns around the robot; None: no scans
+        self.persons: list[tuple[float, float]] = []
+        self.twists: dict[str, tuple[float, float]] = {}
+        self._msgs = (LaserScan, PersonArray, Twist, Bool, Trigger)
+        n.create_timer(0.1, self._publish_sensors)
+        n.create_timer(0.05, self._publish_twists)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(n)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def _on_cmd(self, msg) -> None:
+        with self.lock:
+            self.cmd.append((time.monotonic(), msg.linear.x, msg.angular.z))
+
+    def _on_status(self, msg) -> None:
+        self.status = msg
+        self.statuses.append(msg)
+
+    def _publish_sensors(self) -> None:
+        LaserScan, PersonArray = self._msgs[0], self._msgs[1]
+        if self.scan_range is not None:
+            scan = LaserScan()
+            scan.header.frame_id = "laser"
+            scan.angle_min, scan.angle_increment = -math.pi, 2 * math.pi / 360
+            scan.angle_max = scan.angle_min + 359 * scan.angle_increment
+            scan.range_min, scan.range_max = 0.1, 12.0
+            scan.ranges = [float(self.scan_range)] * 360
+            self.scan_pub.publish(scan)
+        from carebot_interfaces.msg import Person
+        arr = PersonArray()
+        arr.header.frame_id = "base_link"
+        for x, y in self.persons:
+            p = Person()
+            p.has_position = True
+            p.position.x, p.position.y = float(x), float(y)
+            arr.persons.append(p)
+        self.persons_pub.publish(arr)
+
+    def _publish_twists(self) -> None:
+        Twist = self._msgs[2]
+        for topic, (lin, ang) in list(self.twists.items()):
+            msg = Twist()
+            msg.linear.x, msg.angular.z = lin, ang
+            self.twist_pubs[topic].publish(msg)
+
+    def publish_estop(self, value: bool) -> None:
+        self.estop_pub.publish(self._msgs[3](data=value))
+
+    def call(self, client, timeout: float = 5.0):
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise TimeoutError(f"service {client.srv_name} not available")
+        future = client.call_async(self._msgs[4].Request())
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return future.result()
+
+    def last_cmd(self):
+        with self.lock:
+            return self.cmd[-1] if self.cmd else None
+
+    def cmds_since(self, t: float):
+        with self.lock:
+            return [c for c in self.cmd if c[0] >= t]
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        import rclpy
+        rclpy.shutdown(context=self.context)

@@ -1,0 +1,130 @@
+"""The base safety node over real DDS: killed command source, e-stop latch, people, stale lidar, bad input."""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+
+import pytest
+
+from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+
+from motion_support import MotionPeer, cmd_source_args
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("safety")
+    env = isolated_env()
+    node = start(python_module("carebot.motion.base_safety_node", "--ros-args", "-p", "max_linear_speed:=0.6"),
+                 env, log_dir / "base_safety.log")
+    peer = MotionPeer(env)
+    assert wait_for(lambda: peer.last_cmd() is not None, 30), (log_dir / "base_safety.log").read_text()
+    yield env, peer, node, log_dir
+    peer.close()
+    code = stop(node)
+    assert code == 0, f"base_safety exited with {code}: {(log_dir / 'base_safety.log').read_text()}"
+
+
+def moving(peer, above=0.2):
+    last = peer.last_cmd()
+    return last is not None and last[1] > above
+
+
+def test_killed_command_source_stops_the_base_within_half_a_second(stack):
+    env, peer, _, log_dir = stack
+    source = start(cmd_source_args("cmd_vel_nav", 0.5), env, log_dir / "source.log")
+    try:
+        assert wait_for(lambda: moving(peer, 0.4), 20), peer.last_cmd()
+        assert wait_for(lambda: peer.status is not None and peer.status.mode == 1, 5)   # NAVIGATING
+        os.killpg(source.pid, signal.SIGKILL)                                          # no goodbye message
+        killed = time.monotonic()
+        assert wait_for(lambda: peer.last_cmd()[1] == 0.0 and peer.last_cmd()[0] > killed, 3)
+        last_nav = max(peer.nav_seen)
+        first_zero = next(t for t, lin, ang in peer.cmds_since(killed) if lin == 0.0 and ang == 0.0)
+        assert first_zero - last_nav <= 0.5 + 0.1, f"stopped {first_zero - last_nav:.3f} s after the last command"
+        assert first_zero - killed <= 0.6
+        time.sleep(0.5)
+        assert all(lin == 0.0 for _, lin, _ in peer.cmds_since(first_zero))
+    finally:
+        source.wait(5)
+
+
+def test_estop_topic_latches_until_the_reset_service(stack):
+    _, peer, _, _ = stack
+    peer.twists["cmd_vel_nav"] = (0.4, 0.0)
+    try:
+        assert wait_for(lambda: moving(peer), 10)
+        peer.publish_estop(True)
+        t = time.monotonic()
+        assert wait_for(lambda: peer.status.emergency_stop and peer.status.mode == 4, 3)
+        assert wait_for(lambda: peer.last_cmd()[1] == 0.0, 1)
+        peer.publish_estop(False)                         # not a reset
+        time.sleep(1.5)
+        assert all(lin == 0.0 for _, lin, _ in peer.cmds_since(t + 0.3))
+        assert peer.status.emergency_stop and "emergency stop" in peer.status.stop_reason
+        assert peer.call(peer.reset).success
+        assert wait_for(lambda: not peer.status.emergency_stop, 3)
+        assert wait_for(lambda: moving(peer), 10)
+    finally:
+        peer.twists.clear()
+
+
+def test_estop_service_and_teleop_priority(stack):
+    _, peer, _, _ = stack
+    peer.twists["cmd_vel_nav"] = (0.4, 0.0)
+    peer.twists["cmd_vel_teleop"] = (0.0, 0.5)
+    try:
+        assert wait_for(lambda: peer.last_cmd()[2] > 0.4 and peer.last_cmd()[1] == 0.0, 10), peer.last_cmd()
+        assert wait_for(lambda: peer.status.mode == 3, 3)                    # TELEOP
+        response = peer.call(peer.trigger)
+        assert response.success
+        assert wait_for(lambda: peer.last_cmd()[1:] == (0.0, 0.0) and peer.status.emergency_stop, 3)
+        time.sleep(0.5)
+        assert peer.last_cmd()[1:] == (0.0, 0.0)
+        assert peer.call(peer.reset).success
+    finally:
+        peer.twists.clear()
+
+
+def test_people_slow_and_stop_the_base(stack):
+    _, peer, _, _ = stack
+    peer.twists["cmd_vel_nav"] = (0.6, 0.0)
+    try:
+        assert wait_for(lambda: peer.last_cmd()[1] > 0.55, 10)
+        peer.persons = [(0.8, 1.4)]                       # beside, within 1.5 m of the robot's edge
+        assert wait_for(lambda: peer.last_cmd()[1] <= 0.3 and peer.status.speed_limit <= 0.3 + 1e-6, 3), (peer.last_cmd(), peer.status)  # float32
+        time.sleep(0.5)
+        assert max(lin for _, lin, _ in peer.cmds_since(time.monotonic() - 0.4)) <= 0.3
+        peer.persons = [(0.75, 0.0)]                      # steps in front
+        assert wait_for(lambda: peer.last_cmd()[1] == 0.0, 2)
+        assert wait_for(lambda: peer.status.stop_reason.startswith("person"), 2), peer.status.stop_reason
+        peer.persons = []
+        assert wait_for(lambda: peer.last_cmd()[1] > 0.5, 10)
+    finally:
+        peer.twists.clear()
+        peer.persons = []
+
+
+def test_stale_lidar_and_malformed_commands_stop(stack):
+    _, peer, _, _ = stack
+    peer.twists["cmd_vel_nav"] = (0.4, 0.0)
+    try:
+        assert wait_for(lambda: moving(peer), 10)
+        peer.scan_range = None
+        assert wait_for(lambda: peer.last_cmd()[1] == 0.0 and peer.status.mode == 5, 3)   # FAULT
+        assert "lidar" in peer.status.stop_reason
+        peer.scan_range = 6.0
+        assert wait_for(lambda: moving(peer), 10)
+        peer.twists["cmd_vel_nav"] = (math.nan, 0.0)
+        assert wait_for(lambda: peer.last_cmd()[1] == 0.0 and "invalid" in peer.status.stop_reason, 3)
+        peer.twists["cmd_vel_nav"] = (40.0, 0.0)
+        time.sleep(0.5)
+        assert peer.last_cmd()[1] == 0.0
+        peer.twists["cmd_vel_nav"] = (0.4, 0.0)
+        assert wait_for(lambda: moving(peer), 10)
+    finally:
+        peer.twists.clear()
