@@ -1,0 +1,176 @@
+"""The staff dashboard in a real headless Chromium (Debian's, driven by Selenium) against
+the dashboard node started by `carebot up`, with alerts published over real DDS."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from bringup_support import CAREBOT, PASSWORD, RosPeer, free_port, http_ok, write_config
+from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+TABLET = (800, 1280)          # portrait tablet, CSS pixels
+
+selenium = pytest.importorskip("selenium", reason="selenium is in requirements/stack.txt")
+if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+    pytest.skip("Debian chromium + chromium-driver are needed (scripts/setup.sh installs them)",
+                allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def _browser(profile_dir):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile_dir}",
+                 f"--window-size={TABLET[0]},{TABLET[1]}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+class Stack:
+    """`carebot up --only dashboard` on a free port, restartable with the same database."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.port = free_port()
+        self.config = write_config(folder, self.port)
+        self.env = isolated_env()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.proc = None
+        self.runs = 0
+
+    def start(self):
+        self.runs += 1
+        self.log = self.folder / f"up{self.runs}.log"
+        self.proc = start(CAREBOT + ["up", "--only", "dashboard", "--config", str(self.config)], self.env, self.log)
+        assert wait_for(lambda: http_ok(self.url + "healthz"), 60), self.log.read_text()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            code = stop(self.proc)
+        assert code == 0, self.log.read_text()
+        assert not http_ok(self.url + "healthz")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dashboard")
+    stack = Stack(folder)
+    stack.start()
+    peer = RosPeer(stack.env)
+    driver = _browser(folder / "chromium-profile")
+    try:
+        assert peer.wait_for_dashboard(), stack.log.read_text()
+        yield stack, peer, driver
+    finally:
+        driver.quit()
+        peer.close()
+        if stack.proc.poll() is None:
+            stack.stop()
+        shutil.rmtree(folder / "chromium-profile", ignore_errors=True)
+
+
+def _wait(driver, seconds=20):
+    return WebDriverWait(driver, seconds, poll_frequency=0.2)
+
+
+def _alert_state(driver, alert_id):
+    cards = driver.find_elements(By.CSS_SELECTOR, f'li[data-alert-id="{alert_id}"] .alert-state')
+    return cards[0].text if cards else None
+
+
+def _login(driver, url):
+    driver.get(url)
+    _wait(driver).until(EC.visibility_of_element_located((By.ID, "login-user"))).send_keys("nurse")
+    driver.find_element(By.ID, "login-password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "login-submit").click()
+    _wait(driver).until(EC.visibility_of_element_located((By.ID, "main-view")))
+
+
+def test_wrong_password_is_refused_in_the_page(stack):
+    stack_, _, driver = stack
+    driver.get(stack_.url)
+    _wait(driver).until(EC.visibility_of_element_located((By.ID, "login-user"))).send_keys("nurse")
+    driver.find_element(By.ID, "login-password").send_keys("not the password")
+    driver.find_element(By.ID, "login-submit").click()
+    _wait(driver).until(EC.text_to_be_present_in_element((By.ID, "login-error"), "wrong name or password"))
+    assert not driver.find_element(By.ID, "main-view").is_displayed()
+
+
+def test_alert_appears_is_acknowledged_and_survives_a_restart(stack):
+    stack_, peer, driver = stack
+    _login(driver, stack_.url)
+    alert_id = f"fall-{time.time_ns()}"
+    peer.raise_alert(alert_id, "Resident lying on the floor in the lounge")
+    _wait(driver).until(lambda d: _alert_state(d, alert_id) == "RAISED")
+    card = driver.find_element(By.CSS_SELECTOR, f'li[data-alert-id="{alert_id}"]')
+    assert "Resident lying on the floor" in card.text and "lounge" in card.text
+    assert driver.find_elements(By.CSS_SELECTOR, "#site-map .alert-marker"), "alert not drawn on the map"
+
+    card.find_element(By.CSS_SELECTOR, ".ack-btn").click()
+    _wait(driver).until(lambda d: _alert_state(d, alert_id) == "ACKNOWLEDGED")
+    assert "by nurse" in driver.find_element(By.CSS_SELECTOR, f'li[data-alert-id="{alert_id}"]').text
+    # the new state went out on `alerts` for the brain and other listeners
+    assert wait_for(lambda: any(m.id == alert_id and m.state == 1 and m.handled_by == "nurse"
+                                for m in peer.alerts_heard), 10)
+
+    stack_.stop()
+    _wait(driver).until(lambda d: d.find_element(By.ID, "connection").text == "offline")
+    stack_.start()
+    assert peer.wait_for_dashboard(), stack_.log.read_text()
+    driver.refresh()     # the session is kept in the database: no second login
+    _wait(driver, 30).until(lambda d: _alert_state(d, alert_id) == "ACKNOWLEDGED")
+    card = driver.find_element(By.CSS_SELECTOR, f'li[data-alert-id="{alert_id}"]')
+    assert "by nurse" in card.text and not card.find_elements(By.CSS_SELECTOR, ".ack-btn")
+
+    # staff resolve through the UpdateAlert service; the page follows
+    response = peer.update(alert_id, action=1, staff="night_nurse", note="resident is fine")
+    assert response.success and response.alert.state == 3, response.message
+    _wait(driver).until(lambda d: _alert_state(d, alert_id) == "RESOLVED")
+    assert not peer.update(alert_id, action=0, staff="night_nurse").success   # already resolved
+
+
+def test_estop_button_publishes_the_stop(stack):
+    stack_, peer, driver = stack
+    driver.get(stack_.url)
+    button = _wait(driver).until(EC.element_to_be_clickable((By.ID, "estop-button")))
+    before = len(peer.estops)
+    button.click()
+    assert wait_for(lambda: len(peer.estops) > before, 10), "no message on safety/estop"
+    assert peer.estops[-1] is True
+    _wait(driver).until(lambda d: d.find_element(By.ID, "estop-button").text in ("STOP SENT", "STOPPED"))
+
+
+def test_page_fits_a_tablet_and_shows_map_and_health(stack):
+    stack_, _, driver = stack
+    driver.get(stack_.url)
+    _wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#health-table td")
+                        and "carebot/dashboard" in d.find_element(By.ID, "health-table").text)
+    width, inner = driver.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, "page scrolls sideways on a tablet"
+    rect = driver.find_element(By.ID, "estop-button").rect
+    assert rect["height"] >= 44 and rect["width"] >= 44 and rect["y"] < 200   # big, at the top
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#site-map .wall")) > 5
+    assert not driver.find_element(By.ID, "camera-card").is_displayed()       # off in config
+    driver.find_element(By.ID, "chat-input").send_keys("where is the kitchen?")
+    driver.find_element(By.ID, "chat-send").click()                            # no brain running here
+    _wait(driver).until(lambda d: "not available" in d.find_element(By.ID, "chat-log").text)
