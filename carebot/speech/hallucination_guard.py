@@ -86,13 +86,18 @@ _STOCK = (
     "thank you", "thanks", "thank you very much", "thank you so much", "bye", "bye bye", "goodbye",
     "you", "okay", "oh", "uh", "um", "hmm", "so", "the end", "i", "yeah", "谢谢", "谢谢大家", "嗯", "好",
 )
-_SOUND_MARK = re.compile(r"^[\s\W_]*(?:\[[^\]]*\]|\([^)]*\)|[♪♫♬*]+)[\s\W_]*$")
+_SOUND_MARK = re.compile(r"^[\s\W_]*(?:\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|[♪♫♬*]+)[\s\W_]*$")
 
 
 def normalise(text: str) -> str:
     """Lower case, no punctuation or spaces (CJK-safe), for phrase matching."""
     text = unicodedata.normalize("NFKC", text).lower()
     return "".join(ch for ch in text if ch.isalnum())
+
+
+_NEVER_SPOKEN_NORM = frozenset(normalise(p) for p in _NEVER_SPOKEN)
+_NEVER_SUBSTRINGS_NORM = tuple(normalise(p) for p in _NEVER_SUBSTRINGS)
+_STOCK_NORM = frozenset(normalise(p) for p in _STOCK)
 
 
 def _has_words(text: str) -> bool:
@@ -157,10 +162,10 @@ class HallucinationGuard:
         norm = normalise(text)
         if not _has_words(text) or _SOUND_MARK.match(text):
             return GuardResult(Verdict.NO_WORDS, detail=repr(text))
-        if norm in _NEVER_SPOKEN or any(s in norm for s in _NEVER_SUBSTRINGS):
+        if norm in _NEVER_SPOKEN_NORM or any(s in norm for s in _NEVER_SUBSTRINGS_NORM):
             return GuardResult(Verdict.HALLUCINATION, detail=repr(text))
         worst_no_speech = max(s.no_speech_prob for s in kept)
-        if norm in _STOCK and (confidence < cfg.stock_phrase_min_confidence
+        if norm in _STOCK_NORM and (confidence < cfg.stock_phrase_min_confidence
                                or worst_no_speech > cfg.stock_phrase_max_no_speech):
             return GuardResult(Verdict.HALLUCINATION,
                                detail=f"stock phrase {text!r} at confidence {confidence:.2f}, "

@@ -1,0 +1,41 @@
+"""What the node does with speech heard while the robot talks (phrases from carebot.brain.phrases)."""
+from carebot.speech.barge_in import HeardAction, SpeakingGate, decide, is_echo
+
+
+def test_not_speaking_everything_is_published():
+    assert decide("what time is lunch", during_speech=False) == HeardAction.PUBLISH
+
+
+def test_stop_and_help_cut_the_speech_in_both_languages():
+    for heard in ("Stop!", "stop talking", "停", "停下", "Help me, I fell!", "救命"):
+        assert decide(heard, True, "Lunch today is chicken soup with bread.") == HeardAction.BARGE_IN, heard
+
+
+def test_other_talk_and_own_voice_are_ignored_while_speaking():
+    spoken = "Please stop at the desk on the left"
+    assert decide("lunch is at noon", True, spoken) == HeardAction.IGNORE
+    assert is_echo("please stop at the desk", spoken)
+    assert decide("please stop at the desk", True, spoken) == HeardAction.IGNORE
+    assert decide("stop", True, spoken) == HeardAction.BARGE_IN      # one word is never taken for echo
+
+
+def test_barge_in_can_be_switched_off():
+    assert decide("stop", True, "hello", barge_in=False) == HeardAction.IGNORE
+
+
+def test_gate_has_an_echo_tail():
+    now = [0.0]
+    gate = SpeakingGate(echo_tail_s=0.5, clock=lambda: now[0])
+    assert not gate.hearing_self()
+    gate.begin("hello there")
+    assert gate.speaking and gate.hearing_self() and gate.spoken_text() == "hello there"
+    gate.interrupt()
+    assert gate.interrupted
+    now[0] = 1.0
+    gate.end()
+    now[0] = 1.3
+    assert not gate.speaking and gate.hearing_self()
+    now[0] = 1.6
+    assert not gate.hearing_self()
+    gate.begin("again")
+    assert not gate.interrupted
