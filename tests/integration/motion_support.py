@@ -66,7 +66,14 @@ class MotionPeer:
         self.persons: list[tuple[float, float]] = []
         self.twists: dict[str, tuple[float, float]] = {}
         self._msgs = (LaserScan, PersonArray, Twist, Bool, Trigger)
+        from carebot_interfaces.action import NavigateTo
+        from rclpy.action import ActionClient
+        self.navigate = ActionClient(n, NavigateTo, "navigate_to")
+        self.NavigateTo = NavigateTo
+        self.pose: list[float] | None = None     # set: the peer drives a kinematic base from cmd_vel
+        self.feedback = []
         n.create_timer(0.1, self._publish_sensors)
+        n.create_timer(0.02, self._integrate)
         n.create_timer(0.05, self._publish_twists)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(n)
@@ -80,6 +87,47 @@ class MotionPeer:
     def _on_status(self, msg) -> None:
         self.status = msg
         self.statuses.append(msg)
+
+    def _integrate(self) -> None:
+        """A kinematic stand-in for the base: follows cmd_vel exactly, publishes map-frame odom."""
+        if self.pose is None:
+            return
+        last = self.last_cmd()
+        lin, ang = (last[1], last[2]) if last and time.monotonic() - last[0] < 0.5 else (0.0, 0.0)
+        dt = 0.02
+        self.pose[2] += ang * dt
+        self.pose[0] += lin * math.cos(self.pose[2]) * dt
+        self.pose[1] += lin * math.sin(self.pose[2]) * dt
+        from nav_msgs.msg import Odometry
+        msg = Odometry()
+        msg.header.frame_id, msg.child_frame_id = "map", "base_link"
+        msg.pose.pose.position.x, msg.pose.pose.position.y = self.pose[0], self.pose[1]
+        msg.pose.pose.orientation.z, msg.pose.pose.orientation.w = math.sin(self.pose[2] / 2), math.cos(self.pose[2] / 2)
+        msg.twist.twist.linear.x, msg.twist.twist.angular.z = lin, ang
+        self.odom_pub.publish(msg)
+
+    def send_goal(self, place: str = "", xy=None, timeout: float = 10.0):
+        """Send a NavigateTo goal; returns (goal handle, result future)."""
+        if not self.navigate.wait_for_server(timeout_sec=timeout):
+            raise TimeoutError("navigate_to server not available")
+        goal = self.NavigateTo.Goal()
+        goal.place = place
+        if xy is not None:
+            goal.target.header.frame_id = "map"
+            goal.target.pose.position.x, goal.target.pose.position.y = float(xy[0]), float(xy[1])
+        future = self.navigate.send_goal_async(goal, feedback_callback=lambda fb: self.feedback.append(fb.feedback))
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        handle = future.result()
+        return handle, handle.get_result_async()
+
+    @staticmethod
+    def wait(future, timeout: float):
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return future.result() if future.done() else None
 
     def _publish_sensors(self) -> None:
         LaserScan, PersonArray = self._msgs[0], self._msgs[1]

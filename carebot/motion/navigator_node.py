@@ -1,0 +1,313 @@
+"""The navigator node: NavigateTo action server (thin adapter of ``Navigator``).
+
+Goals name a place of the site (``models/worlds/<site>.yaml``, names or aliases) or give a
+map-frame pose. Publishes ``cmd_vel_nav`` (to base_safety, which has the last word),
+``navigator/path`` (latched nav_msgs/Path) and ``navigator/task`` (latched String).
+Subscribes ``odom`` (the robot's pose: in the simulation odometry is the ground-truth pose
+in the map frame; on a robot a localiser must publish map-frame odometry), ``scan``
+(obstacle stop and re-planning) and ``robot/status`` (an engaged e-stop aborts the goal).
+One goal at a time: a new goal preempts the running one (result CANCELED).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+import rclpy
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+from geometry_msgs.msg import PoseStamped, Twist
+from nav_msgs.msg import Odometry, Path
+from sensor_msgs.msg import LaserScan
+from std_msgs.msg import String
+
+from carebot_interfaces.action import NavigateTo
+from carebot_interfaces.msg import RobotStatus
+
+from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
+from carebot.motion import description as desc
+from carebot.motion import scan as scanlib
+from carebot.motion.controller import PursuitConfig
+from carebot.motion.navigation import NavConfig, NavError, Navigator, NavState
+from carebot.motion.planner import CostMap, PlannerConfig
+from carebot.motion.ros_common import (LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float, declare_value, finite,
+                                       set_yaw, yaw_of)
+from carebot.world import WorldError, load_world
+
+ODOM_WAIT_S = 3.0            # s a new goal waits for the first odometry
+ODOM_STALE_S = 1.0           # s: older odometry pauses the robot
+FEEDBACK_PERIOD_S = 0.2
+
+
+class NavigatorNode(Node):
+    def __init__(self) -> None:
+        super().__init__("navigator")
+        site = str(declare_value(self, "site", "care_home", "site whose map and places are used"))
+        try:
+            self.world = load_world(site)
+        except (WorldError, OSError) as exc:
+            raise ValueError(f"site {site!r}: {exc}") from exc
+        pc, nc, plc = PursuitConfig(), NavConfig(), PlannerConfig()
+        self.pursuit = PursuitConfig(
+            lookahead=declare_float(self, "lookahead", pc.lookahead, "pure-pursuit look-ahead, m", 0.1, 3.0),
+            max_linear=declare_float(self, "max_speed", pc.max_linear, "default top speed, m/s", 0.05, 1.5),
+            max_angular=declare_float(self, "max_angular_speed", pc.max_angular, "turn-rate limit, rad/s", 0.1, 3.0),
+            linear_accel=declare_float(self, "linear_accel", pc.linear_accel, "speeding-up rate, m/s^2", 0.05, 3.0),
+            rotate_threshold=pc.rotate_threshold,
+            goal_tolerance=declare_float(self, "goal_tolerance", pc.goal_tolerance, "arrival distance, m", 0.03, 1.0),
+            yaw_tolerance=declare_float(self, "yaw_tolerance", pc.yaw_tolerance, "arrival heading error, rad",
+                                        0.02, 3.2),
+            approach_distance=pc.approach_distance, min_linear=pc.min_linear, yaw_gain=pc.yaw_gain).validate()
+        self.nav_config = NavConfig(
+            block_lookahead=declare_float(self, "block_lookahead", nc.block_lookahead,
+                                          "m of path ahead checked for obstacles", 0.3, 5.0),
+            block_clearance=declare_float(self, "block_clearance", nc.block_clearance,
+                                          "m beyond the robot radius that blocks the path", 0.05, 1.0),
+            wait_before_replan=declare_float(self, "wait_before_replan", nc.wait_before_replan,
+                                             "s to wait for the way to clear before re-planning", 0.1, 30.0),
+            blocked_timeout=declare_float(self, "blocked_timeout", nc.blocked_timeout,
+                                          "s blocked with no way around before giving up", 1.0, 600.0),
+            progress_distance=nc.progress_distance,
+            progress_timeout=declare_float(self, "progress_timeout", nc.progress_timeout,
+                                           "s without progress before re-planning", 1.0, 300.0),
+            min_goal_timeout=declare_float(self, "min_goal_timeout", nc.min_goal_timeout,
+                                           "s added to every goal's time budget", 5.0, 3600.0),
+            time_factor=declare_float(self, "time_factor", nc.time_factor,
+                                      "goal time budget as a multiple of the planned drive time", 1.0, 20.0),
+            obstacle_range=nc.obstacle_range).validate()
+        planner_config = PlannerConfig(
+            resolution=declare_float(self, "plan_resolution", plc.resolution, "planning cell size, m", 0.05, 0.5),
+            robot_radius=declare_float(self, "robot_radius", plc.robot_radius, "footprint radius, m", 0.1, 1.0),
+            inflation_margin=declare_float(self, "inflation_margin", plc.inflation_margin,
+                                           "m kept free beyond the robot radius", 0.0, 0.5),
+            preferred_clearance=declare_float(self, "preferred_clearance", plc.preferred_clearance,
+                                              "m of room the planner prefers", 0.2, 3.0)).validate()
+        self.rate = declare_float(self, "control_rate_hz", 20.0, "control loop rate, Hz", 2.0, 100.0)
+        self.laser_xy = (declare_float(self, "laser_x", desc.LASER_X, "lidar x in the base frame, m", -1.0, 1.0),
+                         declare_float(self, "laser_y", 0.0, "lidar y in the base frame, m", -1.0, 1.0))
+        self.self_radius = declare_float(self, "self_filter_radius", desc.FOOTPRINT_RADIUS - 0.02,
+                                         "m: returns this close to the base centre are the robot itself", 0.0, 1.0)
+        started = time.perf_counter()
+        self.costmap = CostMap.from_world(self.world, planner_config)
+        self.get_logger().info(f"site {site}: {len(self.world.places)} places, costmap {self.costmap.shape} "
+                               f"in {time.perf_counter() - started:.2f} s")
+
+        self._lock = threading.Lock()
+        self._pose: tuple[float, float, float] | None = None
+        self._pose_stamp = -math.inf
+        self._obstacles = np.zeros((0, 2))
+        self._estop = False
+        self._current = None                          # goal handle being executed
+        self._goals = 0
+        self._last_result = ""
+        sensors = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(LaserScan, "scan", self._on_scan, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS, callback_group=sensors)
+        self.cmd_pub = self.create_publisher(Twist, "cmd_vel_nav", RELIABLE_QOS)
+        self.path_pub = self.create_publisher(Path, "navigator/path", LATCHED_QOS)
+        self.task_pub = self.create_publisher(String, "navigator/task", LATCHED_QOS)
+        self.task_pub.publish(String(data=""))
+        self._server = ActionServer(self, NavigateTo, "navigate_to", execute_callback=self._execute,
+                                    goal_callback=lambda goal: GoalResponse.ACCEPT,
+                                    handle_accepted_callback=self._on_accepted,
+                                    cancel_callback=lambda handle: CancelResponse.ACCEPT,
+                                    callback_group=ReentrantCallbackGroup())
+        self.diagnostics = DiagnosticsPublisher(self)
+        self.health = HealthReport("carebot/navigator")
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=sensors)
+
+    # --- sensors -------------------------------------------------------------------
+    def _on_odom(self, msg: Odometry) -> None:
+        p = msg.pose.pose
+        yaw = yaw_of(p.orientation)
+        if finite(p.position.x, p.position.y, yaw):
+            with self._lock:
+                self._pose = (p.position.x, p.position.y, yaw)
+                self._pose_stamp = time.monotonic()
+
+    def _on_scan(self, msg: LaserScan) -> None:
+        with self._lock:
+            pose = self._pose
+        if pose is None:
+            return
+        points, _ = scanlib.scan_to_points(msg.ranges, msg.angle_min, msg.angle_increment, msg.range_min,
+                                           msg.range_max, self.laser_xy, 0.0, self.self_radius)
+        x, y, yaw = pose
+        c, s = math.cos(yaw), math.sin(yaw)
+        in_map = np.column_stack((x + c * points[:, 0] - s * points[:, 1], y + s * points[:, 0] + c * points[:, 1]))
+        with self._lock:
+            self._obstacles = in_map
+
+    def _on_status(self, msg: RobotStatus) -> None:
+        self._estop = bool(msg.emergency_stop)
+
+    # --- goals ---------------------------------------------------------------------
+    def _on_accepted(self, handle) -> None:
+        # The newest goal wins; the running loop sees it is no longer current and stops.
+        self._current = handle
+        handle.execute()
+
+    def _resolve(self, goal) -> tuple[tuple[float, float, float | None] | None, str, str]:
+        """(goal pose, task name, error message)."""
+        if goal.place.strip():
+            place = self.world.place_named(goal.place)
+            if place is None:
+                known = ", ".join(sorted(self.world.places))
+                return None, "", f"unknown place {goal.place!r}; known: {known}"
+            return (place.x, place.y, place.yaw), f"navigate:{place.name}", ""
+        pose = goal.target.pose
+        frame = goal.target.header.frame_id
+        if frame not in ("", "map"):
+            return None, "", f"target frame {frame!r} not supported: give map-frame poses"
+        if not finite(pose.position.x, pose.position.y):
+            return None, "", "target position is not finite"
+        q = pose.orientation
+        has_yaw = any(abs(v) > 1e-9 for v in (q.x, q.y, q.z, q.w)) and finite(q.x, q.y, q.z, q.w)
+        yaw = yaw_of(q) if has_yaw else None
+        return (pose.position.x, pose.position.y, yaw), f"navigate:({pose.position.x:.1f}, {pose.position.y:.1f})", ""
+
+    def _result(self, handle, error: NavError, message: str):
+        result = NavigateTo.Result()
+        result.success = error is NavError.NONE
+        result.error_code = int(error)
+        result.message = message
+        self._last_result = f"{error.name}: {message}"
+        self.get_logger().info(f"goal finished: {error.name} ({message})")
+        if error is NavError.NONE:
+            handle.succeed()
+        elif error is NavError.CANCELED and handle.is_cancel_requested:
+            handle.canceled()
+        else:
+            handle.abort()
+        return result
+
+    def _stop(self) -> None:
+        self.cmd_pub.publish(Twist())
+
+    def _execute(self, handle):
+        try:
+            return self._execute_goal(handle)
+        finally:
+            if self._current is handle:
+                self._current = None
+
+    def _execute_goal(self, handle):
+        self._goals += 1
+        goal_pose, task, error = self._resolve(handle.request)
+        if goal_pose is None:
+            return self._result(handle, NavError.UNKNOWN_PLACE, error)
+        if self._estop:
+            return self._result(handle, NavError.EMERGENCY_STOP, "emergency stop engaged: reset it first")
+        deadline = time.monotonic() + ODOM_WAIT_S
+        while self._pose is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self._pose is None:
+            return self._result(handle, NavError.TIMEOUT, "no odometry: the robot's pose is unknown")
+        max_speed = float(handle.request.max_speed)
+        max_speed = min(max_speed, self.pursuit.max_linear) if math.isfinite(max_speed) and max_speed > 0 else 0.0
+        navigator = Navigator(self.costmap, self.pursuit, self.nav_config)
+        self.get_logger().info(f"goal: {task} from ({self._pose[0]:.2f}, {self._pose[1]:.2f})")
+        step = navigator.start(goal_pose, self._pose, time.monotonic(), max_speed)
+        if step.finished:
+            return self._result(handle, step.error, step.message)
+        self._publish_path(navigator.path)
+        self.task_pub.publish(String(data=task))
+        try:
+            return self._drive(handle, navigator)
+        finally:
+            self._stop()
+            if self._current is handle:
+                self.task_pub.publish(String(data=""))
+
+    def _drive(self, handle, navigator: Navigator):
+        period = 1.0 / self.rate
+        last_feedback = 0.0
+        path = navigator.path
+        while rclpy.ok():
+            tick = time.monotonic()
+            if handle.is_cancel_requested:
+                navigator.cancel()
+                return self._result(handle, NavError.CANCELED, "canceled by the client")
+            if self._current is not handle:
+                return self._result(handle, NavError.CANCELED, "preempted by a new goal")
+            if self._estop:
+                return self._result(handle, NavError.EMERGENCY_STOP, "emergency stop engaged")
+            with self._lock:
+                pose, stamp, obstacles = self._pose, self._pose_stamp, self._obstacles
+            if tick - stamp > ODOM_STALE_S:
+                self._stop()                         # no pose: hold still (the goal timeout still runs)
+                step = None
+            else:
+                step = navigator.step(pose, obstacles, tick)
+                if step.finished:
+                    return self._result(handle, step.error, step.message)
+                cmd = Twist()
+                cmd.linear.x, cmd.angular.z = step.linear, step.angular
+                self.cmd_pub.publish(cmd)
+                if navigator.path is not path:
+                    path = navigator.path
+                    self._publish_path(path)
+            if tick - last_feedback >= FEEDBACK_PERIOD_S and pose is not None:
+                last_feedback = tick
+                feedback = NavigateTo.Feedback()
+                feedback.pose.x, feedback.pose.y, feedback.pose.theta = pose
+                feedback.distance_remaining = float(step.remaining) if step else 0.0
+                feedback.state = (step.state.value if step else NavState.WAITING.value)
+                handle.publish_feedback(feedback)
+            time.sleep(max(period - (time.monotonic() - tick), 0.0))
+        return self._result(handle, NavError.CANCELED, "shutting down")
+
+    def _publish_path(self, points) -> None:
+        msg = Path()
+        msg.header.frame_id = "map"
+        msg.header.stamp = self.get_clock().now().to_msg()
+        for x, y in points:
+            pose = PoseStamped()
+            pose.header.frame_id = "map"
+            pose.pose.position.x, pose.pose.position.y = float(x), float(y)
+            set_yaw(pose.pose.orientation, 0.0)
+            msg.poses.append(pose)
+        self.path_pub.publish(msg)
+
+    def _publish_diagnostics(self) -> None:
+        odom_age = time.monotonic() - self._pose_stamp
+        if odom_age > ODOM_STALE_S:
+            self.health.set(Level.WARN, "no recent odometry", goals=self._goals, last=self._last_result)
+        else:
+            self.health.set(Level.OK, "navigating" if self._current is not None else "ready", goals=self._goals,
+                            last=self._last_result)
+        self.diagnostics.publish(self.health)
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = NavigatorNode()
+        executor = MultiThreadedExecutor(num_threads=3)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:
+        print(f"[navigator] {exc}", flush=True)
+        raise SystemExit(2)
+    finally:
+        if node is not None:
+            try:
+                node._stop()
+            except Exception:
+                pass
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The navigator and base_safety nodes over real DDS, driving a kinematic stand-in for the base.
+
+The stand-in (the test process) integrates cmd_vel into map-frame odometry, as the simulation
+does with ground truth; the full simulation checks (collisions, every pair of places) belong
+to the simulation's scenario tests.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from carebot.motion.navigation import NavError
+from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+
+from motion_support import MotionPeer
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("nav")
+    env = isolated_env()
+    procs = [start(python_module("carebot.motion.base_safety_node", "--ros-args", "-p", "site:=care_home"),
+                   env, log_dir / "base_safety.log"),
+             start(python_module("carebot.motion.navigator_node", "--ros-args", "-p", "site:=care_home"),
+                   env, log_dir / "navigator.log")]
+    peer = MotionPeer(env)
+    peer.pose = [10.0, 7.0, 0.0]              # the corridor, in front of room 103's door
+    assert wait_for(lambda: peer.navigate.wait_for_server(timeout_sec=0.5), 40), \
+        (log_dir / "navigator.log").read_text()
+    yield peer, log_dir
+    peer.close()
+    for proc in procs:
+        assert stop(proc) == 0
+
+
+def test_navigates_to_a_named_place_with_feedback_and_path(stack):
+    peer, log_dir = stack
+    peer.pose[:] = [10.0, 7.0, 0.0]
+    peer.feedback.clear()
+    handle, result = peer.send_goal("room 103")          # an alias
+    assert handle.accepted
+    assert wait_for(lambda: peer.status is not None and peer.status.current_task == "navigate:room_103", 10)
+    res = peer.wait(result, 60)
+    assert res is not None, (log_dir / "navigator.log").read_text()[-2000:]
+    assert res.result.success and res.result.error_code == NavError.NONE, res.result.message
+    assert math.hypot(peer.pose[0] - 10.0, peer.pose[1] - 10.0) < 0.2
+    states = {fb.state for fb in peer.feedback}
+    assert "driving" in states
+    remaining = [fb.distance_remaining for fb in peer.feedback if fb.state == "driving"]
+    assert remaining[0] > remaining[-1]
+    assert wait_for(lambda: peer.status.current_task == "", 5)
+
+
+def test_unknown_place_and_unreachable_pose(stack):
+    peer, _ = stack
+    _, result = peer.send_goal("swimming pool")
+    res = peer.wait(result, 10)
+    assert not res.result.success and res.result.error_code == NavError.UNKNOWN_PLACE
+    assert "kitchen" in res.result.message                # lists the known places
+    _, result = peer.send_goal(xy=(11.0, 3.0))            # inside the dining table
+    res = peer.wait(result, 10)
+    assert res.result.error_code == NavError.UNREACHABLE
+
+
+def test_cancel_then_emergency_stop_aborts(stack):
+    peer, _ = stack
+    start_pose = list(peer.pose)
+    handle, result = peer.send_goal("charging_dock")
+    assert wait_for(lambda: math.hypot(peer.pose[0] - start_pose[0], peer.pose[1] - start_pose[1]) > 0.3, 20)
+    handle.cancel_goal_async()
+    res = peer.wait(result, 5)
+    assert res.result.error_code == NavError.CANCELED
+    time.sleep(0.6)
+    here = list(peer.pose)
+    time.sleep(0.5)
+    assert math.hypot(peer.pose[0] - here[0], peer.pose[1] - here[1]) < 0.02     # it stopped
+
+    handle, result = peer.send_goal("corridor")
+    assert wait_for(lambda: peer.last_cmd() is not None and abs(peer.last_cmd()[1]) + abs(peer.last_cmd()[2]) > 0.05, 20)
+    peer.publish_estop(True)
+    res = peer.wait(result, 5)
+    assert res.result.error_code == NavError.EMERGENCY_STOP
+    _, result = peer.send_goal("corridor")                # refused while the stop holds
+    assert peer.wait(result, 5).result.error_code == NavError.EMERGENCY_STOP
+    assert peer.call(peer.reset).success
