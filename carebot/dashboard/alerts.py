@@ -53,6 +53,10 @@ _PROGRESS = {AlertState.RAISED: 0, AlertState.ESCALATED: 1,
              AlertState.ACKNOWLEDGED: 2, AlertState.RESOLVED: 3}
 
 
+# Stamps before this (2001-09-09) are sim time or unset, not wall-clock time.
+PLAUSIBLE_UNIX_TIME = 1e9
+
+
 class AlertActionError(ValueError):
     """A staff action that cannot apply (unknown id, already resolved ...)."""
 
@@ -152,15 +156,15 @@ class AlertBook:
         if not incoming.id:
             raise ValueError("alert without id")
         with self._lock:
+            now = self._clock()
             stored = self._store.get_alert(incoming.id)
-            if stored is None and not incoming.updated_at:
-                incoming = replace(incoming, updated_at=self._clock(),
-                                   raised_at=incoming.raised_at or self._clock())
+            if stored is None and incoming.raised_at < PLAUSIBLE_UNIX_TIME:
+                # sim time or an unset stamp: staff need the wall-clock time it reached them
+                incoming = replace(incoming, raised_at=now)
             merged = merge_incoming(stored, incoming)
             if merged is None:
                 return None
-            if not merged.updated_at or (stored and merged.updated_at <= stored.updated_at):
-                merged = replace(merged, updated_at=self._clock())
+            merged = replace(merged, updated_at=now)
             self._store.save_alert(merged, actor="topic")
             self.version += 1
         return merged

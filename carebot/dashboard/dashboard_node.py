@@ -33,7 +33,7 @@ from std_srvs.srv import Trigger
 
 from carebot.dashboard import ros_convert
 from carebot.dashboard.alerts import AlertActionError, AlertBook, AlertRecord, StaffAction
-from carebot.dashboard.auth import Authenticator, parse_accounts
+from carebot.dashboard.auth import Authenticator, parse_accounts, verify_password
 from carebot.dashboard.site_map import load_map
 from carebot.dashboard.store import DashboardStore
 from carebot.dashboard.web import DashboardApp, DashboardServer, LinkError
@@ -41,6 +41,7 @@ from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, Heal
 from carebot.diagnostics_board import DiagnosticsBoard, StatusEntry, level_of
 
 NODE_NAME = "dashboard"
+DEMO_PASSWORD = "carebot-demo"    # of the shipped example accounts (config/*.yaml)
 EXPIRY_PERIOD_S = 60.0            # how often old transcripts and sessions are deleted
 ALERT_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.VOLATILE, history=HistoryPolicy.KEEP_LAST)
@@ -105,6 +106,9 @@ class DashboardNode(Node):
         if not accounts:
             self.get_logger().warning("no staff_accounts configured: nobody can log in; add one "
                                       "with `carebot dashboard hash-password`")
+        for name in (name for name, stored in accounts.items() if verify_password(DEMO_PASSWORD, stored)):
+            self.get_logger().warning(f"staff account {name!r} still has the demo password: replace "
+                                      "its hash (`carebot dashboard hash-password`) before real use")
         self._ask_timeout_s = float(p["ask_timeout_s"])
         self._estop_timeout_s = float(p["estop_timeout_s"])
         self._jpeg_quality = int(p["camera_jpeg_quality"])
@@ -128,8 +132,10 @@ class DashboardNode(Node):
         self._debug_image: Image | None = None
         self.board = DiagnosticsBoard()
 
-        io_group = ReentrantCallbackGroup()       # subscriptions and the service
-        client_group = MutuallyExclusiveCallbackGroup()
+        # Subscriptions and the service in one exclusive group: alerts and transcripts are
+        # handled in arrival order. Service responses for HTTP threads come in another group.
+        io_group = MutuallyExclusiveCallbackGroup()
+        client_group = ReentrantCallbackGroup()
         self.create_subscription(Alert, "alerts", self._on_alert, ALERT_QOS, callback_group=io_group)
         self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS,
                                  callback_group=io_group)

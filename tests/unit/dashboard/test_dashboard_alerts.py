@@ -109,3 +109,11 @@ def test_transcripts_expire(tmp_path):
     assert store.expire_transcripts(15.0) == 1
     assert [e.text for e in store.transcripts()] == ["new words"]
     store.close()
+
+
+def test_sim_time_stamps_become_the_wall_clock_time_of_arrival(book):
+    book, _, _ = book
+    record = book.receive(_alert(id="sim-1", raised_at=12.5))       # 12.5 s of sim time
+    assert record.raised_at > 100.0 and record.updated_at >= record.raised_at
+    wall = book.receive(_alert(id="wall-1", raised_at=1.7e9))
+    assert wall.raised_at == 1.7e9
