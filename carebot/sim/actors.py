@@ -3,9 +3,17 @@
 Pure logic (no MuJoCo, no ROS): an ``Actor`` integrates its own motion and
 gives the pose of its cut-out box; the simulator copies that pose into a mocap
 body. The cut-out is a box thin along its own x (the photo is on the +-x
-faces), tall along z. Standing, its x axis points where the person faces;
-lying, x points up so the photo faces the sky (the orientation ARCHITECTURE.md
-verified for the fall model: quat -0.5 0.5 0.5 0.5 is yaw -90 deg here).
+faces), tall along z. Standing, its x axis points where the person faces.
+Two ways to lie on the floor (``FallStyle``):
+
+- ``side`` (default): the cut-out topples sideways in the camera's view plane
+  and keeps facing the camera, so the camera sees a person lying on the floor
+  from the side, as fall data sets show them. Measured with the shipped fall
+  model at 640 px, camera 1.3 m high, head level: Fall 0.74 at 3.0 m, 0.65 at
+  3.5 m (docs/sim.md).
+- ``face_up``: the photo faces the sky (ARCHITECTURE.md's verified orientation,
+  quat -0.5 0.5 0.5 0.5 = yaw -90 deg here). Seen obliquely from 1.3 m it is
+  thin in the image: Fall 0.45 at 3.0 m with the head tilted 0.3 rad, nothing at 3.5 m.
 """
 from __future__ import annotations
 
@@ -28,6 +36,11 @@ ARRIVAL_TOLERANCE_M = 0.05
 
 class ActorError(ValueError):
     """A bad actor definition or command; the message names the actor."""
+
+
+class FallStyle(enum.Enum):
+    SIDE = "side"
+    FACE_UP = "face_up"
 
 
 class Posture(enum.Enum):
@@ -62,6 +75,11 @@ def _rot_z(angle: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def _rot_x(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
 def _rot_y(angle: float) -> np.ndarray:
     c, s = math.cos(angle), math.sin(angle)
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
@@ -85,6 +103,7 @@ class Actor:
     posture: Posture = Posture.STANDING
     path: list[tuple[float, float]] = field(default_factory=list)
     tilt: float = 0.0                # rad: 0 upright, pi/2 on the floor
+    fall_style: FallStyle = FallStyle.SIDE
 
     def __post_init__(self) -> None:
         if self.photo not in PHOTOS:
@@ -120,17 +139,18 @@ class Actor:
         self.posture = Posture.WALKING
 
     def fall(self, camera_xy: tuple[float, float] | None = None) -> None:
-        """Fall to the floor, face up; across the camera's view when one is given.
+        """Fall to the floor across the camera's view when a camera position is given.
 
         A person lying along the camera's line of sight looks upright in the
-        image, so the cut-out falls sideways relative to where the camera is at
-        the moment of the fall (then stays put as the robot moves).
+        image, so the cut-out falls across the line of sight from where the
+        camera is at the moment of the fall (then stays put as the robot moves).
         """
         if self.fallen:
             return
         if camera_xy is not None:
             bearing = math.atan2(camera_xy[1] - self.y, camera_xy[0] - self.x)
-            self.yaw = _wrap(bearing + math.pi / 2)
+            # side: keep facing the camera; face_up: the head-feet axis across the view.
+            self.yaw = bearing if self.fall_style is FallStyle.SIDE else _wrap(bearing + math.pi / 2)
         self.path = []
         self.posture = Posture.FALLING
 
@@ -177,15 +197,19 @@ class Actor:
             self.posture = Posture.STANDING
 
     def rotation(self) -> np.ndarray:
-        """Rotation of the cut-out box: yaw about z, then tilt backwards about its y."""
-        return _rot_z(self.yaw) @ _rot_y(-self.tilt)
+        """Rotation of the cut-out box: yaw about z, then the fall's tilt."""
+        if self.fall_style is FallStyle.SIDE:
+            return _rot_z(self.yaw) @ _rot_x(self.tilt)          # topple sideways, photo to the camera
+        return _rot_z(self.yaw) @ _rot_y(-self.tilt)             # fall backwards, photo to the sky
 
     def pose(self) -> tuple[np.ndarray, np.ndarray]:
         """Centre (x, y, z) of the box and its quaternion (w, x, y, z)."""
         rot = self.rotation()
         feet = np.array([self.x, self.y, 0.0])
-        # Pivot at the feet; the thickness offset keeps a lying box on top of the floor.
+        # Pivot at the feet; the lift keeps the box's lower edge on top of the floor.
         centre = feet + rot @ np.array([CUTOUT_HALF_THICKNESS_M, 0.0, self.height / 2])
+        if self.fall_style is FallStyle.SIDE:
+            centre[2] += (self.width / 2) * math.sin(self.tilt)
         return centre, quat_from_matrix(rot)
 
 
@@ -211,6 +235,11 @@ def parse_actors(data: dict, where: str = "actors") -> list[Actor]:
         actor = Actor(str(item["name"]), str(item.get("photo", next(iter(PHOTOS)))), x, y, math.radians(yaw),
                       face_camera=bool(item.get("face_camera", True)),
                       speed=float(item.get("speed", WALK_SPEED_MPS)))
+        try:
+            actor.fall_style = FallStyle(item.get("fall_style", FallStyle.SIDE.value))
+        except ValueError:
+            raise ActorError(f"{where}: actors[{i}].fall_style must be one of "
+                             f"{', '.join(f.value for f in FallStyle)}") from None
         if item.get("posture") == "lying":
             actor.posture, actor.tilt = Posture.LYING, math.pi / 2
         actors.append(actor)

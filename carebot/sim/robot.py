@@ -14,10 +14,12 @@ import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-
-import mujoco
+from typing import TYPE_CHECKING
 
 from carebot.paths import ROOT
+
+if TYPE_CHECKING:
+    import mujoco
 
 URDF_PATH = ROOT / "urdf" / "carebot.urdf"
 ROBOT_PREFIX = "robot/"
@@ -177,8 +179,10 @@ def _camera_spec(root: ET.Element) -> CameraSpec:
                       _float(sensor.find("update_rate"), default.rate_hz))
 
 
-def robot_spec(path: Path = URDF_PATH) -> mujoco.MjSpec:
+def robot_spec(path: Path = URDF_PATH) -> "mujoco.MjSpec":
     """The URDF compiled by MuJoCo's own parser, with visual geoms and all links kept."""
+    import mujoco  # here, not at the top: description reading must not load MuJoCo (see camera_model)
+
     text = path.read_text(encoding="utf-8")
     head_end = text.find(">", text.find("<robot"))
     if head_end < 0:
@@ -190,8 +194,10 @@ def robot_spec(path: Path = URDF_PATH) -> mujoco.MjSpec:
         raise RobotModelError(f"{path}: MuJoCo cannot parse it: {exc}") from None
 
 
-def attach_robot(world: mujoco.MjSpec, description: RobotDescription, camera: CameraSpec) -> None:
+def attach_robot(world: "mujoco.MjSpec", description: RobotDescription, camera: CameraSpec) -> None:
     """Attach the robot to a world spec on a kinematic planar base with a camera and a laser site."""
+    import mujoco
+
     robot = robot_spec(description.path)
     root_body = robot.body(description.root_link)
     if root_body is None:

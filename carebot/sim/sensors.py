@@ -7,40 +7,13 @@ principal point at the image centre, no distortion.
 """
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
+from carebot.sim.camera_model import Intrinsics, intrinsics  # noqa: F401  (re-exported)
 from carebot.sim.robot import CameraSpec
-
-
-@dataclass(frozen=True)
-class Intrinsics:
-    width: int
-    height: int
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-
-    @property
-    def k(self) -> list[float]:
-        """Row-major 3x3 camera matrix (sensor_msgs/CameraInfo.k)."""
-        return [self.fx, 0.0, self.cx, 0.0, self.fy, self.cy, 0.0, 0.0, 1.0]
-
-    @property
-    def p(self) -> list[float]:
-        """Row-major 3x4 projection matrix (monocular: no baseline)."""
-        return [self.fx, 0.0, self.cx, 0.0, 0.0, self.fy, self.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-
-
-def intrinsics(spec: CameraSpec) -> Intrinsics:
-    """Pinhole intrinsics of a MuJoCo camera rendered at spec.width x spec.height."""
-    fy = (spec.height / 2) / math.tan(math.radians(spec.fovy_deg) / 2)
-    return Intrinsics(spec.width, spec.height, fy, fy, (spec.width - 1) / 2, (spec.height - 1) / 2)
 
 
 def gl_backend() -> str:

@@ -144,10 +144,12 @@ def world_sdf(world: World, actors: list[Actor] = (), texture_uri=lambda photo: 
     for actor in actors:
         # Gazebo's <actor> needs skinned meshes; a static photo cut-out is what the camera needs.
         centre, _ = actor.pose()
+        rot = actor.rotation()
         model = _sub(w, "model", name=f"person_{actor.name}")
         _sub(model, "static", "true")
-        pitch = -actor.tilt
-        _sub(model, "pose", _pose(centre[0], centre[1], centre[2], pitch=pitch, yaw=actor.yaw))
+        _sub(model, "pose", _pose(centre[0], centre[1], centre[2], roll=math.atan2(rot[2, 1], rot[2, 2]),
+                                  pitch=-math.asin(max(-1.0, min(1.0, rot[2, 0]))),
+                                  yaw=math.atan2(rot[1, 0], rot[0, 0])))
         hx, hy, hz = actor.half_size()
         _box_link(model, "link", _pose(0, 0, 0), (2 * hx, 2 * hy, 2 * hz), (1, 1, 1, 1),
                   texture=texture_uri(actor.photo))

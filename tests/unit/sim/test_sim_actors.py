@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from carebot.sim.actors import (CUTOUT_HALF_THICKNESS_M, FALL_DURATION_S, Actor, ActorError, Posture,
+from carebot.sim.actors import (CUTOUT_HALF_THICKNESS_M, FALL_DURATION_S, Actor, ActorError, FallStyle, Posture,
                                 parse_actors, quat_from_matrix)
 
 
@@ -36,7 +36,7 @@ def test_standing_cutout_stands_on_the_floor_upright():
 
 def test_fall_ends_face_up_on_the_floor_in_the_verified_orientation():
     # ARCHITECTURE.md: quat (-0.5, 0.5, 0.5, 0.5) lies face up; that is yaw -90 deg here.
-    actor = Actor("a", "man_jacket", 1.0, 1.0, -math.pi / 2, face_camera=False)
+    actor = Actor("a", "man_jacket", 1.0, 1.0, -math.pi / 2, face_camera=False, fall_style=FallStyle.FACE_UP)
     actor.fall()
     assert actor.posture is Posture.FALLING
     _run(actor, FALL_DURATION_S / 2)
@@ -49,8 +49,8 @@ def test_fall_ends_face_up_on_the_floor_in_the_verified_orientation():
     assert abs(float(np.dot(quat, verified))) == pytest.approx(1.0, abs=1e-6)   # same rotation (q ~ -q)
 
 
-def test_falls_across_the_camera_view():
-    actor = Actor("a", "man_jacket", 0.0, 0.0, 0.0)
+def test_face_up_fall_lies_across_the_camera_view():
+    actor = Actor("a", "man_jacket", 0.0, 0.0, 0.0, fall_style=FallStyle.FACE_UP)
     camera = (4.0, 0.0)                      # camera due east of the person
     actor.fall(camera)
     _run(actor, FALL_DURATION_S + 0.1, camera=camera)
@@ -58,6 +58,19 @@ def test_falls_across_the_camera_view():
     line_of_sight = np.array([1.0, 0.0, 0.0])
     assert abs(float(np.dot(long_axis, line_of_sight))) < 1e-6
     assert actor.rotation()[:, 0] == pytest.approx([0, 0, 1])   # the photo faces the sky
+
+
+def test_side_fall_lies_on_the_floor_across_the_view_facing_the_camera():
+    actor = Actor("a", "man_jacket", 0.0, 0.0, 1.0)
+    camera = (0.0, -4.0)                     # camera due south
+    actor.fall(camera)
+    _run(actor, FALL_DURATION_S + 0.1, camera=camera)
+    rot = actor.rotation()
+    assert rot[:, 0] == pytest.approx([0, -1, 0], abs=1e-9)   # the photo faces the camera
+    assert rot[:, 2][2] == pytest.approx(0.0, abs=1e-9)        # head-feet axis horizontal ...
+    assert rot[:, 2][1] == pytest.approx(0.0, abs=1e-9)        # ... and across the line of sight
+    centre, _ = actor.pose()
+    assert centre[2] == pytest.approx(actor.width / 2)          # lower edge on the floor
 
 
 def test_upright_cutout_turns_to_the_camera_and_gets_up_after_a_fall():
@@ -91,6 +104,7 @@ def test_quaternion_round_trip():
     ({"actors": [{"name": "a", "pose": [1, 2, 0], "photo": "nobody"}]}, "unknown photo"),
     ({"actors": [{"name": "a", "pose": [1, 2, 0]}, {"name": "a", "pose": [3, 2, 0]}]}, "unique"),
     ({"actors": [{"name": "a", "pose": [1, 2, 0], "speed": 9}]}, "speed"),
+    ({"actors": [{"name": "a", "pose": [1, 2, 0], "fall_style": "dive"}]}, "fall_style"),
 ])
 def test_bad_actor_files_name_the_problem(data, words):
     with pytest.raises(ActorError, match=words):
