@@ -103,9 +103,14 @@ class NodeLaunch:
     """One node as both starters run it: the same name, namespace, parameters and remaps."""
 
     spec: NodeSpec
-    params_file: Path
+    params_file: Path         # what the node is given (namespaced copy when namespace is set)
     namespace: str            # '' = root namespace
     use_sim_time: bool
+    source_file: Path | None = None   # the site file as written (validated); None = params_file
+
+    @property
+    def config_file(self) -> Path:
+        return self.source_file or self.params_file
 
     def ros_arguments(self) -> list[str]:
         """``--ros-args ...`` as ``ros2 launch`` would pass them to the node's process."""
@@ -121,16 +126,50 @@ class NodeLaunch:
 
 def launch_plan(site: str = SITES[0], sim: bool = False, namespace: str = "",
                 use_sim_time: bool | None = None, config: str | Path | None = None,
-                only: list[str] | tuple[str, ...] | None = None) -> list[NodeLaunch]:
+                only: list[str] | tuple[str, ...] | None = None,
+                params_dir: str | Path | None = None) -> list[NodeLaunch]:
     """The nodes to start and how: read by ``launch/bringup.launch.py`` and ``carebot up``.
 
     ``config`` overrides the site's file; ``use_sim_time`` defaults to ``sim``; ``only``
-    restricts the set to the named nodes (unknown names raise ValueError).
+    restricts the set to the named nodes (unknown names raise ValueError). With a
+    namespace, the nodes get a namespaced copy of the file, written to ``params_dir``
+    (a new temporary folder when None).
     """
-    params_file = Path(config) if config else site_config(site)
+    source = Path(config) if config else site_config(site)
     sim_time = sim if use_sim_time is None else use_sim_time
     specs = nodes_for(sim)
     if only:
         wanted = [node_by_name(name) for name in only]
         specs = [spec for spec in NODES if spec in wanted]
-    return [NodeLaunch(spec, params_file, normalize_namespace(namespace), sim_time) for spec in specs]
+    namespace = normalize_namespace(namespace)
+    params_file = namespaced_params_file(source, namespace, params_dir) if namespace and specs else source
+    return [NodeLaunch(spec, params_file, namespace, sim_time, source) for spec in specs]
+
+
+def namespaced_params_file(source: Path, namespace: str, out_dir: Path | None = None) -> Path:
+    """A copy of a parameter file whose node sections match nodes inside ``namespace``.
+
+    ROS reads a section ``dashboard:`` as the node ``/dashboard`` only; under the
+    namespace ``/carebot`` the node is ``/carebot/dashboard``. Site files stay
+    namespace-free, and both starters hand the nodes this rewritten copy instead
+    (absolute keys such as ``/**`` are kept as written). Unreadable files are returned
+    unchanged: the config check reports them.
+    """
+    import tempfile
+
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return Path(source)
+    if not isinstance(data, dict):
+        return Path(source)
+    rewritten = {(key if str(key).startswith("/") else f"{namespace}/{key}"): section
+                 for key, section in data.items()}
+    folder = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="carebot-params-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{Path(source).stem}{namespace.replace('/', '.')}.yaml"
+    target.write_text(f"# {source} for nodes in {namespace} (written by carebot.bringup)\n"
+                      + yaml.safe_dump(rewritten, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return target

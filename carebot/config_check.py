@@ -364,6 +364,11 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
+def node_of_key(key: str) -> str:
+    """Node name of a section key: 'dashboard', '/dashboard', '/carebot/dashboard'."""
+    return key.rstrip("/").rsplit("/", 1)[-1]
+
+
 def validate(data: Any, schemas: dict[str, NodeSchema]) -> list[Issue]:
     """Every problem of a parsed parameter file (empty list = fine to start)."""
     if data is None:
@@ -373,7 +378,7 @@ def validate(data: Any, schemas: dict[str, NodeSchema]) -> list[Issue]:
     issues: list[Issue] = []
     for node, section in data.items():
         node = str(node)
-        if node != WILDCARD and node.lstrip("/") not in schemas:
+        if node != WILDCARD and node_of_key(node) not in schemas:
             issues.append(Issue(node, f"unknown node section; nodes are: {', '.join(schemas)}"))
             continue
         if not isinstance(section, dict) or set(section) != {SECTION}:
@@ -387,7 +392,7 @@ def validate(data: Any, schemas: dict[str, NodeSchema]) -> list[Issue]:
             continue
         flat: dict[str, Any] = {}
         _flatten("", params, flat)
-        targets = list(schemas.values()) if node == WILDCARD else [schemas[node.lstrip("/")]]
+        targets = list(schemas.values()) if node == WILDCARD else [schemas[node_of_key(node)]]
         for key, value in flat.items():
             issues += _check_value(node, key, value, targets)
     return issues

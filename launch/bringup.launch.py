@@ -37,7 +37,7 @@ def _nodes(context, *args, **kwargs):
         config=arg("config") or None,
         only=[name.strip() for name in arg("only").split(",") if name.strip()] or None)
     if plan:
-        config_check.require_valid(plan[0].params_file)   # ConfigError names every bad key
+        config_check.require_valid(plan[0].config_file)   # ConfigError names every bad key
     return [
         Node(package=bringup.PACKAGE, executable=launch.spec.executable, name=launch.spec.name,
              namespace=launch.namespace,

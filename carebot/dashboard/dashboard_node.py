@@ -17,6 +17,7 @@ from pathlib import Path
 
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -98,7 +99,7 @@ class DashboardNode(Node):
         self.declare_parameter("secure_cookie", False, _desc(
             "mark the session cookie Secure (set true when served behind HTTPS)"))
 
-        p = {name: self.get_parameter(name).value for name in (
+        p = {name: self._value(name) for name in (
             "host", "port", "database", "staff_accounts", "session_timeout_s",
             "transcript_retention_s", "camera_view", "camera_jpeg_quality", "world", "title",
             "ask_timeout_s", "estop_timeout_s", "secure_cookie")}
@@ -166,6 +167,13 @@ class DashboardNode(Node):
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_health)
         self.create_timer(EXPIRY_PERIOD_S, self._expire)
         self._expire()
+
+    def _value(self, name: str):
+        """A parameter's value; None for one declared by type only and not set in config."""
+        try:
+            return self.get_parameter(name).value
+        except ParameterUninitializedException:
+            return None
 
     # ------------------------------------------------------------------ ROS -> app
     def _on_alert(self, msg: Alert) -> None:

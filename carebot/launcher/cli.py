@@ -11,6 +11,7 @@ import argparse
 import importlib.util
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from carebot import bringup, config_check
@@ -64,15 +65,21 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The namespaced copy of the parameter file (if any) lives as long as the stack.
+    with tempfile.TemporaryDirectory(prefix="carebot-up-") as params_dir:
+        return _run(args, Path(params_dir))
+
+
+def _run(args: argparse.Namespace, params_dir: Path) -> int:
     try:
         plan = bringup.launch_plan(
             site=args.site, sim=args.sim, namespace=args.namespace, config=args.config,
             use_sim_time=None if args.use_sim_time is None else bringup.parse_bool(args.use_sim_time),
-            only=args.only)
+            only=args.only, params_dir=params_dir)
     except ValueError as exc:
         print(f"carebot up: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    params_file = plan[0].params_file if plan else args.config
+    params_file = plan[0].config_file if plan else args.config
     issues = config_check.check_file(params_file) if params_file else []
     if issues:
         print(config_check.ConfigError(params_file, issues), file=sys.stderr)

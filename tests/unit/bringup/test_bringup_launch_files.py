@@ -7,6 +7,7 @@ import types
 from pathlib import Path
 
 import pytest
+import yaml
 
 from carebot import bringup, config_check
 from carebot.launcher.cli import node_command
@@ -85,12 +86,16 @@ def test_nodes_equal_the_bringup_plan_and_carebot_up(load, site, sim, namespace)
         kw = node.kwargs
         assert kw["package"] == "carebot" and kw["executable"] == launch.spec.executable
         assert kw["namespace"] == launch.namespace == bringup.normalize_namespace(namespace)
-        assert kw["parameters"] == [str(launch.params_file), {"use_sim_time": launch.use_sim_time}]
+        params_file, overrides = kw["parameters"]
+        assert overrides == {"use_sim_time": launch.use_sim_time}
+        assert yaml.safe_load(Path(params_file).read_text()) == yaml.safe_load(launch.params_file.read_text())
+        if namespace:   # sections renamed so that ROS applies them inside the namespace
+            assert "/carebot/dashboard" in yaml.safe_load(Path(params_file).read_text())
         assert kw["remappings"] == list(launch.spec.remappings)
         assert kw["respawn"] is True
         # carebot up passes the very same parameters file, name and namespace
         command = node_command(launch)
-        assert str(launch.params_file) in command and f"__node:={kw['name']}" in command
+        assert "--params-file" in command and f"__node:={kw['name']}" in command
 
 
 def test_only_and_use_sim_time_override(load):

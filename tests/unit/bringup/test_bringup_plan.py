@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from carebot import bringup
 from carebot.launcher.cli import missing_modules, node_command
@@ -96,3 +97,24 @@ def test_up_dry_run_prints_one_command_per_node(capsys):
     assert main(["up", "--only", "dashboard", "--namespace", "ward1", "--dry-run"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("dashboard: ") and "__ns:=/ward1" in out[0]
+
+
+def test_namespace_gets_a_rewritten_parameter_file(tmp_path):
+    source = tmp_path / "site.yaml"
+    source.write_text("dashboard:\n  ros__parameters:\n    port: 9000\n/**:\n  ros__parameters:\n    use_sim_time: false\n")
+    plan = bringup.launch_plan(config=source, namespace="ward1", only=["dashboard"], params_dir=tmp_path / "p")
+    launch = plan[0]
+    assert launch.config_file == source and launch.params_file.parent == tmp_path / "p"
+    data = yaml.safe_load(launch.params_file.read_text())
+    assert data == {"/ward1/dashboard": {"ros__parameters": {"port": 9000}},
+                    "/**": {"ros__parameters": {"use_sim_time": False}}}
+    assert ("--params-file", str(launch.params_file)) in list(zip(launch.ros_arguments(), launch.ros_arguments()[1:]))
+
+
+def test_config_check_reads_namespaced_sections(tmp_path):
+    from carebot import config_check
+
+    path = tmp_path / "ns.yaml"
+    path.write_text("/ward1/dashboard:\n  ros__parameters:\n    port: 99999\n")
+    issues = config_check.check_file(path)
+    assert [i.key for i in issues] == ["/ward1/dashboard.port"]
