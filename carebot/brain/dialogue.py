@@ -43,9 +43,9 @@ URGENCY_SEVERITY = {"low": Severity.INFO, "normal": Severity.WARNING, "high": Se
                     "critical": Severity.CRITICAL}
 
 _T = {  # fixed sentences, English and Chinese
-    "follow": ("Please follow me to the {place}.", "请跟我来，我带您去{place}。"),
+    "follow": ("Please follow me to {place}.", "请跟我来，我带您去{place}。"),
     "where_to": ("Where would you like to go?", "您想去哪里？"),
-    "place_is": ("The {place} is in the {room} area.", "{place}在{room}。"),
+    "place_is": ("{place} is in {room}.", "{place}在{room}。"),
     "offer_take": (" I can take you there.", "我可以带您过去。"),
     "gesture": ("Of course.", "好的。"),
     "staff": ("I have asked a member of staff to come to you.", "我已经请工作人员过来找您。"),
@@ -178,9 +178,9 @@ class Brain:
                 return self._finish(Decision(reply, [], Source.RULE, lang), [speak(reply)], person, place)
             reply = say("follow", lang, place=self._label(target, lang))
             calls = [speak(reply), ToolCall(ToolName.NAVIGATE_TO.value, {"place": target})]
-            if cited:
-                calls[0] = ToolCall(ToolName.ANSWER.value, {"text": reply, "sources": cited, "place": target})
-            return self._finish(Decision(reply, [], source, lang), calls, person, place)
+            decision = self._finish(Decision(reply, [], source, lang), calls, person, place)
+            decision.citations = cited   # the place came from this knowledge entry
+            return decision
         if kind is IntentKind.WHERE and intent.place:
             target = intent.place
             entry_hit = self._best_hit(text, place=target)
@@ -189,6 +189,7 @@ class Brain:
             else:
                 room = self._room(target)
                 body = say("place_is", lang, place=self._label(target, lang), room=self._label(room, lang))
+                body = body[:1].upper() + body[1:]
                 cited = []
             reply = body + say("offer_take", lang)
             calls = [ToolCall(ToolName.ANSWER.value, {"text": reply, "sources": cited, "place": target}),
@@ -231,7 +232,8 @@ class Brain:
             zh = next((a for a in aliases if any("\u3400" <= c <= "\u9fff" for c in a)), "")
             if zh:
                 return zh
-        return place.replace("_", " ")
+        label = place.replace("_", " ")
+        return label if label[-1:].isdigit() else f"the {label}"
 
     def _room(self, place: str) -> str:
         return self._rooms.get(place, place)

@@ -63,7 +63,8 @@ class PlaceIndex:
                 if alias.replace(" ", "") in compact:
                     return name
             elif alias.isdigit():
-                if re.search(r"(?:room|counter|window|number|no) " + alias + r"\b", norm):
+                if re.search(r"(?:room|counter|window|number|no) " + alias + r"\b", norm) or \
+                        re.search(r"(?<!\d)" + alias + r"(?:号|房|室)", compact):
                     return name
             elif re.search(r"\b" + re.escape(alias) + r"s?\b", norm):
                 return name
@@ -75,7 +76,8 @@ _EN_NAVIGATE = re.compile(
     r"|\b(?:i|we) (?:want|would like|d like|need|wanna) to (?:go|get) (?:to|back)\b"
     r"|^(?:please |can you |could you )?(?:go|drive|move|come|head|return) (?:back )?(?:to|home)\b"
     r"|\bshow me the way\b|\bfollow you\b")
-_ZH_NAVIGATE = ("带我去", "带我到", "带我们去", "领我去", "领我到", "送我去", "送我到", "陪我去", "我要去",
+_ZH_NAVIGATE = ("带我去", "带我到", "带我们去", "领我去", "领我到", "送我去", "送我到", "送我回", "带我回", "陪我去",
+                "陪我回", "领我回", "我要回", "我想回", "我要去",
                 "我想去", "带路", "带我过去", "回去充电", "去充电", "回充电", "我要到", "我想到")
 _ZH_GO_IMPERATIVE = re.compile(r"^(?:请)?(?:你)?(?:去|到|回)")
 _EN_WHERE = re.compile(r"\bwhere (?:is|are|s|can i find|do i find|would i find)\b|\bhow (?:do|can|would) (?:i|we) get to\b"

@@ -83,6 +83,10 @@ _EN_EMERGENCY = (
     r"\bcall (?:a |the |for )?(?:nurse|doctor|ambulance|staff|carer|caregiver|someone|somebody|911|999|120)\b",
     r"\bget (?:a |the )?(?:nurse|doctor|ambulance)\b",
     r"\b(?:need|want) (?:a |the )?(?:nurse|doctor|ambulance)\b",
+    r"\b(?:had|took|have had|just had) a (?:bad |nasty |little )?fall\b",
+    # someone else down: "an old man fell down by the door", "a lady collapsed"
+    r"\b(?:fell|has fallen|have fallen|had fallen|is lying) (?:down|over|on the floor|on the ground)\b",
+    r"\b(?:collapsed|fainted|passed out|unconscious|not breathing|stopped breathing)\b",
     r"\bchest pain\b",
     r"\bheart attack\b",
     r"\bstroke\b",
@@ -98,7 +102,7 @@ _ZH_EMERGENCY = (
     "起不来", "起不來", "站不起来", "站不起來", "爬不起来",
     "叫护士", "叫護士", "找护士", "喊护士", "叫医生", "叫醫生", "找医生", "叫救护车", "叫救護車",
     "打120", "打一二零", "喘不过气", "喘不上气", "呼吸困难", "胸口疼", "胸口痛", "心脏病",
-    "中风", "晕倒", "昏倒", "我受伤了", "流血了", "紧急情况", "緊急情況",
+    "中风", "晕倒", "昏倒", "昏迷", "没有呼吸", "没呼吸", "我受伤了", "流血了", "紧急情况", "緊急情況",
 )
 # "I didn't fall", "no need for a nurse": negated Mandarin phrases are not emergencies.
 _ZH_NEGATIONS = ("没摔", "没有摔", "沒摔", "不用叫", "不需要叫", "别叫", "不要叫", "没跌", "没事")
