@@ -37,9 +37,9 @@ from carebot.perception.detection import Box, Detection, DetectionClass, PersonS
 class FallConfig:
     """Tunable fall-decision parameters (defaults chosen for a care home)."""
 
-    model_weight: float = 0.5
+    model_weight: float = 0.45
     shape_weight: float = 0.3
-    drop_weight: float = 0.2
+    drop_weight: float = 0.25
     fall_threshold: float = 0.5     # fused score to count as "looks fallen"
     clear_threshold: float = 0.35   # below this the person looks up again (hysteresis)
     persistence_s: float = 2.0      # looks fallen this long before the alert

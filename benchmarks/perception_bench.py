@@ -1,0 +1,211 @@
+"""Perception figures, measured side by side in one run (prints; no pass/fail).
+
+Sections (all by default, or pick with --only):
+  speed     frames/s of model.predict at imgsz 320 and 640 on this CPU (interleaved)
+  eval      precision/recall of the fall decision on labelled images and frame sequences
+            made from ultralytics' real photos (carebot/perception/scenes.py), at 320 and 640
+  node      the perception node's latency, image stamp -> PersonArray received by another
+            process, beside raw model.predict on the same frames, as a ratio; peak memory
+  onnx      the ONNX model shipped next to best.pt (640) and an ONNX export at 320 against
+            the .pt model: speed ratio and the same labelled-set precision/recall
+
+Run: .venv/bin/python benchmarks/perception_bench.py [--only speed,node] [--count 30]
+The machine is shared: timings are medians of interleaved runs, so both sides of a
+ratio see the same load.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from carebot.perception import scenes  # noqa: E402
+from carebot.perception.detector import Detector, DetectorConfig, resolve_model_path  # noqa: E402
+from carebot.perception.evaluate import evaluate_images, evaluate_sequences  # noqa: E402
+
+SIZES = (320, 640)
+
+
+def frames_for_timing(n: int) -> list[np.ndarray]:
+    """Real photos resized to 640x480 plus labelled scenes: what a head camera sends."""
+    photos = [cv2.resize(scenes.photo(p), (scenes.FRAME_W, scenes.FRAME_H)) for p in ("bus.jpg", "zidane.jpg")]
+    made = [s.image for s in scenes.labelled_set(max(1, n // 3), seed=11) if s.truth is not scenes.Truth.NONE]
+    return (photos + made)[:n]
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000.0
+
+
+def section_speed(frames: list[np.ndarray]) -> None:
+    print("\n== speed: model.predict on this CPU (torch threads: %d) ==" % __import__("torch").get_num_threads())
+    detectors = {sz: Detector(DetectorConfig(imgsz=sz)) for sz in SIZES}
+    times = {sz: [] for sz in SIZES}
+    for frame in frames:
+        for sz, det in detectors.items():
+            t0 = time.perf_counter()
+            det.detect(frame)
+            times[sz].append(time.perf_counter() - t0)
+    for sz in SIZES:
+        ms = median_ms(times[sz])
+        print(f"imgsz {sz}: median {ms:7.1f} ms/frame  = {1000.0 / ms:5.2f} FPS  (n={len(frames)})")
+    print(f"ratio 640/320 time: {median_ms(times[640]) / median_ms(times[320]):.2f}")
+
+
+def section_eval(count: int, n_sequences: int) -> None:
+    print(f"\n== eval: fall decision precision/recall (labelled set: {count} fallen, {count} upright, "
+          f"{count} empty + 2 original photos) ==")
+    labelled = scenes.labelled_set(count, seed=2024)
+    fall_seqs = [scenes.sequence(scenes.Motion.FALL, fps=4.0, source=i % 2, floor=list(scenes.Floor)[i % 3],
+                                 seed=100 + i, lie_s=5.0) for i in range(n_sequences)]
+    other = [scenes.sequence(m, fps=4.0, source=i % 2, floor=list(scenes.Floor)[(i + 1) % 3], seed=200 + i)
+             for i in range(max(1, n_sequences // 2)) for m in (scenes.Motion.WALK, scenes.Motion.BEND)]
+    for sz in SIZES:
+        det = Detector(DetectorConfig(imgsz=sz))
+        ev = evaluate_images(det, labelled)
+        print(f"imgsz {sz} images: fall {ev.fall.summary()}; upright found as normal "
+              f"{ev.upright_found}/{ev.upright_total}; empty scenes with nobody {ev.empty_clean}/{ev.empty_total}")
+        seq_ev = evaluate_sequences(det, fall_seqs + other)
+        print(f"imgsz {sz} sequences: incidents {seq_ev.incidents.summary()}")
+        for out in seq_ev.outcomes:
+            delay = f"{out.alert_delay_s:.1f}" if out.alert_delay_s is not None else "-"
+            rdelay = f"{out.resolve_delay_s:.1f}" if out.resolve_delay_s is not None else "-"
+            print(f"   {out.name:32s} raised {out.raised} resolved {out.resolved} "
+                  f"alert after floor {delay} s, resolved after up {rdelay} s, track ids {out.ids_seen}")
+
+
+def section_node(frames: list[np.ndarray], imgsz: int) -> None:
+    import rclpy
+    from rclpy.qos import qos_profile_sensor_data
+
+    from carebot.perception.image_convert import array_to_image_fields
+    from carebot.testing import ros_env
+    from carebot_interfaces.msg import PersonArray
+    from sensor_msgs.msg import Image
+
+    print(f"\n== node: image stamp -> perception/persons received, vs raw model.predict (imgsz {imgsz}) ==")
+    env = ros_env.isolated_env()
+    os.environ["ROS_DOMAIN_ID"] = env["ROS_DOMAIN_ID"]
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
+    log = Path(tempfile.gettempdir()) / "perception_bench_node.log"
+    proc = ros_env.start(ros_env.python_module("carebot.perception.perception_node", "--ros-args",
+                                               "-p", f"imgsz:={imgsz}"), env, log)
+    rclpy.init()
+    node = rclpy.create_node("perception_bench")
+    received: dict[tuple[int, int], float] = {}
+    node.create_subscription(PersonArray, "perception/persons",
+                             lambda m: received.__setitem__((m.header.stamp.sec, m.header.stamp.nanosec),
+                                                            time.time()), qos_profile_sensor_data)
+    pub = node.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+    raw = Detector(DetectorConfig(imgsz=imgsz))
+    node_lat, raw_lat = [], []
+
+    def send(frame) -> tuple[int, int]:
+        msg = Image(**array_to_image_fields(frame, "bgr8"))
+        now = time.time()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = int(now), int((now % 1) * 1e9)
+        msg.header.frame_id = "camera_optical_frame"
+        pub.publish(msg)
+        return msg.header.stamp.sec, msg.header.stamp.nanosec
+
+    try:
+        ready = ros_env.wait_for(lambda: (rclpy.spin_once(node, timeout_sec=0.05), send(frames[0]),
+                                          bool(received))[-1], timeout=90.0, interval=0.5)
+        if not ready:
+            print(f"node did not answer within 90 s; log: {log}")
+            return
+        for frame in frames * 2:
+            key = send(frame)
+            deadline = time.time() + 20.0
+            while key not in received and time.time() < deadline:
+                rclpy.spin_once(node, timeout_sec=0.005)
+            if key in received:
+                node_lat.append(received[key] - (key[0] + key[1] * 1e-9))
+            t0 = time.perf_counter()
+            raw.detect(frame)
+            raw_lat.append(time.perf_counter() - t0)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        node_peak = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM")), "?")
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        code = ros_env.stop(proc)
+    n_ms, r_ms = median_ms(node_lat), median_ms(raw_lat)
+    print(f"node latency median {n_ms:.1f} ms (p90 {np.percentile(node_lat, 90) * 1000:.1f}), "
+          f"raw predict median {r_ms:.1f} ms, n={len(node_lat)}")
+    print(f"ratio node/raw: {n_ms / r_ms:.3f}  (target <= 1.10)")
+    print(f"peak memory: node process {int(node_peak) / 1024:.0f} MiB (VmHWM), "
+          f"this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; node exit {code}")
+
+
+def section_onnx(frames: list[np.ndarray], count: int) -> None:
+    print("\n== onnx: onnxruntime (CPU) vs torch, same frames interleaved ==")
+    pt = resolve_model_path("")
+    shipped = pt.parent / "best_fp16.onnx"
+    work = Path(tempfile.mkdtemp(prefix="perception_onnx_"))
+    exported = None
+    try:
+        from ultralytics import YOLO
+
+        shutil.copy(pt, work / "best.pt")
+        exported = YOLO(str(work / "best.pt")).export(format="onnx", imgsz=320, simplify=False, verbose=False)
+    except Exception as exc:  # report and go on with the shipped file
+        print(f"ONNX export at 320 failed: {type(exc).__name__}: {exc}")
+    pairs = [("shipped best_fp16.onnx", str(shipped), 640)]
+    if exported:
+        pairs.append(("exported onnx", str(exported), 320))
+    labelled = scenes.labelled_set(count, seed=2024)
+    for name, path, sz in pairs:
+        torch_det = Detector(DetectorConfig(imgsz=sz))
+        onnx_det = Detector(DetectorConfig(model_path=path, imgsz=sz))
+        t_pt, t_ox = [], []
+        for frame in frames:
+            for det, acc in ((torch_det, t_pt), (onnx_det, t_ox)):
+                t0 = time.perf_counter()
+                det.detect(frame)
+                acc.append(time.perf_counter() - t0)
+        ev_pt, ev_ox = evaluate_images(torch_det, labelled), evaluate_images(onnx_det, labelled)
+        print(f"{name} @ {sz}: onnx {median_ms(t_ox):.1f} ms vs torch {median_ms(t_pt):.1f} ms "
+              f"-> speed-up {median_ms(t_pt) / median_ms(t_ox):.2f}x")
+        print(f"   fall decision torch: {ev_pt.fall.summary()}")
+        print(f"   fall decision onnx:  {ev_ox.fall.summary()}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="speed,eval,node,onnx", help="comma-separated sections")
+    parser.add_argument("--frames", type=int, default=12, help="frames for the timing sections")
+    parser.add_argument("--count", type=int, default=30, help="labelled images per truth class")
+    parser.add_argument("--sequences", type=int, default=4, help="fall sequences (plus half as many walk/bend)")
+    parser.add_argument("--node-imgsz", type=int, default=640)
+    args = parser.parse_args(argv)
+    sections = set(args.only.split(","))
+    print(f"perception bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}")
+    frames = frames_for_timing(args.frames)
+    if "speed" in sections:
+        section_speed(frames)
+    if "node" in sections:
+        section_node(frames, args.node_imgsz)
+    if "onnx" in sections:
+        section_onnx(frames, args.count)
+    if "eval" in sections:
+        section_eval(args.count, args.sequences)
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
