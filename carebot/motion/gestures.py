@@ -68,7 +68,8 @@ class GesturePlanner:
             lo, hi, vel, _ = self.kin.limits(name)
             self.limits[name] = JointLimit(lo, hi, vel)
 
-    def _traj(self, joints, current: dict[str, float], waypoints: list[Waypoint]) -> Trajectory:
+    def trajectory(self, joints, current: dict[str, float], waypoints: list[Waypoint]) -> Trajectory:
+        """A trajectory of ``joints`` from ``current`` through ``waypoints`` within the URDF limits."""
         return build_trajectory(joints, current, waypoints, self.limits, self.speed_scale)
 
     def plan(self, name: str, current: dict[str, float], target=None) -> GesturePlan:
@@ -82,18 +83,18 @@ class GesturePlanner:
             swings = []
             for _ in range(WAVE_SWINGS):
                 swings += [Waypoint({"arm_elbow_joint": WAVE_ELBOW[0]}), Waypoint({"arm_elbow_joint": WAVE_ELBOW[1]})]
-            arm = self._traj(ARM_JOINTS, current, [Waypoint(ARM_UP)] + swings + [Waypoint(REST_ARM)])
+            arm = self.trajectory(ARM_JOINTS, current, [Waypoint(ARM_UP)] + swings + [Waypoint(REST_ARM)])
             return GesturePlan(arm, None, None)
         if gesture is GestureName.NOD:
             nods = []
             for _ in range(NOD_COUNT):
                 nods += [Waypoint({"head_tilt_joint": NOD_TILT[0]}), Waypoint({"head_tilt_joint": NOD_TILT[1]})]
-            return GesturePlan(None, self._traj(HEAD_JOINTS, current, nods), None)
+            return GesturePlan(None, self.trajectory(HEAD_JOINTS, current, nods), None)
         if gesture is GestureName.REST:
-            return GesturePlan(self._traj(ARM_JOINTS, current, [Waypoint(REST_ARM)]), None, 0.0)
+            return GesturePlan(self.trajectory(ARM_JOINTS, current, [Waypoint(REST_ARM)]), None, 0.0)
         if gesture is GestureName.HANDOVER:
             q = self.handover_pose()
-            return GesturePlan(self._traj(ARM_JOINTS, current, [Waypoint(q)]), None, GRIPPER_OPEN)
+            return GesturePlan(self.trajectory(ARM_JOINTS, current, [Waypoint(q)]), None, GRIPPER_OPEN)
         # POINT
         if target is None or not all(math.isfinite(v) for v in target):
             raise GestureError("point needs a finite target point")
@@ -101,7 +102,7 @@ class GesturePlanner:
         if error > POINT_TOLERANCE:
             raise GestureError(f"cannot point at ({target[0]:.2f}, {target[1]:.2f}, {target[2]:.2f}): "
                                f"best aim is {math.degrees(error):.0f} deg off")
-        return GesturePlan(self._traj(ARM_JOINTS, current, [Waypoint(q)]), None, None, error)
+        return GesturePlan(self.trajectory(ARM_JOINTS, current, [Waypoint(q)]), None, None, error)
 
     def handover_pose(self) -> dict[str, float]:
         """Arm joints holding the gripper forward at HANDOVER_POINT (IK on the URDF)."""
@@ -140,7 +141,7 @@ class GesturePlanner:
         pan = math.atan2(target[1] - pan_axis[1], target[0] - pan_axis[0])
         seed = {"head_pan_joint": pan, "head_tilt_joint": 0.0}
         result = self.kin.solve_aim(CAMERA_FRAME, CAMERA_AXIS, target, HEAD_JOINTS, seed)
-        return self._traj(HEAD_JOINTS, current, [Waypoint(result.q)]), result.q, result.error
+        return self.trajectory(HEAD_JOINTS, current, [Waypoint(result.q)]), result.q, result.error
 
     def head_error(self, target, positions: dict[str, float]) -> float:
         """Angle (rad) between the camera's view axis and ``target`` for the given head joints."""

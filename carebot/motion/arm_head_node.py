@@ -1,0 +1,364 @@
+"""The arm and head node: Gesture and LookAt actions (thin adapter of ``GesturePlanner``).
+
+Publishes ``arm_controller/joint_trajectory`` and ``head_controller/joint_trajectory``
+(trajectory_msgs/JointTrajectory, within the URDF limits) and ``arm_head/task`` (latched);
+subscribes ``joint_states`` (to check that a gesture reached its target), ``perception/persons``
+(LookAt a tracked person) and ``odom`` (LookAt a map-frame point). Every action has a
+timeout: the trajectory's duration plus ``settle_timeout``.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Duration
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from carebot_interfaces.action import Gesture, LookAt
+from carebot_interfaces.msg import Person, PersonArray
+
+from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
+from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
+from carebot.motion.gestures import REST_ARM, REST_HEAD, GestureError, GestureName, GesturePlanner
+from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
+                                       declare_value, finite, yaw_of)
+from carebot.motion.trajectory import Trajectory, Waypoint
+
+FEEDBACK_PERIOD_S = 0.2
+JOINT_STATES_WAIT_S = 3.0      # s a goal waits for the first joint_states
+PERSON_WAIT_S = 2.0            # s a LookAt waits to see the tracked person
+RETARGET_S = 0.3               # s between head re-aims while following a person
+STAY_GESTURES = (GestureName.POINT, GestureName.HANDOVER)
+
+
+def trajectory_msg(traj: Trajectory) -> JointTrajectory:
+    msg = JointTrajectory()
+    msg.joint_names = list(traj.joint_names)          # header stamp zero: start on arrival
+    for p in traj.points:
+        point = JointTrajectoryPoint()
+        point.positions = [float(v) for v in p.positions]
+        point.velocities = [float(v) for v in p.velocities]
+        sec = int(p.time)
+        point.time_from_start = Duration(sec=sec, nanosec=int(round((p.time - sec) * 1e9)) % 1_000_000_000)
+        msg.points.append(point)
+    return msg
+
+
+class ArmHeadNode(Node):
+    def __init__(self) -> None:
+        super().__init__("arm_head")
+        speed_scale = declare_float(self, "speed_scale", 0.9, "fraction of the URDF velocity limits used", 0.05, 1.0)
+        self.tolerance = declare_float(self, "joint_tolerance", 0.05, "rad: a gesture has reached its target", 0.005, 0.5)
+        self.settle_timeout = declare_float(self, "settle_timeout", 3.0, "s allowed after a trajectory's end", 0.5, 30.0)
+        self.look_tolerance = declare_float(self, "look_tolerance", 0.05, "rad: gaze on target", 0.005, 0.5)
+        self.look_timeout = declare_float(self, "look_timeout", 6.0, "s for LookAt to reach its target", 1.0, 60.0)
+        self.rest_after = declare_float(self, "return_to_rest_after", 5.0,
+                                        "s holding point / hand-over before folding the arm; 0 = hold", 0.0, 600.0)
+        self.person_height = declare_float(self, "person_look_height", 1.5, "m: where a standing person's face is",
+                                           0.5, 2.2)
+        self.fallen_height = declare_float(self, "fallen_look_height", 0.2, "m: where a fallen person is", 0.0, 1.0)
+        self.persons_timeout = declare_float(self, "persons_timeout", 1.0, "s a person detection stays valid",
+                                             0.1, 10.0)
+        self.rest_on_start = bool(declare_value(self, "rest_on_start", True,
+                                                "fold the arm and centre the head when joint_states first arrive"))
+        self.planner = GesturePlanner(speed_scale=speed_scale)
+        self._lock = threading.Lock()
+        self._joints: dict[str, float] = {}
+        self._joints_stamp = -math.inf
+        self._persons: dict[int, Person] = {}
+        self._persons_frame = ""
+        self._persons_stamp = -math.inf
+        self._pose: tuple[float, float, float] | None = None
+        self._gesture_handle = None
+        self._look_handle = None
+        self._generation = 0                  # bumps on every gesture, so a late rest timer is dropped
+        self._rest_timer = None
+        self._rested = False
+        self._done = {"gestures": 0, "look_at": 0, "failures": 0}
+        sensors = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS,
+                                 callback_group=sensors)
+        self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS, callback_group=sensors)
+        self.arm_pub = self.create_publisher(JointTrajectory, "arm_controller/joint_trajectory", RELIABLE_QOS)
+        self.head_pub = self.create_publisher(JointTrajectory, "head_controller/joint_trajectory", RELIABLE_QOS)
+        self.task_pub = self.create_publisher(String, "arm_head/task", LATCHED_QOS)
+        self.task_pub.publish(String(data=""))
+        actions = ReentrantCallbackGroup()
+        self._gesture_server = ActionServer(
+            self, Gesture, "gesture", execute_callback=self._execute_gesture,
+            goal_callback=lambda g: GoalResponse.ACCEPT, handle_accepted_callback=self._accept_gesture,
+            cancel_callback=lambda h: CancelResponse.ACCEPT, callback_group=actions)
+        self._look_server = ActionServer(
+            self, LookAt, "look_at", execute_callback=self._execute_look,
+            goal_callback=lambda g: GoalResponse.ACCEPT, handle_accepted_callback=self._accept_look,
+            cancel_callback=lambda h: CancelResponse.ACCEPT, callback_group=actions)
+        self.diagnostics = DiagnosticsPublisher(self)
+        self.health = HealthReport("carebot/arm_head")
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=sensors)
+
+    # --- sensors -------------------------------------------------------------------
+    def _on_joints(self, msg: JointState) -> None:
+        with self._lock:
+            for name, pos in zip(msg.name, msg.position):
+                if math.isfinite(pos):
+                    self._joints[name] = float(pos)
+            self._joints_stamp = time.monotonic()
+        if self.rest_on_start and not self._rested:
+            self._rested = True
+            self._send(self.planner.plan("rest", self.joints()).arm)
+            self._send(self.planner.trajectory(HEAD_JOINTS, self.joints(), [Waypoint(REST_HEAD)]), head=True)
+            self.get_logger().info("arm folded to rest, head centred")
+
+    def _on_persons(self, msg: PersonArray) -> None:
+        with self._lock:
+            self._persons = {p.track_id: p for p in msg.persons if p.has_position and p.track_id >= 0}
+            self._persons_frame = msg.header.frame_id
+            self._persons_stamp = time.monotonic()
+
+    def _on_odom(self, msg: Odometry) -> None:
+        p = msg.pose.pose
+        yaw = yaw_of(p.orientation)
+        if finite(p.position.x, p.position.y, yaw):
+            self._pose = (p.position.x, p.position.y, yaw)
+
+    def joints(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._joints)
+
+    def _wait_joints(self) -> bool:
+        deadline = time.monotonic() + JOINT_STATES_WAIT_S
+        while time.monotonic() < deadline:
+            if time.monotonic() - self._joints_stamp < 1.0 and all(n in self._joints for n in ARM_JOINTS + HEAD_JOINTS):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _send(self, traj: Trajectory | None, head: bool = False) -> None:
+        if traj is not None:
+            (self.head_pub if head else self.arm_pub).publish(trajectory_msg(traj))
+
+    def _hold(self, names) -> None:
+        """Stop where the joints are now (a one-point trajectory)."""
+        now = self.joints()
+        msg = JointTrajectory()
+        msg.joint_names = [n for n in names if n in now]
+        point = JointTrajectoryPoint(positions=[now[n] for n in msg.joint_names],
+                                     time_from_start=Duration(sec=0, nanosec=100_000_000))
+        msg.points.append(point)
+        if msg.joint_names:
+            (self.head_pub if names == HEAD_JOINTS else self.arm_pub).publish(msg)
+
+    # --- gestures ------------------------------------------------------------------
+    def _accept_gesture(self, handle) -> None:
+        self._gesture_handle = handle
+        self._generation += 1
+        handle.execute()
+
+    def _fail(self, handle, result, message: str, canceled: bool = False):
+        result.success = False
+        result.message = message
+        self._done["failures"] += 1
+        self.get_logger().warning(f"{type(result).__name__.split('_')[0]} failed: {message}")
+        if canceled and handle.is_cancel_requested:
+            handle.canceled()
+        else:
+            handle.abort()
+        return result
+
+    def _execute_gesture(self, handle):
+        result = Gesture.Result()
+        goal = handle.request
+        if not self._wait_joints():
+            return self._fail(handle, result, "no joint_states: cannot move or check the arm")
+        target = (goal.target.x, goal.target.y, goal.target.z)
+        try:
+            plan = self.planner.plan(goal.name, self.joints(), target)
+        except GestureError as exc:
+            return self._fail(handle, result, str(exc))
+        name = GestureName(goal.name.strip().lower())
+        generation = self._generation
+        self._send(plan.arm)
+        self._send(plan.head, head=True)
+        if plan.gripper is not None:
+            self._send(self.planner.trajectory((GRIPPER_JOINT,), self.joints(), [Waypoint({GRIPPER_JOINT: plan.gripper})]))
+        self.task_pub.publish(String(data=f"gesture:{name.value}"))
+        self.get_logger().info(f"gesture {name.value}: {plan.duration:.1f} s")
+        targets = {**(plan.arm.final if plan.arm else {}), **(plan.head.final if plan.head else {})}
+        started = time.monotonic()
+        deadline = started + plan.duration + self.settle_timeout
+        error = math.inf
+        try:
+            while rclpy.ok():
+                if handle.is_cancel_requested:
+                    self._hold(ARM_JOINTS)
+                    self._hold(HEAD_JOINTS)
+                    return self._fail(handle, result, "canceled", canceled=True)
+                if self._gesture_handle is not handle:
+                    return self._fail(handle, result, "preempted by a new gesture")
+                elapsed = time.monotonic() - started
+                now = self.joints()
+                error = max(abs(now.get(n, math.inf) - q) for n, q in targets.items())
+                handle.publish_feedback(Gesture.Feedback(progress=float(min(elapsed / max(plan.duration, 1e-3), 1.0))))
+                if elapsed >= plan.duration and error <= self.tolerance:
+                    break
+                if time.monotonic() > deadline:
+                    result.max_joint_error = float(error)
+                    return self._fail(handle, result, f"target not reached in time: joint error {error:.3f} rad")
+                time.sleep(FEEDBACK_PERIOD_S / 2)
+        finally:
+            if self._gesture_handle is handle:
+                self.task_pub.publish(String(data=""))
+        if name in STAY_GESTURES and self.rest_after > 0:
+            self._schedule_rest(generation)
+        result.success = True
+        result.max_joint_error = float(error)
+        result.message = f"{name.value} done" + (f", aim error {math.degrees(plan.aim_error):.1f} deg"
+                                                 if name is GestureName.POINT else "")
+        self._done["gestures"] += 1
+        handle.succeed()
+        return result
+
+    def _schedule_rest(self, generation: int) -> None:
+        def fold():
+            if self._rest_timer is not None:
+                self._rest_timer.cancel()
+                self.destroy_timer(self._rest_timer)
+                self._rest_timer = None
+            if generation == self._generation:          # no newer gesture meanwhile
+                self._send(self.planner.plan("rest", self.joints()).arm)
+                self._send(self.planner.trajectory((GRIPPER_JOINT,), self.joints(), [Waypoint({GRIPPER_JOINT: 0.0})]))
+                self.get_logger().info("arm back to rest")
+        if self._rest_timer is not None:
+            self._rest_timer.cancel()
+            self.destroy_timer(self._rest_timer)
+        self._rest_timer = self.create_timer(self.rest_after, fold)
+
+    # --- look at -------------------------------------------------------------------
+    def _accept_look(self, handle) -> None:
+        self._look_handle = handle
+        handle.execute()
+
+    def _look_target(self, goal) -> tuple[np.ndarray | None, str]:
+        """Target point in base_footprint, or None and why."""
+        if goal.track_id >= 0:
+            with self._lock:
+                fresh = time.monotonic() - self._persons_stamp <= self.persons_timeout
+                person = self._persons.get(goal.track_id) if fresh else None
+                frame = self._persons_frame
+            if person is None:
+                return None, f"person {goal.track_id} not seen"
+            if frame not in BASE_FRAMES:
+                return None, f"persons are in frame {frame!r}, expected a base frame"
+            height = self.fallen_height if person.state == Person.STATE_FALLEN else self.person_height
+            return np.array([person.position.x, person.position.y, height]), ""
+        point, frame = goal.target.point, goal.target.header.frame_id
+        if not finite(point.x, point.y, point.z):
+            return None, "target point is not finite"
+        if frame in BASE_FRAMES:
+            return np.array([point.x, point.y, point.z + BASE_FRAMES[frame]]), ""
+        if frame == "map":
+            if self._pose is None:
+                return None, "map-frame target but no odometry"
+            x, y, yaw = self._pose
+            dx, dy = point.x - x, point.y - y
+            return np.array([math.cos(yaw) * dx + math.sin(yaw) * dy, -math.sin(yaw) * dx + math.cos(yaw) * dy,
+                             point.z]), ""
+        return None, f"target frame {frame!r} not supported (base_footprint, base_link or map)"
+
+    def _execute_look(self, handle):
+        result = LookAt.Result()
+        goal = handle.request
+        if not self._wait_joints():
+            return self._fail(handle, result, "no joint_states: cannot move or check the head")
+        deadline_seen = time.monotonic() + PERSON_WAIT_S
+        target, why = self._look_target(goal)
+        while target is None and goal.track_id >= 0 and time.monotonic() < deadline_seen:
+            time.sleep(0.1)
+            target, why = self._look_target(goal)
+        if target is None:
+            return self._fail(handle, result, why)
+        follow = float(goal.duration) if math.isfinite(goal.duration) and goal.duration > 0 else 0.0
+        started = time.monotonic()
+        deadline = started + max(follow, 0.0) + self.look_timeout
+        aim = None
+        last_aim = 0.0
+        error = math.inf
+        self.task_pub.publish(String(data=f"look_at:{'person ' + str(goal.track_id) if goal.track_id >= 0 else 'point'}"))
+        try:
+            while rclpy.ok():
+                now = time.monotonic()
+                if handle.is_cancel_requested:
+                    self._hold(HEAD_JOINTS)
+                    return self._fail(handle, result, "canceled", canceled=True)
+                if self._look_handle is not handle:
+                    return self._fail(handle, result, "preempted by a new look-at")
+                if goal.track_id >= 0 and now - last_aim >= RETARGET_S:
+                    new_target, _ = self._look_target(goal)
+                    if new_target is not None:
+                        target = new_target
+                if aim is None or (goal.track_id >= 0 and now - last_aim >= RETARGET_S):
+                    traj, goal_joints, reach_error = self.planner.look_at(target, self.joints())
+                    self._send(traj, head=True)
+                    aim, last_aim = goal_joints, now
+                error = self.planner.head_error(target, self.joints())
+                handle.publish_feedback(LookAt.Feedback(angle_error=float(error)))
+                if follow == 0.0 and error <= self.look_tolerance:
+                    break
+                if follow > 0.0 and now - started >= follow:
+                    if error <= self.look_tolerance * 2:      # a moving person: allow some lag
+                        break
+                if now > deadline:
+                    why = "target outside the head's range" if reach_error > self.look_tolerance else "too slow"
+                    return self._fail(handle, result, f"gaze {math.degrees(error):.0f} deg off target ({why})")
+                time.sleep(FEEDBACK_PERIOD_S / 2)
+        finally:
+            if self._look_handle is handle:
+                self.task_pub.publish(String(data=""))
+        result.success = True
+        result.message = f"looking at the target, error {math.degrees(error):.1f} deg"
+        self._done["look_at"] += 1
+        handle.succeed()
+        return result
+
+    def _publish_diagnostics(self) -> None:
+        if time.monotonic() - self._joints_stamp > 1.0:
+            self.health.set(Level.WARN, "no joint_states", **self._done)
+        else:
+            self.health.set(Level.OK, "ready", **self._done)
+        self.diagnostics.publish(self.health)
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = ArmHeadNode()
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:
+        print(f"[arm_head] {exc}", flush=True)
+        raise SystemExit(2)
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

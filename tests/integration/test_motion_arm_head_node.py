@@ -1,0 +1,174 @@
+"""The arm_head node over real DDS with a stand-in joint controller in the test process.
+
+The stand-in follows each JointTrajectory by linear interpolation of its points and publishes
+joint_states, as the simulation's controller does (simulated dynamics belong to the sim tests).
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+
+import pytest
+
+from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
+from carebot.motion.gestures import GesturePlanner, REST_ARM
+from carebot.motion.kinematics import TOOL_AXIS, TOOL_FRAME
+from carebot.motion.ros_common import RELIABLE_QOS, SENSOR_QOS
+from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+
+pytestmark = pytest.mark.ros
+
+
+class JointsStandIn:
+    def __init__(self, env):
+        import rclpy
+        from rclpy.action import ActionClient
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from sensor_msgs.msg import JointState
+        from trajectory_msgs.msg import JointTrajectory
+        from carebot_interfaces.action import Gesture, LookAt
+        from carebot_interfaces.msg import Person, PersonArray
+
+        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=int(env["ROS_DOMAIN_ID"]))
+        self.node = rclpy.create_node("arm_test_peer", context=self.context)
+        self.q = {n: 0.0 for n in ARM_JOINTS + HEAD_JOINTS + (GRIPPER_JOINT,)}
+        self.active: dict[str, tuple[float, list]] = {}      # joint -> (start, [(t, q)])
+        self.trajectories = []
+        self.lock = threading.Lock()
+        self.JointState, self.Person, self.PersonArray = JointState, Person, PersonArray
+        self.Gesture, self.LookAt = Gesture, LookAt
+        for topic in ("arm_controller/joint_trajectory", "head_controller/joint_trajectory"):
+            self.node.create_subscription(JointTrajectory, topic, self._on_traj, RELIABLE_QOS)
+        self.js_pub = self.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
+        self.persons_pub = self.node.create_publisher(PersonArray, "perception/persons", SENSOR_QOS)
+        self.persons = []
+        self.gesture = ActionClient(self.node, Gesture, "gesture")
+        self.look = ActionClient(self.node, LookAt, "look_at")
+        self.node.create_timer(0.02, self._step)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        threading.Thread(target=self.executor.spin, daemon=True).start()
+
+    def _on_traj(self, msg):
+        now = time.monotonic()
+        with self.lock:
+            self.trajectories.append(msg)
+            for i, name in enumerate(msg.joint_names):
+                pts = [(p.time_from_start.sec + p.time_from_start.nanosec * 1e-9, p.positions[i]) for p in msg.points]
+                self.active[name] = (now, [(0.0, self.q[name])] + pts)
+
+    def _step(self):
+        now = time.monotonic()
+        with self.lock:
+            for name, (t0, pts) in self.active.items():
+                t = now - t0
+                q = pts[-1][1]
+                for (ta, qa), (tb, qb) in zip(pts, pts[1:]):
+                    if t <= tb:
+                        q = qa + (qb - qa) * (t - ta) / (tb - ta) if tb > ta else qb
+                        break
+                self.q[name] = q
+            msg = self.JointState(name=list(self.q), position=[float(v) for v in self.q.values()])
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        self.js_pub.publish(msg)
+        arr = self.PersonArray()
+        arr.header.frame_id = "base_link"
+        for tid, x, y in self.persons:
+            p = self.Person(track_id=tid, has_position=True)
+            p.position.x, p.position.y = x, y
+            arr.persons.append(p)
+        self.persons_pub.publish(arr)
+
+    def run(self, client, goal, timeout):
+        assert client.wait_for_server(timeout_sec=20)
+        feedback = []
+        future = client.send_goal_async(goal, feedback_callback=lambda fb: feedback.append(fb.feedback))
+        assert wait_for(future.done, 10)
+        handle = future.result()
+        result = handle.get_result_async()
+        assert wait_for(result.done, timeout)
+        return result.result().result, feedback, handle
+
+    def close(self):
+        import rclpy
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("arm")
+    env = isolated_env()
+    proc = start(python_module("carebot.motion.arm_head_node", "--ros-args", "-p", "return_to_rest_after:=1.0"),
+                 env, log_dir / "arm_head.log")
+    peer = JointsStandIn(env)
+    assert wait_for(lambda: abs(peer.q["arm_elbow_joint"] - REST_ARM["arm_elbow_joint"]) < 0.01, 30), \
+        (log_dir / "arm_head.log").read_text()                 # folded to rest on start
+    yield peer, log_dir
+    peer.close()
+    assert stop(proc) == 0
+
+
+def test_wave_and_nod_reach_their_targets_within_limits(stack):
+    peer, _ = stack
+    planner = GesturePlanner()
+    for name in ("wave", "nod"):
+        peer.trajectories.clear()
+        result, feedback, _ = peer.run(peer.gesture, peer.Gesture.Goal(name=name), 30)
+        assert result.success, result.message
+        assert result.max_joint_error <= 0.05
+        assert feedback and feedback[-1].progress == pytest.approx(1.0)
+        assert peer.trajectories
+        for msg in peer.trajectories:
+            for point in msg.points:
+                for joint, q, v in zip(msg.joint_names, point.positions, point.velocities):
+                    lim = planner.limits[joint]
+                    assert lim.lower - 1e-9 <= q <= lim.upper + 1e-9 and abs(v) <= lim.velocity + 1e-9
+
+
+def test_point_aims_at_the_target_then_folds(stack):
+    peer, _ = stack
+    goal = peer.Gesture.Goal(name="point")
+    goal.target.x, goal.target.y, goal.target.z = 2.0, -1.0, 0.5
+    result, _, _ = peer.run(peer.gesture, goal, 20)
+    assert result.success, result.message
+    planner = GesturePlanner()
+    arm = {n: peer.q[n] for n in ARM_JOINTS}
+    assert planner.kin.aim_error(TOOL_FRAME, TOOL_AXIS, (2.0, -1.0, 0.5), arm) < math.radians(4)
+    assert wait_for(lambda: abs(peer.q["arm_elbow_joint"] - REST_ARM["arm_elbow_joint"]) < 0.02, 10)
+
+
+def test_bad_gestures_fail_with_a_reason(stack):
+    peer, _ = stack
+    result, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="moonwalk"), 10)
+    assert not result.success and "unknown gesture" in result.message
+    goal = peer.Gesture.Goal(name="point")
+    goal.target.x, goal.target.z = -2.0, 1.0          # behind the robot at chest height
+    result, _, _ = peer.run(peer.gesture, goal, 10)
+    assert not result.success and "cannot point" in result.message
+
+
+def test_look_at_point_and_tracked_person(stack):
+    peer, _ = stack
+    planner = GesturePlanner()
+    goal = peer.LookAt.Goal(track_id=-1)
+    goal.target.header.frame_id = "base_footprint"
+    goal.target.point.x, goal.target.point.y, goal.target.point.z = 2.0, 1.0, 1.0
+    result, feedback, _ = peer.run(peer.look, goal, 15)
+    assert result.success, result.message
+    head = {n: peer.q[n] for n in HEAD_JOINTS}
+    assert planner.head_error((2.0, 1.0, 1.0), head) < 0.06
+    assert feedback[0].angle_error > feedback[-1].angle_error
+    peer.persons = [(7, 1.5, -1.0)]
+    goal = peer.LookAt.Goal(track_id=7, duration=1.0)
+    result, _, _ = peer.run(peer.look, goal, 15)
+    assert result.success, result.message
+    assert peer.q["head_pan_joint"] < -0.4                    # turned right, toward the person
+    result, _, _ = peer.run(peer.look, peer.LookAt.Goal(track_id=99), 10)
+    assert not result.success and "not seen" in result.message
