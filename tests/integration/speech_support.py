@@ -1,0 +1,63 @@
+"""Helpers for the speech node's integration tests: a client node in the test's DDS domain."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Bool
+
+from carebot_interfaces.action import Speak
+from carebot_interfaces.msg import AudioChunk, Transcript
+
+from carebot.speech.audio import float_to_pcm16
+from carebot.testing.ros_env import python_module
+
+NODE = python_module("carebot.speech.speech_node")
+
+
+class SpeechClient:
+    """Publishes audio, collects transcripts and the speaking state, sends Speak goals."""
+
+    def __init__(self, env: dict[str, str]):
+        for key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE"):
+            os.environ[key] = env[key]
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=int(env["ROS_DOMAIN_ID"]))
+        self.node = rclpy.create_node("speech_test_client", context=self.context)
+        self.transcripts: list[Transcript] = []
+        self.speaking: list[bool] = []
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.node.create_subscription(Transcript, "speech/transcript", self.transcripts.append, 10)
+        self.node.create_subscription(Bool, "speech/speaking", lambda m: self.speaking.append(m.data), latched)
+        self.audio_pub = self.node.create_publisher(AudioChunk, "speech/audio_in",
+                                                    QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        self.speak = ActionClient(self.node, Speak, "speech/speak")
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._spin = threading.Thread(target=self.executor.spin, daemon=True)
+        self._spin.start()
+
+    def stream(self, samples: np.ndarray, rate: int, block_s: float = 0.03) -> None:
+        """Publish audio in real time, like a microphone driver."""
+        step = int(rate * block_s)
+        pcm = float_to_pcm16(samples)
+        started = time.monotonic()
+        for n, i in enumerate(range(0, len(pcm), step)):
+            msg = AudioChunk(sample_rate=rate, channels=1, data=pcm[i:i + step].tolist())
+            msg.header.stamp = self.node.get_clock().now().to_msg()
+            self.audio_pub.publish(msg)
+            delay = started + (n + 1) * block_s - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)

@@ -1,0 +1,87 @@
+"""The speech node over real DDS: audio on speech/audio_in (the simulation's path)
+becomes a transcript; Speak latches speaking; "stop" heard while speaking cuts it
+off and other talk over the robot is not transcribed."""
+import time
+
+import numpy as np
+import pytest
+
+from carebot.speech import corpus
+from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+
+from speech_support import NODE, SpeechClient
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+def _pad(samples, rate, before=0.4, after=1.0):
+    return np.concatenate([np.zeros(int(before * rate), np.float32), samples,
+                           np.zeros(int(after * rate), np.float32)])
+
+
+@pytest.fixture(scope="module")
+def maker():
+    return corpus.SpeechMaker()
+
+
+def _clip22k(maker, text, voice=corpus.Voice("piper", "joe", 130)):
+    # 22.05 kHz on the topic: the node must resample.
+    from carebot.speech.audio import resample
+    clip = maker.make(text, voice)
+    return resample(clip.samples, 16000, 22050)
+
+
+def test_topic_audio_transcript_speak_and_barge_in(tmp_path, maker):
+    env = isolated_env()
+    log = tmp_path / "speech.log"
+    proc = start(NODE + ["--ros-args", "-p", "audio_source:=topic", "-p", "playback:=none",
+                         "-p", "model:=tiny.en", "-p", "language:=en", "-p", "tts_engine:=espeak"], env, log)
+    client = SpeechClient(env)
+    try:
+        assert wait_for(lambda: "speech ready" in log.read_text(), 60), log.read_text()
+        assert wait_for(lambda: client.speaking == [False], 10)   # latched initial state
+
+        # 1. Speech on the topic -> one transcript with timing.
+        sentence = "Please call the nurse for me"
+        client.stream(_pad(_clip22k(maker, sentence), 22050), 22050)
+        assert wait_for(lambda: client.transcripts, 20), log.read_text()
+        t = client.transcripts[0]
+        errors, words = corpus.word_errors(sentence, t.text)
+        assert errors <= 1, t.text
+        assert t.language == "en" and 0.3 < t.confidence <= 1.0
+        start_s = t.start.sec + t.start.nanosec * 1e-9
+        end_s = t.end.sec + t.end.nanosec * 1e-9
+        assert 0.8 < end_s - start_s < 4.0
+        assert t.source.startswith("topic")
+
+        # 2. Speak: speaking goes true; talk over it is ignored; "stop" cuts it off.
+        assert client.speak.wait_for_server(10)
+        goal = client.speak.send_goal_async(__import__("carebot_interfaces.action", fromlist=["Speak"]).Speak.Goal(
+            text="Lunch today is chicken soup with fresh bread, a green salad and apple pie, "
+                 "and after lunch there is music and a short walk in the garden for everyone who likes it.",
+            language="en", rate=120.0))
+        assert wait_for(lambda: goal.done(), 10)
+        handle = goal.result()
+        assert handle.accepted
+        result = handle.get_result_async()
+        assert wait_for(lambda: client.speaking[-1:] == [True], 10)
+        before = len(client.transcripts)
+        client.stream(_pad(_clip22k(maker, "The weather is nice today"), 22050, 0.2, 0.8), 22050)
+        client.stream(_pad(_clip22k(maker, "Stop!"), 22050, 0.2, 0.8), 22050)
+        assert wait_for(lambda: result.done(), 15), log.read_text()
+        outcome = result.result().result
+        assert not outcome.success and "stop" in outcome.message
+        assert wait_for(lambda: client.speaking[-1:] == [False], 5)
+        heard = [m.text for m in client.transcripts[before:]]
+        assert any("stop" in h.lower() for h in heard), heard
+        assert not any("weather" in h.lower() for h in heard), heard
+
+        # 3. An empty Speak goal is refused; the node keeps running.
+        from carebot_interfaces.action import Speak
+        bad = client.speak.send_goal_async(Speak.Goal(text="  "))
+        assert wait_for(lambda: bad.done(), 10) and not bad.result().accepted
+        assert proc.poll() is None
+    finally:
+        client.close()
+        code = stop(proc)
+    assert code in (0, -2), log.read_text()
