@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from carebot.bringup import site_config
 from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
 from carebot.motion.gestures import GesturePlanner, REST_ARM
 from carebot.motion.kinematics import TOOL_AXIS, TOOL_FRAME
@@ -105,7 +106,8 @@ class JointsStandIn:
 def stack(tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("arm")
     env = isolated_env()
-    proc = start(python_module("carebot.motion.arm_head_node", "--ros-args", "-p", "return_to_rest_after:=1.0"),
+    proc = start(python_module("carebot.motion.arm_head_node", "--ros-args", "--params-file",
+                               str(site_config("public_hall")), "-p", "return_to_rest_after:=1.0"),
                  env, log_dir / "arm_head.log")
     peer = JointsStandIn(env)
     assert wait_for(lambda: abs(peer.q["arm_elbow_joint"] - REST_ARM["arm_elbow_joint"]) < 0.01, 30), \

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from carebot.bringup import site_config
 from carebot.motion.navigation import NavError
 from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
 
@@ -23,9 +24,10 @@ pytestmark = pytest.mark.ros
 def stack(tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("nav")
     env = isolated_env()
-    procs = [start(python_module("carebot.motion.base_safety_node", "--ros-args", "-p", "site:=care_home"),
+    params = str(site_config("care_home"))                # the site's own parameter file
+    procs = [start(python_module("carebot.motion.base_safety_node", "--ros-args", "--params-file", params),
                    env, log_dir / "base_safety.log"),
-             start(python_module("carebot.motion.navigator_node", "--ros-args", "-p", "site:=care_home"),
+             start(python_module("carebot.motion.navigator_node", "--ros-args", "--params-file", params),
                    env, log_dir / "navigator.log")]
     peer = MotionPeer(env)
     peer.pose = [10.0, 7.0, 0.0]              # the corridor, in front of room 103's door
