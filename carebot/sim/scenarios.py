@@ -1,0 +1,174 @@
+"""The four scenarios of the demo and of the scenario tests (issue 7).
+
+1. ``resident_fall``: a resident falls in the lounge; the fall is detected, the
+   robot goes there and asks, nobody answers, the staff alert is escalated.
+   Fall-to-alert time is measured in sim seconds (target: under 5 s).
+2. ``fetch_water``: "please bring me a glass of water": the robot goes to the
+   kitchen and back to the resident.
+3. ``emergency_stop``: an emergency stop during motion: the base stops and
+   stays stopped.
+4. ``hall_id_card``: in the service hall a visitor asks where to renew an ID
+   card: the robot answers and guides them to the counter the site knowledge names.
+
+Each script only talks to the stack through its topics, services and actions
+(docs/interfaces.md), so it checks the contract, not an implementation.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import yaml
+
+from carebot.paths import ROOT
+from carebot.sim.scenario import ScenarioContext, ScenarioSpec, place_distance
+
+FULL_STACK = ("sim", "perception", "speech", "brain", "base_safety", "navigator", "arm_head", "dashboard")
+MOTION_ONLY = ("sim", "base_safety", "navigator")
+
+# Message constants (carebot_interfaces), repeated here so this module imports without ROS.
+ALERT_KIND_FALL = 0
+ALERT_STATE_RAISED = 0
+ALERT_STATE_ESCALATED = 2
+PERSON_NORMAL = 0
+
+FALL_TO_ALERT_TARGET_S = 5.0
+NEAR_PERSON_M = 1.6          # "the robot went to the person": within arm's reach plus the base radius
+AT_PLACE_M = 1.0
+STOPPED_MPS = 0.01
+
+
+def _persons(ctx: ScenarioContext, state: int | None = None) -> list:
+    received = ctx.client.state.persons
+    if received is None:
+        return []
+    return [p for p in received.msg.persons if state is None or p.state == state]
+
+
+def _first_alert(ctx: ScenarioContext, kind: int, state: int, since: float):
+    for received in ctx.client.alerts(kind, state):
+        if received.sim_time >= since:
+            return received
+    return None
+
+
+# ---------------------------------------------------------------------------- 1
+def resident_fall(ctx: ScenarioContext) -> None:
+    client = ctx.client
+    rx, ry = ctx.spec.actors["resident"]
+    ctx.wait("perception sees the resident standing", lambda: _persons(ctx, PERSON_NORMAL), 30)
+    ctx.frame("resident_standing")
+    t_fall = client.control("fall", actor="resident")
+    ctx.log("the resident falls", "action")
+    alert = ctx.wait("a FALL alert is raised",
+                     lambda: _first_alert(ctx, ALERT_KIND_FALL, ALERT_STATE_RAISED, t_fall), 30)
+    ctx.frame("fall_alert")
+    ctx.log(f"alert {alert.msg.id}: {alert.msg.message} (place {alert.msg.place or '?'})")
+    fall_to_alert = ctx.metric("fall_to_alert", alert.sim_time - t_fall, "s", limit=FALL_TO_ALERT_TARGET_S)
+    ctx.wait("the robot goes to the resident", lambda: client.distance_to(rx, ry) < NEAR_PERSON_M, 90)
+    ctx.frame("robot_at_resident")
+    ctx.wait("the robot asks the resident", lambda: client.spoke_since(t_fall), 30)
+    ctx.log("nobody answers", "action")
+    escalated = ctx.wait("the alert is escalated to staff",
+                         lambda: _first_alert(ctx, ALERT_KIND_FALL, ALERT_STATE_ESCALATED, t_fall), 120)
+    ctx.metric("fall_to_escalation", escalated.sim_time - t_fall, "s")
+    ctx.check("the escalated alert is the incident that was raised", escalated.msg.id == alert.msg.id,
+              f"raised {alert.msg.id}, escalated {escalated.msg.id}")
+    ctx.check(f"fall-to-alert time under {FALL_TO_ALERT_TARGET_S:g} s of sim time", bool(fall_to_alert.passed),
+              f"{fall_to_alert.value:.2f} s")
+
+
+# ---------------------------------------------------------------------------- 2
+def fetch_water(ctx: ScenarioContext) -> None:
+    client = ctx.client
+    rx, ry = ctx.spec.actors["resident"]
+    resident_room = ctx.world.room_at(rx, ry)
+    t_ask = client.control("say", actor="resident", text="Please bring me a glass of water.")
+    ctx.log("the resident says: please bring me a glass of water", "action")
+    heard = ctx.wait("speech recognition hears the request",
+                     lambda: next((r for r in client.transcripts() if "water" in r.msg.text.lower()), None), 30)
+    ctx.log(f"transcript: {heard.msg.text!r}")
+    ctx.wait("the robot reaches the kitchen", lambda: place_distance(ctx.world, "kitchen", client.state.pose) < AT_PLACE_M,
+             180)
+    ctx.frame("kitchen")
+    t_kitchen = ctx.now
+
+    def back() -> bool:
+        pose = client.state.pose
+        return (pose is not None and ctx.world.room_at(pose[0], pose[1]) == resident_room
+                and client.distance_to(rx, ry) < 2.5 and abs(client.state.speed[0]) < 0.05)
+    ctx.wait("the robot is back with the resident", back, 180)
+    ctx.frame("back_with_resident")
+    ctx.metric("request_to_kitchen", t_kitchen - t_ask, "s")
+    ctx.metric("request_to_return", ctx.now - t_ask, "s")
+
+
+# ---------------------------------------------------------------------------- 3
+def emergency_stop(ctx: ScenarioContext) -> None:
+    client = ctx.client
+    ctx.check("the navigator takes a goal", client.navigate("nurse_station"), "navigate_to server available")
+    ctx.log("goal: nurse_station", "action")
+    ctx.wait("the robot drives", lambda: client.state.speed[0] > 0.2, 30)
+    ctx.sleep(1.0)
+    moving_at = client.state.pose
+    t_stop = client.estop(True)
+    ctx.log(f"emergency stop pressed at ({moving_at[0]:.2f}, {moving_at[1]:.2f})", "action")
+    ctx.wait("the base stops", lambda: abs(client.state.speed[0]) < STOPPED_MPS and abs(client.state.speed[1]) < STOPPED_MPS,
+             5)
+    stop_time = ctx.metric("estop_to_standstill", ctx.now - t_stop, "s", limit=1.0)
+    stopped_at = client.state.pose
+    ctx.metric("distance_after_estop", math.hypot(stopped_at[0] - moving_at[0], stopped_at[1] - moving_at[1]), "m")
+
+    def still() -> bool:
+        pose = client.state.pose
+        return abs(client.state.speed[0]) < STOPPED_MPS and math.hypot(pose[0] - stopped_at[0], pose[1] - stopped_at[1]) < 0.01
+    ctx.hold("the base stays stopped", still, 8.0)
+    status = client.state.status
+    ctx.check("robot/status reports the latched emergency stop", status is not None and status.emergency_stop,
+              f"stop_reason={status.stop_reason!r}" if status is not None else "no status")
+    ctx.check("stopping took under 1 s", bool(stop_time.passed), f"{stop_time.value:.2f} s")
+    result = client.nav_result
+    ctx.log(f"navigation result: {getattr(result, 'message', result)!r}")
+
+
+# ---------------------------------------------------------------------------- 4
+def id_card_counter(knowledge: Path = ROOT / "config" / "sites" / "public_hall" / "knowledge.yaml") -> str:
+    """The place the hall's knowledge base gives for ID card renewal."""
+    data = yaml.safe_load(knowledge.read_text(encoding="utf-8"))
+    entries = data.get("entries") if isinstance(data, dict) else data
+    for entry in entries or []:
+        keywords = " ".join(str(k).lower() for k in entry.get("keywords", []))
+        if "id card" in keywords and "renew" in keywords and entry.get("place"):
+            return str(entry["place"])
+    raise ValueError(f"{knowledge}: no entry with ID card renewal keywords and a place")
+
+
+def hall_id_card(ctx: ScenarioContext) -> None:
+    client = ctx.client
+    counter = id_card_counter()
+    t_ask = client.control("say", actor="visitor", text="Where can I renew my ID card?")
+    ctx.log("the visitor asks: where can I renew my ID card?", "action")
+    heard = ctx.wait("speech recognition hears the question",
+                     lambda: next((r for r in client.transcripts() if "card" in r.msg.text.lower()), None), 30)
+    ctx.log(f"transcript: {heard.msg.text!r}")
+    ctx.wait("the robot answers", lambda: client.spoke_since(t_ask), 30)
+    ctx.metric("question_to_answer", ctx.now - t_ask, "s")
+    ctx.wait(f"the robot guides the visitor to {counter}",
+             lambda: place_distance(ctx.world, counter, client.state.pose) < AT_PLACE_M, 120)
+    ctx.frame("at_counter")
+    ctx.metric("question_to_counter", ctx.now - t_ask, "s")
+
+
+SCENARIOS: dict[str, ScenarioSpec] = {s.name: s for s in (
+    ScenarioSpec("resident_fall", "A resident falls in the lounge", "care_home", FULL_STACK,
+                 robot_start=(5.6, 3.4, 180.0), run=resident_fall, actors={"resident": (2.6, 4.0)},
+                 sim_budget_s=240.0),
+    ScenarioSpec("fetch_water", "Please bring me a glass of water", "care_home", FULL_STACK,
+                 robot_start=(5.0, 3.6, 180.0), run=fetch_water, actors={"resident": (3.2, 3.9)},
+                 sim_budget_s=360.0),
+    ScenarioSpec("emergency_stop", "Emergency stop during motion", "care_home", MOTION_ONLY,
+                 robot_start=(2.0, 7.0, 0.0), run=emergency_stop, sim_budget_s=60.0),
+    ScenarioSpec("hall_id_card", "Service hall: where do I renew my ID card?", "public_hall", FULL_STACK,
+                 robot_start=(12.0, 5.4, 90.0), run=hall_id_card, actors={"visitor": (12.0, 7.4)},
+                 sim_budget_s=180.0),
+)}
