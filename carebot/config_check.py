@@ -31,6 +31,7 @@ import enum
 import importlib
 import importlib.util
 import pkgutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -321,14 +322,17 @@ def role_rules() -> dict[str, dict[str, Rule]]:
         if not info.ispkg:
             continue
         name = f"carebot.{info.name}.config_rules"
-        if importlib.util.find_spec(f"carebot.{info.name}") is None:
-            continue
         try:
             if importlib.util.find_spec(name) is None:
                 continue
-        except ImportError:
+        except Exception:  # the role package itself fails to import: nothing to collect
             continue
-        module = importlib.import_module(name)
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:  # another role's broken rules must not hide the others'
+            print(f"warning: {name} not loaded ({type(exc).__name__}: {exc}); its checks are skipped",
+                  file=sys.stderr)
+            continue
         for node, rules in getattr(module, "RULES", {}).items():
             collected.setdefault(node, {}).update(rules)
     return collected

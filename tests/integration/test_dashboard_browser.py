@@ -123,11 +123,13 @@ def test_alert_appears_is_acknowledged_and_survives_a_restart(stack):
     _wait(driver).until(lambda d: _alert_state(d, alert_id) == "RAISED")
     card = driver.find_element(By.CSS_SELECTOR, f'li[data-alert-id="{alert_id}"]')
     assert "Resident lying on the floor" in card.text and "lounge" in card.text
+    assert driver.title.startswith("(1) ")            # the tab shows alerts waiting for staff
     assert driver.find_elements(By.CSS_SELECTOR, "#site-map .alert-marker"), "alert not drawn on the map"
 
     card.find_element(By.CSS_SELECTOR, ".ack-btn").click()
     _wait(driver).until(lambda d: _alert_state(d, alert_id) == "ACKNOWLEDGED")
     assert "by nurse" in driver.find_element(By.CSS_SELECTOR, f'li[data-alert-id="{alert_id}"]').text
+    assert not driver.title.startswith("(")
     # the new state went out on `alerts` for the brain and other listeners
     assert wait_for(lambda: any(m.id == alert_id and m.state == 1 and m.handled_by == "nurse"
                                 for m in peer.alerts_heard), 10)

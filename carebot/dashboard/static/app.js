@@ -7,6 +7,7 @@ const $ = (id) => document.getElementById(id);
 let pollTimer = null;
 let cameraTimer = null;
 let lastState = null;
+let knownOpen = null;      // ids of alerts needing staff, to chime on new ones
 
 async function api(method, path, body) {
   const options = { method, credentials: "same-origin", headers: {} };
@@ -100,10 +101,30 @@ function render(state) {
   }
 }
 
+function chime() {
+  // A short two-tone signal from the Web Audio API (no sound file to load).
+  try {
+    const audio = new (window.AudioContext || window.webkitAudioContext)();
+    [880, 660].forEach((freq, i) => {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = freq;
+      gain.gain.value = 0.2;
+      osc.connect(gain).connect(audio.destination);
+      osc.start(audio.currentTime + i * 0.25);
+      osc.stop(audio.currentTime + i * 0.25 + 0.2);
+    });
+  } catch (e) { /* no audio on this device */ }
+}
+
 function renderAlerts(alerts) {
   const list = $("alert-list");
   list.replaceChildren();
   const open = alerts.filter((a) => a.state !== "RESOLVED");
+  const waiting = alerts.filter((a) => a.state === "RAISED" || a.state === "ESCALATED").map((a) => a.id);
+  if (knownOpen !== null && waiting.some((id) => !knownOpen.has(id))) chime();
+  knownOpen = new Set(waiting);
+  document.title = (waiting.length ? `(${waiting.length}) ` : "") + "carebot dashboard";
   $("open-count").textContent = open.length ? open.length + " open" : "";
   $("alerts-empty").hidden = alerts.length > 0;
   for (const alert of alerts) {
@@ -121,7 +142,7 @@ function renderAlerts(alerts) {
     list.append(el("li", { class: `alert sev-${alert.severity.toLowerCase()} state-${alert.state.toLowerCase()}`,
                            "data-alert-id": alert.id },
       el("div", { class: "alert-head" },
-        el("span", { class: "alert-kind", textContent: alert.kind.replace("_", " ") }),
+        el("span", { class: "alert-kind", textContent: alert.kind.replace(/_/g, " ") }),
         el("span", { class: "alert-state", textContent: alert.state }),
         el("span", { class: "alert-time", textContent: timeText(alert.raised_at) })),
       el("div", { class: "alert-message", textContent: alert.message || "(no message)" }),
