@@ -201,9 +201,15 @@ class Retriever:
         self._unseen_idf = math.log(1 + n)
         self._vectors: list[np.ndarray] = []
         if self._embedder is not None:
-            for e in kb.entries:  # English texts only: the model is English
-                texts = [e.title.get("en", e.id), *(q for q in e.questions if not _CJK_RUN.search(q))]
-                self._vectors.append(np.asarray(self._embedder.encode(texts, normalize_embeddings=True)))
+            # English texts only (the model is English), encoded in one batch.
+            groups = [[e.title.get("en", e.id), *(q for q in e.questions if not _CJK_RUN.search(q))]
+                      for e in kb.entries]
+            flat = [t for g in groups for t in g]
+            vectors = np.asarray(self._embedder.encode(flat, normalize_embeddings=True, batch_size=64))
+            start = 0
+            for g in groups:
+                self._vectors.append(vectors[start:start + len(g)])
+                start += len(g)
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
         """The k best entries for the request, best first."""

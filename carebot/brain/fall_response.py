@@ -1,0 +1,194 @@
+"""Fall response: a state machine from a fall alert to staff acknowledgement.
+
+fall alert (perception) -> go to the person at low speed -> ask whether they are
+all right -> listen -> "I'm fine": stay, staff still checks (alert stays raised);
+a call for help, "no", or no answer within ``answer_timeout_s`` -> escalate the
+alert to staff (state ESCALATED, critical). Staff acknowledging or resolving the
+incident closes it. Pure logic with explicit time; the node turns the returned
+effects into ROS goals and messages.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity
+from carebot.brain.phrases import is_emergency_phrase, normalize
+from carebot.brain.safety_rules import language_of
+
+
+class FallState(str, Enum):
+    IDLE = "idle"
+    APPROACHING = "approaching"     # driving to the person at low speed
+    LISTENING = "listening"         # asked "are you all right?", waiting for an answer
+    WAITING_STAFF = "waiting_staff" # the person says they are fine; staff still checks
+    ESCALATED = "escalated"         # staff called with high priority, staying with the person
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class FallConfig:
+    approach_speed_mps: float = 0.25   # low speed near a person on the floor
+    answer_timeout_s: float = 20.0     # no answer this long after asking -> escalate
+    arrive_timeout_s: float = 120.0    # not arrived this long -> escalate from where we are
+    max_questions: int = 2             # ask again once after an unclear answer
+
+    def __post_init__(self):
+        if not (0 < self.approach_speed_mps <= 0.5):
+            raise ValueError("approach_speed_mps must be in (0, 0.5] m/s")
+        if self.answer_timeout_s <= 0 or self.arrive_timeout_s <= 0 or self.max_questions < 1:
+            raise ValueError("fall response timeouts must be > 0 and max_questions >= 1")
+
+
+# Effects the node executes, in order.
+@dataclass(frozen=True)
+class Navigate:
+    place: str
+    position: tuple[float, float, float] | None
+    max_speed: float
+
+
+@dataclass(frozen=True)
+class Speak:
+    text: str
+    language: str
+
+
+@dataclass(frozen=True)
+class PublishAlert:
+    alert: AlertInfo
+
+
+@dataclass(frozen=True)
+class LookAt:
+    track_id: int
+
+
+_ASK = {"en": "Hello, I am the care robot. Are you all right? Do you need help?",
+        "zh": "您好，我是护理机器人。您还好吗？需要帮助吗？"}
+_FINE = {"en": "I am glad. I will stay here; a member of staff will still come to check on you.",
+         "zh": "那就好。我在这里陪您，工作人员还是会过来看看您。"}
+_ESCALATED = {"en": "I have called the staff, help is coming. Please stay still; I am staying with you.",
+              "zh": "我已经通知工作人员，马上有人来帮您。请不要动，我在这里陪着您。"}
+_ASK_AGAIN = {"en": "Sorry, I did not understand. Are you all right?", "zh": "对不起，我没听清。您还好吗？"}
+_STAFF_COMING = {"en": "A member of staff has seen the alert and is on the way.", "zh": "工作人员已经收到通知，正在赶来。"}
+
+_FINE_EN = re.compile(r"\b(?:i m|i am|im) (?:ok|okay|fine|alright|all right|good|not hurt)\b|^(?:yes|yeah|yep|ok|okay|"
+                      r"fine|i m fine|all good|no problem|no worries)\b|\bdon ?t need (?:any )?help\b|\bno need\b")
+_NOT_FINE_EN = re.compile(r"^no\b|\bnot (?:ok|okay|fine|alright|all right|good)\b|\bhurt|\bpain\b|\bache\b|\bcan ?t\b|"
+                          r"\bcannot\b|\bbleeding\b|\bdizzy\b|\bbroken\b")
+_FINE_ZH = ("我没事", "没事", "还好", "我很好", "没关系", "不要紧", "挺好", "不用帮", "不需要帮", "不用了")
+_NOT_FINE_ZH = ("不好", "疼", "痛", "起不来", "站不起来", "动不了", "头晕", "流血", "不行", "难受", "需要帮")
+
+
+class Answer(str, Enum):
+    FINE = "fine"
+    NEEDS_HELP = "needs_help"
+    UNCLEAR = "unclear"
+
+
+def classify_answer(text: str) -> Answer:
+    """How a person answered "are you all right?"."""
+    norm = normalize(text)
+    compact = norm.replace(" ", "")
+    if not norm:
+        return Answer.UNCLEAR
+    if is_emergency_phrase(text) or _NOT_FINE_EN.search(norm) or any(p in compact for p in _NOT_FINE_ZH):
+        return Answer.NEEDS_HELP
+    if _FINE_EN.search(norm) or any(p in compact for p in _FINE_ZH):
+        return Answer.FINE
+    return Answer.UNCLEAR
+
+
+class FallResponder:
+    """One fall incident at a time; later incidents stay with staff via their own alerts."""
+
+    def __init__(self, config: FallConfig | None = None, language: str = "en"):
+        self.config = config or FallConfig()
+        self.language = language
+        self.state = FallState.IDLE
+        self.alert: AlertInfo | None = None
+        self.track_id = -1
+        self._since = 0.0
+        self._questions = 0
+
+    @property
+    def active(self) -> bool:
+        return self.state not in (FallState.IDLE, FallState.CLOSED)
+
+    def _enter(self, state: FallState, now: float) -> None:
+        self.state, self._since = state, now
+
+    def _say(self, table: dict) -> Speak:
+        return Speak(table[self.language], self.language)
+
+    def _escalate(self, reason: str, now: float) -> list:
+        assert self.alert is not None
+        self.alert = self.alert.with_state(AlertState.ESCALATED, f"{self.alert.message} | escalated: {reason}",
+                                           severity=Severity.CRITICAL)
+        self._enter(FallState.ESCALATED, now)
+        return [PublishAlert(self.alert), self._say(_ESCALATED)]
+
+    def on_fall_alert(self, alert: AlertInfo, now: float, track_id: int = -1) -> list:
+        """A FALL alert (RAISED) from perception starts the response."""
+        if alert.kind is not AlertKind.FALL or alert.state is not AlertState.RAISED:
+            return []
+        if self.active:
+            return []    # busy with another incident; that alert is with staff already
+        self.alert, self.track_id, self._questions = alert, track_id, 0
+        self._enter(FallState.APPROACHING, now)
+        effects: list = [Navigate(alert.place, alert.position, self.config.approach_speed_mps)]
+        if not alert.place and alert.position is None:
+            effects = []   # nowhere to go: ask from here
+            return effects + self.on_arrived(True, now)
+        return effects
+
+    def on_arrived(self, success: bool, now: float) -> list:
+        """Navigation to the person finished (or failed: ask from here, and escalate)."""
+        if self.state is not FallState.APPROACHING:
+            return []
+        effects: list = [LookAt(self.track_id)] if self.track_id >= 0 else []
+        if not success:
+            effects += self._escalate("robot could not reach the person", now)
+            return effects
+        self._questions = 1
+        self._enter(FallState.LISTENING, now)
+        return effects + [self._say(_ASK)]
+
+    def on_transcript(self, text: str, now: float) -> list:
+        """What the person said while the robot listens."""
+        if self.state is FallState.APPROACHING and is_emergency_phrase(text):
+            return self._escalate(f"person called for help: \"{text.strip()[:80]}\"", now)
+        if self.state is not FallState.LISTENING:
+            return []
+        self.language = language_of(text, "") if text.strip() else self.language
+        answer = classify_answer(text)
+        if answer is Answer.NEEDS_HELP:
+            return self._escalate(f"person needs help: \"{text.strip()[:80]}\"", now)
+        if answer is Answer.FINE:
+            self._enter(FallState.WAITING_STAFF, now)
+            return [self._say(_FINE)]
+        if self._questions < self.config.max_questions:
+            self._questions += 1
+            self._since = now   # a fresh answer window after asking again
+            return [self._say(_ASK_AGAIN)]
+        return self._escalate("no clear answer", now)
+
+    def on_alert_update(self, alert: AlertInfo, now: float) -> list:
+        """Staff acknowledged or resolved the incident: close it."""
+        if self.alert is None or alert.id != self.alert.id or not self.active:
+            return []
+        if alert.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
+            self.alert = alert
+            self._enter(FallState.CLOSED, now)
+            return [self._say(_STAFF_COMING)] if alert.state is AlertState.ACKNOWLEDGED else []
+        return []
+
+    def tick(self, now: float) -> list:
+        """Timeouts: not arrived, or no answer."""
+        if self.state is FallState.APPROACHING and now - self._since >= self.config.arrive_timeout_s:
+            return self._escalate("robot did not arrive in time", now)
+        if self.state is FallState.LISTENING and now - self._since >= self.config.answer_timeout_s:
+            return self._escalate(f"no answer within {self.config.answer_timeout_s:.0f} s", now)
+        return []

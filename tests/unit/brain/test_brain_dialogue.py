@@ -1,0 +1,122 @@
+"""The decision pipeline with the LLM down (llm=None): rules and knowledge still work."""
+import json
+from datetime import datetime
+
+import pytest
+
+from carebot.brain.alerts import AlertKind, Severity
+from carebot.brain.dialogue import Brain, Source
+from carebot.brain.intents import IntentKind, PlaceIndex, detect_intent, is_question
+from carebot.brain.knowledge import KnowledgeError, Retriever, load_knowledge, tokens
+
+NOW = datetime(2026, 11, 29, 10, 0)
+
+
+@pytest.fixture(scope="module")
+def care():
+    # Lexical retrieval only: the embedding model is exercised in test_brain_routing.py.
+    return Brain("care_home", use_embeddings=False, wall_clock=lambda: NOW)
+
+
+@pytest.fixture(scope="module")
+def hall():
+    return Brain("public_hall", use_embeddings=False, wall_clock=lambda: NOW)
+
+
+def test_emergency_raises_alert_and_reassures_without_llm(care):
+    d = care.decide("我摔倒了，起不来", person="room_102")
+    assert d.source is Source.RULE and d.alert is not None
+    assert d.alert.kind is AlertKind.HELP_REQUEST and d.alert.severity is Severity.CRITICAL
+    assert d.alert.person == "room_102" and d.cancel_motion and not d.stop_robot
+    assert "工作人员" in d.reply
+    assert d.actions[0].tool == "call_staff" and d.actions[0].args["urgency"] == "critical"
+
+
+def test_stop_phrase_stops_the_robot(care):
+    d = care.decide("STOP!")
+    assert d.stop_robot and d.actions[0].tool == "stop" and d.alert is None
+
+
+def test_emergencies_are_never_rate_limited(care):
+    for _ in range(20):
+        assert care.decide("help!").alert is not None
+
+
+def test_navigation_uses_the_world_places(hall):
+    d = hall.decide("请带我去2号窗口")
+    assert [a.tool for a in d.actions] == ["speak", "navigate_to"]
+    assert d.actions[1].args == {"place": "counter_2"} and d.language == "zh"
+
+
+def test_knowledge_answer_cites_and_routes(hall):
+    d = hall.decide("What documents do I need to renew my identity card?")
+    assert d.source is Source.KNOWLEDGE and d.citations == ["id_card_renewal"]
+    assert d.actions[0].tool == "answer" and d.actions[0].args["place"] == "counter_2"
+    assert "household registration" in d.reply
+
+
+def test_unknown_question_says_so_and_offers_staff(care):
+    d = care.decide("What is the capital of Peru?")
+    assert d.source is Source.KNOWLEDGE and "staff" in d.reply and d.actions[0].tool == "speak"
+
+
+def test_llm_down_gives_spoken_fallback(care):
+    d = care.decide("I feel a bit lonely today")
+    assert d.source is Source.LLM and d.fallback and d.actions[0].tool == "speak"
+
+
+def test_reminder_is_planned_and_committed_then_confirmed(care):
+    d = care.decide("remind me to drink water in 15 minutes", person="chen")
+    assert d.actions[0].tool == "set_reminder" and d.actions[0].args["resident"] == "chen"
+    [rid] = care.commit(d)
+    care.reminders.tick(datetime(2026, 11, 29, 10, 15))
+    d2 = care.decide("yes, done", person="chen")
+    assert d2.source is Source.RULE and care.reminders.reminders[rid].state.value == "confirmed"
+
+
+def test_json_shape(care):
+    out = care.decide("hello").to_json()
+    assert set(out) == {"reply", "actions", "alert", "source", "latency_ms"}
+    json.dumps(out)
+
+
+def test_intents_and_places():
+    places = PlaceIndex({"room_101": ("room 101", "101"), "nurse_station": ("nurse", "护士站"),
+                         "counter_3": ("counter 3", "3号窗口")})
+    assert detect_intent("take me to room 101", places).place == "room_101"
+    assert detect_intent("带我去3号窗口", places).kind is IntentKind.NAVIGATE
+    assert detect_intent("where is the nurse station", places) .kind is IntentKind.WHERE
+    assert detect_intent("where is the nurse station", places).place == "nurse_station"
+    assert detect_intent("I have 101 problems", places).place == ""
+    assert detect_intent("what is for lunch", places).kind is IntentKind.NONE
+    assert is_question("几点吃饭") and is_question("When is lunch?") and not is_question("I like tea")
+
+
+def test_knowledge_loading_and_tokens(tmp_path):
+    kb = load_knowledge("public_hall")
+    assert "id_card_renewal" in kb.ids and kb.get("id_card_renewal").place == "counter_2"
+    assert all(e.text.get("zh") for e in kb.entries)
+    assert "身份" in tokens("我的身份证") and "renew" in tokens("renews")
+    bad = tmp_path / "knowledge.yaml"
+    bad.write_text("entries:\n  - {id: a, text: {en: x}}\n  - {id: a, text: {en: y}}\n")
+    with pytest.raises(KnowledgeError):
+        load_knowledge(bad)
+    hits = Retriever(kb, use_embeddings=False).search("社保卡丢了怎么办")
+    assert hits[0].entry.id in ("social_insurance", "id_card_lost")
+
+
+def test_private_knowledge_stays_out_of_cloud_prompts(care):
+    class CloudConfig:
+        is_cloud = True
+
+    class FakeLLM:   # only the config is read by _messages
+        config = CloudConfig()
+
+    hits = care.retriever.search("Which room is Mr. Zhang in?")
+    assert hits[0].entry.private
+    care.llm = FakeLLM()
+    try:
+        messages = care._messages("Which room is Mr. Zhang in?", hits, "en", "zhang", "s")
+    finally:
+        care.llm = None
+    assert "room 101" not in messages[0]["content"]

@@ -1,0 +1,89 @@
+"""Fall response state machine: approach slowly, ask, listen, escalate, close on staff ack."""
+import pytest
+
+from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity
+from carebot.brain.fall_response import (Answer, FallConfig, FallResponder, FallState, LookAt, Navigate,
+                                         PublishAlert, Speak, classify_answer)
+
+
+def fall_alert(**kw):
+    base = dict(id="fall-1", kind=AlertKind.FALL, severity=Severity.CRITICAL, state=AlertState.RAISED,
+                place="lounge", position=(3.0, 2.0, 0.0), message="person down in the lounge")
+    base.update(kw)
+    return AlertInfo(**base)
+
+
+def test_no_answer_escalates_after_the_configured_time():
+    fr = FallResponder(FallConfig(approach_speed_mps=0.2, answer_timeout_s=15))
+    effects = fr.on_fall_alert(fall_alert(), now=0.0, track_id=7)
+    assert effects == [Navigate("lounge", (3.0, 2.0, 0.0), 0.2)] and fr.state is FallState.APPROACHING
+    effects = fr.on_arrived(True, now=20.0)
+    assert isinstance(effects[0], LookAt) and isinstance(effects[-1], Speak)
+    assert fr.state is FallState.LISTENING
+    assert fr.tick(34.0) == []
+    effects = fr.tick(35.0)
+    alert = next(e.alert for e in effects if isinstance(e, PublishAlert))
+    assert alert.id == "fall-1" and alert.state is AlertState.ESCALATED and "no answer" in alert.message
+    assert fr.state is FallState.ESCALATED
+    assert fr.on_alert_update(alert.with_state(AlertState.ACKNOWLEDGED, handled_by="nurse_li"), 40.0)
+    assert fr.state is FallState.CLOSED and not fr.active
+
+
+@pytest.mark.parametrize("answer", ["Help me, my hip hurts", "No, I can't get up", "救命", "我起不来"])
+def test_call_for_help_escalates_at_once(answer):
+    fr = FallResponder()
+    fr.on_fall_alert(fall_alert(), 0.0)
+    fr.on_arrived(True, 10.0)
+    effects = fr.on_transcript(answer, 12.0)
+    assert any(isinstance(e, PublishAlert) and e.alert.state is AlertState.ESCALATED for e in effects)
+
+
+def test_fine_answer_waits_for_staff_without_escalating():
+    fr = FallResponder(FallConfig(answer_timeout_s=5))
+    fr.on_fall_alert(fall_alert(), 0.0)
+    fr.on_arrived(True, 10.0)
+    effects = fr.on_transcript("I'm fine, thank you", 11.0)
+    assert fr.state is FallState.WAITING_STAFF and not any(isinstance(e, PublishAlert) for e in effects)
+    assert fr.tick(100.0) == []
+    fr.on_alert_update(fall_alert(state=AlertState.RESOLVED), 120.0)
+    assert fr.state is FallState.CLOSED
+
+
+def test_unclear_answer_asks_again_then_escalates():
+    fr = FallResponder(FallConfig(max_questions=2))
+    fr.on_fall_alert(fall_alert(), 0.0)
+    fr.on_arrived(True, 1.0)
+    assert isinstance(fr.on_transcript("the weather is nice", 2.0)[0], Speak)
+    effects = fr.on_transcript("hmm", 3.0)
+    assert any(isinstance(e, PublishAlert) for e in effects)
+
+
+def test_navigation_failure_and_arrival_timeout_escalate():
+    fr = FallResponder()
+    fr.on_fall_alert(fall_alert(), 0.0)
+    assert any(isinstance(e, PublishAlert) for e in fr.on_arrived(False, 5.0))
+    fr2 = FallResponder(FallConfig(arrive_timeout_s=30))
+    fr2.on_fall_alert(fall_alert(id="fall-2"), 0.0)
+    assert any(isinstance(e, PublishAlert) for e in fr2.tick(31.0))
+
+
+def test_other_alerts_and_other_incidents_are_ignored():
+    fr = FallResponder()
+    assert fr.on_fall_alert(fall_alert(kind=AlertKind.HELP_REQUEST), 0.0) == []
+    fr.on_fall_alert(fall_alert(), 0.0)
+    assert fr.on_fall_alert(fall_alert(id="fall-9"), 1.0) == []
+    assert fr.on_alert_update(fall_alert(id="fall-9", state=AlertState.RESOLVED), 2.0) == []
+    assert fr.active
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError):
+        FallConfig(approach_speed_mps=1.5)
+
+
+def test_answer_classifier():
+    assert classify_answer("yes I'm okay") is Answer.FINE
+    assert classify_answer("我没事") is Answer.FINE
+    assert classify_answer("no") is Answer.NEEDS_HELP
+    assert classify_answer("my leg hurts") is Answer.NEEDS_HELP
+    assert classify_answer("") is Answer.UNCLEAR
