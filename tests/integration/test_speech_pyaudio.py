@@ -1,9 +1,11 @@
 """The pyaudio path against a real audio device: a PulseAudio null sink whose
 monitor is the default source; the node opens the ALSA device 'pulse' through
-pyaudio and transcribes what is played into the sink."""
+pyaudio and transcribes what is played into the sink. The daemon is private to
+the test, so it can be killed (the device disappears) and started again."""
 import pytest
 
 from carebot.speech import corpus
+from carebot.speech.audio import write_wav
 from carebot.testing import virtual_audio
 from carebot.testing.ros_env import isolated_env, start, stop, wait_for
 
@@ -12,37 +14,51 @@ from speech_support import NODE, SpeechClient
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def microphone():
+@pytest.fixture
+def microphone(tmp_path):
     if not virtual_audio.available():
         pytest.skip("PulseAudio is not installed (scripts/setup.sh installs it)")
-    handle = virtual_audio.start()
+    runtime = tmp_path / "pulse"
+    handle = virtual_audio.start(runtime)
     yield handle
     handle.stop()
 
 
-def test_node_hears_a_wav_played_into_the_virtual_microphone(tmp_path, microphone):
-    from carebot.speech.audio import write_wav
-
-    sentence = "Where can I find the toilets"
+def _say_into(microphone, tmp_path, sentence, name):
     clip = corpus.SpeechMaker().make(sentence, corpus.Voice("piper", "joe", 130))
-    wav = tmp_path / "question.wav"
+    wav = tmp_path / f"{name}.wav"
     write_wav(wav, clip)
-    env = isolated_env()
+    microphone.play_wav(wav)
+
+
+def test_node_hears_the_virtual_microphone_and_survives_its_loss(tmp_path, microphone):
+    env = isolated_env(**microphone.env)
     log = tmp_path / "speech.log"
     proc = start(NODE + ["--ros-args", "-p", "audio_source:=device", "-p", "device:=pulse",
-                         "-p", "playback:=none", "-p", "model:=tiny.en"], env, log)
+                         "-p", "playback:=none", "-p", "model:=tiny.en", "-p", "reopen_interval_s:=0.5"], env, log)
     client = SpeechClient(env)
     try:
         assert wait_for(lambda: "speech ready" in log.read_text(), 60), log.read_text()
         assert "audio input open: pulse" in log.read_text()
-        virtual_audio.play_wav(wav)
+        first = "Where can I find the toilets"
+        _say_into(microphone, tmp_path, first, "one")
         assert wait_for(lambda: client.transcripts, 20), log.read_text()
-        text = client.transcripts[0].text
-        assert corpus.word_errors(sentence, text)[0] <= 1, text
+        assert corpus.word_errors(first, client.transcripts[0].text)[0] <= 1, client.transcripts[0].text
         assert client.transcripts[0].source == "device:pulse"
         # Silence from the device afterwards gives nothing more.
-        assert not wait_for(lambda: len(client.transcripts) > 1, 3)
+        assert not wait_for(lambda: len(client.transcripts) > 1, 2)
+
+        # The device disappears: reported, the node lives on and reopens it when it is back.
+        microphone.stop()
+        assert wait_for(lambda: "audio input lost" in log.read_text(), 15), log.read_text()
+        assert proc.poll() is None
+        virtual_audio.start(microphone.runtime_dir)
+        microphone.started_daemon = True
+        assert wait_for(lambda: log.read_text().count("audio input open: pulse") >= 2, 20), log.read_text()
+        second = "I would like to make an appointment"
+        _say_into(microphone, tmp_path, second, "two")
+        assert wait_for(lambda: len(client.transcripts) > 1, 20), log.read_text()
+        assert corpus.word_errors(second, client.transcripts[-1].text)[0] <= 1, client.transcripts[-1].text
     finally:
         client.close()
         code = stop(proc)
