@@ -32,7 +32,7 @@ from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, Heal
 from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
 from carebot.motion.gestures import REST_ARM, REST_HEAD, GestureError, GestureName, GesturePlanner
 from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
-                                       declare_value, finite, yaw_of)
+                                       declare_value, finite, reject_unknown_parameters, yaw_of)
 from carebot.motion.trajectory import Trajectory, Waypoint
 
 FEEDBACK_PERIOD_S = 0.2
@@ -72,6 +72,7 @@ class ArmHeadNode(Node):
                                              0.1, 10.0)
         self.rest_on_start = bool(declare_value(self, "rest_on_start", True,
                                                 "fold the arm and centre the head when joint_states first arrive"))
+        reject_unknown_parameters(self)
         self.planner = GesturePlanner(speed_scale=speed_scale)
         self._lock = threading.Lock()
         self._joints: dict[str, float] = {}

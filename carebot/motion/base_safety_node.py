@@ -31,7 +31,7 @@ from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, Heal
 from carebot.motion import description as desc
 from carebot.motion import scan as scanlib
 from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
-                                       declare_value, finite, yaw_of)
+                                       declare_value, finite, reject_unknown_parameters, yaw_of)
 from carebot.motion.safety import Mode, SafetyConfig, SafetyLayer, Source
 from carebot.world import WorldError, load_world, occupancy_grid
 
@@ -102,6 +102,7 @@ class BaseSafetyNode(Node):
             except (WorldError, OSError) as exc:
                 raise ValueError(f"site {site!r}: {exc}") from exc
 
+        reject_unknown_parameters(self)
         group = MutuallyExclusiveCallbackGroup()      # one layer state, one writer at a time
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel", RELIABLE_QOS)
         self.status_pub = self.create_publisher(RobotStatus, "robot/status", LATCHED_QOS)

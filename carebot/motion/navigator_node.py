@@ -35,11 +35,10 @@ from carebot.motion import scan as scanlib
 from carebot.motion.controller import PursuitConfig
 from carebot.motion.navigation import NavConfig, NavError, Navigator, NavState
 from carebot.motion.planner import CostMap, PlannerConfig
-from carebot.motion.ros_common import (LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float, declare_value, finite,
-                                       set_yaw, yaw_of)
+from carebot.motion.ros_common import (LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float, declare_value,
+                                       finite, reject_unknown_parameters, set_yaw, yaw_of)
 from carebot.world import WorldError, load_world
 
-ODOM_WAIT_S = 3.0            # s a new goal waits for the first odometry
 ODOM_STALE_S = 1.0           # s: older odometry pauses the robot
 FEEDBACK_PERIOD_S = 0.2
 
@@ -88,10 +87,13 @@ class NavigatorNode(Node):
             preferred_clearance=declare_float(self, "preferred_clearance", plc.preferred_clearance,
                                               "m of room the planner prefers", 0.2, 3.0)).validate()
         self.rate = declare_float(self, "control_rate_hz", 20.0, "control loop rate, Hz", 2.0, 100.0)
+        self.odom_wait = declare_float(self, "odom_wait", 10.0, "s a goal waits for the first odometry (start-up)",
+                                       0.0, 120.0)
         self.laser_xy = (declare_float(self, "laser_x", desc.LASER_X, "lidar x in the base frame, m", -1.0, 1.0),
                          declare_float(self, "laser_y", 0.0, "lidar y in the base frame, m", -1.0, 1.0))
         self.self_radius = declare_float(self, "self_filter_radius", desc.FOOTPRINT_RADIUS - 0.02,
                                          "m: returns this close to the base centre are the robot itself", 0.0, 1.0)
+        reject_unknown_parameters(self)
         started = time.perf_counter()
         self.costmap = CostMap.from_world(self.world, planner_config)
         self.get_logger().info(f"site {site}: {len(self.world.places)} places, costmap {self.costmap.shape} "
@@ -204,7 +206,7 @@ class NavigatorNode(Node):
             return self._result(handle, NavError.UNKNOWN_PLACE, error)
         if self._estop:
             return self._result(handle, NavError.EMERGENCY_STOP, "emergency stop engaged: reset it first")
-        deadline = time.monotonic() + ODOM_WAIT_S
+        deadline = time.monotonic() + self.odom_wait
         while self._pose is None and time.monotonic() < deadline:
             time.sleep(0.05)
         if self._pose is None:

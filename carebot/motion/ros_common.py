@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -19,10 +20,12 @@ BASE_FRAMES = {"": 0.0, "base_footprint": 0.0, "base_link": 0.08}
 
 def declare_float(node: Node, name: str, default: float, description: str, lo: float, hi: float) -> float:
     """Declare a float parameter with a range and read it once; out-of-range raises ValueError."""
-    node.declare_parameter(name, float(default), ParameterDescriptor(
-        description=description, floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi)]))
-    value = node.get_parameter(name).value
-    value = float(value)
+    try:
+        node.declare_parameter(name, float(default), ParameterDescriptor(
+            description=description, floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi)]))
+    except (InvalidParameterValueException, InvalidParameterTypeException) as exc:
+        raise ValueError(f"parameter {name}: {exc} (allowed: a float in [{lo}, {hi}])") from None
+    value = float(node.get_parameter(name).value)
     if not (math.isfinite(value) and lo <= value <= hi):
         raise ValueError(f"parameter {name}={value!r} must lie in [{lo}, {hi}]")
     return value
@@ -30,8 +33,23 @@ def declare_float(node: Node, name: str, default: float, description: str, lo: f
 
 def declare_value(node: Node, name: str, default, description: str):
     """Declare a parameter (str, bool, int) and read it once."""
-    node.declare_parameter(name, default, ParameterDescriptor(description=description))
+    try:
+        node.declare_parameter(name, default, ParameterDescriptor(description=description))
+    except (InvalidParameterValueException, InvalidParameterTypeException) as exc:
+        raise ValueError(f"parameter {name}: {exc}") from None
     return node.get_parameter(name).value
+
+
+def reject_unknown_parameters(node: Node) -> None:
+    """Raise ValueError naming parameters given to the node (params file, -p) that it never declared.
+
+    rclpy silently ignores such overrides; for a safety node a misspelt limit must stop the start.
+    """
+    overrides = getattr(node, "_parameter_overrides", None) or {}
+    unknown = sorted(name for name in overrides
+                     if not node.has_parameter(name) and not name.startswith("qos_overrides."))
+    if unknown:
+        raise ValueError(f"unknown parameters for {node.get_name()}: {', '.join(unknown)}")
 
 
 def yaw_of(q) -> float:

@@ -128,3 +128,20 @@ def test_stale_lidar_and_malformed_commands_stop(stack):
         assert wait_for(lambda: moving(peer), 10)
     finally:
         peer.twists.clear()
+
+
+BAD_PARAMETERS = [("base_safety_node", "max_sped:=3.0"), ("base_safety_node", "person_slow_speed:=0.5"),
+                  ("navigator_node", "site:=moon_base"), ("arm_head_node", "speed_scale:=2.0")]
+
+
+def test_bad_parameters_refuse_to_start(tmp_path):
+    """A misspelt or out-of-range limit stops the start (rclpy alone would ignore a misspelt one)."""
+    procs = []
+    for i, (module, bad) in enumerate(BAD_PARAMETERS):                  # all at once: start-up dominates
+        log = tmp_path / f"node{i}.log"
+        procs.append((start(python_module(f"carebot.motion.{module}", "--ros-args", "-p", bad), isolated_env(), log),
+                      log, bad))
+    for proc, log, bad in procs:
+        assert proc.wait(90) == 2, log.read_text()
+        name, value = bad.split(":=")
+        assert name in log.read_text() or value in log.read_text(), log.read_text()
