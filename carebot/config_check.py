@@ -12,22 +12,20 @@ Where the schema comes from (no rclpy import, no node is started):
 2. What rclpy itself would accept: every leaf must be a ROS parameter value (bool,
    int, float, string or a non-empty list of one of those); empty lists and nulls
    are refused (rclpy would turn them into an unset parameter).
-3. The nodes' own declarations: each node module is read with ``ast`` (not imported)
-   and its literal ``declare_parameter("name", default, ParameterDescriptor(...))``
-   calls give the known keys, their types (from the default or the descriptor's
-   ``type``) and ranges (``integer_range`` / ``floating_point_range``). A key a node
-   does not declare is an error; so is an int where the node declares a double
-   (rclpy would refuse ``2`` for a double: write ``2.0``). A node whose declarations
-   cannot all be read literally (names built at run time) gets an *open* schema:
-   unknown keys are then allowed, known ones are still checked.
+3. The nodes' own declarations, read from their source without importing them
+   (carebot.param_declarations: literal ``declare_parameter`` calls, helpers that
+   forward a name, loops over a parameter table) give the known keys, their types
+   and ranges (``integer_range`` / ``floating_point_range``). A key a node does not
+   declare is an error; so is an int where the node declares a double (rclpy would
+   refuse ``2`` for a double: write ``2.0``). A node whose declarations cannot all be
+   read (names built at run time) gets an *open* schema: unknown keys are then
+   allowed, known ones are still checked.
 4. Extra rules (choices, formats, bounds the descriptor cannot say): each role may
    ship ``carebot/<role>/config_rules.py`` with ``RULES = {node: {key: Rule(...)}}``;
    they are collected here without a central list to edit.
 """
 from __future__ import annotations
 
-import ast
-import enum
 import importlib
 import importlib.util
 import pkgutil
@@ -39,39 +37,12 @@ from typing import Any, Callable, Iterable
 import yaml
 
 from carebot import bringup
+from carebot.param_declarations import DeclarationReader, ParamType, module_source, value_type
 
 WILDCARD = "/**"
 SECTION = "ros__parameters"
 # Parameters every rclpy node has, whatever it declares.
 COMMON_PREFIXES = ("qos_overrides.",)
-
-
-class ParamType(enum.Enum):
-    """ROS parameter types as a YAML file can express them."""
-
-    BOOL = "bool"
-    INTEGER = "integer"
-    DOUBLE = "double"
-    STRING = "string"
-    BOOL_ARRAY = "bool list"
-    INTEGER_ARRAY = "integer list"
-    DOUBLE_ARRAY = "double list"
-    STRING_ARRAY = "string list"
-
-
-# rcl_interfaces/ParameterType constants -> ParamType (as written in descriptors).
-_DESCRIPTOR_TYPES = {
-    "PARAMETER_BOOL": ParamType.BOOL, "PARAMETER_INTEGER": ParamType.INTEGER,
-    "PARAMETER_DOUBLE": ParamType.DOUBLE, "PARAMETER_STRING": ParamType.STRING,
-    "PARAMETER_BOOL_ARRAY": ParamType.BOOL_ARRAY,
-    "PARAMETER_INTEGER_ARRAY": ParamType.INTEGER_ARRAY,
-    "PARAMETER_DOUBLE_ARRAY": ParamType.DOUBLE_ARRAY,
-    "PARAMETER_STRING_ARRAY": ParamType.STRING_ARRAY,
-}
-_ARRAY_OF = {bool: ParamType.BOOL_ARRAY, int: ParamType.INTEGER_ARRAY,
-             float: ParamType.DOUBLE_ARRAY, str: ParamType.STRING_ARRAY}
-_SCALAR_OF = {bool: ParamType.BOOL, int: ParamType.INTEGER,
-              float: ParamType.DOUBLE, str: ParamType.STRING}
 
 
 @dataclass(frozen=True)
@@ -153,164 +124,16 @@ class NodeSchema:
     note: str = ""
 
 
-def value_type(value: Any) -> ParamType | None:
-    """The ROS type a YAML value becomes, or None when rclpy cannot take it."""
-    if isinstance(value, list):
-        if not value:
-            return None
-        kinds = {type(item) for item in value}
-        if len(kinds) != 1 or kinds.pop() not in _ARRAY_OF:
-            return None
-        return _ARRAY_OF[type(value[0])]
-    return _SCALAR_OF.get(type(value))
-
-
 # --------------------------------------------------------------------------- schemas
 
-def _literal(node: ast.AST, constants: dict[str, Any]) -> Any:
-    """Value of a literal expression (module constants resolved); raises ValueError."""
-    if isinstance(node, ast.Name) and node.id in constants:
-        return constants[node.id]
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Add, ast.Sub, ast.Div)):
-        left, right = _literal(node.left, constants), _literal(node.right, constants)
-        ops = {ast.Mult: lambda a, b: a * b, ast.Add: lambda a, b: a + b,
-               ast.Sub: lambda a, b: a - b, ast.Div: lambda a, b: a / b}
-        return ops[type(node.op)](left, right)
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return [_literal(item, constants) for item in node.elts]
-    return ast.literal_eval(node)
-
-
-def _module_constants(tree: ast.Module) -> dict[str, Any]:
-    constants: dict[str, Any] = {}
-    for stmt in tree.body:
-        targets, value = [], None
-        if isinstance(stmt, ast.Assign):
-            targets, value = [t for t in stmt.targets if isinstance(t, ast.Name)], stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
-            targets, value = [stmt.target], stmt.value
-        for target in targets:
-            try:
-                constants[target.id] = _literal(value, constants)
-            except (ValueError, TypeError, SyntaxError, KeyError, ZeroDivisionError):
-                pass
-    return constants
-
-
-def _call_name(call: ast.Call) -> str:
-    func = call.func
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return ""
-
-
-def _descriptor_rule(node: ast.AST | None, constants: dict[str, Any]) -> Rule:
-    """Type and range from a literal ParameterDescriptor(...) call (or a helper call that
-    forwards the same keywords, e.g. ``_desc("text", integer_range=[...])``)."""
-    if not isinstance(node, ast.Call):
-        return Rule()
-    kind, low, high, description = None, None, None, ""
-    for keyword in node.keywords:
-        if keyword.arg == "type" and isinstance(keyword.value, ast.Attribute):
-            kind = _DESCRIPTOR_TYPES.get(keyword.value.attr)
-        elif keyword.arg == "description":
-            try:
-                description = str(_literal(keyword.value, constants))
-            except (ValueError, TypeError, SyntaxError):
-                pass
-        elif keyword.arg in ("integer_range", "floating_point_range"):
-            ranges = keyword.value.elts if isinstance(keyword.value, (ast.List, ast.Tuple)) else []
-            for item in ranges:
-                if not isinstance(item, ast.Call):
-                    continue
-                for kw in item.keywords:
-                    try:
-                        if kw.arg == "from_value":
-                            low = _literal(kw.value, constants)
-                        elif kw.arg == "to_value":
-                            high = _literal(kw.value, constants)
-                    except (ValueError, TypeError, SyntaxError):
-                        pass
-    return Rule(type=kind, min=low, max=high, description=description)
-
-
-def declared_parameters(source: str, node: str = "") -> NodeSchema:
-    """Schema of a node from its module's source text (never imported)."""
-    schema = NodeSchema(node)
-    tree = ast.parse(source)
-    constants = _module_constants(tree)
-    for call in ast.walk(tree):
-        if not isinstance(call, ast.Call):
-            continue
-        name = _call_name(call)
-        entries: list[tuple[ast.AST, ast.AST | None, ast.AST | None]] = []
-        if name == "declare_parameter":
-            args = list(call.args) + [None] * 3
-            kw = {k.arg: k.value for k in call.keywords}
-            entries.append((args[0] or kw.get("name"), args[1] or kw.get("value"),
-                            args[2] or kw.get("descriptor")))
-        elif name == "declare_parameters":
-            kw = {k.arg: k.value for k in call.keywords}
-            prefix_node = call.args[0] if call.args else kw.get("namespace")
-            items = call.args[1] if len(call.args) > 1 else kw.get("parameters")
-            try:
-                prefix = _literal(prefix_node, constants) if prefix_node is not None else ""
-            except (ValueError, TypeError, SyntaxError):
-                schema.open = True
-                continue
-            if not isinstance(items, (ast.List, ast.Tuple)):
-                schema.open = True
-                continue
-            for item in items.elts:
-                parts = list(item.elts) + [None] * 3 if isinstance(item, ast.Tuple) else [None] * 3
-                if parts[0] is None:
-                    schema.open = True
-                    continue
-                name_node = parts[0]
-                if prefix:
-                    name_node = ast.Constant(f"{prefix}.{_safe_literal(parts[0], constants)}")
-                entries.append((name_node, parts[1], parts[2]))
-        for name_node, default_node, descriptor_node in entries:
-            try:
-                key = _literal(name_node, constants) if name_node is not None else None
-            except (ValueError, TypeError, SyntaxError):
-                key = None
-            if not isinstance(key, str):
-                schema.open = True   # a name built at run time: cannot list every key
-                continue
-            rule = _descriptor_rule(descriptor_node, constants)
-            if rule.type is None and isinstance(default_node, ast.Attribute):
-                # declare_parameter("x", Parameter.Type.DOUBLE): a type without a default
-                rule = Rule(type=_DESCRIPTOR_TYPES.get(f"PARAMETER_{default_node.attr}")).merged(rule)
-            elif rule.type is None and default_node is not None:
-                try:
-                    rule = Rule(type=value_type(_literal(default_node, constants))).merged(rule)
-                except (ValueError, TypeError, SyntaxError):
-                    pass
-            schema.rules[key] = rule
-    if not schema.rules:
-        schema.open = True
-        schema.note = "no literal declare_parameter calls found"
-    return schema
-
-
-def _safe_literal(node: ast.AST, constants: dict[str, Any]) -> str:
-    try:
-        return str(_literal(node, constants))
-    except (ValueError, TypeError, SyntaxError):
-        return "?"
-
-
-def _module_source(module: str) -> str | None:
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return None
-    return Path(spec.origin).read_text(encoding="utf-8")
+def declared_parameters(source: str | None, node: str = "", module: str = "__node__",
+                        reader: DeclarationReader | None = None) -> NodeSchema:
+    """Schema of a node from its module's source text (read, never imported)."""
+    found = (reader or DeclarationReader()).read(module, source)
+    rules = {d.name: Rule(type=d.type, min=d.min, max=d.max, description=d.description)
+             for d in found.params.values()}
+    note = "; ".join(dict.fromkeys(found.notes)) if found.open else ""
+    return NodeSchema(node, rules, open=found.open, note=note)
 
 
 def role_rules() -> dict[str, dict[str, Rule]]:
@@ -341,14 +164,15 @@ def role_rules() -> dict[str, dict[str, Rule]]:
 def node_schemas(specs: Iterable[bringup.NodeSpec] = bringup.NODES) -> dict[str, NodeSchema]:
     """Schema of every node: declarations read from source, merged with role rules."""
     extra = role_rules()
+    reader = DeclarationReader()
     schemas = {}
     for spec in specs:
-        source = _module_source(spec.module)
+        source = module_source(spec.module)
         if source is None:
             schema = NodeSchema(spec.name, open=True, note=f"module {spec.module} not found")
         else:
             try:
-                schema = declared_parameters(source, spec.name)
+                schema = declared_parameters(source, spec.name, spec.module, reader)
             except SyntaxError as exc:
                 schema = NodeSchema(spec.name, open=True, note=f"cannot parse {spec.module}: {exc}")
         for key, rule in {**extra.get("*", {}), **extra.get(spec.name, {})}.items():

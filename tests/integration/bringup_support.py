@@ -129,3 +129,36 @@ class RosPeer:
         self.node.destroy_node()
         self.context.try_shutdown()
         self._thread.join(timeout=5)
+
+
+def node_parameters(env: dict[str, str], node: str, timeout: float = 20.0) -> dict[str, tuple]:
+    """{name: (ParameterType value, (min, max) or None)} a running node declares, asked over
+    its parameter services."""
+    import rclpy
+    from rclpy.context import Context
+    from rcl_interfaces.srv import DescribeParameters, ListParameters
+    from rclpy.executors import SingleThreadedExecutor
+
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
+    context = Context()
+    rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
+    try:
+        peer = rclpy.create_node("param_reader", context=context)
+
+        def call(srv, name, request):
+            client = peer.create_client(srv, f"{node}/{name}")
+            assert client.wait_for_service(timeout_sec=timeout), f"{node}/{name} not available"
+            future = client.call_async(request)
+            executor = SingleThreadedExecutor(context=context)
+            rclpy.spin_until_future_complete(peer, future, executor=executor, timeout_sec=timeout)
+            return future.result()
+
+        names = list(call(ListParameters, "list_parameters", ListParameters.Request()).result.names)
+        described = call(DescribeParameters, "describe_parameters", DescribeParameters.Request(names=names))
+        out = {}
+        for d in described.descriptors:
+            ranges = list(d.floating_point_range) or list(d.integer_range)
+            out[d.name] = (d.type, (ranges[0].from_value, ranges[0].to_value) if ranges else None)
+        return out
+    finally:
+        context.try_shutdown()

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from bringup_support import CAREBOT, free_port, http_ok, pid_alive, started_pids, write_config
+from bringup_support import CAREBOT, free_port, http_ok, node_parameters, pid_alive, started_pids, write_config
+from carebot import bringup, config_check
+from carebot.config_check import ParamType
 from carebot.testing.ros_env import isolated_env, start, stop, wait_for
 
 pytestmark = pytest.mark.ros
@@ -26,6 +28,20 @@ def test_killed_node_is_restarted_and_serves_again_then_sigterm_stops_all(tmp_pa
         assert wait_for(lambda: http_ok(health), 60), log.read_text()
         first = started_pids(log, "dashboard")
         assert len(first) == 1
+
+        # the schema `carebot up` checked (read from the node's source) is what the
+        # running node really declares: names, types and ranges
+        declared = node_parameters(env, "/ward1/dashboard")
+        schema = config_check.node_schemas([bringup.node_by_name("dashboard")])["dashboard"]
+        kinds = {ParamType.BOOL: 1, ParamType.INTEGER: 2, ParamType.DOUBLE: 3, ParamType.STRING: 4,
+                 ParamType.STRING_ARRAY: 9}
+        ours = {k for k in declared if not k.startswith(("qos_overrides.", "start_type_description"))}
+        assert ours == set(schema.rules)
+        for name, (kind, bounds) in declared.items():
+            if name in schema.rules:
+                rule = schema.rules[name]
+                assert kinds[rule.type] == kind, name
+                assert bounds == ((rule.min, rule.max) if rule.min is not None else None), name
 
         # `carebot status` hears the dashboard's diagnostics in the same domain
         status = subprocess.run(CAREBOT + ["status", "--listen", "3"], env=env, capture_output=True,
