@@ -17,7 +17,6 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from scipy import ndimage
 
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
@@ -33,27 +32,9 @@ from carebot.motion import scan as scanlib
 from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
                                        declare_value, finite, reject_unknown_parameters, yaw_of)
 from carebot.motion.safety import Mode, SafetyConfig, SafetyLayer, Source
-from carebot.world import WorldError, load_world, occupancy_grid
+from carebot.world import WorldError, load_world
 
-STATIC_DISTANCE = 0.2        # m: a lidar return this close to the site map is a wall, not a person
 ODOM_FRESH_S = 0.5           # s: older odometry is not used to place returns on the map
-
-
-class StaticMap:
-    """Distance to the nearest wall or furniture of the site, for telling people from walls."""
-
-    def __init__(self, site: str, resolution: float = 0.05):
-        grid = occupancy_grid(load_world(site), resolution)
-        self.resolution = resolution
-        self.distance = ndimage.distance_transform_edt(grid.data < 50) * resolution
-
-    def near_static(self, points_map: np.ndarray) -> np.ndarray:
-        rows = np.floor(points_map[:, 1] / self.resolution).astype(int)
-        cols = np.floor(points_map[:, 0] / self.resolution).astype(int)
-        inside = (rows >= 0) & (rows < self.distance.shape[0]) & (cols >= 0) & (cols < self.distance.shape[1])
-        out = np.ones(len(points_map), dtype=bool)           # off the map counts as static
-        out[inside] = self.distance[rows[inside], cols[inside]] <= STATIC_DISTANCE
-        return out
 
 
 class BaseSafetyNode(Node):
@@ -98,7 +79,7 @@ class BaseSafetyNode(Node):
         self.static_map = None
         if site:
             try:
-                self.static_map = StaticMap(site)
+                self.static_map = scanlib.StaticMap(load_world(site))
             except (WorldError, OSError) as exc:
                 raise ValueError(f"site {site!r}: {exc}") from exc
 
@@ -148,10 +129,7 @@ class BaseSafetyNode(Node):
         now = time.monotonic()
         static = None
         if self.static_map is not None and now - self._pose_stamp <= ODOM_FRESH_S and len(points):
-            x, y, yaw = self._pose
-            c, s = math.cos(yaw), math.sin(yaw)
-            in_map = np.column_stack((x + c * points[:, 0] - s * points[:, 1], y + s * points[:, 0] + c * points[:, 1]))
-            static = self.static_map.near_static(in_map)
+            static = self.static_map.near_static(scanlib.to_map(points, self._pose))
         self.layer.scan(points, now, index, static)
 
     def _on_persons(self, msg: PersonArray) -> None:

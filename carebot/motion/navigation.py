@@ -50,6 +50,8 @@ class NavConfig:
     min_goal_timeout: float = 30.0      # s; the goal timeout is this plus time_factor x drive time
     time_factor: float = 3.0
     obstacle_range: float = 3.0         # m: returns farther than this are not used for re-planning
+    goal_relax_radius: float = 1.5      # m: a goal spot occupied by a person may be replaced this near
+    relax_extra_clearance: float = 0.4  # m more room kept from the obstacles around a replaced goal
 
     def validate(self) -> "NavConfig":
         for name, value in vars(self).items():
@@ -80,6 +82,7 @@ class Navigator:
         self.path: list[tuple[float, float]] = []
         self._follower: PurePursuit | None = None
         self._goal: tuple[float, float, float | None] | None = None
+        self._original_goal: tuple[float, float, float | None] | None = None
         self._max_speed = 0.0
         self._deadline = math.inf
         self._blocked_since: float | None = None
@@ -95,6 +98,7 @@ class Navigator:
         """Plan to ``goal`` (x, y, yaw or None) from ``pose``; a finished step if unreachable."""
         self.state = NavState.PLANNING
         self._goal = goal
+        self._original_goal = None          # set when the goal spot is occupied and a nearby one is used
         self._max_speed = max_speed if math.isfinite(max_speed) and max_speed > 0 else self.pursuit_config.max_linear
         result = plan(self.costmap, pose[:2], goal[:2])
         if result.path is None:
@@ -113,6 +117,14 @@ class Navigator:
 
     def abort(self, error: NavError, message: str) -> NavStep:
         return self._finish(error, message)
+
+    def _finish_near(self, pose) -> NavStep:
+        goal = self._original_goal or self._goal
+        off = math.hypot(goal[0] - pose[0], goal[1] - pose[1])
+        self.state = NavState.DONE
+        self._follower = None
+        return NavStep(0.0, 0.0, NavState.DONE, 0.0, True, NavError.NONE,
+                       f"arrived {off:.1f} m from the goal: the spot itself is occupied")
 
     def _finish(self, error: NavError, message: str) -> NavStep:
         self.state = NavState.DONE
@@ -140,6 +152,9 @@ class Navigator:
             return self._finish(NavError.TIMEOUT, "goal not reached in time")
         track = self._follower.step(x, y, yaw, dt, self._max_speed)
         if track.arrived:
+            if self._original_goal is not None:
+                return self._finish_near(pose)
+            self.state = NavState.DONE
             return NavStep(0.0, 0.0, NavState.DONE, 0.0, True, NavError.NONE, "arrived")
         points = np.asarray(obstacles, dtype=float).reshape(-1, 2)
         points = points[np.all(np.isfinite(points), axis=1)]
@@ -194,7 +209,21 @@ class Navigator:
             # Mark returns so that the new path passes them farther than the block check looks.
             plan_cfg = self.costmap.config
             radius = plan_cfg.robot_radius + cfg.block_clearance - plan_cfg.lethal_clearance + plan_cfg.resolution
-            result = plan(self.costmap.with_obstacles(obstacles, radius), pose[:2], self._goal[:2])
+            marked = self.costmap.with_obstacles(obstacles, radius)
+            result = plan(marked, pose[:2], self._goal[:2])
+            if result.path is None and self._original_goal is None:
+                # Someone stands on the goal itself: settle for the nearest free spot close to it.
+                # Extra room so the safety layer's margin around people does not stop the robot short.
+                roomy = self.costmap.with_obstacles(obstacles, radius + cfg.relax_extra_clearance)
+                spot = roomy.nearest_free(self._goal[0], self._goal[1], cfg.goal_relax_radius)
+                if spot is not None:
+                    here = roomy.to_world(*spot)
+                    if math.hypot(here[0] - pose[0], here[1] - pose[1]) <= self.pursuit_config.goal_tolerance:
+                        return self._finish_near(pose)
+                    result = plan(marked, pose[:2], here)
+                    if result.path is not None:
+                        self._original_goal = self._goal
+                        self._goal = (here[0], here[1], self._goal[2])
             if result.path is not None:
                 self._set_path(result.path)
                 self._blocked_since = None

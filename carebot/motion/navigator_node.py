@@ -140,9 +140,7 @@ class NavigatorNode(Node):
             return
         points, _ = scanlib.scan_to_points(msg.ranges, msg.angle_min, msg.angle_increment, msg.range_min,
                                            msg.range_max, self.laser_xy, 0.0, self.self_radius)
-        x, y, yaw = pose
-        c, s = math.cos(yaw), math.sin(yaw)
-        in_map = np.column_stack((x + c * points[:, 0] - s * points[:, 1], y + s * points[:, 0] + c * points[:, 1]))
+        in_map = scanlib.to_map(points, pose)
         with self._lock:
             self._obstacles = in_map
 

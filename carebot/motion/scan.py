@@ -5,12 +5,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
+
+from carebot.world import World, occupancy_grid
 
 # A break between two consecutive returns farther apart than this starts a new cluster.
 CLUSTER_GAP = 0.15          # m
 # Extent of a cluster that may be a person (one leg ~0.1 m, a body or walker ~0.8 m).
 PERSON_MIN_WIDTH = 0.03     # m
 PERSON_MAX_WIDTH = 0.9      # m
+# A return this close to the site's static map is a wall or furniture, not a person.
+STATIC_DISTANCE = 0.2       # m
 
 
 def scan_to_points(ranges, angle_min: float, angle_increment: float, range_min: float, range_max: float,
@@ -96,3 +101,29 @@ def travel_clearance(points: np.ndarray, radii: np.ndarray | None, half_width: f
         return math.inf
     clearance = x[ahead] - np.sqrt(reach[ahead] ** 2 - y[ahead] ** 2)
     return float(max(np.min(clearance), 0.0))
+
+
+def to_map(points: np.ndarray, pose: tuple[float, float, float]) -> np.ndarray:
+    """Base-frame points (N, 2) into the map frame for the base pose (x, y, yaw)."""
+    x, y, yaw = pose
+    c, s = math.cos(yaw), math.sin(yaw)
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    return np.column_stack((x + c * pts[:, 0] - s * pts[:, 1], y + s * pts[:, 0] + c * pts[:, 1]))
+
+
+class StaticMap:
+    """Distance to the nearest wall or furniture of a site, to tell people from walls."""
+
+    def __init__(self, world: World, resolution: float = 0.05):
+        grid = occupancy_grid(world, resolution)
+        self.resolution = resolution
+        self.distance = ndimage.distance_transform_edt(grid.data < 50) * resolution
+
+    def near_static(self, points_map: np.ndarray, distance: float = STATIC_DISTANCE) -> np.ndarray:
+        """Per point: True when within ``distance`` of the static map (or off the map)."""
+        rows = np.floor(points_map[:, 1] / self.resolution).astype(int)
+        cols = np.floor(points_map[:, 0] / self.resolution).astype(int)
+        inside = (rows >= 0) & (rows < self.distance.shape[0]) & (cols >= 0) & (cols < self.distance.shape[1])
+        out = np.ones(len(points_map), dtype=bool)
+        out[inside] = self.distance[rows[inside], cols[inside]] <= distance
+        return out
