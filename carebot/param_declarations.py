@@ -105,6 +105,12 @@ class _Obj:
     fields: dict
 
 
+@dataclass(frozen=True)
+class _Range:
+    low: Any
+    high: Any
+
+
 @dataclass
 class _Module:
     name: str
@@ -156,6 +162,8 @@ class _Reader:
         self._templates_used: set[int] = set()
         self._templates_unknown: dict[int, str] = {}
         self._declares: dict[int, bool] = {}
+        self._eval_depth = 0
+        self._main: _Module | None = None
 
     # ------------------------------------------------------------------ modules
     def load(self, name: str, source: str | None = None) -> _Module | None:
@@ -228,9 +236,12 @@ class _Reader:
             implicit_self = isinstance(func, ast.Attribute) and _params_of(fn)[:1] == ["self"]
             return fn, owner, implicit_self
         if name in owner.classes:
-            for stmt in owner.classes[name].body:
+            cls = owner.classes[name]
+            for stmt in cls.body:
                 if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
                     return stmt, owner, True
+            if _is_dataclass(cls) or not cls.bases:
+                return cls, owner, True      # generated or inherited-from-object __init__
             return None
         if name in owner.imports:
             base, attr = owner.imports[name]
@@ -308,15 +319,54 @@ class _Reader:
                 return {"float": float, "int": int, "str": str, "bool": bool}[name](value)
             except (TypeError, ValueError):
                 return _TypeHint(_CASTS[name])
+        if name in ("FloatingPointRange", "IntegerRange"):
+            kw = {k.arg: self.eval(k.value, env, module) for k in call.keywords}
+            return _Range(kw.get("from_value"), kw.get("to_value"))
         found = self._dataclass(call.func, module)
         if found is None:
-            return UNKNOWN
+            return self._eval_helper(call, env, module)
         cls, owner = found
         fields = _dataclass_fields(cls)
         values = {f: self.eval(default, {}, owner) for f, default in fields.items() if default is not None}
         values.update({f: self.eval(a, env, module) for f, a in zip(fields, call.args)})
         values.update({k.arg: self.eval(k.value, env, module) for k in call.keywords if k.arg})
         return _Obj(values)
+
+    def _eval_helper(self, call: ast.Call, env: dict, module: _Module) -> Any:
+        """Value of a call to a one-line helper (``def _range(lo, hi): return [...]``)."""
+        target = self.resolve_callable(call.func, module)
+        if target is None or not isinstance(target[0], (ast.FunctionDef, ast.Lambda)):
+            return UNKNOWN
+        fn, owner, implicit_self = target
+        if isinstance(fn, ast.Lambda):
+            result = fn.body
+        else:
+            body = [stmt for stmt in fn.body if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))]
+            if len(body) != 1 or not isinstance(body[0], ast.Return):
+                return UNKNOWN
+            result = body[0].value
+        if self._eval_depth >= MAX_DEPTH:
+            return UNKNOWN
+        self._eval_depth += 1
+        try:
+            return self.eval(result, self._bind(fn, owner, implicit_self, call, env, module), owner)
+        finally:
+            self._eval_depth -= 1
+
+    def _bind(self, fn, owner: _Module, implicit_self: bool, call: ast.Call, env: dict, module: _Module) -> dict:
+        """The helper's parameters bound to the call's (evaluated) arguments."""
+        names = _params_of(fn)
+        params = names[1 if implicit_self else 0:]
+        bound = {p: UNKNOWN for p in names}
+        defaults = fn.args.defaults
+        for p, default in zip(params[len(params) - len(defaults):], defaults):
+            bound[p] = self.eval(default, {}, owner)
+        for p, arg in zip(params, call.args):
+            bound[p] = self.eval(arg, env, module)
+        for keyword in call.keywords:
+            if keyword.arg in bound:
+                bound[keyword.arg] = self.eval(keyword.value, env, module)
+        return bound
 
     def _dataclass(self, func: ast.AST, module: _Module, depth: int = 0):
         """(ClassDef, module) of a dataclass a call constructs, or None."""
@@ -338,10 +388,11 @@ class _Reader:
         """Whether calling ``fn`` (transitively) declares parameters (memoised)."""
         if id(fn) in self._declares:
             return self._declares[id(fn)]
-        if id(fn) in seen or depth > MAX_DEPTH:
-            return False
+        if id(fn) in seen:
+            return False                    # a cycle: the first caller decides
         result = self._declares_uncached(fn, module, depth, seen)
-        self._declares[id(fn)] = result
+        if not seen:                        # only top-level answers are complete
+            self._declares[id(fn)] = result
         return result
 
     def _declares_uncached(self, fn, module: _Module, depth: int, seen: frozenset) -> bool:
@@ -403,23 +454,20 @@ class _Reader:
             elif keyword.arg == "description":
                 value = self.eval(keyword.value, env, module)
                 description = value if isinstance(value, str) else ""
-            elif keyword.arg in ("integer_range", "floating_point_range") and isinstance(
-                    keyword.value, (ast.List, ast.Tuple)):
-                for item in keyword.value.elts:
-                    if isinstance(item, ast.Call):
-                        for kw in item.keywords:
-                            value = self.eval(kw.value, env, module)
-                            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                                if kw.arg == "from_value":
-                                    low = value
-                                elif kw.arg == "to_value":
-                                    high = value
+            elif keyword.arg in ("integer_range", "floating_point_range"):
+                ranges = self.eval(keyword.value, env, module)
+                for item in ranges if isinstance(ranges, list) else []:
+                    if isinstance(item, _Range):
+                        low = item.low if _is_number(item.low) else low
+                        high = item.high if _is_number(item.high) else high
         return Declaration(name, kind, low, high, description)
 
     def visit(self, node: ast.AST, env: dict, module: _Module, depth: int, template: int | None) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            if not self.declares(node, module):
+                return                      # declares nothing, directly or through helpers
             params = [p for p in _params_of(node) if p not in ("self", "cls")]
-            if params and self.declares(node, module):
+            if params:
                 # a helper: declares what its callers pass; read at each call site,
                 # and here only for what does not depend on its arguments
                 inner = {**env, **{p: UNKNOWN for p in _params_of(node)}}
@@ -446,7 +494,8 @@ class _Reader:
     def _expand(self, call: ast.Call, env: dict, module: _Module, depth: int, template: int | None) -> None:
         target = self.resolve_callable(call.func, module)
         if target is None:
-            passes_node = any(isinstance(a, ast.Name) and a.id == "self" for a in call.args)
+            passes_node = any(isinstance(a, ast.Name) and a.id == "self"
+                              for a in list(call.args) + [k.value for k in call.keywords])
             if passes_node and not self.is_external(call.func, module):
                 self._unknown(template, f"the node is passed to {ast.unparse(call.func)}(), which "
                                         "cannot be read")
@@ -454,17 +503,10 @@ class _Reader:
         fn, owner, implicit_self = target
         if depth >= MAX_DEPTH or not self.declares(fn, owner):
             return
+        if owner is self._main and not [p for p in _params_of(fn) if p not in ("self", "cls")]:
+            return        # nothing to bind: its body is read where it is defined
         self._templates_used.add(id(fn))
-        params = _params_of(fn)[1 if implicit_self else 0:]
-        bound = {p: UNKNOWN for p in _params_of(fn)}
-        defaults = fn.args.defaults
-        for p, default in zip(params[len(params) - len(defaults):], defaults):
-            bound[p] = self.eval(default, {}, owner)
-        for p, arg in zip(params, call.args):
-            bound[p] = self.eval(arg, env, module)
-        for keyword in call.keywords:
-            if keyword.arg in bound:
-                bound[keyword.arg] = self.eval(keyword.value, env, module)
+        bound = self._bind(fn, owner, implicit_self, call, env, module)
         for child in (fn.body if isinstance(fn.body, list) else [fn.body]):
             self.visit(child, bound, owner, depth + 1, template)
 
@@ -477,6 +519,10 @@ class _Reader:
             self.out.open = True
             self.out.notes.append("no parameter declarations found")
         return self.out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_dataclass(cls: ast.ClassDef) -> bool:
@@ -503,6 +549,7 @@ class DeclarationReader:
         main = reader.load(module, source)
         if main is None:
             raise SyntaxError(f"cannot read {module}")
+        reader._main = main
         for stmt in main.tree.body:
             reader.visit(stmt, {}, main, 0, None)
         return reader.finish()

@@ -128,3 +128,19 @@ def test_the_real_nodes_are_read_completely():
             continue                     # a role that has not written its node yet
         assert not schema.open, f"{spec.name}: {schema.note}"
         assert len(schema.rules) > 3
+
+
+def test_ranges_built_by_one_line_helpers():
+    found = _read('''
+        from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+        def _range(lo, hi):
+            return [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
+        def _d(text, **kw):
+            return ParameterDescriptor(description=text, **kw)
+        class N:
+            def __init__(self):
+                self.declare_parameter("dt", 0.01, _d("step", floating_point_range=_range(0.001, 0.05)))
+                self.declare_parameter("seed", 0, _d("s", integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1)]))
+    ''')
+    assert (found.params["dt"].min, found.params["dt"].max) == (0.001, 0.05)
+    assert found.params["seed"].min == 0      # 2**31 - 1: a power is not evaluated, bound left open
