@@ -158,6 +158,7 @@ class DashboardNode(Node):
                            transcript_retention_s=self._retention_s,
                            secure_cookie=bool(p["secure_cookie"]),
                            log=lambda message: self.get_logger().debug(message))
+        self.app = app
         self.server = DashboardServer(app, str(p["host"]), int(p["port"])).start()
         self.get_logger().info(f"dashboard serving {self.server.url} "
                                f"({len(accounts)} staff account(s), database {database})")
@@ -230,10 +231,14 @@ class DashboardNode(Node):
 
     def _publish_health(self) -> None:
         open_alerts = sum(1 for record in self.book.listing(resolved_limit=0) if record.is_open)
-        self._health.set(Level.OK, f"serving {self.server.url}", url=self.server.url,
-                         open_alerts=open_alerts, brain_ready=self._ask_client.service_is_ready(),
+        http = self.app.stats.take()
+        level, message = Level.OK, f"serving {self.server.url}"
+        if http["server_errors"]:
+            level, message = Level.WARN, f"{http['server_errors']} server error(s) in the last period"
+        self._health.set(level, message, url=self.server.url, open_alerts=open_alerts,
+                         brain_ready=self._ask_client.service_is_ready(),
                          estop_service_ready=self._trigger_client.service_is_ready(),
-                         camera_view=self._camera_view)
+                         camera_view=self._camera_view, **http)
         self._diagnostics.publish(self._health)
 
     # ------------------------------------------------------------------ RobotLink (HTTP threads)

@@ -63,6 +63,33 @@ class RobotLink(Protocol):
     def camera_jpeg(self) -> bytes | None: ...
 
 
+class RequestStats:
+    """Requests served and their latency since the last ``take()`` (for diagnostics)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._since = clock()
+        self._latencies: list[float] = []
+        self._errors = 0
+
+    def add(self, seconds: float, failed: bool) -> None:
+        with self._lock:
+            self._latencies.append(seconds)
+            self._errors += int(failed)
+
+    def take(self) -> dict[str, float]:
+        """{requests_per_s, latency_p95_ms, latency_max_ms, server_errors} and restart counting."""
+        with self._lock:
+            now, values, errors = self._clock(), sorted(self._latencies), self._errors
+            period, self._since, self._latencies, self._errors = now - self._since, now, [], 0
+        p95 = values[min(len(values) - 1, int(0.95 * len(values)))] if values else 0.0
+        return {"requests_per_s": round(len(values) / period, 2) if period > 0 else 0.0,
+                "latency_p95_ms": round(p95 * 1000, 1),
+                "latency_max_ms": round((values[-1] if values else 0.0) * 1000, 1),
+                "server_errors": errors}
+
+
 @dataclass
 class DashboardApp:
     """Everything a request handler needs; shared by all HTTP threads."""
@@ -78,6 +105,7 @@ class DashboardApp:
     secure_cookie: bool = False
     log: Callable[[str], None] = lambda message: None
     clock: Callable[[], float] = time.time
+    stats: RequestStats = field(default_factory=RequestStats)
 
     def state(self, user: str) -> dict:
         since = self.clock() - self.transcript_retention_s
@@ -170,13 +198,17 @@ def make_handler(app: DashboardApp) -> type[BaseHTTPRequestHandler]:
 
         def _dispatch(self, routes: Callable[[str], None]) -> None:
             path = urlsplit(self.path).path
+            started, failed = time.monotonic(), False
             try:
                 routes(path)
             except _Reply as reply:
                 self._json(reply.status, reply.body)
             except Exception as exc:  # a bug must not kill the server thread silently
+                failed = True
                 app.log(f"error on {self.command} {path}: {type(exc).__name__}: {exc}")
                 self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
+            finally:
+                app.stats.add(time.monotonic() - started, failed)
 
         # ------------------------------------------------------------ routes
         def do_GET(self) -> None:

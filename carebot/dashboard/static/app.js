@@ -91,7 +91,7 @@ function render(state) {
   lastState = state;
   $("site-title").textContent = state.title;
   renderAlerts(state.alerts);
-  renderStatus(state.status);
+  renderStatus(state.status, state.time);
   renderMap(state.map, state.status, state.alerts);
   renderTranscripts(state.transcripts);
   renderHealth(state.diagnostics);
@@ -162,7 +162,9 @@ async function act(id, verb) {
 
 const MODES = ["IDLE", "NAVIGATING", "GESTURING", "TELEOP", "EMERGENCY STOP", "FAULT"];
 
-function renderStatus(status) {
+const STATUS_STALE_S = 5;
+
+function renderStatus(status, now) {
   const details = $("robot-details");
   details.replaceChildren();
   if (!status) {
@@ -171,8 +173,10 @@ function renderStatus(status) {
     return;
   }
   const mode = MODES[status.mode] || `mode ${status.mode}`;
-  $("robot-summary").textContent = `robot: ${mode}${status.current_task ? " · " + status.current_task : ""}`;
-  $("robot-summary").className = "robot-summary" + (status.emergency_stop ? " stopped" : "");
+  const age = now - status.received_at;
+  const stale = age > STATUS_STALE_S ? ` (no update for ${Math.round(age)} s)` : "";
+  $("robot-summary").textContent = `robot: ${mode}${status.current_task ? " · " + status.current_task : ""}${stale}`;
+  $("robot-summary").className = "robot-summary" + (status.emergency_stop || stale ? " stopped" : "");
   const rows = [["Mode", mode], ["Task", status.current_task || "—"],
                 ["Speed limit", `${status.speed_limit.toFixed(2)} m/s`],
                 ["Position", `x ${status.x.toFixed(2)} m, y ${status.y.toFixed(2)} m`],

@@ -161,3 +161,17 @@ def test_login_throttling(dashboard):
     codes = [client.json("POST", "/api/login", {"user": "nurse", "password": "guess"})[0] for _ in range(6)]
     assert codes[:5] == [401] * 5 and codes[5] == 429
     assert _login(client)[0] == 429                    # even the right password waits
+
+
+def test_request_stats_for_diagnostics():
+    from carebot.dashboard.web import RequestStats
+
+    now = [0.0]
+    stats = RequestStats(clock=lambda: now[0])
+    for ms in range(1, 21):
+        stats.add(ms / 1000, failed=ms == 20)
+    now[0] = 2.0
+    figures = stats.take()
+    assert figures == {"requests_per_s": 10.0, "latency_p95_ms": 20.0, "latency_max_ms": 20.0, "server_errors": 1}
+    now[0] = 3.0
+    assert stats.take()["requests_per_s"] == 0.0
