@@ -31,10 +31,11 @@ class SpeechClient:
         rclpy.init(context=self.context, domain_id=int(env["ROS_DOMAIN_ID"]))
         self.node = rclpy.create_node("speech_test_client", context=self.context)
         self.transcripts: list[Transcript] = []
+        self.arrivals: list[float] = []      # time.monotonic() of each transcript's arrival
         self.speaking: list[bool] = []
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.node.create_subscription(Transcript, "speech/transcript", self.transcripts.append, 10)
+        self.node.create_subscription(Transcript, "speech/transcript", self._on_transcript, 10)
         self.node.create_subscription(Bool, "speech/speaking", lambda m: self.speaking.append(m.data), latched)
         self.audio_pub = self.node.create_publisher(AudioChunk, "speech/audio_in",
                                                     QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
@@ -43,6 +44,10 @@ class SpeechClient:
         self.executor.add_node(self.node)
         self._spin = threading.Thread(target=self.executor.spin, daemon=True)
         self._spin.start()
+
+    def _on_transcript(self, msg: Transcript) -> None:
+        self.arrivals.append(time.monotonic())
+        self.transcripts.append(msg)
 
     def stream(self, samples: np.ndarray, rate: int, block_s: float = 0.03) -> None:
         """Publish audio in real time, like a microphone driver."""
