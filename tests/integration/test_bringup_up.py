@@ -89,3 +89,10 @@ def test_unknown_node_section_is_refused(tmp_path):
     result = subprocess.run(CAREBOT + ["up", "--only", "dashboard", "--config", str(config)],
                             env=isolated_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "dashbaord: unknown node section" in result.stderr
+
+
+def test_status_fails_when_no_node_reports():
+    result = subprocess.run(CAREBOT + ["status", "--listen", "1.5"], env=isolated_env(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "no diagnostics received" in result.stdout
