@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "carebot.doctor",
     "carebot.perception.cli",
     "carebot.speech.cli",
+    "carebot.brain.cli",
     "carebot.launcher.cli",
     "carebot.status_cli",
     "carebot.config_check",

@@ -1,0 +1,472 @@
+"""The brain node: a thin ROS adapter around carebot.brain.dialogue.Brain.
+
+Subscribes ``speech/transcript``, ``perception/persons``, ``alerts`` and
+``robot/status``; publishes ``alerts`` (HELP_REQUEST, ESCALATED falls,
+REMINDER_MISSED) and ``safety/estop``; calls ``safety/trigger_estop``; is a client
+of the ``speech/speak``, ``navigate_to``, ``gesture`` and ``look_at`` actions and
+serves ``brain/ask``.
+
+Threads: the transcript callback runs only the deterministic safety layer (no
+model, microseconds) and hands everything else to a worker thread, so a slow or
+dead LLM never delays a stop or a call for help. ``brain/ask`` has its own
+callback group. Action servers may be missing (other nodes not up): goals are
+then skipped with a warning and the rest of the plan still runs.
+"""
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from carebot_interfaces.action import Gesture, LookAt, NavigateTo, Speak
+from carebot_interfaces.msg import Alert, PersonArray, RobotStatus, Transcript
+from carebot_interfaces.srv import Ask
+
+from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity, new_alert_id
+from carebot.brain.dialogue import Brain, Decision, Source
+from carebot.brain.fall_response import (FallConfig, FallResponder, LookAt as LookAtEffect, Navigate,
+                                         PublishAlert, Speak as SpeakEffect)
+from carebot.brain.llm_client import Backend, LLMClient, LLMConfig, LLMError
+from carebot.brain.memory import ConversationMemory
+from carebot.brain.reminders import ReminderEventKind, ReminderScheduler
+from carebot.brain.ros_convert import alert_from_msg, alert_to_msg, tool_call_to_msg
+from carebot.brain.safety_rules import SafetyAction, evaluate, language_of
+from carebot.brain.tools import ToolName
+from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
+
+SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+ALERTS_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+WORK_QUEUE = 8                 # utterances waiting for the dialogue worker; oldest dropped beyond
+TICK_PERIOD_S = 1.0            # reminders and fall-response timeouts
+POINT_HEIGHT_M = 1.0           # height of the point gesture's target above the floor
+REMINDER_TEXT = {"en": "Reminder: {text}. Please tell me when it is done.",
+                 "zh": "提醒您：{text}。完成后请告诉我。"}
+
+
+@dataclass
+class _Utterance:
+    text: str
+    person: str
+    language: str
+
+
+def _float(node: Node, name: str, default: float, description: str, lo: float, hi: float) -> float:
+    node.declare_parameter(name, float(default), ParameterDescriptor(
+        description=description, floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi)]))
+    value = float(node.get_parameter(name).value)
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ValueError(f"parameter {name}={value!r} must lie in [{lo}, {hi}]")
+    return value
+
+
+def _int(node: Node, name: str, default: int, description: str, lo: int, hi: int) -> int:
+    node.declare_parameter(name, int(default), ParameterDescriptor(
+        description=description, integer_range=[IntegerRange(from_value=lo, to_value=hi, step=1)]))
+    value = int(node.get_parameter(name).value)
+    if not lo <= value <= hi:
+        raise ValueError(f"parameter {name}={value!r} must lie in [{lo}, {hi}]")
+    return value
+
+
+def _value(node: Node, name: str, default, description: str):
+    node.declare_parameter(name, default, ParameterDescriptor(description=description))
+    return node.get_parameter(name).value
+
+
+class BrainNode(Node):
+    """Dialogue, task decisions, fall response and reminders for one site."""
+
+    def __init__(self):
+        super().__init__("brain")
+        self.site = str(_value(self, "site", "care_home", "site whose places and knowledge base are used"))
+        backend = str(_value(self, "llm_backend", "embedded",
+                             "LLM backend: embedded (local llama.cpp), openai_compatible (self-hosted), deepseek (cloud)"))
+        base_url = str(_value(self, "llm_base_url", "", "base URL of the LLM endpoint; empty = backend default"))
+        model = str(_value(self, "llm_model", "", "model name; empty = backend default (deepseek-chat)"))
+        key_env = str(_value(self, "llm_api_key_env", "DEEPSEEK_API_KEY",
+                             "environment variable holding the API key (the key itself is never a parameter)"))
+        mode = str(_value(self, "llm_output_mode", "", "tools or json_schema; empty = backend default"))
+        timeout_s = _float(self, "llm_timeout_s", 0.0, "one LLM request, s; 0 = backend default", 0.0, 300.0)
+        deadline_s = _float(self, "llm_deadline_s", 0.0, "whole LLM call with retries, s; 0 = backend default",
+                            0.0, 600.0)
+        retries = _int(self, "llm_max_retries", -1, "LLM retries; -1 = backend default", -1, 5)
+        self.llm_enabled = bool(_value(self, "llm_enabled", True, "false: rules and knowledge only"))
+        warm = bool(_value(self, "llm_start_on_launch", True,
+                           "start the embedded LLM server at launch (in the background) instead of on first use"))
+        use_embeddings = bool(_value(self, "use_embeddings", True,
+                                     "retrieve knowledge with the MiniLM embedding model (else lexical only)"))
+        max_speed = _float(self, "max_nav_speed_mps", 0.5, "highest speed a navigation goal may ask, m/s", 0.05, 1.5)
+        fall_cfg = FallConfig(
+            approach_speed_mps=_float(self, "fall_approach_speed_mps", 0.25,
+                                      "speed when driving to a fallen person, m/s", 0.05, 0.5),
+            answer_timeout_s=_float(self, "fall_answer_timeout_s", 20.0,
+                                    "no answer this long after asking -> escalate, s", 1.0, 600.0),
+            arrive_timeout_s=_float(self, "fall_arrive_timeout_s", 120.0,
+                                    "not at the person this long -> escalate, s", 5.0, 1800.0))
+        confirm_s = _float(self, "reminder_confirm_timeout_s", 120.0,
+                           "wait this long for a reminder's confirmation before prompting again, s", 5.0, 3600.0)
+        prompts = _int(self, "reminder_max_prompts", 2, "prompts before a reminder is escalated", 1, 10)
+        daily = str(_value(self, "daily_reminders", "",
+                           "daily reminders 'HH:MM|resident|text' separated by ';'"))
+        self.action_wait_s = _float(self, "action_server_wait_s", 1.0,
+                                    "how long to wait for an action server before skipping a goal, s", 0.0, 30.0)
+        self.default_language = str(_value(self, "language", "en", "reply language when a request has none"))
+        self.act_on_low_confidence = bool(_value(self, "act_on_low_confidence", False,
+                                                 "act on low-confidence transcripts (safety phrases always count)"))
+        session_s = _float(self, "session_timeout_s", 900.0, "conversation forgotten after this idle time, s",
+                           10.0, 86400.0)
+        turns = _int(self, "memory_max_turns", 8, "messages of conversation kept per person", 1, 64)
+        if backend not in [b.value for b in Backend]:
+            raise ValueError(f"parameter llm_backend={backend!r}: one of {[b.value for b in Backend]}")
+        if self.default_language not in ("en", "zh"):
+            raise ValueError("parameter language must be en or zh")
+
+        llm = None
+        if self.llm_enabled:
+            settings = dict(backend=backend, base_url=base_url, model=model, api_key_env=key_env,
+                            output_mode=mode or None, timeout_s=timeout_s or None, deadline_s=deadline_s or None,
+                            max_retries=None if retries < 0 else retries)
+            llm = LLMClient(LLMConfig(**settings))
+        self.reminders = ReminderScheduler(confirm_timeout_s=confirm_s, max_prompts=prompts)
+        self.brain = Brain(self.site, llm=llm, use_embeddings=use_embeddings, max_speed_mps=max_speed,
+                           memory=ConversationMemory(max_turns=turns, ttl_s=session_s), reminders=self.reminders)
+        for entry in filter(None, (e.strip() for e in daily.split(";"))):
+            try:
+                when, resident, text = (p.strip() for p in entry.split("|", 2))
+                self.reminders.add(resident, when, text, daily=True)
+            except ValueError as exc:
+                raise ValueError(f"parameter daily_reminders: bad entry {entry!r} ({exc})") from None
+        from carebot.world import load_world
+
+        self.world = load_world(self.site)
+        self.fall = FallResponder(fall_cfg, self.default_language)
+        self._fall_lock = threading.Lock()
+        self._persons: PersonArray | None = None
+        self._status: RobotStatus | None = None
+        self._goals: dict[str, object] = {}          # action name -> goal handle in progress
+        self._goals_lock = threading.Lock()
+
+        safety = MutuallyExclusiveCallbackGroup()    # transcripts, alerts: never wait on the LLM
+        service = MutuallyExclusiveCallbackGroup()   # brain/ask may wait on the LLM
+        clients = ReentrantCallbackGroup()           # action and service responses
+        self.alert_pub = self.create_publisher(Alert, "alerts", ALERTS_QOS)
+        self.estop_pub = self.create_publisher(Bool, "safety/estop", RELIABLE_QOS)
+        self.estop_client = self.create_client(Trigger, "safety/trigger_estop", callback_group=clients)
+        self.actions = {
+            "speak": ActionClient(self, Speak, "speech/speak", callback_group=clients),
+            "navigate_to": ActionClient(self, NavigateTo, "navigate_to", callback_group=clients),
+            "gesture": ActionClient(self, Gesture, "gesture", callback_group=clients),
+            "look_at": ActionClient(self, LookAt, "look_at", callback_group=clients),
+        }
+        self.create_subscription(Transcript, "speech/transcript", self._on_transcript, RELIABLE_QOS,
+                                 callback_group=safety)
+        self.create_subscription(Alert, "alerts", self._on_alert, ALERTS_QOS, callback_group=safety)
+        self.create_subscription(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS,
+                                 callback_group=clients)
+        self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS, callback_group=clients)
+        self.create_service(Ask, "brain/ask", self._on_ask, callback_group=service)
+        self.create_timer(TICK_PERIOD_S, self._tick, callback_group=safety)
+
+        self.health = HealthReport("carebot/brain")
+        self.diagnostics = DiagnosticsPublisher(self)
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_health, callback_group=clients)
+        self._counts = {"rule": 0, "knowledge": 0, "llm": 0, "fallback": 0}
+        self._llm_state = "off" if llm is None else "not started"
+
+        self._work: queue.Queue[_Utterance | None] = queue.Queue(maxsize=WORK_QUEUE)
+        self._worker = threading.Thread(target=self._work_loop, name="brain-dialogue", daemon=True)
+        self._worker.start()
+        if llm is not None and warm:
+            threading.Thread(target=self._warm_llm, name="brain-llm-start", daemon=True).start()
+        self.get_logger().info(
+            f"brain ready: site {self.site}, {len(self.brain.kb.entries)} knowledge entries, "
+            f"{len(self.brain.places.names)} places, LLM {backend if llm else 'off'}")
+
+    # ------------------------------------------------------------------ LLM start
+    def _warm_llm(self) -> None:
+        try:
+            self._llm_state = "starting"
+            self.brain.llm.start()
+            self._llm_state = "ready"
+            self.get_logger().info("LLM backend ready")
+        except (LLMError, OSError) as exc:
+            self._llm_state = f"failed: {exc}"
+            self.get_logger().error(f"LLM backend failed to start ({exc}); rules and knowledge still answer")
+
+    # ------------------------------------------------------------------ inputs
+    def _on_persons(self, msg: PersonArray) -> None:
+        self._persons = msg
+
+    def _on_status(self, msg: RobotStatus) -> None:
+        self._status = msg
+
+    def _now(self) -> float:
+        return time.monotonic()
+
+    def _on_transcript(self, msg: Transcript) -> None:
+        text = msg.text.strip()
+        if not text:
+            return
+        person = msg.speaker.strip()
+        language = msg.language if msg.language in ("en", "zh") else language_of(text)
+        # 1. The safety layer, right here: no queue, no model.
+        safety = evaluate(text, person=person, language=language)
+        if safety.action is not SafetyAction.NONE:
+            self.get_logger().warning(f"safety rule {safety.action.value} ({safety.pattern!r}) on {text!r}")
+            decision = self.brain.decide(text, person=person, session=person, language=language)
+            self._execute(decision, wait_for_servers=False)
+            # An answer to "are you all right?" that is a call for help escalates the fall too.
+            self._fall_effects(lambda now: self.fall.on_transcript(text, now))
+            return
+        # 2. A fall incident waiting for an answer takes the utterance.
+        with self._fall_lock:
+            listening = self.fall.state.value in ("listening", "approaching")
+        if listening:
+            self._fall_effects(lambda now: self.fall.on_transcript(text, now))
+            return
+        if msg.low_confidence and not self.act_on_low_confidence:
+            self.get_logger().info(f"ignoring low-confidence transcript {text!r} ({msg.confidence:.2f})")
+            return
+        try:
+            self._work.put_nowait(_Utterance(text, person, language))
+        except queue.Full:
+            dropped = self._work.get_nowait()
+            self.get_logger().warning(f"dialogue busy: dropped {getattr(dropped, 'text', '')!r}")
+            self._work.put_nowait(_Utterance(text, person, language))
+
+    def _on_alert(self, msg: Alert) -> None:
+        try:
+            alert = alert_from_msg(msg)
+        except ValueError as exc:
+            self.get_logger().warning(f"ignoring malformed alert {msg.id!r}: {exc}")
+            return
+        if alert.kind is AlertKind.FALL and alert.state is AlertState.RAISED:
+            track = self._fallen_track()
+            self.get_logger().warning(f"fall alert {alert.id} at {alert.place or alert.position}: responding")
+            self._fall_effects(lambda now: self.fall.on_fall_alert(alert, now, track))
+        elif alert.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
+            self._fall_effects(lambda now: self.fall.on_alert_update(alert, now))
+
+    def _fallen_track(self) -> int:
+        persons = self._persons.persons if self._persons is not None else []
+        fallen = [p for p in persons if p.state == p.STATE_FALLEN]
+        return int(fallen[0].track_id) if fallen else -1
+
+    # ------------------------------------------------------------------ dialogue
+    def _work_loop(self) -> None:
+        while rclpy.ok():
+            item = self._work.get()
+            if item is None:
+                return
+            try:
+                decision = self.brain.decide(item.text, person=item.person, session=item.person,
+                                             language=item.language)
+                self._execute(decision, wait_for_servers=True)
+            except Exception as exc:  # noqa: BLE001 - the worker must survive any bad request
+                self.get_logger().error(f"dialogue failed on {item.text!r}: {exc!r}")
+
+    def _on_ask(self, request: Ask.Request, response: Ask.Response) -> Ask.Response:
+        try:
+            language = request.language if request.language in ("en", "zh") else ""
+            decision = self.brain.decide(request.text, person=request.person, session=request.person or "ask",
+                                         language=language)
+            if request.execute:
+                self._execute(decision, wait_for_servers=True)
+        except Exception as exc:  # noqa: BLE001 - a bad request must not kill the service
+            self.get_logger().error(f"brain/ask failed on {request.text!r}: {exc!r}")
+            response.reply, response.source = "Sorry, something went wrong.", Source.RULE.value
+            return response
+        response.reply = decision.reply
+        response.actions = [tool_call_to_msg(a) for a in decision.actions]
+        response.source = decision.source.value
+        response.latency_ms = float(decision.latency_ms)
+        if decision.alert is not None:
+            response.has_alert = True
+            response.alert = alert_to_msg(decision.alert, time.time())
+        self._count(decision)
+        return response
+
+    def _count(self, decision: Decision) -> None:
+        self._counts[decision.source.value] += 1
+        self._counts["fallback"] += int(decision.fallback)
+
+    # ------------------------------------------------------------------ outputs
+    def _execute(self, decision: Decision, wait_for_servers: bool) -> None:
+        """Run a validated plan. Safety first: stop and alerts before anything that moves."""
+        self.get_logger().info(f"[{decision.source.value}] reply {decision.reply!r}; actions "
+                               f"{[a.tool for a in decision.actions]}")
+        if decision.stop_robot:
+            self._stop_robot("stop phrase")
+        if decision.cancel_motion:
+            self._cancel("navigate_to")
+            self._cancel("gesture")
+        if decision.alert is not None:
+            self._publish_alert(decision.alert)
+        for action in decision.actions:
+            tool = action.tool
+            if tool in (ToolName.SPEAK.value, ToolName.ANSWER.value):
+                self._speak(action.args["text"], action.args.get("language", decision.language), wait_for_servers)
+            elif tool == ToolName.NAVIGATE_TO.value:
+                goal = NavigateTo.Goal(place=action.args["place"], max_speed=float(action.args.get("max_speed", 0.0)))
+                self._send("navigate_to", goal, wait_for_servers)
+            elif tool == ToolName.GESTURE.value:
+                goal = Gesture.Goal(name=action.args["name"])
+                target = self._place_in_base(action.args.get("place", ""))
+                if target is not None:
+                    goal.target.x, goal.target.y, goal.target.z = target
+                self._send("gesture", goal, wait_for_servers)
+            elif tool == ToolName.LOOK_AT.value:
+                goal = LookAt.Goal(track_id=int(action.args["track_id"]),
+                                   duration=float(action.args.get("duration", 0.0)))
+                self._send("look_at", goal, wait_for_servers)
+            elif tool == ToolName.SET_REMINDER.value:
+                self.brain.commit(Decision("", [action], decision.source))
+            # call_staff: its alert was published above; stop: handled first.
+
+    def _place_in_base(self, place: str) -> tuple[float, float, float] | None:
+        """A place of the site in the robot's base frame (for pointing), if the pose is known."""
+        target = self.world.places.get(place)
+        if target is None or self._status is None:
+            return None
+        pose = self._status.pose
+        dx, dy = target.x - pose.x, target.y - pose.y
+        c, s = math.cos(-pose.theta), math.sin(-pose.theta)
+        return (c * dx - s * dy, s * dx + c * dy, POINT_HEIGHT_M)
+
+    def _stop_robot(self, reason: str) -> None:
+        self.estop_pub.publish(Bool(data=True))
+        if self.estop_client.service_is_ready():
+            self.estop_client.call_async(Trigger.Request())
+        else:
+            self.get_logger().warning("safety/trigger_estop not available; e-stop sent on safety/estop only")
+        self._cancel("navigate_to")
+        self._cancel("gesture")
+        self.get_logger().warning(f"robot stopped: {reason}")
+
+    def _publish_alert(self, alert: AlertInfo) -> None:
+        self.alert_pub.publish(alert_to_msg(alert, time.time()))
+        self.get_logger().warning(f"alert {alert.kind.name} {alert.state.name} {alert.id}: {alert.message}")
+
+    def _speak(self, text: str, language: str, wait: bool) -> None:
+        self._send("speak", Speak.Goal(text=text, language=language), wait)
+
+    def _send(self, name: str, goal, wait: bool, on_result=None) -> bool:
+        client = self.actions[name]
+        ready = client.server_is_ready() or (wait and self.action_wait_s > 0
+                                             and client.wait_for_server(timeout_sec=self.action_wait_s))
+        if not ready:
+            self.get_logger().warning(f"action server for {name} not available: goal skipped")
+            if on_result is not None:
+                on_result(False)
+            return False
+        future = client.send_goal_async(goal)
+
+        def accepted(fut):
+            handle = fut.result()
+            if handle is None or not handle.accepted:
+                self.get_logger().warning(f"{name} goal rejected")
+                if on_result is not None:
+                    on_result(False)
+                return
+            with self._goals_lock:
+                self._goals[name] = handle
+            if on_result is not None:
+                handle.get_result_async().add_done_callback(
+                    lambda res: on_result(bool(getattr(res.result().result, "success", False))))
+
+        future.add_done_callback(accepted)
+        return True
+
+    def _cancel(self, name: str) -> None:
+        with self._goals_lock:
+            handle = self._goals.pop(name, None)
+        if handle is not None:
+            handle.cancel_goal_async()
+
+    # ------------------------------------------------------------------ fall response and reminders
+    def _fall_effects(self, step) -> None:
+        with self._fall_lock:
+            effects = step(self._now())
+        for effect in effects:
+            if isinstance(effect, Navigate):
+                goal = NavigateTo.Goal(max_speed=float(effect.max_speed))
+                if effect.position is not None:
+                    goal.target.header.frame_id = "map"
+                    goal.target.pose.position.x, goal.target.pose.position.y = effect.position[0], effect.position[1]
+                    goal.target.pose.orientation.w = 1.0
+                else:
+                    goal.place = effect.place
+                self._send("navigate_to", goal, wait=False,
+                           on_result=lambda ok: self._fall_effects(lambda now: self.fall.on_arrived(ok, now)))
+            elif isinstance(effect, SpeakEffect):
+                self._speak(effect.text, effect.language, wait=False)
+            elif isinstance(effect, PublishAlert):
+                self._publish_alert(effect.alert)
+            elif isinstance(effect, LookAtEffect):
+                self._send("look_at", LookAt.Goal(track_id=effect.track_id, duration=10.0), wait=False)
+
+    def _tick(self) -> None:
+        self._fall_effects(lambda now: self.fall.tick(now))
+        for event in self.reminders.tick():
+            reminder = event.reminder
+            language = language_of(reminder.text, "")
+            if event.kind in (ReminderEventKind.FIRE, ReminderEventKind.REPROMPT):
+                self._speak(REMINDER_TEXT[language].format(text=reminder.text), language, wait=False)
+            else:
+                self._publish_alert(AlertInfo(id=new_alert_id("reminder"), kind=AlertKind.REMINDER_MISSED,
+                                              severity=Severity.WARNING, state=AlertState.RAISED,
+                                              person=reminder.resident, place=reminder.place,
+                                              message=event.message))
+
+    def _publish_health(self) -> None:
+        level = Level.OK if self._llm_state in ("ready", "off", "not started", "starting") else Level.WARN
+        self.health.set(level, f"LLM {self._llm_state}; fall response {self.fall.state.value}",
+                        site=self.site, queue=self._work.qsize(), **self._counts)
+        self.diagnostics.publish(self.health)
+
+    def shutdown(self) -> None:
+        try:
+            self._work.put_nowait(None)
+        except queue.Full:
+            pass
+        if self.brain.llm is not None:
+            self.brain.llm.close()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = BrainNode()
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:  # bad parameters: say which, do not start half-configured
+        print(f"[brain] {exc}", flush=True)
+        raise SystemExit(2)
+    finally:
+        if node is not None:
+            node.shutdown()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()
