@@ -37,6 +37,7 @@ COOKIE = "carebot_session"
 MAX_BODY_BYTES = 64 * 1024
 MAX_CHAT_CHARS = 500
 TRANSCRIPT_LINES = 100
+IDLE_CONNECTION_S = 30.0
 _STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 _SECURITY_HEADERS = {
@@ -143,6 +144,7 @@ def make_handler(app: DashboardApp) -> type[BaseHTTPRequestHandler]:
         server_version = "carebot-dashboard"
         sys_version = ""
         protocol_version = "HTTP/1.1"
+        timeout = IDLE_CONNECTION_S      # a silent client does not hold a thread forever
 
         def log_message(self, fmt: str, *args: Any) -> None:  # route to the node's logger
             app.log(f"{self.client_address[0]} {fmt % args}")

@@ -60,6 +60,7 @@ def register(subparsers) -> None:
                         help=f"start only these nodes ({', '.join(n.name for n in bringup.NODES)})")
     parser.add_argument("--grace", type=float, default=STOP_GRACE_S,
                         help="seconds a node gets to stop after SIGINT before it is killed")
+    parser.add_argument("--log-dir", type=Path, help="also write each node's output to DIR/<node>.log")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, start nothing")
     parser.set_defaults(func=run)
 
@@ -94,7 +95,7 @@ def _run(args: argparse.Namespace, params_dir: Path) -> int:
         for spec in specs:
             print(f"{spec.name}: {' '.join(spec.argv)}")
         return 0
-    supervisor = Supervisor(specs, grace_s=args.grace)
+    supervisor = Supervisor(specs, grace_s=args.grace, log_dir=args.log_dir)
 
     def on_signal(signum, _frame):
         supervisor.log(f"{signal.Signals(signum).name} received")

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
 # Back-off defaults: first restart after 1 s, doubling to at most 30 s; a child that
@@ -112,7 +113,7 @@ class Supervisor:
 
     def __init__(self, specs: Sequence[ChildSpec], *, out: TextIO | None = None,
                  backoff: Callable[[], Backoff] = Backoff, grace_s: float = STOP_GRACE_S,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, log_dir: Path | None = None):
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate child names: {names}")
@@ -122,6 +123,9 @@ class Supervisor:
         self._clock = clock
         self._stop = threading.Event()
         self._print_lock = threading.Lock()
+        self._log_dir = Path(log_dir) if log_dir else None
+        if self._log_dir:
+            self._log_dir.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------ output
     def log(self, message: str) -> None:
@@ -130,13 +134,21 @@ class Supervisor:
             self._out.flush()
 
     def _forward(self, name: str, stream) -> None:
-        """Copy one child's output line by line, prefixed with its name."""
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            with self._print_lock:
-                self._out.write(f"[{name}] {line}\n")
-                self._out.flush()
-        stream.close()
+        """Copy one child's output line by line, prefixed with its name (and to its log file)."""
+        log = open(self._log_dir / f"{name}.log", "a", encoding="utf-8") if self._log_dir else None
+        try:
+            for raw in iter(stream.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                with self._print_lock:
+                    self._out.write(f"[{name}] {line}\n")
+                    self._out.flush()
+                if log:
+                    log.write(line + "\n")
+                    log.flush()
+        finally:
+            stream.close()
+            if log:
+                log.close()
 
     # ------------------------------------------------------------------ control
     def _spawn(self, child: Child) -> None:

@@ -39,10 +39,11 @@ def _wait(predicate, timeout=10.0):
     return predicate()
 
 
-def test_crashed_child_is_restarted_after_backoff_and_output_is_prefixed():
+def test_crashed_child_is_restarted_after_backoff_and_output_is_prefixed(tmp_path):
     out = io.StringIO()
     supervisor = Supervisor([ChildSpec("crashy", _python("print('hello', flush=True); raise SystemExit(3)"))],
-                            out=out, backoff=lambda: Backoff(initial_s=0.3, max_s=0.6), grace_s=2.0)
+                            out=out, backoff=lambda: Backoff(initial_s=0.3, max_s=0.6), grace_s=2.0,
+                            log_dir=tmp_path / "logs")
     supervisor.start()
     child = supervisor.children["crashy"]
     try:
@@ -57,6 +58,7 @@ def test_crashed_child_is_restarted_after_backoff_and_output_is_prefixed():
     log = out.getvalue()
     assert "[crashy] hello" in log
     assert "crashy stopped (exit code 3)" in log and "restarting in 0.3 s" in log and "restarting in 0.6 s" in log
+    assert _wait(lambda: (tmp_path / "logs" / "crashy.log").read_text().count("hello") >= 2)
 
 
 def test_shutdown_sends_sigint_then_kills_a_child_that_ignores_it():
