@@ -26,6 +26,7 @@ from carebot.sim.scenario import ScenarioContext, ScenarioFailed, ScenarioResult
 from carebot.testing.ros_env import isolated_env
 from carebot.world import load_world
 
+FASTDDS_PROFILE = ROOT / "config" / "fastdds_large_messages.xml"   # camera frames in shared memory
 READY_WALL_S = 240.0          # models load on a busy 2-core CI machine: be patient, then fail clearly
 STOP_GRACE_S = 10.0
 OK_LEVELS = (0, 1)            # diagnostic levels that count as "up" (OK, WARN)
@@ -47,6 +48,11 @@ def merged_params(site: str, spec: ScenarioSpec, out_dir: Path) -> Path:
     overrides: dict[str, dict[str, object]] = copy.deepcopy(STACK_OVERRIDES)
     overrides.setdefault("sim", {}).update(
         {"site": site, "robot_start": f"{x:g} {y:g} {yaw:g}", "actors_file": str(actors_file(spec, out_dir))})
+    if "perception" in spec.nodes:
+        # Lockstep with perception: CI's CPU runs YOLO at a few frames per second; sim time waits
+        # for each frame to be processed, so timings in sim seconds are those of a robot whose
+        # perception keeps up with its camera (docs/sim.md).
+        overrides["sim"]["sync_topic"] = "perception/persons"
     overrides.setdefault("dashboard", {})["database"] = str(out_dir / "dashboard.sqlite3")
     for node, values in spec.params.items():
         overrides.setdefault(node, {}).update(values)
@@ -91,7 +97,7 @@ def run_scenario(spec: ScenarioSpec, out_dir: Path, progress: Callable[[str], No
         (out_dir / "result.json").write_text(result.to_json(), encoding="utf-8")
         return result
 
-    env = isolated_env(MUJOCO_GL="osmesa", HF_HUB_OFFLINE="1")
+    env = isolated_env(MUJOCO_GL="osmesa", HF_HUB_OFFLINE="1", FASTRTPS_DEFAULT_PROFILES_FILE=str(FASTDDS_PROFILE))
     domain = int(env["ROS_DOMAIN_ID"])
     log_path = out_dir / "stack.log"
     log = open(log_path, "w", encoding="utf-8")

@@ -53,6 +53,8 @@ class StackState:
     speaking: list[Received] = field(default_factory=list)   # Bool changes
     persons: Received | None = None
     persons_seen: int = 0
+    # (sim time, [(track id, state, score, fall score, seconds down)]) per perception frame
+    persons_history: list[tuple[float, list[tuple[int, int, float, float, float]]]] = field(default_factory=list)
     image: Image | None = None
     debug_image: Image | None = None
     diagnostics: dict[str, tuple[int, str, dict[str, str], float]] = field(default_factory=dict)
@@ -119,6 +121,10 @@ class StackClient:
         with self.lock:
             self.state.persons = Received(self.state.sim_time, msg)
             self.state.persons_seen += 1
+            if len(self.state.persons_history) < 20000:
+                self.state.persons_history.append((_seconds(msg.header.stamp), [
+                    (p.track_id, p.state, round(p.score, 3), round(p.fall_score, 3), round(p.seconds_down, 2))
+                    for p in msg.persons]))
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         with self.lock:

@@ -116,6 +116,7 @@ def emergency_stop(ctx: ScenarioContext) -> None:
     ctx.wait("the base stops", lambda: abs(client.state.speed[0]) < STOPPED_MPS and abs(client.state.speed[1]) < STOPPED_MPS,
              5)
     stop_time = ctx.metric("estop_to_standstill", ctx.now - t_stop, "s", limit=1.0)
+    ctx.frame("stopped")
     stopped_at = client.state.pose
     ctx.metric("distance_after_estop", math.hypot(stopped_at[0] - moving_at[0], stopped_at[1] - moving_at[1]), "m")
 

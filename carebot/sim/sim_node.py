@@ -19,7 +19,7 @@ from pathlib import Path
 
 import rclpy
 from builtin_interfaces.msg import Time as TimeMsg
-from carebot_interfaces.msg import AudioChunk, ToolCall
+from carebot_interfaces.msg import AudioChunk, PersonArray, ToolCall
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -37,7 +37,7 @@ from carebot.paths import ROOT
 from carebot.sim.actors import ActorError, Posture, load_actors
 from carebot.sim.control import ActorCommand, ControlError, RobotCommand, SayCommand, Tool, parse_command
 from carebot.sim.engine import BasePose, Simulation
-from carebot.sim.rates import Pacer, Schedule
+from carebot.sim.rates import Pacer, Schedule, split_stamp
 from carebot.sim.robot import CameraSpec, read_description
 from carebot.sim.sensors import CameraRenderer, gl_backend, intrinsics
 from carebot.sim.trajectory import TrajectoryError, make_trajectory
@@ -50,11 +50,12 @@ RELIABLE_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
 AUDIO_QOS = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
 BASE_LINK_HEIGHT_M = 0.08    # base_link sits on the wheel axle above base_footprint (urdf/README.md)
 MAX_COMMANDS_PER_STEP = 50   # a flood of commands cannot stall the loop
+SYNC_RESEND_S = 1.0          # lockstep: offer an unanswered frame again after this many wall seconds
 
 
 def _stamp(seconds: float) -> TimeMsg:
-    sec = int(math.floor(seconds))
-    return TimeMsg(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+    sec, nanosec = split_stamp(seconds)
+    return TimeMsg(sec=sec, nanosec=nanosec)
 
 
 def _d(description: str, **kw) -> ParameterDescriptor:
@@ -102,6 +103,14 @@ class SimNode(Node):
         self.create_subscription(JointTrajectory, "arm_controller/joint_trajectory", self._on_trajectory, RELIABLE_QOS)
         self.create_subscription(JointTrajectory, "head_controller/joint_trajectory", self._on_trajectory, RELIABLE_QOS)
         self.create_subscription(ToolCall, "sim/control", self._on_control, RELIABLE_QOS)
+        self._last_frame_time: float | None = None     # sim time of the newest published camera frame
+        self._last_frame: tuple[Image, CameraInfo] | None = None
+        self._frame_wall = 0.0        # wall time the last frame went out
+        self._answer_s = 0.0          # typical wall seconds until the consumer answers a frame
+        self._processed_time = -math.inf                # newest frame time the sync consumer has answered
+        self._sync_wait_s = 0.0
+        if p["sync_topic"]:
+            self.create_subscription(PersonArray, p["sync_topic"], self._on_processed, SENSOR_QOS)
         # Wall-clock timer: the node's own clock must not wait for the /clock it publishes.
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_health, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
@@ -137,6 +146,11 @@ class SimNode(Node):
         self.declare_parameter("odom_rate_hz", 50.0, _d("odometry messages per sim second", floating_point_range=_range(1.0, 200.0)))
         self.declare_parameter("joint_states_rate_hz", 50.0, _d("joint_states per sim second", floating_point_range=_range(1.0, 200.0)))
         self.declare_parameter("audio_enabled", True, _d("publish the simulated microphone on speech/audio_in"))
+        self.declare_parameter("sync_topic", "", _d(
+            "lockstep with a camera consumer: a PersonArray topic (e.g. perception/persons) whose header stamp "
+            "says which frame it has processed; the next frame waits until the last one is answered; empty = off"))
+        self.declare_parameter("sync_timeout_s", 5.0, _d("wall seconds to wait for the consumer before going on",
+                                                         floating_point_range=_range(0.1, 60.0)))
         self.declare_parameter("seed", 0, _d("random seed of sensor noise", integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1)]))
         self.declare_parameter("map_frame", "map", _d("frame of odom poses (ground truth)"))
         self.declare_parameter("base_frame", "base_link", _d("robot base frame (odom child frame)"))
@@ -144,7 +158,7 @@ class SimNode(Node):
         self.declare_parameter("camera_frame", "camera_optical_frame", _d("frame of image and camera_info"))
         names = ("site", "world_file", "actors_file", "robot_start", "real_time_factor", "timestep_s",
                  "camera_enabled", "camera_rate_hz", "camera_width", "camera_height", "lidar_rate_hz",
-                 "lidar_noise_m", "odom_rate_hz", "joint_states_rate_hz", "audio_enabled", "seed", "map_frame",
+                 "lidar_noise_m", "odom_rate_hz", "joint_states_rate_hz", "audio_enabled", "sync_topic", "sync_timeout_s", "seed", "map_frame",
                  "base_frame", "laser_frame", "camera_frame")
         p = {n: self.get_parameter(n).value for n in names}
         start = str(p["robot_start"]).replace(",", " ").split()
@@ -171,6 +185,10 @@ class SimNode(Node):
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         self._queue(("trajectory", msg))
+
+    def _on_processed(self, msg: PersonArray) -> None:
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        self._processed_time = max(self._processed_time, stamp)
 
     def _on_control(self, msg: ToolCall) -> None:
         self._queue(("control", msg.tool, {kv.key: kv.value for kv in msg.args}))
@@ -266,6 +284,8 @@ class SimNode(Node):
                 if schedules["scan"].due(now):
                     self._publish_scan(1.0 / lidar_rate)
                 if schedules["camera"].due(now):
+                    if self._must_wait_for_consumer():
+                        self._wait_for_consumer()
                     self._publish_camera(renderer)
                 if p["audio_enabled"]:
                     self._publish_audio(now)
@@ -278,6 +298,38 @@ class SimNode(Node):
         finally:
             if renderer is not None:
                 renderer.close()
+
+    def _must_wait_for_consumer(self) -> bool:
+        frame = self._last_frame_time
+        return bool(self.p["sync_topic"]) and frame is not None and self._processed_time < frame - 1e-6
+
+    def _wait_for_consumer(self) -> None:
+        """Lockstep: hold sim time until the consumer has answered the last frame (or time out).
+
+        Frames travel best-effort (the newest wins); one lost on the way would stall the
+        lockstep, so the same frame (same stamp) is offered again every SYNC_RESEND_S.
+        """
+        started = time.monotonic()
+        deadline = started + self.p["sync_timeout_s"]
+        # Resend only when the answer is clearly overdue: a busy consumer would process the frame twice.
+        resend_after = max(SYNC_RESEND_S, 2.5 * self._answer_s)
+        resend = self._frame_wall + resend_after
+        while self._must_wait_for_consumer() and time.monotonic() < deadline and self._running.is_set():
+            if time.monotonic() >= resend and self._last_frame is not None:
+                self.image_pub.publish(self._last_frame[0])
+                self.info_pub.publish(self._last_frame[1])
+                self._stats["resent_frames"] = self._stats.get("resent_frames", 0) + 1
+                resend = time.monotonic() + resend_after
+            time.sleep(0.002)
+        if not self._must_wait_for_consumer():
+            self._answer_s = 0.8 * self._answer_s + 0.2 * (time.monotonic() - self._frame_wall)
+        self._sync_wait_s += time.monotonic() - started
+        if self._must_wait_for_consumer():
+            self._stats["sync_timeouts"] = self._stats.get("sync_timeouts", 0) + 1
+            self.get_logger().warning(f"{self.p['sync_topic']} did not answer the frame of t={self._last_frame_time:.2f} "
+                                      f"within {self.p['sync_timeout_s']:g} s: running on", throttle_duration_sec=10.0)
+            self._processed_time = self._last_frame_time    # do not wait for this frame again
+        self.pacer.reset(self.sim.time)   # waiting is not lag to catch up on
 
     # ------------------------------------------------------------------ publishing
     def _publish_clock(self) -> None:
@@ -348,6 +400,9 @@ class SimNode(Node):
         info.p = k.p
         self.info_pub.publish(info)
         self._stats["camera_frames"] += 1
+        self._last_frame = (image, info)
+        self._last_frame_time = self.sim.time
+        self._frame_wall = time.monotonic()
 
     def _publish_audio(self, now: float) -> None:
         for start, block in self.mic.blocks_until(now):
@@ -373,7 +428,9 @@ class SimNode(Node):
                         camera_frames=self._stats["camera_frames"], render_ms=f"{self._render_s * 1000:.1f}",
                         bumps=self._stats["bumps"], rejected_commands=self._stats["rejected_commands"],
                         robot_pose=f"{sim.pose.x:.2f} {sim.pose.y:.2f} {math.degrees(sim.pose.yaw):.1f}",
-                        gl_backend=gl_backend() if self.p["camera_enabled"] else "none")
+                        gl_backend=gl_backend() if self.p["camera_enabled"] else "none",
+                        sync_wait_s=f"{self._sync_wait_s:.1f}", sync_timeouts=self._stats.get("sync_timeouts", 0),
+                        resent_frames=self._stats.get("resent_frames", 0))
         self.diagnostics.publish(self.health)
 
     def stop(self) -> None:

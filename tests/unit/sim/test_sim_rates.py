@@ -1,7 +1,7 @@
 """Publish schedules and real-time pacing (fake clocks, no sleeping)."""
 import pytest
 
-from carebot.sim.rates import Pacer, Schedule
+from carebot.sim.rates import Pacer, Schedule, split_stamp
 
 
 def test_schedule_fires_at_its_rate_and_skips_missed_slots():
@@ -55,3 +55,14 @@ def test_unpaced_runs_free_and_measures():
         clock.now += 0.002
         pacer.wait(i * 0.01, sleep=clock.sleep)
     assert pacer.real_time_factor == pytest.approx(5.0, rel=0.02)
+
+
+def test_stamps_never_jump_back_a_second():
+    t, previous = 0.0, (0, 0)
+    for _ in range(1000):
+        t += 0.01                      # summed steps: 2.9999999999 instead of 3.0
+        stamp = split_stamp(t)
+        assert stamp > previous and 0 <= stamp[1] < 1_000_000_000
+        previous = stamp
+    assert split_stamp(2.9999999999999) == (3, 0)
+    assert split_stamp(1.5) == (1, 500_000_000)
