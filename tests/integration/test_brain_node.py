@@ -1,0 +1,126 @@
+"""The brain node over real DDS: safety phrases, brain/ask, fall response, missing servers.
+
+The LLM is the scripted DeepSeek-format server over real HTTP (the node runs as
+openai_compatible against it); the test process stands in for speech and
+navigation (carebot's own nodes are tested in their roles' tests).
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from carebot.brain import scripted_llm as s
+from carebot.brain.alerts import AlertKind, AlertState
+from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+
+from brain_support import BrainPeer
+
+pytestmark = pytest.mark.ros
+
+
+def brain_args(**params):
+    args = python_module("carebot.brain.brain_node", "--ros-args")
+    for key, value in params.items():
+        args += ["-p", f"{key}:={value}"]
+    return args
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    log = tmp_path_factory.mktemp("brain") / "brain.log"
+    env = isolated_env()
+    llm = s.ScriptedLLMServer([s.tool_calls(("speak", {"text": "Let us go to the lounge."}),
+                                            ("navigate_to", {"place": "lounge"}))]).start()
+    proc = start(brain_args(site="care_home", llm_backend="openai_compatible", llm_base_url=llm.url,
+                            use_embeddings="false", fall_answer_timeout_s=2.0, action_server_wait_s=2.0), env, log)
+    peer = BrainPeer(env)
+    assert wait_for(lambda: peer.ask.wait_for_service(timeout_sec=0.5), 60), log.read_text()
+    yield peer, log, proc, llm
+    peer.close()
+    assert stop(proc) == 0, log.read_text()[-2000:]
+    llm.stop()
+
+
+def test_stop_phrase_publishes_estop_and_calls_the_trigger(stack):
+    peer, log, _, _ = stack
+    peer.estops.clear()
+    t0 = time.monotonic()
+    peer.say("停下！", language="zh")
+    assert wait_for(lambda: True in peer.estops, 5), log.read_text()[-2000:]
+    assert time.monotonic() - t0 < 3.0
+    assert wait_for(lambda: peer.triggers >= 1, 5)
+
+
+def test_call_for_help_raises_an_alert_and_reassures(stack):
+    peer, log, _, _ = stack
+    peer.say("Help! I fell and I can't get up", language="en", speaker="room_101")
+    assert wait_for(lambda: any(a.kind == AlertKind.HELP_REQUEST for a in peer.alerts), 5), log.read_text()[-2000:]
+    alert = next(a for a in peer.alerts if a.kind == AlertKind.HELP_REQUEST)
+    assert alert.person == "room_101" and alert.severity == 2 and alert.state == AlertState.RAISED
+    assert wait_for(lambda: any("help is on the way" in t for t in peer.spoken), 5)
+
+
+def test_ask_service_plans_without_executing(stack):
+    peer, _, _, _ = stack
+    goals = len(peer.nav_goals)
+    res = peer.call_ask("带我去餐厅")
+    assert res.source == "rule" and [a.tool for a in res.actions] == ["speak", "navigate_to"]
+    assert {kv.key: kv.value for kv in res.actions[1].args} == {"place": "dining_room"}
+    assert res.latency_ms > 0 and not res.has_alert
+    time.sleep(0.5)
+    assert len(peer.nav_goals) == goals            # execute=false: nothing moved
+
+
+def test_llm_plan_is_executed_through_the_actions(stack):
+    peer, log, _, llm = stack
+    res = peer.call_ask("I feel like a change of scenery", execute=True)
+    assert res.source == "llm" and [a.tool for a in res.actions] == ["speak", "navigate_to"]
+    assert wait_for(lambda: any(g.place == "lounge" for g in peer.nav_goals), 10), log.read_text()[-2000:]
+    assert llm.requests and llm.requests[-1]["tool_choice"] == "auto"
+
+
+def test_fall_alert_no_answer_escalates_and_staff_ack_closes(stack):
+    peer, log, _, _ = stack
+    from geometry_msgs.msg import Point
+
+    fall = peer.Alert(id="fall-test-1", kind=AlertKind.FALL, severity=2, state=AlertState.RAISED,
+                      place="lounge", message="person down in the lounge")
+    fall.position = Point(x=3.0, y=2.0, z=0.0)
+    peer.alert_pub.publish(fall)
+    assert wait_for(lambda: any(g.target.pose.position.x == 3.0 for g in peer.nav_goals), 10), log.read_text()[-3000:]
+    goal = next(g for g in peer.nav_goals if g.target.pose.position.x == 3.0)
+    assert 0 < goal.max_speed <= 0.3                   # low speed near a person on the floor
+    assert wait_for(lambda: any("Are you all right" in t for t in peer.spoken), 10)
+    assert wait_for(lambda: any(a.id == "fall-test-1" and a.state == AlertState.ESCALATED for a in peer.alerts), 10)
+    escalated = next(a for a in peer.alerts if a.id == "fall-test-1" and a.state == AlertState.ESCALATED)
+    assert "no answer" in escalated.message
+    ack = peer.Alert(id="fall-test-1", kind=AlertKind.FALL, severity=2, state=AlertState.ACKNOWLEDGED,
+                     handled_by="nurse")
+    peer.alert_pub.publish(ack)
+    assert wait_for(lambda: any("staff has seen the alert" in t for t in peer.spoken), 10), log.read_text()[-2000:]
+
+
+def test_missing_action_servers_are_survived(tmp_path):
+    env = isolated_env()
+    log = tmp_path / "brain.log"
+    proc = start(brain_args(site="public_hall", llm_enabled="false", use_embeddings="false",
+                            action_server_wait_s=0.2), env, log)
+    peer = BrainPeer(env, serve_actions=False)
+    try:
+        assert wait_for(lambda: peer.ask.wait_for_service(timeout_sec=0.5), 60), log.read_text()
+        peer.say("Please take me to counter 2")
+        assert wait_for(lambda: "not available" in log.read_text(), 10), log.read_text()
+        res = peer.call_ask("Tell me a story")            # LLM off: spoken fallback, still answers
+        assert res.source == "llm" and "staff" in res.reply
+        assert proc.poll() is None
+    finally:
+        peer.close()
+        assert stop(proc) == 0, log.read_text()[-2000:]
+
+
+def test_bad_parameter_exits_with_a_clear_message(tmp_path):
+    log = tmp_path / "brain.log"
+    proc = start(brain_args(llm_backend="gpt-9"), isolated_env(), log)
+    assert proc.wait(60) == 2
+    assert "llm_backend" in log.read_text()
