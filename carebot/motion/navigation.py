@@ -14,6 +14,7 @@ import numpy as np
 
 from carebot.motion.controller import PurePursuit, PursuitConfig
 from carebot.motion.planner import CostMap, plan
+from carebot.motion.scan import StaticMap
 
 
 class NavError(enum.IntEnum):
@@ -42,7 +43,9 @@ class NavConfig:
     """Units: m, s."""
 
     block_lookahead: float = 1.2        # m of path ahead checked against lidar returns
-    block_clearance: float = 0.30       # m: a return this close to the path ahead blocks it
+    block_clearance: float = 0.30       # m beyond the robot radius: a return this close to the path ahead blocks it
+    detour_clearance: float = 1.0       # m from the path to dynamic returns when re-planning around them
+                                        # (beyond the safety layer's reach around people: 0.87 m)
     wait_before_replan: float = 2.0     # s to wait for a person to step aside before re-planning
     blocked_timeout: float = 20.0       # s without a way past an obstacle -> BLOCKED
     progress_distance: float = 0.2      # m that counts as progress
@@ -51,7 +54,7 @@ class NavConfig:
     time_factor: float = 3.0
     obstacle_range: float = 3.0         # m: returns farther than this are not used for re-planning
     goal_relax_radius: float = 1.5      # m: a goal spot occupied by a person may be replaced this near
-    relax_extra_clearance: float = 0.4  # m more room kept from the obstacles around a replaced goal
+    relax_extra_clearance: float = 0.1  # m more room kept from the obstacles around a replaced goal
 
     def validate(self) -> "NavConfig":
         for name, value in vars(self).items():
@@ -74,8 +77,12 @@ class NavStep:
 class Navigator:
     """One goal at a time: ``start`` it, then ``step`` at the control rate until ``finished``."""
 
-    def __init__(self, costmap: CostMap, pursuit: PursuitConfig | None = None, config: NavConfig | None = None):
+    def __init__(self, costmap: CostMap, pursuit: PursuitConfig | None = None, config: NavConfig | None = None,
+                 static_map: StaticMap | None = None):
+        """``static_map``: returns near walls and furniture are left to the planned path's clearance;
+        only the others (people, things moved in) block the path and are planned around."""
         self.costmap = costmap
+        self.static_map = static_map
         self.pursuit_config = (pursuit or PursuitConfig()).validate()
         self.config = (config or NavConfig()).validate()
         self.state = NavState.IDLE
@@ -159,6 +166,8 @@ class Navigator:
         points = np.asarray(obstacles, dtype=float).reshape(-1, 2)
         points = points[np.all(np.isfinite(points), axis=1)]
         near = points[np.hypot(points[:, 0] - x, points[:, 1] - y) <= cfg.obstacle_range] if len(points) else points
+        if self.static_map is not None and len(near):
+            near = near[~self.static_map.near_static(near)]
         if track.linear > 0 and self._path_blocked(near, track.index, (x, y)):
             return self._wait_or_replan(pose, near, now, track.remaining)
         if self._progress_stalled(pose, now):
@@ -167,8 +176,19 @@ class Navigator:
         self.state = NavState.DRIVING
         return NavStep(track.linear, track.angular, self.state, track.remaining, False)
 
+    @property
+    def block_distance(self) -> float:
+        """Distance (m) from the path ahead within which a return blocks it.
+
+        With a static map only people and moved things are left, and they block within
+        ``detour_clearance``, the room re-planned paths keep (beyond the safety layer's reach
+        around people, so the two layers never disagree about a way past someone).
+        """
+        near = self.config.block_clearance + self.costmap.config.robot_radius
+        return max(near, self.config.detour_clearance) if self.static_map is not None else near
+
     def _path_blocked(self, points: np.ndarray, index: int, position: tuple[float, float]) -> bool:
-        """Whether a return lies within ``block_clearance`` of the next stretch of path."""
+        """Whether a return lies within ``block_distance`` of the next stretch of path."""
         if len(points) == 0:
             return False
         ahead = [position]
@@ -180,7 +200,7 @@ class Navigator:
                 break
         samples = np.asarray(ahead[1:] or ahead, dtype=float)
         d = np.hypot(points[:, None, 0] - samples[None, :, 0], points[:, None, 1] - samples[None, :, 1])
-        return bool(np.any(d < self.config.block_clearance + self.costmap.config.robot_radius))
+        return bool(np.any(d < self.block_distance))
 
     def _progress_stalled(self, pose, now: float) -> bool:
         if self._progress_pose is None or math.hypot(pose[0] - self._progress_pose[0],
@@ -200,6 +220,9 @@ class Navigator:
             self._progress_pose, self._progress_time = pose[:2], now
             if self._stalls >= 3:
                 return self._finish(NavError.BLOCKED, "no progress: the way is blocked")
+            # Held without a visible reason (the safety layer stops for someone): re-plan now.
+            self._blocked_since = min(self._blocked_since, now - cfg.wait_before_replan)
+            self._last_replan = -math.inf
         waited = now - self._blocked_since
         if waited >= cfg.blocked_timeout:
             return self._finish(NavError.BLOCKED, f"blocked for {waited:.0f} s with no way around")
@@ -208,7 +231,7 @@ class Navigator:
             self.state = NavState.REPLANNING
             # Mark returns so that the new path passes them farther than the block check looks.
             plan_cfg = self.costmap.config
-            radius = plan_cfg.robot_radius + cfg.block_clearance - plan_cfg.lethal_clearance + plan_cfg.resolution
+            radius = self.block_distance - plan_cfg.lethal_clearance + plan_cfg.resolution / 2
             marked = self.costmap.with_obstacles(obstacles, radius)
             result = plan(marked, pose[:2], self._goal[:2])
             if result.path is None and self._original_goal is None:

@@ -96,6 +96,7 @@ class NavigatorNode(Node):
         reject_unknown_parameters(self)
         started = time.perf_counter()
         self.costmap = CostMap.from_world(self.world, planner_config)
+        self.static_map = scanlib.StaticMap(self.world)
         self.get_logger().info(f"site {site}: {len(self.world.places)} places, costmap {self.costmap.shape} "
                                f"in {time.perf_counter() - started:.2f} s")
 
@@ -211,7 +212,7 @@ class NavigatorNode(Node):
             return self._result(handle, NavError.TIMEOUT, "no odometry: the robot's pose is unknown")
         max_speed = float(handle.request.max_speed)
         max_speed = min(max_speed, self.pursuit.max_linear) if math.isfinite(max_speed) and max_speed > 0 else 0.0
-        navigator = Navigator(self.costmap, self.pursuit, self.nav_config)
+        navigator = Navigator(self.costmap, self.pursuit, self.nav_config, self.static_map)
         self.get_logger().info(f"goal: {task} from ({self._pose[0]:.2f}, {self._pose[1]:.2f})")
         step = navigator.start(goal_pose, self._pose, time.monotonic(), max_speed)
         if step.finished:
