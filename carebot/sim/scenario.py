@@ -86,7 +86,7 @@ class ScenarioContext:
     POLL_S = 0.05
 
     def __init__(self, spec: ScenarioSpec, client, world, out_dir: Path, result: ScenarioResult,
-                 progress: Callable[[str], None] = print, min_rtf: float = 0.05):
+                 progress: Callable[[str], None] = print, min_rtf: float = 0.15):
         self.spec = spec
         self.client = client
         self.world = world

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from carebot.paths import ROOT
-from carebot.sim.scenario import ScenarioContext, ScenarioSpec, place_distance
+from carebot.sim.scenario import ScenarioContext, ScenarioFailed, ScenarioSpec, place_distance
 
 FULL_STACK = ("sim", "perception", "speech", "brain", "base_safety", "navigator", "arm_head", "dashboard")
 MOTION_ONLY = ("sim", "base_safety", "navigator")
@@ -65,7 +65,13 @@ def resident_fall(ctx: ScenarioContext) -> None:
     ctx.frame("fall_alert")
     ctx.log(f"alert {alert.msg.id}: {alert.msg.message} (place {alert.msg.place or '?'})")
     fall_to_alert = ctx.metric("fall_to_alert", alert.sim_time - t_fall, "s", limit=FALL_TO_ALERT_TARGET_S)
-    ctx.wait("the robot goes to the resident", lambda: client.distance_to(rx, ry) < NEAR_PERSON_M, 90)
+    def arrived() -> bool:
+        early = _first_alert(ctx, ALERT_KIND_FALL, ALERT_STATE_ESCALATED, t_fall)
+        if early is not None and client.distance_to(rx, ry) >= NEAR_PERSON_M:
+            raise ScenarioFailed(f"the alert was escalated before the robot reached the resident "
+                                 f"({client.distance_to(rx, ry):.1f} m away): {early.msg.message}")
+        return client.distance_to(rx, ry) < NEAR_PERSON_M
+    ctx.wait("the robot goes to the resident", arrived, 90)
     ctx.frame("robot_at_resident")
     ctx.wait("the robot asks the resident", lambda: client.spoke_since(t_fall), 30)
     ctx.log("nobody answers", "action")
