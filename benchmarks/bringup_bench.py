@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time

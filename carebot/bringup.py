@@ -6,7 +6,7 @@ and the tests can read it anywhere.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "carebot"

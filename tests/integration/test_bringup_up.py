@@ -3,7 +3,6 @@ SIGTERM stops everything cleanly; a bad parameter file starts nothing and names 
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 

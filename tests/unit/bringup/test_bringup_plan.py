@@ -1,5 +1,4 @@
 """The launch plan both starters share, and the command lines `carebot up` builds from it."""
-import sys
 from pathlib import Path
 
 import pytest
