@@ -30,7 +30,7 @@ from carebot_interfaces.msg import Person, PersonArray
 
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
-from carebot.motion.gestures import REST_ARM, REST_HEAD, GestureError, GestureName, GesturePlanner
+from carebot.motion.gestures import REST_HEAD, GestureError, GestureName, GesturePlanner
 from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
                                        declare_value, finite, reject_unknown_parameters, yaw_of)
 from carebot.motion.trajectory import Trajectory, Waypoint
@@ -59,8 +59,10 @@ class ArmHeadNode(Node):
     def __init__(self) -> None:
         super().__init__("arm_head")
         speed_scale = declare_float(self, "speed_scale", 0.9, "fraction of the URDF velocity limits used", 0.05, 1.0)
-        self.tolerance = declare_float(self, "joint_tolerance", 0.05, "rad: a gesture has reached its target", 0.005, 0.5)
-        self.settle_timeout = declare_float(self, "settle_timeout", 3.0, "s allowed after a trajectory's end", 0.5, 30.0)
+        self.tolerance = declare_float(self, "joint_tolerance", 0.05, "rad: a gesture has reached its target",
+                                       0.005, 0.5)
+        self.settle_timeout = declare_float(self, "settle_timeout", 3.0, "s allowed after a trajectory's end",
+                                            0.5, 30.0)
         self.look_tolerance = declare_float(self, "look_tolerance", 0.05, "rad: gaze on target", 0.005, 0.5)
         self.look_timeout = declare_float(self, "look_timeout", 6.0, "s for LookAt to reach its target", 1.0, 60.0)
         self.rest_after = declare_float(self, "return_to_rest_after", 5.0,
@@ -193,7 +195,8 @@ class ArmHeadNode(Node):
         self._send(plan.arm)
         self._send(plan.head, head=True)
         if plan.gripper is not None:
-            self._send(self.planner.trajectory((GRIPPER_JOINT,), self.joints(), [Waypoint({GRIPPER_JOINT: plan.gripper})]))
+            self._send(self.planner.trajectory((GRIPPER_JOINT,), self.joints(),
+                                               [Waypoint({GRIPPER_JOINT: plan.gripper})]))
         self.task_pub.publish(String(data=f"gesture:{name.value}"))
         self.get_logger().info(f"gesture {name.value}: {plan.duration:.1f} s")
         targets = {**(plan.arm.final if plan.arm else {}), **(plan.head.final if plan.head else {})}
@@ -296,7 +299,8 @@ class ArmHeadNode(Node):
         aim = None
         last_aim = 0.0
         error = math.inf
-        self.task_pub.publish(String(data=f"look_at:{'person ' + str(goal.track_id) if goal.track_id >= 0 else 'point'}"))
+        what = f"person {goal.track_id}" if goal.track_id >= 0 else "point"
+        self.task_pub.publish(String(data=f"look_at:{what}"))
         try:
             while rclpy.ok():
                 now = time.monotonic()

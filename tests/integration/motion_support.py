@@ -102,7 +102,8 @@ class MotionPeer:
         msg = Odometry()
         msg.header.frame_id, msg.child_frame_id = "map", "base_link"
         msg.pose.pose.position.x, msg.pose.pose.position.y = self.pose[0], self.pose[1]
-        msg.pose.pose.orientation.z, msg.pose.pose.orientation.w = math.sin(self.pose[2] / 2), math.cos(self.pose[2] / 2)
+        orientation = msg.pose.pose.orientation
+        orientation.z, orientation.w = math.sin(self.pose[2] / 2), math.cos(self.pose[2] / 2)
         msg.twist.twist.linear.x, msg.twist.twist.angular.z = lin, ang
         self.odom_pub.publish(msg)
 

@@ -82,7 +82,8 @@ def test_cancel_then_emergency_stop_aborts(stack):
     assert math.hypot(peer.pose[0] - here[0], peer.pose[1] - here[1]) < 0.02     # it stopped
 
     handle, result = peer.send_goal("corridor")
-    assert wait_for(lambda: peer.last_cmd() is not None and abs(peer.last_cmd()[1]) + abs(peer.last_cmd()[2]) > 0.05, 20)
+    assert wait_for(lambda: peer.last_cmd() is not None
+                    and abs(peer.last_cmd()[1]) + abs(peer.last_cmd()[2]) > 0.05, 20)
     peer.publish_estop(True)
     res = peer.wait(result, 5)
     assert res.result.error_code == NavError.EMERGENCY_STOP

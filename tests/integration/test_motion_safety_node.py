@@ -96,7 +96,8 @@ def test_people_slow_and_stop_the_base(stack):
     try:
         assert wait_for(lambda: peer.last_cmd()[1] > 0.55, 10)
         peer.persons = [(0.8, 1.4)]                       # beside, within 1.5 m of the robot's edge
-        assert wait_for(lambda: peer.last_cmd()[1] <= 0.3 and peer.status.speed_limit <= 0.3 + 1e-6, 3), (peer.last_cmd(), peer.status)  # float32
+        assert wait_for(lambda: peer.last_cmd()[1] <= 0.3 and peer.status.speed_limit <= 0.3 + 1e-6, 3), \
+            (peer.last_cmd(), peer.status)                # speed_limit is a float32
         time.sleep(0.5)
         assert max(lin for _, lin, _ in peer.cmds_since(time.monotonic() - 0.4)) <= 0.3
         peer.persons = [(0.75, 0.0)]                      # steps in front

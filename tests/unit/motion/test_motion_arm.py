@@ -8,7 +8,7 @@ import pytest
 
 from carebot.motion.description import ARM_JOINTS, FOOTPRINT_RADIUS, HEAD_JOINTS, LASER_HEIGHT
 from carebot.motion.gestures import (HANDOVER_POINT, REST_ARM, REST_HEAD, GestureError, GesturePlanner)
-from carebot.motion.kinematics import TOOL_AXIS, TOOL_FRAME, Kinematics
+from carebot.motion.kinematics import TOOL_AXIS, TOOL_FRAME
 from carebot.motion.trajectory import JointLimit, Waypoint, build_trajectory
 
 CURRENT = {**{n: 0.0 for n in ARM_JOINTS}, **{n: 0.0 for n in HEAD_JOINTS}}

@@ -185,7 +185,7 @@ event = st.tuples(
 def test_no_output_ever_exceeds_a_limit(events):
     layer = SafetyLayer()
     t = 0.0
-    prev_linear = prev_angular = 0.0
+    prev_linear = 0.0
     last_cmd = {Source.NAVIGATION: -math.inf, Source.TELEOP: -math.inf}
     last_scan = -math.inf
     estop = False
@@ -221,6 +221,6 @@ def test_no_output_ever_exceeds_a_limit(events):
             assert out.linear == 0 and out.angular == 0
         if kind == "scan_near":
             assert out.linear == 0           # boxed in: no direction of travel is free
-        prev_linear, prev_angular = out.linear, out.angular
+        prev_linear = out.linear
         t += gap
         step = gap
