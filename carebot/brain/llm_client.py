@@ -72,7 +72,7 @@ RETRYABLE = {FailureKind.TIMEOUT, FailureKind.RATE_LIMITED, FailureKind.SERVER_E
 BACKEND_DEFAULTS = {
     Backend.DEEPSEEK: dict(timeout_s=8.0, deadline_s=20.0, max_retries=2, max_tokens=300),
     Backend.OPENAI_COMPATIBLE: dict(timeout_s=10.0, deadline_s=25.0, max_retries=2, max_tokens=300),
-    Backend.EMBEDDED: dict(timeout_s=30.0, deadline_s=45.0, max_retries=1, max_tokens=80),
+    Backend.EMBEDDED: dict(timeout_s=30.0, deadline_s=45.0, max_retries=1, max_tokens=240),
 }
 
 

@@ -149,7 +149,9 @@ def decision_schema(policy: ToolPolicy) -> dict:
     return {
         "type": "object",
         "properties": {
-            "reply": {"type": "string", "maxLength": 120},
+            # Short: a Chinese character can cost three tokens, and max_tokens must
+            # always leave room to close the JSON object.
+            "reply": {"type": "string", "maxLength": 60},
             "action": {"type": "string", "enum": ["none", "navigate_to", "gesture", "call_staff"]},
             "place": {"type": "string", "enum": [""] + _place_enum(policy)},
         },
