@@ -123,15 +123,26 @@ class Supervisor:
         self._clock = clock
         self._stop = threading.Event()
         self._print_lock = threading.Lock()
+        self._out_closed = False
         self._log_dir = Path(log_dir) if log_dir else None
         if self._log_dir:
             self._log_dir.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------ output
-    def log(self, message: str) -> None:
+    def _write(self, text: str) -> None:
+        """Write to the terminal; a closed one (``carebot up | head``) is ignored, never
+        fatal: nodes must keep running and their pipes keep being drained."""
         with self._print_lock:
-            self._out.write(f"[carebot up] {message}\n")
-            self._out.flush()
+            if self._out_closed:
+                return
+            try:
+                self._out.write(text)
+                self._out.flush()
+            except (OSError, ValueError):
+                self._out_closed = True
+
+    def log(self, message: str) -> None:
+        self._write(f"[carebot up] {message}\n")
 
     def _forward(self, name: str, stream) -> None:
         """Copy one child's output line by line, prefixed with its name (and to its log file)."""
@@ -139,9 +150,7 @@ class Supervisor:
         try:
             for raw in iter(stream.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip("\n")
-                with self._print_lock:
-                    self._out.write(f"[{name}] {line}\n")
-                    self._out.flush()
+                self._write(f"[{name}] {line}\n")
                 if log:
                     log.write(line + "\n")
                     log.flush()

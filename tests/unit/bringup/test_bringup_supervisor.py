@@ -79,3 +79,20 @@ def test_shutdown_sends_sigint_then_kills_a_child_that_ignores_it():
 def test_duplicate_names_are_refused():
     with pytest.raises(ValueError):
         Supervisor([ChildSpec("a", _python("")), ChildSpec("a", _python(""))])
+
+
+class ClosedTerminal(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_terminal_never_blocks_the_children():
+    chatty = _python("import sys\nfor i in range(20000):\n    print('x' * 100)\nprint('done', flush=True)")
+    supervisor = Supervisor([ChildSpec("chatty", chatty)], out=ClosedTerminal(), grace_s=1.0)
+    supervisor.start()
+    child = supervisor.children["chatty"]
+    try:    # 2 MB of output: far more than a pipe holds, so it only ends if drained
+        assert _wait(lambda: child.proc.poll() is not None, 30)
+        assert child.proc.returncode == 0
+    finally:
+        supervisor.shutdown()
