@@ -264,8 +264,10 @@ class Sequence:
 
 
 def sequence(motion: Motion, fps: float = 5.0, source: int = 0, floor: Floor = Floor.WOOD,
-             seed: int = 0, lie_s: float = 6.0) -> Sequence:
-    """An animated person. FALL: stand 2 s, fall in 0.6 s, lie lie_s, rise in 1 s, stand 3 s."""
+             seed: int = 0, lie_s: float = 6.0, size: tuple[int, int] | None = None) -> Sequence:
+    """An animated person. FALL: stand 2 s, fall in 0.6 s, lie lie_s, rise in 1 s, stand 3 s.
+
+    size (width, height) scales the frames down from FRAME_W x FRAME_H (lighter messages)."""
     rng = np.random.default_rng(seed)
     bg = background(floor, seed)
     height = float(rng.uniform(0.5, 0.7)) * FRAME_H
@@ -316,4 +318,6 @@ def sequence(motion: Motion, fps: float = 5.0, source: int = 0, floor: Floor = F
             img = bg.copy()
             paste_person(img, source, feet, height, angle_deg=direction * lean)
             frames.append((t, img))
+    if size is not None and size != (FRAME_W, FRAME_H):
+        frames = [(t, cv2.resize(f, size, interpolation=cv2.INTER_AREA)) for t, f in frames]
     return Sequence(f"{motion.value} src{source} {floor.value} seed{seed}", motion, tuple(frames), fall_at, up_at)
