@@ -98,8 +98,12 @@ def _run(args: argparse.Namespace, params_dir: Path) -> int:
     supervisor = Supervisor(specs, grace_s=args.grace, log_dir=args.log_dir)
 
     def on_signal(signum, _frame):
-        supervisor.log(f"{signal.Signals(signum).name} received")
-        supervisor.stop()
+        if supervisor.stopping:   # asked twice: do not wait out the grace period
+            supervisor.log(f"{signal.Signals(signum).name} received again: killing the nodes")
+            supervisor.hurry()
+        else:
+            supervisor.log(f"{signal.Signals(signum).name} received")
+            supervisor.stop()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)

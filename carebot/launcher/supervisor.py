@@ -122,6 +122,7 @@ class Supervisor:
         self._grace_s = grace_s
         self._clock = clock
         self._stop = threading.Event()
+        self._hurry = threading.Event()
         self._print_lock = threading.Lock()
         self._out_closed = False
         self._log_dir = Path(log_dir) if log_dir else None
@@ -206,6 +207,15 @@ class Supervisor:
         """Ask run() to end (safe from a signal handler or another thread)."""
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def hurry(self) -> None:
+        """Kill the nodes now instead of waiting out the grace (a second Ctrl-C)."""
+        self._hurry.set()
+        self._stop.set()
+
     def shutdown(self) -> dict[str, int | None]:
         """SIGINT every running child, wait up to the grace period, then SIGKILL the rest."""
         self._stop.set()
@@ -215,11 +225,14 @@ class Supervisor:
         for child in running:
             _signal(child.proc, signal.SIGINT)
         deadline = time.monotonic() + self._grace_s
+        while (any(c.proc.poll() is None for c in running) and time.monotonic() < deadline
+               and not self._hurry.is_set()):
+            time.sleep(POLL_PERIOD_S)
         for child in running:
-            try:
-                child.proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.log(f"{child.spec.name} ignored SIGINT for {self._grace_s:.0f} s; killing it")
+            if child.proc.poll() is None:
+                why = "stop requested again" if self._hurry.is_set() else \
+                    f"ignored SIGINT for {self._grace_s:.0f} s"
+                self.log(f"{child.spec.name} {why}; killing it")
                 _signal(child.proc, signal.SIGKILL)
                 child.proc.wait()
         codes = {}

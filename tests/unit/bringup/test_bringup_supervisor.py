@@ -96,3 +96,20 @@ def test_a_closed_terminal_never_blocks_the_children():
         assert child.proc.returncode == 0
     finally:
         supervisor.shutdown()
+
+
+def test_a_second_stop_request_kills_without_waiting_out_the_grace():
+    import threading
+
+    stubborn = _python("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)")
+    out = io.StringIO()
+    supervisor = Supervisor([ChildSpec("stubborn", stubborn)], out=out, grace_s=30.0)
+    supervisor.start()
+    assert _wait(lambda: "ready" in out.getvalue())
+    supervisor.stop()
+    assert supervisor.stopping
+    threading.Timer(0.5, supervisor.hurry).start()      # the operator presses Ctrl-C again
+    started = time.monotonic()
+    codes = supervisor.shutdown()
+    assert time.monotonic() - started < 10 and codes == {"stubborn": -signal.SIGKILL}
+    assert "stop requested again; killing it" in out.getvalue()
