@@ -53,7 +53,7 @@ class NavConfig:
     min_goal_timeout: float = 30.0      # s; the goal timeout is this plus time_factor x drive time
     time_factor: float = 3.0
     obstacle_range: float = 3.0         # m: returns farther than this are not used for re-planning
-    goal_relax_radius: float = 1.5      # m: a goal spot occupied by a person may be replaced this near
+    goal_relax_radius: float = 2.0      # m: an occupied goal may be replaced by a spot this near
     relax_extra_clearance: float = 0.1  # m more room kept from the obstacles around a replaced goal
 
     def validate(self) -> "NavConfig":
@@ -131,7 +131,7 @@ class Navigator:
         self.state = NavState.DONE
         self._follower = None
         return NavStep(0.0, 0.0, NavState.DONE, 0.0, True, NavError.NONE,
-                       f"arrived {off:.1f} m from the goal: the spot itself is occupied")
+                       f"arrived {off:.1f} m from the goal: people or obstacles occupy it")
 
     def _finish(self, error: NavError, message: str) -> NavStep:
         self.state = NavState.DONE
@@ -235,18 +235,19 @@ class Navigator:
             marked = self.costmap.with_obstacles(obstacles, radius)
             result = plan(marked, pose[:2], self._goal[:2])
             if result.path is None and self._original_goal is None:
-                # Someone stands on the goal itself: settle for the nearest free spot close to it.
-                # Extra room so the safety layer's margin around people does not stop the robot short.
+                # People (or things) occupy the goal or the last stretch to it: settle for the
+                # reachable free spot nearest to it, with extra room so that the safety layer's
+                # margin around people does not stop the robot short, facing the goal.
                 roomy = self.costmap.with_obstacles(obstacles, radius + cfg.relax_extra_clearance)
-                spot = roomy.nearest_free(self._goal[0], self._goal[1], cfg.goal_relax_radius)
-                if spot is not None:
-                    here = roomy.to_world(*spot)
+                here = roomy.nearest_reachable(self._goal[:2], cfg.goal_relax_radius, pose[:2], marked)
+                if here is not None:
                     if math.hypot(here[0] - pose[0], here[1] - pose[1]) <= self.pursuit_config.goal_tolerance:
                         return self._finish_near(pose)
                     result = plan(marked, pose[:2], here)
                     if result.path is not None:
                         self._original_goal = self._goal
-                        self._goal = (here[0], here[1], self._goal[2])
+                        face = math.atan2(self._goal[1] - here[1], self._goal[0] - here[0])
+                        self._goal = (here[0], here[1], face)
             if result.path is not None:
                 self._set_path(result.path)
                 self._blocked_since = None

@@ -147,6 +147,25 @@ class CostMap:
                     best, best_d = (r, c), d
         return best
 
+    def nearest_reachable(self, goal: tuple[float, float], radius: float, start: tuple[float, float],
+                          route_map: "CostMap | None" = None) -> tuple[float, float] | None:
+        """The free cell of this map nearest to ``goal`` (within ``radius`` m) that the robot can
+        reach from ``start`` on ``route_map`` (default: this map); None when there is none."""
+        route = route_map or self
+        start_cell = route.nearest_free(*start, route.config.goal_search_radius)
+        if start_cell is None:
+            return None
+        labels, _ = ndimage.label(~route.lethal, structure=np.ones((3, 3), dtype=bool))
+        reachable = labels == labels[start_cell]
+        rows, cols = np.nonzero(reachable & ~self.lethal)
+        if len(rows) == 0:
+            return None
+        xs = self.origin[0] + (cols + 0.5) * self.resolution
+        ys = self.origin[1] + (rows + 0.5) * self.resolution
+        dist = np.hypot(xs - goal[0], ys - goal[1])
+        best = int(np.argmin(dist))
+        return (float(xs[best]), float(ys[best])) if dist[best] <= radius else None
+
     def segment_free(self, a: tuple[float, float], b: tuple[float, float]) -> bool:
         """Whether the robot can drive the straight segment a-b (checked every half cell)."""
         steps = max(int(math.hypot(b[0] - a[0], b[1] - a[1]) / (self.resolution / 2)), 1)

@@ -107,7 +107,7 @@ def test_person_on_the_goal_spot_robot_stops_near_it_without_touching():
     world = parse_world({"name": "room", "size": [12, 8], "robot_start": [1, 4, 0],
                          "walls": [[0, 0, 12, 0], [12, 0, 12, 8], [12, 8, 0, 8], [0, 8, 0, 0]]})
     step, pose, closest, _, _ = run(world, (1.0, 4.0, 0.0), (9.0, 4.0, 0.0), lambda t, pose: [(9.0, 4.0)])
-    assert step.error is NavError.NONE and "occupied" in step.message, step
+    assert step.error is NavError.NONE and "occupy it" in step.message, step
     assert closest > 0.1
     assert math.hypot(pose[0] - 9.0, pose[1] - 4.0) < 1.8
 
@@ -136,3 +136,18 @@ def test_doors_and_narrow_gaps_do_not_look_blocked():
                                        lambda t, pose: [])
         assert step.error is NavError.NONE, (site, step)
         assert waited == 0.0, f"{site}: waited {waited:.1f} s for nothing"
+
+
+def test_dining_room_spot_taken_robot_stops_at_the_door_facing_it():
+    # The simulated care home's visitor stands 0.3 m from the dining-room place, 1.1 m inside
+    # the door: the robot cannot pass them at a respectful distance, so it stops as near as it
+    # may and says so.
+    world = load_world("care_home")
+    goal = world.places["dining_room"]
+    step, pose, closest, _, _ = run(world, (10.0, 7.0, 0.0), (goal.x, goal.y, goal.yaw),
+                                    lambda t, pose: [(11.0, 4.9)])
+    assert step.error is NavError.NONE and "occupy it" in step.message, step
+    assert closest > 0.1
+    assert math.hypot(pose[0] - goal.x, pose[1] - goal.y) <= 2.0 + 0.15
+    facing = math.atan2(goal.y - pose[1], goal.x - pose[0])
+    assert abs((pose[2] - facing + math.pi) % (2 * math.pi) - math.pi) < 0.3

@@ -174,6 +174,6 @@ def test_person_standing_on_the_goal_gives_a_nearby_arrival():
     nav = Navigator(costmap)
     person = person_at(10.0, 4.0)
     step, pose, _ = drive(nav, (1.0, 4.0, 0.0), (10.0, 4.0, 0.0), lambda p, t: person, costmap=costmap)
-    assert step.error is NavError.NONE and "occupied" in step.message, step
+    assert step.error is NavError.NONE and "occupy it" in step.message, step
     off = math.hypot(pose[0] - 10.0, pose[1] - 4.0)
     assert 1.0 < off <= nav.config.goal_relax_radius + 0.15   # clear of the safety layer's margin around people
