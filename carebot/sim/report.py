@@ -44,6 +44,7 @@ def path_figure(result: ScenarioResult, out: Path) -> Path | None:
     ax.set_ylabel("y (m)")
     ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     plt.close(fig)
     return out

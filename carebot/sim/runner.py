@@ -48,11 +48,6 @@ def merged_params(site: str, spec: ScenarioSpec, out_dir: Path) -> Path:
     overrides: dict[str, dict[str, object]] = copy.deepcopy(STACK_OVERRIDES)
     overrides.setdefault("sim", {}).update(
         {"site": site, "robot_start": f"{x:g} {y:g} {yaw:g}", "actors_file": str(actors_file(spec, out_dir))})
-    if "perception" in spec.nodes:
-        # Lockstep with perception: CI's CPU runs YOLO at a few frames per second; sim time waits
-        # for each frame to be processed, so timings in sim seconds are those of a robot whose
-        # perception keeps up with its camera (docs/sim.md).
-        overrides["sim"]["sync_topic"] = "perception/persons"
     overrides.setdefault("dashboard", {})["database"] = str(out_dir / "dashboard.sqlite3")
     for node, values in spec.params.items():
         overrides.setdefault(node, {}).update(values)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import rclpy
 from carebot_interfaces.action import NavigateTo
 from carebot_interfaces.msg import Alert, PersonArray, RobotStatus, ToolCall, Transcript
+from carebot_interfaces.srv import Ask
 from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionClient
@@ -89,6 +90,7 @@ class StackClient:
         self.estop_pub = n.create_publisher(Bool, "safety/estop", RELIABLE_QOS)
         self.navigate_client = ActionClient(n, NavigateTo, "navigate_to")
         self.nav_result = None
+        self.ask_client = n.create_client(Ask, "brain/ask")
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(n)
         self._thread = threading.Thread(target=self._spin, name="scenario-client", daemon=True)
@@ -169,6 +171,19 @@ class StackClient:
                 self.nav_result = "rejected"
         future.add_done_callback(on_goal)
         return True
+
+    def ask(self, text: str, timeout_s: float = 60.0):
+        """brain/ask with execute=false (plan only, nothing moves); the response or None."""
+        if not self.ask_client.wait_for_service(timeout_sec=10.0):
+            return None
+        future = self.ask_client.call_async(Ask.Request(text=text, execute=False))
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        return future.result() if done.wait(timeout_s) else None
+
+    def speaking_now(self) -> bool:
+        with self.lock:
+            return bool(self.state.speaking) and bool(self.state.speaking[-1].msg.data)
 
     # ------------------------------------------------------------------ queries
     def alerts(self, kind: int | None = None, state: int | None = None) -> list[Received]:
