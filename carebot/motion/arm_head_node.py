@@ -36,7 +36,6 @@ from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, S
 from carebot.motion.trajectory import Trajectory, Waypoint
 
 FEEDBACK_PERIOD_S = 0.2
-JOINT_STATES_WAIT_S = 3.0      # s a goal waits for the first joint_states
 PERSON_WAIT_S = 2.0            # s a LookAt waits to see the tracked person
 RETARGET_S = 0.3               # s between head re-aims while following a person
 STAY_GESTURES = (GestureName.POINT, GestureName.HANDOVER)
@@ -72,6 +71,8 @@ class ArmHeadNode(Node):
         self.fallen_height = declare_float(self, "fallen_look_height", 0.2, "m: where a fallen person is", 0.0, 1.0)
         self.persons_timeout = declare_float(self, "persons_timeout", 1.0, "s a person detection stays valid",
                                              0.1, 10.0)
+        self.joints_wait = declare_float(self, "joint_states_wait", 10.0,
+                                         "s a goal waits for the first joint_states (start-up)", 0.0, 120.0)
         self.rest_on_start = bool(declare_value(self, "rest_on_start", True,
                                                 "fold the arm and centre the head when joint_states first arrive"))
         reject_unknown_parameters(self)
@@ -141,7 +142,7 @@ class ArmHeadNode(Node):
             return dict(self._joints)
 
     def _wait_joints(self) -> bool:
-        deadline = time.monotonic() + JOINT_STATES_WAIT_S
+        deadline = time.monotonic() + self.joints_wait
         while time.monotonic() < deadline:
             if time.monotonic() - self._joints_stamp < 1.0 and all(n in self._joints for n in ARM_JOINTS + HEAD_JOINTS):
                 return True
