@@ -74,10 +74,13 @@ class WavFileSource:
             return None
         t0 = self._t_start + self._pos / SAMPLE_RATE
         if self._realtime:
-            ready_at = t0 + self._block / SAMPLE_RATE
-            delay = ready_at - self._clock()
+            # Like a microphone: a block is there once its last sample has "happened".
+            delay = t0 + self._block / SAMPLE_RATE - self._clock()
             if delay > 0:
-                time.sleep(min(delay, max(timeout, 0.0)) if timeout else delay)
+                if timeout and delay > timeout:
+                    time.sleep(timeout)
+                    return None
+                time.sleep(delay)
         block = self._samples[self._pos:self._pos + self._block]
         self._pos += len(block)
         return AudioBlock(block, t0)

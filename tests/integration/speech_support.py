@@ -10,6 +10,7 @@ import rclpy
 from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from diagnostic_msgs.msg import DiagnosticArray
 from std_msgs.msg import Bool
 
 from carebot_interfaces.action import Speak
@@ -32,11 +33,13 @@ class SpeechClient:
         self.node = rclpy.create_node("speech_test_client", context=self.context)
         self.transcripts: list[Transcript] = []
         self.arrivals: list[float] = []      # time.monotonic() of each transcript's arrival
+        self.diagnostics: list = []          # carebot/speech DiagnosticStatus messages
         self.speaking: list[bool] = []
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.node.create_subscription(Transcript, "speech/transcript", self._on_transcript, 10)
         self.node.create_subscription(Bool, "speech/speaking", lambda m: self.speaking.append(m.data), latched)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.audio_pub = self.node.create_publisher(AudioChunk, "speech/audio_in",
                                                     QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
         self.speak = ActionClient(self.node, Speak, "speech/speak")
@@ -44,6 +47,9 @@ class SpeechClient:
         self.executor.add_node(self.node)
         self._spin = threading.Thread(target=self.executor.spin, daemon=True)
         self._spin.start()
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        self.diagnostics += [s for s in msg.status if s.name == "carebot/speech"]
 
     def _on_transcript(self, msg: Transcript) -> None:
         self.arrivals.append(time.monotonic())

@@ -85,3 +85,40 @@ def test_topic_audio_transcript_speak_and_barge_in(tmp_path, maker):
         client.close()
         code = stop(proc)
     assert code in (0, -2), log.read_text()
+
+
+def test_file_source_records_only_when_asked_and_reports_health(tmp_path, maker):
+    from carebot.speech.audio import Clip, write_wav
+
+    sentence = "Is there a lift to the second floor"
+    clip = maker.make(sentence, corpus.Voice("espeak", "en-us", 150))
+    wav = tmp_path / "in.wav"
+    write_wav(wav, Clip(_pad(clip.samples, 16000), 16000))
+    rec = tmp_path / "rec"
+    env = isolated_env()
+    log = tmp_path / "speech.log"
+    proc = start(NODE + ["--ros-args", "-p", "audio_source:=file", "-p", f"file_path:={wav}",
+                         "-p", "file_realtime:=false", "-p", "playback:=none", "-p", f"record_dir:={rec}"], env, log)
+    client = SpeechClient(env)
+    try:
+        assert wait_for(lambda: client.transcripts, 60), log.read_text()
+        assert corpus.word_errors(sentence, client.transcripts[0].text)[0] <= 1
+        assert client.transcripts[0].source == f"file:{wav}"
+        assert len(list(rec.glob("*.wav"))) == 1          # record_dir set: the utterance is kept
+        def values():
+            return {kv.key: kv.value for kv in client.diagnostics[-1].values} if client.diagnostics else {}
+
+        assert wait_for(lambda: values().get("transcripts") == "1", 10), client.diagnostics
+        assert client.diagnostics[-1].message == "listening" and values()["model"] == "tiny.en"
+    finally:
+        client.close()
+        stop(proc)
+
+
+def test_bad_parameters_stop_the_node_with_a_clear_message(tmp_path):
+    log = tmp_path / "speech.log"
+    proc = start(NODE + ["--ros-args", "-p", "audio_source:=microphone", "-p", "model:=tiny.en",
+                         "-p", "language:=zh"], isolated_env(), log)
+    assert proc.wait(60) == 2
+    text = log.read_text()
+    assert "audio_source 'microphone'" in text and "English-only" in text

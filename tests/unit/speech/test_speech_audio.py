@@ -143,3 +143,18 @@ def test_stream_clock_maps_samples_to_block_times():
 
 def test_whole_signal_resample_matches_length():
     assert len(resample(np.zeros(22050, np.float32), 22050)) == 16000
+
+
+def test_wav_file_source_in_real_time_waits_like_a_microphone(tmp_path):
+    import time
+
+    path = tmp_path / "d.wav"
+    path.write_bytes(_wav_bytes(np.zeros(16000 // 2, "<i2"), 2, 1, 16000))
+    src = WavFileSource(path, realtime=True, tail_s=0.0)
+    started = time.monotonic()
+    got = 0
+    while src.state != SourceState.FINISHED and time.monotonic() - started < 3:
+        block = src.read(0.05)
+        got += 0 if block is None else len(block.samples)
+    assert got == 8000
+    assert 0.45 < time.monotonic() - started < 1.5
