@@ -151,6 +151,19 @@ class LLMConfig:
         return DEEPSEEK_MODEL if self.backend is Backend.DEEPSEEK else "local"
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies (Linux), so a killed
+    brain never leaves an orphan LLM server eating the CPU."""
+    try:
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -203,7 +216,8 @@ class EmbeddedServer:
                    "--verbose", "False"]
             log.info("starting embedded LLM server on %s:%d (%s)", self.host, self.port, self.model_path.name)
             self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+                                          stdin=subprocess.DEVNULL, start_new_session=True,
+                                          preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
             deadline = time.monotonic() + self.startup_timeout_s
             while time.monotonic() < deadline:
                 if self._proc.poll() is not None:

@@ -54,3 +54,32 @@ def test_self_hosted_backend_in_tools_mode(server):
     d = Brain("public_hall", llm=llm, use_embeddings=False).decide("Tell me something nice")
     assert d.source is Source.LLM and not d.fallback, d.llm_error
     assert d.actions and all(a.tool in {t.value for t in LLM_TOOLS} for a in d.actions)
+
+
+ORPHAN = """
+import os
+from carebot.brain.llm_client import EmbeddedServer
+server = EmbeddedServer(n_threads=1)
+server.start()
+print(server._proc.pid, flush=True)
+os._exit(0)   # the brain dies without cleaning up
+"""
+
+
+def test_llm_server_dies_with_its_parent():
+    import os
+    import subprocess
+    import sys
+    import time
+
+    out = subprocess.run([sys.executable, "-c", ORPHAN], capture_output=True, text=True, timeout=120)
+    pid = int(out.stdout.strip().splitlines()[-1])
+    deadline = time.monotonic() + 10
+    alive = True
+    while alive and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            time.sleep(0.2)
+        except ProcessLookupError:
+            alive = False
+    assert not alive, "the embedded LLM server outlived the process that started it"
