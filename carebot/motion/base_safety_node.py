@@ -120,7 +120,7 @@ class BaseSafetyNode(Node):
         reason = self.layer.command(source, msg.linear.x, msg.angular.z, time.monotonic())
         if reason:
             self._rejections += 1
-            self.get_logger().warning(f"rejected {source.name.lower()} command: {reason}")
+            self.get_logger().warning(f"rejected {source.name.lower()} command: {reason}", throttle_duration_sec=2.0)
             self._tick()                              # stop now, not at the next tick
 
     def _on_scan(self, msg: LaserScan) -> None:
