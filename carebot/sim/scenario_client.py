@@ -26,7 +26,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
 
 SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -52,6 +52,7 @@ class StackState:
     alerts: list[Received] = field(default_factory=list)
     transcripts: list[Received] = field(default_factory=list)
     speaking: list[Received] = field(default_factory=list)   # Bool changes
+    tasks: list[Received] = field(default_factory=list)      # navigator/task changes (String)
     persons: Received | None = None
     persons_seen: int = 0
     # (sim time, [(track id, state, score, fall score, seconds down)]) per perception frame
@@ -83,6 +84,7 @@ class StackClient:
         n.create_subscription(Transcript, "speech/transcript", self._append("transcripts"), RELIABLE_QOS)
         n.create_subscription(Bool, "speech/speaking", self._append("speaking"), LATCHED_QOS)
         n.create_subscription(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS)
+        n.create_subscription(String, "navigator/task", self._append("tasks"), LATCHED_QOS)
         n.create_subscription(Image, "camera/image_raw", self._set("image"), SENSOR_QOS)
         n.create_subscription(Image, "perception/debug_image", self._set("debug_image"), SENSOR_QOS)
         n.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
@@ -180,6 +182,11 @@ class StackClient:
         done = threading.Event()
         future.add_done_callback(lambda _: done.set())
         return future.result() if done.wait(timeout_s) else None
+
+    def tasks_since(self, sim_time: float) -> list[str]:
+        """Navigation tasks (e.g. 'navigate:kitchen') started at or after sim_time."""
+        with self.lock:
+            return [r.msg.data for r in self.state.tasks if r.msg.data and r.sim_time >= sim_time]
 
     def speaking_now(self) -> bool:
         with self.lock:

@@ -51,6 +51,18 @@ def _persons(ctx: ScenarioContext, state: int | None = None) -> list:
     return [p for p in received.msg.persons if state is None or p.state == state]
 
 
+def _task_to(ctx: ScenarioContext, target: str, since: float, what: str):
+    """Predicate: a navigation task to ``target`` started; fails at once on a task elsewhere."""
+    def predicate() -> bool:
+        tasks = ctx.client.tasks_since(since)
+        if any(target in task for task in tasks):
+            return True
+        if tasks:
+            raise ScenarioFailed(f"{what}: the robot set off on {tasks[0]!r} instead")
+        return False
+    return predicate
+
+
 def _first_alert(ctx: ScenarioContext, kind: int, state: int, since: float):
     for received in ctx.client.alerts(kind, state):
         if received.sim_time >= since:
@@ -100,6 +112,7 @@ def fetch_water(ctx: ScenarioContext) -> None:
     heard = ctx.wait("speech recognition hears the request",
                      lambda: next((r for r in client.transcripts() if "water" in r.msg.text.lower()), None), 30)
     ctx.log(f"transcript: {heard.msg.text!r}")
+    ctx.wait("the robot sets off for the kitchen", _task_to(ctx, "kitchen", t_ask, "fetching water"), 60)
     ctx.wait("the robot reaches the kitchen", lambda: place_distance(ctx.world, "kitchen", client.state.pose) < AT_PLACE_M,
              180)
     ctx.frame("kitchen")
@@ -170,6 +183,7 @@ def hall_id_card(ctx: ScenarioContext) -> None:
     # The robot may offer to guide rather than walk off: the visitor accepts (harmless if it already goes).
     client.control("say", actor="visitor", text="Yes please, take me there.")
     ctx.log("the visitor says: yes please, take me there", "action")
+    ctx.wait(f"the robot sets off for {counter}", _task_to(ctx, counter, t_ask, "guiding"), 60)
     ctx.wait(f"the robot guides the visitor to {counter}",
              lambda: place_distance(ctx.world, counter, client.state.pose) < AT_PLACE_M, 120)
     ctx.frame("at_counter")
