@@ -6,6 +6,8 @@
 
 Nothing moves: the plan is printed, not executed. The embedded llama.cpp server is
 started only when the rules and the knowledge base leave the request to the LLM.
+With --ros the running stack's brain answers (service brain/ask); --execute then
+lets the robot carry the plan out.
 """
 from __future__ import annotations
 
@@ -32,12 +34,55 @@ def register(subparsers) -> None:
     parser.add_argument("--language", choices=("", "en", "zh"), default="", help="reply language (default: detect)")
     parser.add_argument("--no-embeddings", action="store_true", help="lexical knowledge retrieval only (faster start)")
     parser.add_argument("--verbose", action="store_true", help="log LLM attempts on stderr")
+    parser.add_argument("--ros", action="store_true",
+                        help="ask the running stack's brain (service brain/ask, current ROS_DOMAIN_ID) instead")
+    parser.add_argument("--execute", action="store_true", help="with --ros: the robot carries the plan out")
+    parser.add_argument("--timeout", type=float, default=60.0, help="with --ros: seconds to wait for the answer")
     parser.set_defaults(func=run)
+
+
+def ask_ros(text: str, person: str, language: str, execute: bool, timeout: float) -> dict:
+    """Call brain/ask of a running stack; the answer in the same JSON shape."""
+    import time
+
+    import rclpy
+    from carebot_interfaces.srv import Ask
+
+    rclpy.init()
+    node = rclpy.create_node("carebot_ask_cli")
+    try:
+        client = node.create_client(Ask, "brain/ask")
+        if not client.wait_for_service(timeout_sec=min(timeout, 10.0)):
+            raise TimeoutError("brain/ask is not available (is the stack up, same ROS_DOMAIN_ID?)")
+        future = client.call_async(Ask.Request(text=text, person=person, language=language, execute=execute))
+        rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
+        if not future.done():
+            raise TimeoutError(f"no answer from brain/ask within {timeout} s")
+        res = future.result()
+        alert = None
+        if res.has_alert:
+            a = res.alert
+            alert = {"id": a.id, "kind": a.kind, "severity": a.severity, "state": a.state, "person": a.person,
+                     "place": a.place, "message": a.message}
+        return {"reply": res.reply, "actions": [{"tool": c.tool, "args": {kv.key: kv.value for kv in c.args}}
+                                                for c in res.actions],
+                "alert": alert, "source": res.source, "latency_ms": round(float(res.latency_ms), 2)}
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
 
 
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, stream=sys.stderr,
                         format="[%(name)s] %(message)s")
+    if args.ros:
+        try:
+            answer = ask_ros(" ".join(args.text), args.person, args.language, args.execute, args.timeout)
+        except TimeoutError as exc:
+            print(f"carebot ask: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(answer, ensure_ascii=False))
+        return 0
     from carebot.brain.dialogue import Brain
     from carebot.brain.llm_client import LLMClient, LLMConfig
 

@@ -72,6 +72,23 @@ def test_ask_service_plans_without_executing(stack):
     assert len(peer.nav_goals) == goals            # execute=false: nothing moved
 
 
+def test_carebot_ask_ros_talks_to_the_running_brain(stack):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    peer, _, _, _ = stack
+    env = dict(os.environ, ROS_DOMAIN_ID=str(peer.context.get_domain_id()),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    out = subprocess.run([sys.executable, "-m", "carebot.cli", "ask", "--ros", "--timeout", "30",
+                          "Where is the toilet?"], capture_output=True, text=True, env=env, timeout=90)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["source"] == "knowledge" and answer["actions"][0]["tool"] == "answer"
+    assert answer["actions"][0]["args"]["place"] == "bathroom"
+
+
 def test_llm_plan_is_executed_through_the_actions(stack):
     peer, log, _, llm = stack
     res = peer.call_ask("I feel like a change of scenery", execute=True)
