@@ -4,7 +4,7 @@ Pure Python (no rclpy): ``carebot up`` gives it one command line per node. A chi
 that exits while the supervisor runs is restarted after a back-off delay that doubles
 with each quick crash and resets once the child has stayed up for a while, so a node
 that cannot start does not spin the CPU. Stopping sends SIGINT to every child (rclpy's
-clean shutdown), waits a grace period, then kills what is left.
+clean shutdown), SIGTERM after half a grace period, then kills what is left.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ INITIAL_BACKOFF_S = 1.0
 BACKOFF_FACTOR = 2.0
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 30.0
-STOP_GRACE_S = 10.0        # SIGINT -> SIGKILL
+STOP_GRACE_S = 10.0        # SIGINT, SIGTERM at half of it, SIGKILL at the end
 POLL_PERIOD_S = 0.1
 _PR_SET_PDEATHSIG = 1      # linux prctl: signal the child when the supervisor dies
 
@@ -217,24 +217,35 @@ class Supervisor:
         self._stop.set()
 
     def shutdown(self) -> dict[str, int | None]:
-        """SIGINT every running child, wait up to the grace period, then SIGKILL the rest."""
+        """Stop every running child as ``ros2 launch`` does: SIGINT to the node, SIGTERM
+        after half the grace period, SIGKILL to its whole process group at the end."""
         self._stop.set()
         running = [c for c in self.children.values() if c.proc is not None and c.proc.poll() is None]
         if running:
             self.log(f"stopping {', '.join(c.spec.name for c in running)}")
         for child in running:
-            _signal(child.proc, signal.SIGINT)
-        deadline = time.monotonic() + self._grace_s
-        while (any(c.proc.poll() is None for c in running) and time.monotonic() < deadline
-               and not self._hurry.is_set()):
+            _signal(child.proc, signal.SIGINT, group=False)
+        started = time.monotonic()
+        escalated = False
+        while any(c.proc.poll() is None for c in running) and not self._hurry.is_set():
+            waited = time.monotonic() - started
+            if waited >= self._grace_s:
+                break
+            if not escalated and waited >= self._grace_s / 2:
+                escalated = True
+                for child in running:
+                    if child.proc.poll() is None:
+                        self.log(f"{child.spec.name} still running {waited:.0f} s after SIGINT; sending SIGTERM")
+                        _signal(child.proc, signal.SIGTERM, group=False)
             time.sleep(POLL_PERIOD_S)
         for child in running:
             if child.proc.poll() is None:
                 why = "stop requested again" if self._hurry.is_set() else \
-                    f"ignored SIGINT for {self._grace_s:.0f} s"
+                    f"ignored SIGINT and SIGTERM for {self._grace_s:.0f} s"
                 self.log(f"{child.spec.name} {why}; killing it")
-                _signal(child.proc, signal.SIGKILL)
-                child.proc.wait()
+            # the group too: helpers a node started (a model server) must not outlive it
+            _signal(child.proc, signal.SIGKILL)
+            child.proc.wait()
         codes = {}
         for child in self.children.values():
             child.state = ChildState.STOPPED
@@ -244,10 +255,13 @@ class Supervisor:
         return codes
 
 
-def _signal(proc: subprocess.Popen, sig: int) -> None:
-    """Signal the child's whole process group (a node may have helpers of its own)."""
+def _signal(proc: subprocess.Popen, sig: int, group: bool = True) -> None:
+    """Signal the child, or its whole process group (a node may have helpers of its own)."""
     try:
-        os.killpg(proc.pid, sig)
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
     except ProcessLookupError:
         pass
     except PermissionError:

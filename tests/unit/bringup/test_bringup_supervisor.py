@@ -61,9 +61,41 @@ def test_crashed_child_is_restarted_after_backoff_and_output_is_prefixed(tmp_pat
     assert _wait(lambda: (tmp_path / "logs" / "crashy.log").read_text().count("hello") >= 2)
 
 
+def test_shutdown_escalates_to_sigterm_for_a_child_that_ignores_sigint(tmp_path):
+    deaf = _python("import signal, sys, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                   "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\nprint('ready', flush=True)\ntime.sleep(60)")
+    out = io.StringIO()
+    supervisor = Supervisor([ChildSpec("deaf", deaf)], out=out, grace_s=2.0)
+    supervisor.start()
+    assert _wait(lambda: "ready" in out.getvalue())
+    assert supervisor.shutdown() == {"deaf": 7}
+    assert "deaf still running 1 s after SIGINT; sending SIGTERM" in out.getvalue()
+
+
+def test_killing_takes_the_nodes_helpers_with_it(tmp_path):
+    pid_file = tmp_path / "helper.pid"
+    parent = _python("import signal, subprocess, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(0))\n"
+                     f"h = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+                     f"open({str(pid_file)!r}, 'w').write(str(h.pid))\nprint('ready', flush=True)\ntime.sleep(60)")
+    out = io.StringIO()
+    supervisor = Supervisor([ChildSpec("parent", parent)], out=out, grace_s=2.0)
+    supervisor.start()
+    assert _wait(lambda: "ready" in out.getvalue() and pid_file.exists())
+    helper = int(pid_file.read_text())
+    supervisor.shutdown()
+
+    def gone():
+        try:
+            return open(f"/proc/{helper}/stat").read().split()[2] == "Z"
+        except OSError:
+            return True
+    assert _wait(gone, 5)
+
+
 def test_shutdown_sends_sigint_then_kills_a_child_that_ignores_it():
     polite = _python("import signal, time\nsignal.signal(signal.SIGINT, lambda *a: exit(0))\nprint('ready', flush=True)\ntime.sleep(60)")
-    stubborn = _python("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)")
+    stubborn = _python("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                       "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)")
     out = io.StringIO()
     supervisor = Supervisor([ChildSpec("polite", polite), ChildSpec("stubborn", stubborn)], out=out, grace_s=1.0)
     supervisor.start()
@@ -72,7 +104,7 @@ def test_shutdown_sends_sigint_then_kills_a_child_that_ignores_it():
     codes = supervisor.shutdown()
     assert time.monotonic() - started < 5
     assert codes == {"polite": 0, "stubborn": -signal.SIGKILL}
-    assert "stubborn ignored SIGINT" in out.getvalue()
+    assert "stubborn ignored SIGINT and SIGTERM" in out.getvalue()
     assert all(c.state is ChildState.STOPPED for c in supervisor.children.values())
 
 
@@ -101,7 +133,8 @@ def test_a_closed_terminal_never_blocks_the_children():
 def test_a_second_stop_request_kills_without_waiting_out_the_grace():
     import threading
 
-    stubborn = _python("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)")
+    stubborn = _python("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                       "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)")
     out = io.StringIO()
     supervisor = Supervisor([ChildSpec("stubborn", stubborn)], out=out, grace_s=30.0)
     supervisor.start()
