@@ -25,6 +25,11 @@ def tiny():
 
 
 @pytest.fixture(scope="module")
+def base():
+    return Transcriber(RecognizerConfig(model="base", language="auto", languages=("en", "zh"))).load()
+
+
+@pytest.fixture(scope="module")
 def maker():
     return corpus.SpeechMaker()
 
@@ -49,12 +54,11 @@ def test_english_word_error_rate(tiny, maker):
     assert wer_piper <= MAX_WER_PIPER
 
 
-def test_mandarin_with_the_multilingual_model(maker):
-    base = Transcriber(RecognizerConfig(model="base", language="zh")).load()
+def test_mandarin_with_the_multilingual_model(maker, base):
     pairs = []
     for s in [s for s in corpus.samples() if s.language == "zh"]:
         clip = maker.make(s.text, s.voice)
-        text, language, _ = join_accepted(base.transcribe_clip(clip.samples))
+        text, language, _ = join_accepted(base.transcribe_clip(clip.samples, language="zh"))
         pairs.append(corpus.char_errors(s.text, text))
         print(f"{s.text} -> {text!r} {pairs[-1]}")
         assert language in ("zh", "")
@@ -94,8 +98,7 @@ def test_no_transcript_from_non_speech(tiny, name):
     assert not any(r.accepted for r in tiny.transcribe_clip(audio))
 
 
-def test_base_model_rejects_silence_and_noise_too():
-    base = Transcriber(RecognizerConfig(model="base", language="auto", languages=("en", "zh"))).load()
+def test_base_model_rejects_silence_and_noise_too(base):
     cases = _noise_cases()
     for name in ("silence", "white", "music"):
         result = base.transcribe_audio(cases[name].astype(np.float32))
