@@ -16,7 +16,7 @@ from carebot.motion.gestures import REST_ARM, REST_HEAD, GesturePlanner
 from carebot.motion.navigation import Navigator
 from carebot.motion.planner import CostMap, plan
 from carebot.motion.safety import SafetyLayer, Source
-from carebot.motion.scan import scan_to_points
+from carebot.motion.scan import StaticMap, scan_to_points, to_map
 from carebot.world import load_world
 
 CONTROL_PERIOD_S = 0.05          # the nodes' 20 Hz control loops
@@ -69,21 +69,22 @@ def bench_control() -> None:
     ranges = np.full(360, 3.0)
     ranges[170:190] = 1.2                                  # something ahead
     points, index = scan_to_points(ranges, -math.pi, 2 * math.pi / 360, 0.1, 12.0, (0.14, 0.0), 0.0, 0.25)
+    static_map = StaticMap(world)
     layer = SafetyLayer()
     t = [0.0]
 
     def safety_step():
         t[0] += 0.05
-        layer.scan(points, t[0], index)
+        layer.scan(points, t[0], index, static_map.near_static(to_map(points, (1.0, 7.0, 0.0))))
         layer.persons(np.array([[2.0, 0.5]]), t[0])
         layer.command(Source.NAVIGATION, 0.5, 0.1, t[0])
         layer.step(t[0])
 
     safety = timed(safety_step, 2000)
-    nav = Navigator(costmap)
+    nav = Navigator(costmap, static_map=static_map)          # as the node runs it
     pose = (1.0, 7.0, 0.0)
     nav.start((17.5, 9.6, math.pi / 2), pose, 0.0)
-    obstacles = points + np.array(pose[:2])
+    obstacles = to_map(points, pose)
     tn = [0.0]
 
     def nav_step():
@@ -91,8 +92,8 @@ def bench_control() -> None:
         nav.step(pose, obstacles, tn[0])
 
     navigation = timed(nav_step, 2000)
-    for name, values in (("safety layer (scan + persons + command + step)", safety),
-                         ("navigator (pure pursuit + path block check)", navigation)):
+    for name, values in (("safety layer (scan + map filter + persons + step)", safety),
+                         ("navigator (pursuit + map filter + block check)", navigation)):
         mean = statistics.mean(values)
         print(f"{name:48s} mean {mean * 1e6:7.0f} us, p99 {pct(values, 99) * 1e6:7.0f} us -> "
               f"{1 / mean:7.0f} Hz possible, {CONTROL_PERIOD_S / mean:5.0f}x the 20 Hz loop")
