@@ -33,6 +33,7 @@ class AudioBlock:
 
 
 class SourceState(enum.Enum):
+    STARTING = "starting"
     OPEN = "open"
     LOST = "lost"          # the device went away; reopening is being tried
     FINISHED = "finished"  # a file was read to the end
@@ -207,7 +208,7 @@ class PyAudioSource:
         self._frames_per_block = 0
         self._next_open = 0.0
         self.name = f"device:{device if device not in (None, '') else 'default'}"
-        self.state = SourceState.LOST
+        self.state = SourceState.STARTING
         self.reopen_count = 0          # successful reopenings after the first open
         self._opened_once = False
         self._channels_open = 1
@@ -243,10 +244,10 @@ class PyAudioSource:
         return info.default_rate
 
     def _set_state(self, state: SourceState, detail: str) -> None:
+        if state == SourceState.LOST:
+            self.last_error = detail
         if state != self.state:
             self.state = state
-            if state == SourceState.LOST:
-                self.last_error = detail
             log.info("audio source %s: %s (%s)", self.name, state.value, detail)
             if self._on_state:
                 self._on_state(state, detail)

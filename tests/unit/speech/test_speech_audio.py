@@ -158,3 +158,21 @@ def test_wav_file_source_in_real_time_waits_like_a_microphone(tmp_path):
         got += 0 if block is None else len(block.samples)
     assert got == 8000
     assert 0.45 < time.monotonic() - started < 1.5
+
+
+def test_a_missing_device_is_reported_and_retried_not_raised():
+    from carebot.speech.audio_source import PyAudioSource
+
+    changes = []
+    src = PyAudioSource("no-such-microphone-xyz", reopen_interval_s=0.1,
+                        on_state=lambda state, detail: changes.append((state, detail)))
+    try:
+        assert src.state == SourceState.LOST
+        assert "no-such-microphone-xyz" in src.last_error
+        assert changes and changes[0][0] == SourceState.LOST
+        for _ in range(3):          # each read waits or retries; none raises
+            assert src.read(0.15) is None
+        assert src.state == SourceState.LOST
+    finally:
+        src.close()
+    assert src.state == SourceState.CLOSED and src.read(0.1) is None
