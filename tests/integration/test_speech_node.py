@@ -1,10 +1,9 @@
 """The speech node over real DDS: audio on speech/audio_in (the simulation's path)
 becomes a transcript; Speak latches speaking; "stop" heard while speaking cuts it
 off and other talk over the robot is not transcribed."""
-import time
-
 import numpy as np
 import pytest
+from carebot_interfaces.action import Speak
 
 from carebot.speech import corpus
 from carebot.testing.ros_env import isolated_env, start, stop, wait_for
@@ -56,7 +55,7 @@ def test_topic_audio_transcript_speak_and_barge_in(tmp_path, maker):
 
         # 2. Speak: speaking goes true; talk over it is ignored; "stop" cuts it off.
         assert client.speak.wait_for_server(10)
-        goal = client.speak.send_goal_async(__import__("carebot_interfaces.action", fromlist=["Speak"]).Speak.Goal(
+        goal = client.speak.send_goal_async(Speak.Goal(
             text="Lunch today is chicken soup with fresh bread, a green salad and apple pie, "
                  "and after lunch there is music and a short walk in the garden for everyone who likes it.",
             language="en", rate=100.0))   # ~17 s: time to hear "stop" even on a busy machine
@@ -77,7 +76,6 @@ def test_topic_audio_transcript_speak_and_barge_in(tmp_path, maker):
         assert not any("weather" in h.lower() for h in heard), heard
 
         # 3. An empty Speak goal is refused; the node keeps running.
-        from carebot_interfaces.action import Speak
         bad = client.speak.send_goal_async(Speak.Goal(text="  "))
         assert wait_for(lambda: bad.done(), 10) and not bad.result().accepted
         assert proc.poll() is None
