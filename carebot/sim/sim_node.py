@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import sys
 import threading
 import time
 from pathlib import Path
@@ -438,7 +439,7 @@ class SimNode(Node):
         self._loop.join(timeout=5.0)
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> int:
     os.environ.setdefault("MUJOCO_GL", "osmesa")
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
     rclpy.init(args=args)
@@ -448,13 +449,18 @@ def main(args: list[str] | None = None) -> None:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except (ValueError, RuntimeError, OSError) as exc:
+        # A bad world, actors file, URDF or parameter: one clear line, no traceback, exit 1.
+        print(f"[sim] cannot start: {exc}", file=sys.stderr, flush=True)
+        return 1
     finally:
         if node is not None:
             node.stop()
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

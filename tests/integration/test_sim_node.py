@@ -149,3 +149,13 @@ def test_bad_commands_are_refused_and_the_node_runs_on(sim):
     assert wait_for(lambda: diag() is not None and int(diag()[2]["rejected_commands"]) >= 2, 10)
     assert float(diag()[2]["real_time_factor"]) > 0.1
     assert proc.poll() is None
+
+
+def test_bad_start_pose_exits_with_a_clear_error(tmp_path):
+    import subprocess
+
+    env = isolated_env(MUJOCO_GL="osmesa")
+    proc = subprocess.run(python_module("carebot.sim.sim_node", "--ros-args", "-p", "robot_start:=11 3 0"),
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "cannot start" in proc.stderr and "collides" in proc.stderr and "Traceback" not in proc.stderr
