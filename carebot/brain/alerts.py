@@ -44,7 +44,8 @@ class AlertInfo:
     person: str = ""
     place: str = ""
     message: str = ""
-    position: tuple[float, float, float] | None = None   # map frame, m
+    position: tuple[float, float, float] | None = None   # in frame_id, m
+    frame_id: str = "map"                                # perception sends base_link positions
     handled_by: str = ""
     raised_at: float = field(default_factory=time.time)  # s since the epoch
 

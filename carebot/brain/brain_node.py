@@ -55,6 +55,11 @@ TICK_PERIOD_S = 1.0            # reminders and fall-response timeouts
 POINT_HEIGHT_M = 1.0           # height of the point gesture's target above the floor
 REMINDER_TEXT = {"en": "Reminder: {text}. Please tell me when it is done.",
                  "zh": "提醒您：{text}。完成后请告诉我。"}
+FETCH_TEXT = {"here": {"en": "Here is your {item}.", "zh": "您的{item}来了。"},
+              "failed": {"en": "Sorry, I could not get the {item}. I will ask a member of staff.",
+                         "zh": "对不起，我没能拿到{item}，我会请工作人员帮忙。"}}
+ERRAND_LEG_TIMEOUT_S = 300.0   # one drive of an errand (there, or back)
+MAP_FRAMES = ("", "map")
 
 
 @dataclass
@@ -335,7 +340,53 @@ class BrainNode(Node):
                 self._send("look_at", goal, wait_for_servers)
             elif tool == ToolName.SET_REMINDER.value:
                 self.brain.commit(Decision("", [action], decision.source))
+            elif tool == ToolName.FETCH.value:
+                threading.Thread(target=self._errand, args=(action.args["item"], action.args["place"],
+                                 decision.language), name="brain-errand", daemon=True).start()
             # call_staff: its alert was published above; stop: handled first.
+
+    def _navigate_and_wait(self, goal, timeout_s: float) -> bool:
+        """Send a NavigateTo goal and block this (non-executor) thread until its result."""
+        done = threading.Event()
+        outcome = [False]
+
+        def on_result(ok: bool) -> None:
+            outcome[0] = ok
+            done.set()
+
+        if not self._send("navigate_to", goal, wait=True, on_result=on_result):
+            return False
+        if not done.wait(timeout_s):
+            self._cancel("navigate_to")
+            return False
+        return outcome[0]
+
+    def _errand(self, item: str, place: str, language: str) -> None:
+        """Fetch: drive to the place, come back to where the request was made, hand over."""
+        home = None if self._status is None else (self._status.pose.x, self._status.pose.y)
+        self.get_logger().info(f"errand: fetching {item!r} from {place}, then back to {home}")
+        ok = self._navigate_and_wait(NavigateTo.Goal(place=place), ERRAND_LEG_TIMEOUT_S)
+        if ok and home is not None:
+            back = NavigateTo.Goal()
+            back.target.header.frame_id = "map"
+            back.target.pose.position.x, back.target.pose.position.y = home
+            ok = self._navigate_and_wait(back, ERRAND_LEG_TIMEOUT_S)
+        if not ok:
+            self.get_logger().warning(f"errand for {item!r} failed")
+            self._speak(FETCH_TEXT["failed"][language].format(item=item), language, wait=False)
+            return
+        self._send("gesture", Gesture.Goal(name="handover"), wait=False)
+        self._speak(FETCH_TEXT["here"][language].format(item=item), language, wait=False)
+
+    def _to_map(self, position: tuple[float, float, float], frame: str) -> tuple[float, float] | None:
+        """A point of the alert in the map frame (perception reports base_link positions)."""
+        if frame in MAP_FRAMES:
+            return position[0], position[1]
+        if self._status is None:
+            return None
+        pose = self._status.pose
+        c, s = math.cos(pose.theta), math.sin(pose.theta)
+        return pose.x + c * position[0] - s * position[1], pose.y + s * position[0] + c * position[1]
 
     def _place_in_base(self, place: str) -> tuple[float, float, float] | None:
         """A place of the site in the robot's base frame (for pointing), if the pose is known."""
@@ -404,12 +455,16 @@ class BrainNode(Node):
         for effect in effects:
             if isinstance(effect, Navigate):
                 goal = NavigateTo.Goal(max_speed=float(effect.max_speed))
-                if effect.position is not None:
+                target = None if effect.position is None else self._to_map(effect.position, effect.frame_id)
+                if target is not None:
                     goal.target.header.frame_id = "map"
-                    goal.target.pose.position.x, goal.target.pose.position.y = effect.position[0], effect.position[1]
-                    goal.target.pose.orientation.w = 1.0
-                else:
+                    goal.target.pose.position.x, goal.target.pose.position.y = target
+                elif effect.place:
                     goal.place = effect.place
+                else:
+                    self.get_logger().warning("fall alert: no place and no robot pose to place it on the map")
+                    self._fall_effects(lambda now: self.fall.on_arrived(False, now))
+                    continue
                 self._send("navigate_to", goal, wait=False,
                            on_result=lambda ok: self._fall_effects(lambda now: self.fall.on_arrived(ok, now)))
             elif isinstance(effect, SpeakEffect):

@@ -21,7 +21,7 @@ from enum import Enum
 from typing import Callable, Mapping
 
 from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity, new_alert_id
-from carebot.brain.intents import Intent, IntentKind, PlaceIndex, detect_intent, is_question
+from carebot.brain.intents import Intent, IntentKind, PlaceIndex, detect_intent, is_affirmative, is_question
 from carebot.brain.knowledge import Hit, KnowledgeBase, Retriever, load_knowledge
 from carebot.brain.llm_client import LLMClient, LLMError
 from carebot.brain.memory import ConversationMemory
@@ -56,6 +56,11 @@ _T = {  # fixed sentences, English and Chinese
     "confirmed": ("Thank you, I have noted it.", "好的，我记下了。"),
     "not_found": ("I'm sorry, I don't have that information. I can call a member of staff for you.",
                   "对不起，我没有这方面的信息。我可以帮您叫工作人员。"),
+    "fetch": ("I will get you {item} from {place} and bring it to you here.",
+              "我去{place}给您拿{item}，马上回来。"),
+    "fetch_staff": ("I don't know where to find {item}, so I have asked a member of staff to bring it.",
+                    "我不知道{item}在哪里，已经请工作人员给您送来。"),
+    "declined": ("All right.", "好的。"),
     "fallback": ("Sorry, I cannot answer that right now. I can call a member of staff for you.",
                  "对不起，我现在无法回答。我可以帮您叫工作人员。"),
 }
@@ -133,6 +138,11 @@ class Brain:
         self._safety_validator = ToolValidator(ToolPolicy(self.places.names, self.kb.ids, max_speed_mps,
                                                           rate_limits={}, place_resolver=self.places.resolve))
         self._lock = threading.Lock()
+        # The last "I can take you there" per (person, session): (place, cited ids, when).
+        self._offers: dict[tuple[str, str], tuple[str, list[str], float]] = {}
+        self._clock = clock
+
+    OFFER_VALID_S = 120.0   # "yes please" later than this is not an answer to the offer
 
     # ---------------------------------------------------------------- helpers
     def _staff_alert(self, reason: str, urgency: str, person: str, place: str) -> AlertInfo:
@@ -145,7 +155,8 @@ class Brain:
         """Validate the plan as a whole; on rejection the robot explains instead."""
         try:
             validator = self._safety_validator if safety else self.validator
-            decision.actions = validator.validate_plan(calls, allow_stop=safety)
+            # The brain's own rules may plan internal tools (stop, fetch); the LLM may not.
+            decision.actions = validator.validate_plan(calls, internal=decision.source is not Source.LLM)
         except ToolRejected as exc:
             log.warning("plan rejected (%s): %s", decision.source.value, exc.reason)
             decision.rejected = exc.reason
@@ -196,6 +207,17 @@ class Brain:
                      ToolCall(ToolName.GESTURE.value, {"name": "point", "place": target})]
             return self._finish(Decision(reply, [], Source.KNOWLEDGE if cited else Source.RULE, lang),
                                 calls, person, place)
+        if kind is IntentKind.FETCH:
+            item = intent.detail
+            source_place = self.kb.fetch_place(item)
+            if not source_place:
+                reply = say("fetch_staff", lang, item=item)
+                calls = [ToolCall(ToolName.CALL_STAFF.value, {"reason": f"please bring {item} (asked: \"{text[:120]}\")",
+                                                              "urgency": "low"}), speak(reply)]
+                return self._finish(Decision(reply, [], Source.RULE, lang), calls, person, place)
+            reply = say("fetch", lang, item=item, place=self._label(source_place, lang))
+            calls = [speak(reply), ToolCall(ToolName.FETCH.value, {"item": item, "place": source_place})]
+            return self._finish(Decision(reply, [], Source.RULE, lang), calls, person, place)
         if kind is IntentKind.GESTURE:
             reply = say("gesture", lang)
             args = {"name": intent.gesture}
@@ -344,18 +366,49 @@ class Brain:
             decision = self._finish(Decision(reply, [], Source.RULE, lang),
                                     [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})], person, place)
         else:
-            decision = self._rule(detect_intent(text, self.places), text, lang, person, place)
+            intent = detect_intent(text, self.places)
+            decision = self._follow_offer(text, intent, lang, person, session, place)
+            if decision is None:
+                decision = self._rule(intent, text, lang, person, place)
             if decision is None:
                 hits = self.retriever.search(text, k=3)
                 decision = self._knowledge(text, hits, lang, person, place)
                 if decision is None:
                     decision = self._llm(text, hits, lang, person, session, place)
+        self._remember_offer(decision, person, session)
         if text:
             self.memory.add(person, session, "user", text)
             if decision.reply:
                 self.memory.add(person, session, "assistant", decision.reply)
         decision.latency_ms = (time.perf_counter() - start) * 1000.0
         return decision
+
+    def _follow_offer(self, text: str, intent: Intent, lang: str, person: str, session: str,
+                      place: str) -> Decision | None:
+        """"Yes please" / "take me there" right after "I can take you there": go there."""
+        key = (person, session)
+        offer = self._offers.get(key)
+        if offer is None or self._clock() - offer[2] > self.OFFER_VALID_S:
+            return None
+        target, cited, _ = offer
+        there = intent.kind is IntentKind.NAVIGATE and not intent.place
+        if not (there or (intent.kind in (IntentKind.NONE, IntentKind.THANKS) and is_affirmative(text))):
+            return None
+        del self._offers[key]
+        reply = say("follow", lang, place=self._label(target, lang))
+        calls = [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang}),
+                 ToolCall(ToolName.NAVIGATE_TO.value, {"place": target})]
+        decision = self._finish(Decision(reply, [], Source.RULE, lang), calls, person, place)
+        decision.citations = list(cited)
+        return decision
+
+    def _remember_offer(self, decision: Decision, person: str, session: str) -> None:
+        key = (person, session)
+        offered = next((a for a in decision.actions if a.tool == ToolName.ANSWER.value and a.args.get("place")), None)
+        if offered is not None and say("offer_take", decision.language).strip() in decision.reply:
+            self._offers[key] = (offered.args["place"], list(offered.args.get("sources", [])), self._clock())
+        elif decision.actions:
+            self._offers.pop(key, None)
 
     def commit(self, decision: Decision) -> list[str]:
         """Apply the brain-internal actions of a decision (reminders); returns reminder ids."""

@@ -47,6 +47,7 @@ class Navigate:
     place: str
     position: tuple[float, float, float] | None
     max_speed: float
+    frame_id: str = "map"          # of position; the node transforms base frames to the map
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class FallResponder:
             return []    # busy with another incident; that alert is with staff already
         self.alert, self.track_id, self._questions = alert, track_id, 0
         self._enter(FallState.APPROACHING, now)
-        effects: list = [Navigate(alert.place, alert.position, self.config.approach_speed_mps)]
+        effects: list = [Navigate(alert.place, alert.position, self.config.approach_speed_mps, alert.frame_id)]
         if not alert.place and alert.position is None:
             effects = []   # nowhere to go: ask from here
             return effects + self.on_arrived(True, now)

@@ -25,7 +25,7 @@ class IntentKind(str, Enum):
     REMINDER = "reminder"     # remind me to ... at ...
     GREETING = "greeting"
     THANKS = "thanks"
-
+    FETCH = "fetch"           # bring me a glass of water
 
 @dataclass(frozen=True)
 class Intent:
@@ -95,6 +95,46 @@ _EN_STAFF = re.compile(
     r"|\bcomplain\b|\bcomplaint\b")
 _ZH_STAFF = ("找工作人员", "叫工作人员", "人工服务", "转人工", "找人工", "找护工", "叫护工", "找经理", "找领导", "投诉",
              "工作人员过来", "叫个人来", "找个人")
+# "bring me a glass of water" (not "bring me to the lounge"): the item is the detail.
+_EN_FETCH = re.compile(
+    r"\b(?:bring|fetch|get|grab) (?:me|us|him|her|them) (?!to\b|back\b|there\b|home\b|over\b|out\b|up\b)"
+    r"(?:a |an |some |the |my |another |one )?(?:glass of |cup of |bottle of |piece of |pair of |few )?"
+    r"([a-z]+(?: [a-z]+)?)")
+_ZH_FETCH = re.compile(r"(?:给我|帮我|替我|请你)?(?:拿|倒|端|取|送|带)(?:一下)?(?:一|两|几)?(?:杯|瓶|个|份|本|张|条|碗|点|些)?"
+                       r"(?:来)?([\u4e00-\u9fff]{1,4})")
+_ZH_FETCH_TRIGGER = ("给我拿", "帮我拿", "给我倒", "帮我倒", "给我端", "帮我端", "给我来", "帮我取", "给我带", "帮我带",
+                     "拿一杯", "倒一杯", "拿杯", "倒杯")
+_EN_AFFIRM = re.compile(r"^(?:please(?: do)?$|yes|yeah|yep|yup|sure|ok|okay|go ahead|alright|all right|"
+                        r"let s go|lead the way|show me|take me there|that would be great|why not)\b")
+_ZH_AFFIRM = ("好的", "好啊", "好吧", "是的", "可以", "行", "麻烦你", "麻烦您", "带我去吧", "带我过去", "走吧", "谢谢你带",
+              "那就去", "好")
+_EN_DECLINE = re.compile(r"^(?:no|nope|no thanks|no thank you|not now|i m fine|that s ok|never mind)\b")
+_ZH_DECLINE = ("不用", "不要", "不了", "算了", "不必")
+
+
+def is_affirmative(text: str) -> bool:
+    """"Yes please" / 好的: accepting what the robot just offered."""
+    norm = normalize(text)
+    compact = norm.replace(" ", "")
+    if not norm or _EN_DECLINE.search(norm) or any(d in compact for d in _ZH_DECLINE):
+        return False
+    return bool(_EN_AFFIRM.search(norm)) or (len(compact) <= 8 and any(a in compact for a in _ZH_AFFIRM))
+
+
+def fetch_item(text: str) -> str:
+    """The item of a fetch request ("bring me a glass of water" -> "water"), '' if none."""
+    norm = normalize(text)
+    m = _EN_FETCH.search(norm)
+    if m:
+        return m.group(1).strip()
+    compact = norm.replace(" ", "")
+    if any(t in compact for t in _ZH_FETCH_TRIGGER):
+        m = _ZH_FETCH.search(compact)
+        if m:
+            return re.sub(r"(?:吧|吗|呢|啊|呀|好吗|可以吗|过来|来)+$", "", m.group(1)) or m.group(1)
+    return ""
+
+
 _EN_REMIND = re.compile(r"\bremind (?:me|him|her|us|them)\b|\bset (?:a |an )?(?:reminder|alarm)\b|\breminder\b")
 _ZH_REMIND = ("提醒我", "提醒一下", "提醒他", "提醒她", "设个提醒", "设置提醒", "定个闹钟", "叫我")
 _EN_GREETING = re.compile(r"^(?:hello|hi|hey|good (?:morning|afternoon|evening)|nice to meet you|how are you)\b")
@@ -138,6 +178,9 @@ def detect_intent(text: str, places: PlaceIndex) -> Intent:
         return Intent(IntentKind.REMINDER, place, detail=_reminder_detail(norm, compact))
     if _EN_STAFF.search(norm) or any(k in compact for k in _ZH_STAFF):
         return Intent(IntentKind.STAFF, place)
+    item = fetch_item(text)
+    if item:
+        return Intent(IntentKind.FETCH, place, detail=item)
     if _EN_NAVIGATE.search(norm) or any(k in compact for k in _ZH_NAVIGATE) or \
             (place and _ZH_GO_IMPERATIVE.search(compact) and len(compact) <= 8):
         return Intent(IntentKind.NAVIGATE, place)

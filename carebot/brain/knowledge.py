@@ -92,6 +92,19 @@ class KnowledgeBase:
     entries: tuple[KnowledgeEntry, ...]
     staff_place: str = ""
     source: Path | None = None
+    fetch: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (place, item words) for errands
+
+    def fetch_place(self, item: str) -> str:
+        """Where the robot fetches an item ("water" -> "kitchen"), '' if the site does not say."""
+        norm = normalize(item)
+        compact = norm.replace(" ", "")
+        for place, words in self.fetch:
+            for word in words:
+                key = normalize(word)
+                if key and ((_CJK_RUN.search(key) and key.replace(" ", "") in compact)
+                            or re.search(r"\b" + re.escape(key) + r"s?\b", norm)):
+                    return place
+        return ""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -130,8 +143,12 @@ def load_knowledge(site_or_path: str | Path) -> KnowledgeBase:
             questions=tuple(str(q) for q in item.get("questions") or ()),
             keywords=tuple(str(k) for k in item.get("keywords") or ()),
             place=str(item.get("place") or ""), private=bool(item.get("private", False))))
+    fetch = data.get("fetch") or {}
+    if not isinstance(fetch, dict):
+        raise KnowledgeError(f"{path}: fetch must map places to lists of items")
     return KnowledgeBase(str(data.get("site", path.parent.name)), tuple(entries),
-                         str(data.get("staff_place", "")), path)
+                         str(data.get("staff_place", "")), path,
+                         tuple((str(place), tuple(str(w) for w in words or ())) for place, words in fetch.items()))
 
 
 @dataclass(frozen=True)

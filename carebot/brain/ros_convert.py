@@ -18,7 +18,7 @@ def _stamp(seconds: float, stamp) -> None:
     stamp.sec, stamp.nanosec = divmod(total, NANO)
 
 
-def alert_to_msg(alert: AlertInfo, now_s: float, frame_id: str = "map"):
+def alert_to_msg(alert: AlertInfo, now_s: float):
     """AlertInfo -> carebot_interfaces/Alert (header stamp = time of this state change)."""
     from carebot_interfaces.msg import Alert
 
@@ -29,7 +29,7 @@ def alert_to_msg(alert: AlertInfo, now_s: float, frame_id: str = "map"):
     msg.message, msg.handled_by = alert.message[:500], alert.handled_by
     if alert.position is not None:
         msg.position.x, msg.position.y, msg.position.z = (float(v) for v in alert.position)
-    msg.header.frame_id = frame_id
+    msg.header.frame_id = alert.frame_id or "map"
     _stamp(now_s, msg.header.stamp)
     _stamp(alert.raised_at, msg.raised_at)
     return msg
@@ -41,7 +41,8 @@ def alert_from_msg(msg) -> AlertInfo:
     has_position = all(math.isfinite(v) for v in position) and any(abs(v) > 1e-9 for v in position)
     return AlertInfo(id=msg.id.strip(), kind=AlertKind(msg.kind), severity=Severity(msg.severity),
                      state=AlertState(msg.state), person=msg.person, place=msg.place, message=msg.message,
-                     position=position if has_position else None, handled_by=msg.handled_by,
+                     position=position if has_position else None, frame_id=msg.header.frame_id or "map",
+                     handled_by=msg.handled_by,
                      raised_at=msg.raised_at.sec + msg.raised_at.nanosec / NANO)
 
 

@@ -22,7 +22,9 @@ from carebot.brain.reminders import parse_time_expression
 
 
 class ToolName(str, Enum):
-    """Actions the brain can plan. STOP comes from the safety layer only."""
+    """Actions the brain can plan. STOP (safety layer) and FETCH (a rule-planned
+    errand: go to a place, come back to the person, hand over) are internal: never
+    offered to the LLM and refused when it names them."""
 
     SPEAK = "speak"
     NAVIGATE_TO = "navigate_to"
@@ -32,8 +34,11 @@ class ToolName(str, Enum):
     SET_REMINDER = "set_reminder"
     ANSWER = "answer"
     STOP = "stop"
+    FETCH = "fetch"
 
 
+INTERNAL_TOOLS = (ToolName.STOP.value, ToolName.FETCH.value)
+MAX_ITEM_CHARS = 60
 LLM_TOOLS = (ToolName.SPEAK, ToolName.NAVIGATE_TO, ToolName.GESTURE, ToolName.LOOK_AT,
              ToolName.CALL_STAFF, ToolName.SET_REMINDER, ToolName.ANSWER)
 GESTURES = ("wave", "point", "nod", "handover")
@@ -57,6 +62,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
     ToolName.LOOK_AT.value: (20, 60.0),
     ToolName.CALL_STAFF.value: (5, 300.0),
     ToolName.SET_REMINDER.value: (10, 3600.0),
+    ToolName.FETCH.value: (4, 300.0),
 }
 
 
@@ -244,6 +250,7 @@ _ALLOWED_ARGS = {
     "set_reminder": {"resident", "time", "text"},
     "answer": {"text", "sources", "place"},
     "stop": {"reason"},
+    "fetch": {"item", "place"},
 }
 
 
@@ -298,10 +305,14 @@ class ToolValidator:
             raise _reject(f"{call.tool}.place {value!r} is not a place of this site", call, _UNKNOWN_PLACE)
         return name
 
-    def validate(self, call: ToolCall, allow_stop: bool = False) -> ToolCall:
-        """The call with normalised arguments; raises ToolRejected with the reason."""
+    def validate(self, call: ToolCall, internal: bool = False) -> ToolCall:
+        """The call with normalised arguments; raises ToolRejected with the reason.
+
+        ``internal``: the plan comes from the brain's own rules, which may use the
+        internal tools (stop, fetch); LLM plans may not.
+        """
         tool = call.tool
-        if tool not in _ALLOWED_ARGS or (tool == ToolName.STOP.value and not allow_stop):
+        if tool not in _ALLOWED_ARGS or (tool in INTERNAL_TOOLS and not internal):
             raise _reject(f"unknown tool {tool!r}", call)
         if not isinstance(call.args, Mapping):
             raise _reject(f"{tool} arguments are not an object", call, _NOT_UNDERSTOOD)
@@ -365,9 +376,12 @@ class ToolValidator:
                 out["place"] = self._place(a["place"], call)
         elif tool == "stop":
             out["reason"] = str(a.get("reason", ""))[:MAX_REASON_CHARS]
+        elif tool == "fetch":
+            out["item"] = _text(a, "item", MAX_ITEM_CHARS, call)
+            out["place"] = self._place(a.get("place"), call)
         return ToolCall(tool, out)
 
-    def validate_plan(self, calls: Iterable[ToolCall], allow_stop: bool = False) -> list[ToolCall]:
+    def validate_plan(self, calls: Iterable[ToolCall], internal: bool = False) -> list[ToolCall]:
         """Validate every call, then the rate limits of all of them together.
 
         Raises ToolRejected on the first problem; rate-limit budget is only spent
@@ -376,7 +390,7 @@ class ToolValidator:
         calls = list(calls)
         if len(calls) > MAX_ACTIONS_PER_PLAN:
             raise _reject(f"plan has {len(calls)} actions, more than {MAX_ACTIONS_PER_PLAN}", None)
-        checked = [self.validate(c, allow_stop=allow_stop) for c in calls]
+        checked = [self.validate(c, internal=internal) for c in calls]
         over = self._rates.check_and_record(c.tool for c in checked)
         if over:
             raise _reject(f"rate limit of {over} reached", None, _TOO_OFTEN)

@@ -74,6 +74,30 @@ def test_reminder_is_planned_and_committed_then_confirmed(care):
     assert d2.source is Source.RULE and care.reminders.reminders[rid].state.value == "confirmed"
 
 
+def test_fetch_errand_is_planned_from_the_site_fetch_places(care):
+    d = care.decide("Please bring me a glass of water.")
+    assert [a.tool for a in d.actions] == ["speak", "fetch"]
+    assert d.actions[1].args == {"item": "water", "place": "kitchen"}
+    d = care.decide("帮我拿一下报纸")
+    assert d.actions[1].args == {"item": "报纸", "place": "lounge"} and d.language == "zh"
+    d = care.decide("bring me an umbrella")                   # nowhere known: staff brings it
+    assert d.actions[0].tool == "call_staff" and d.actions[0].args["urgency"] == "low"
+    assert care.decide("bring me to the dining room").actions[1].tool == "navigate_to"
+
+
+def test_yes_please_follows_the_offer_to_guide(hall):
+    first = hall.decide("Where can I renew my ID card?", person="v1", session="s")
+    assert "take you there" in first.reply
+    d = hall.decide("Yes please, take me there.", person="v1", session="s")
+    assert [a.tool for a in d.actions] == ["speak", "navigate_to"] and d.actions[1].args["place"] == "counter_2"
+    assert d.citations == ["id_card_renewal"]
+    # Only once, only for the same person, not after a decline.
+    assert hall.decide("yes", person="v1", session="s").actions[-1].tool != "navigate_to"
+    hall.decide("我要换身份证", person="v2", session="s")
+    assert hall.decide("好的", person="v3", session="s").actions[-1].tool != "navigate_to"
+    assert hall.decide("不用了，谢谢", person="v2", session="s").actions[-1].tool != "navigate_to"
+
+
 def test_json_shape(care):
     out = care.decide("hello").to_json()
     assert set(out) == {"reply", "actions", "alert", "source", "latency_ms"}

@@ -37,6 +37,7 @@ def test_schemas_offer_exactly_the_fixed_tools_with_allow_lists():
 @pytest.mark.parametrize("call", [
     ToolCall("unlock_doors", {}),
     ToolCall("stop", {}),                                   # only the safety layer may stop
+    ToolCall("fetch", {"item": "water", "place": "kitchen"}),   # errands are planned by rules only
     ToolCall("navigate_to", {"place": "server_room"}),
     ToolCall("navigate_to", {"place": "lounge", "max_speed": 2.0}),
     ToolCall("navigate_to", {"place": "lounge", "max_speed": float("nan")}),
@@ -56,6 +57,13 @@ def test_invalid_calls_are_rejected_with_an_explanation(call):
         validator().validate(call)
     assert info.value.reason
     assert info.value.say("en") and info.value.say("zh") != info.value.say("en")
+
+
+def test_internal_tools_only_for_the_brains_own_rules():
+    v = validator()
+    assert v.validate(ToolCall("fetch", {"item": "tea", "place": "kitchen"}), internal=True).args["place"] == "kitchen"
+    with pytest.raises(ToolRejected):
+        v.validate(ToolCall("fetch", {"item": "tea", "place": "garage"}), internal=True)
 
 
 def test_valid_calls_are_normalised():
