@@ -3,7 +3,9 @@
 Publishes ``arm_controller/joint_trajectory`` and ``head_controller/joint_trajectory``
 (trajectory_msgs/JointTrajectory, within the URDF limits) and ``arm_head/task`` (latched);
 subscribes ``joint_states`` (to check that a gesture reached its target), ``perception/persons``
-(LookAt a tracked person) and ``odom`` (LookAt a map-frame point). Every action has a
+(LookAt a tracked person), ``odom`` (LookAt a map-frame point) and ``robot/status`` (an
+engaged e-stop holds the arm and head, ends running goals and refuses new ones until reset).
+Every action has a
 timeout: the trajectory's duration plus ``settle_timeout``.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from carebot_interfaces.action import Gesture, LookAt
-from carebot_interfaces.msg import Person, PersonArray
+from carebot_interfaces.msg import Person, PersonArray, RobotStatus
 
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
@@ -89,12 +91,14 @@ class ArmHeadNode(Node):
         self._generation = 0                  # bumps on every gesture, so a late rest timer is dropped
         self._rest_timer = None
         self._rested = False
+        self._estop = False
         self._done = {"gestures": 0, "look_at": 0, "failures": 0}
         sensors = MutuallyExclusiveCallbackGroup()
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS, callback_group=sensors)
         self.create_subscription(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS,
                                  callback_group=sensors)
         self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS, callback_group=sensors)
         self.arm_pub = self.create_publisher(JointTrajectory, "arm_controller/joint_trajectory", RELIABLE_QOS)
         self.head_pub = self.create_publisher(JointTrajectory, "head_controller/joint_trajectory", RELIABLE_QOS)
         self.task_pub = self.create_publisher(String, "arm_head/task", LATCHED_QOS)
@@ -130,6 +134,15 @@ class ArmHeadNode(Node):
             self._persons = {p.track_id: p for p in msg.persons if p.has_position and p.track_id >= 0}
             self._persons_frame = msg.header.frame_id
             self._persons_stamp = time.monotonic()
+
+    def _on_status(self, msg: RobotStatus) -> None:
+        engaged = bool(msg.emergency_stop)
+        if engaged and not self._estop:
+            # The e-stop holds the arm and head too: stop where they are, end running goals.
+            self._hold(ARM_JOINTS)
+            self._hold(HEAD_JOINTS)
+            self.get_logger().warning("emergency stop: arm and head held")
+        self._estop = engaged
 
     def _on_odom(self, msg: Odometry) -> None:
         p = msg.pose.pose
@@ -184,6 +197,8 @@ class ArmHeadNode(Node):
     def _execute_gesture(self, handle):
         result = Gesture.Result()
         goal = handle.request
+        if self._estop:
+            return self._fail(handle, result, "emergency stop engaged: reset it first")
         if not self._wait_joints():
             return self._fail(handle, result, "no joint_states: cannot move or check the arm")
         target = (goal.target.x, goal.target.y, goal.target.z)
@@ -212,6 +227,8 @@ class ArmHeadNode(Node):
                     return self._fail(handle, result, "canceled", canceled=True)
                 if self._gesture_handle is not handle:
                     return self._fail(handle, result, "preempted by a new gesture")
+                if self._estop:
+                    return self._fail(handle, result, "emergency stop engaged")
                 elapsed = time.monotonic() - started
                 now = self.joints()
                 error = max(abs(now.get(n, math.inf) - q) for n, q in targets.items())
@@ -241,7 +258,7 @@ class ArmHeadNode(Node):
                 self._rest_timer.cancel()
                 self.destroy_timer(self._rest_timer)
                 self._rest_timer = None
-            if generation == self._generation:          # no newer gesture meanwhile
+            if generation == self._generation and not self._estop:   # no newer gesture, no e-stop
                 self._send(self.planner.plan("rest", self.joints()).arm)
                 self._send(self.planner.trajectory((GRIPPER_JOINT,), self.joints(), [Waypoint({GRIPPER_JOINT: 0.0})]))
                 self.get_logger().info("arm back to rest")
@@ -285,6 +302,8 @@ class ArmHeadNode(Node):
     def _execute_look(self, handle):
         result = LookAt.Result()
         goal = handle.request
+        if self._estop:
+            return self._fail(handle, result, "emergency stop engaged: reset it first")
         if not self._wait_joints():
             return self._fail(handle, result, "no joint_states: cannot move or check the head")
         deadline_seen = time.monotonic() + PERSON_WAIT_S
@@ -310,6 +329,8 @@ class ArmHeadNode(Node):
                     return self._fail(handle, result, "canceled", canceled=True)
                 if self._look_handle is not handle:
                     return self._fail(handle, result, "preempted by a new look-at")
+                if self._estop:
+                    return self._fail(handle, result, "emergency stop engaged")
                 if goal.track_id >= 0 and now - last_aim >= RETARGET_S:
                     new_target, _ = self._look_target(goal)
                     if new_target is not None:

@@ -47,6 +47,10 @@ class JointsStandIn:
             self.node.create_subscription(JointTrajectory, topic, self._on_traj, RELIABLE_QOS)
         self.js_pub = self.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
         self.persons_pub = self.node.create_publisher(PersonArray, "perception/persons", SENSOR_QOS)
+        from carebot_interfaces.msg import RobotStatus
+        from carebot.motion.ros_common import LATCHED_QOS
+        self.RobotStatus = RobotStatus
+        self.status_pub = self.node.create_publisher(RobotStatus, "robot/status", LATCHED_QOS)
         self.persons = []
         self.gesture = ActionClient(self.node, Gesture, "gesture")
         self.look = ActionClient(self.node, LookAt, "look_at")
@@ -174,3 +178,25 @@ def test_look_at_point_and_tracked_person(stack):
     assert peer.q["head_pan_joint"] < -0.4                    # turned right, toward the person
     result, _, _ = peer.run(peer.look, peer.LookAt.Goal(track_id=99), 10)
     assert not result.success and "not seen" in result.message
+
+
+def test_emergency_stop_holds_the_arm_and_refuses_gestures(stack):
+    peer, _ = stack
+    assert peer.gesture.wait_for_server(timeout_sec=20)
+    future = peer.gesture.send_goal_async(peer.Gesture.Goal(name="wave"))
+    assert wait_for(future.done, 10)
+    result = future.result().get_result_async()
+    assert wait_for(lambda: peer.q["arm_shoulder_lift_joint"] > 0.5, 10)        # the arm is rising
+    peer.status_pub.publish(peer.RobotStatus(emergency_stop=True, mode=4))
+    assert wait_for(result.done, 5)
+    assert not result.result().result.success and "emergency stop" in result.result().result.message
+    time.sleep(0.5)
+    held = dict(peer.q)
+    time.sleep(1.0)
+    assert all(abs(peer.q[n] - held[n]) < 1e-3 for n in ARM_JOINTS)             # it stays put
+    refused, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="nod"), 10)
+    assert not refused.success and "emergency stop" in refused.message
+    peer.status_pub.publish(peer.RobotStatus(emergency_stop=False))
+    time.sleep(0.5)
+    again, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="rest"), 20)
+    assert again.success, again.message
