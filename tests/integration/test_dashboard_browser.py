@@ -23,6 +23,7 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
                 allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
@@ -89,7 +90,9 @@ def stack(tmp_path_factory):
 
 
 def _wait(driver, seconds=20):
-    return WebDriverWait(driver, seconds, poll_frequency=0.2)
+    # the page redraws a part when its data changes: an element found a moment ago may be gone
+    return WebDriverWait(driver, seconds, poll_frequency=0.2,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
 
 
 def _alert_state(driver, alert_id):
@@ -176,3 +179,29 @@ def test_page_fits_a_tablet_and_shows_map_and_health(stack):
     driver.find_element(By.ID, "chat-input").send_keys("where is the kitchen?")
     driver.find_element(By.ID, "chat-send").click()                            # no brain running here
     _wait(driver).until(lambda d: "not available" in d.find_element(By.ID, "chat-log").text)
+
+
+def test_transcripts_and_robot_position_arrive_over_dds(stack):
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    from carebot_interfaces.msg import RobotStatus, Transcript
+
+    stack_, peer, driver = stack
+    driver.get(stack_.url)
+    _wait(driver).until(EC.visibility_of_element_located((By.ID, "main-view")))
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    status_pub = peer.node.create_publisher(RobotStatus, "robot/status", latched)
+    transcript_pub = peer.node.create_publisher(Transcript, "speech/transcript", 10)
+    assert wait_for(lambda: transcript_pub.get_subscription_count() >= 1, 20)
+    status = RobotStatus(mode=RobotStatus.MODE_NAVIGATING, current_task="navigate:kitchen", speed_limit=0.3)
+    status.pose.x, status.pose.y = 15.5, 3.0
+    status_pub.publish(status)
+    transcript_pub.publish(Transcript(text="Could I have a glass of water please", language="en",
+                                      confidence=0.9, speaker="resident_7"))
+    _wait(driver).until(lambda d: "glass of water" in d.find_element(By.ID, "transcript-list").text)
+    assert "resident_7" in driver.find_element(By.ID, "transcript-list").text
+    _wait(driver).until(lambda d: "NAVIGATING" in d.find_element(By.ID, "robot-summary").text)
+    assert "navigate:kitchen" in driver.find_element(By.ID, "robot-summary").text
+    # the map is redrawn every poll: read the marker in one script call
+    transform = driver.execute_script("return document.getElementById('robot-marker').getAttribute('transform')")
+    assert "translate(15.5 3)" in transform

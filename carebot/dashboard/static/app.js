@@ -87,14 +87,23 @@ async function poll() {
   }
 }
 
+// Redraw a part only when its data changed: buttons under a finger stay put.
+const drawn = {};
+function changed(part, ...data) {
+  const key = JSON.stringify(data);
+  if (drawn[part] === key) return false;
+  drawn[part] = key;
+  return true;
+}
+
 function render(state) {
   lastState = state;
   $("site-title").textContent = state.title;
-  renderAlerts(state.alerts);
+  if (changed("alerts", state.alerts)) renderAlerts(state.alerts);
   renderStatus(state.status, state.time);
-  renderMap(state.map, state.status, state.alerts);
-  renderTranscripts(state.transcripts);
-  renderHealth(state.diagnostics);
+  if (changed("map", state.map, state.status, state.alerts)) renderMap(state.map, state.status, state.alerts);
+  if (changed("transcripts", state.transcripts)) renderTranscripts(state.transcripts);
+  if (changed("health", state.diagnostics.map((d) => [d.name, d.level, d.message]))) renderHealth(state.diagnostics);
   $("camera-card").hidden = !state.camera;
   if (state.camera && !cameraTimer) {
     cameraTimer = setInterval(() => { $("camera-image").src = "/api/camera.jpg?t=" + Date.now(); }, CAMERA_MS);
