@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from carebot.motion.controller import PurePursuit, wrap_angle
 from carebot.motion.description import FOOTPRINT_RADIUS
-from carebot.motion.navigation import NavError, Navigator, NavState
+from carebot.motion.navigation import NavConfig, NavError, Navigator, NavState
 from carebot.motion.planner import CostMap, PlannerConfig, plan, resample
 from carebot.world import load_world, parse_world
 
@@ -100,6 +101,9 @@ def open_room():
     return CostMap.from_world(world)
 
 
+OPEN_ROOM = open_room()
+
+
 def person_at(cx, cy, radius=0.2, n=24):
     a = np.linspace(0, 2 * math.pi, n, endpoint=False)
     return np.column_stack((cx + radius * np.cos(a), cy + radius * np.sin(a)))
@@ -177,3 +181,30 @@ def test_person_standing_on_the_goal_gives_a_nearby_arrival():
     assert step.error is NavError.NONE and "occupy it" in step.message, step
     off = math.hypot(pose[0] - 10.0, pose[1] - 4.0)
     assert 1.0 < off <= nav.config.goal_relax_radius + 0.15   # clear of the safety layer's margin around people
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.floats(1.0, 11.0), st.floats(1.0, 7.0)), max_size=6),
+       st.tuples(st.floats(0.5, 11.5), st.floats(0.5, 7.5)),
+       st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=0, max_size=6))
+def test_navigator_always_ends_with_bounded_commands(people, goal, junk):
+    """Random people, goals and junk returns: commands stay finite and bounded, and every goal ends."""
+    costmap = OPEN_ROOM
+    nav = Navigator(costmap, config=NavConfig(blocked_timeout=8.0, progress_timeout=4.0, min_goal_timeout=20.0))
+    crowd = np.vstack([person_at(x, y, 0.2, 8) for x, y in people] or [np.zeros((0, 2))])
+    noise = np.array(junk + [0.0] * (len(junk) % 2), dtype=float).reshape(-1, 2)
+    obstacles = np.vstack((crowd, noise))
+    pose = [1.0, 4.0, 0.0]
+    t = 0.0
+    step = nav.start((goal[0], goal[1], None), tuple(pose), t)
+    while not step.finished:
+        step = nav.step(tuple(pose), obstacles, t)
+        assert math.isfinite(step.linear) and math.isfinite(step.angular)
+        assert 0.0 <= step.linear <= nav.pursuit_config.max_linear + 1e-9
+        assert abs(step.angular) <= nav.pursuit_config.max_angular + 1e-9
+        pose[2] = wrap_angle(pose[2] + step.angular * DT)
+        pose[0] += step.linear * math.cos(pose[2]) * DT
+        pose[1] += step.linear * math.sin(pose[2]) * DT
+        t += DT
+        assert t < 400, "the goal never ended"
+    assert step.error in (NavError.NONE, NavError.UNREACHABLE, NavError.BLOCKED, NavError.TIMEOUT)
