@@ -23,7 +23,8 @@ class BrainPeer:
         from std_msgs.msg import Bool
         from std_srvs.srv import Trigger
         from carebot_interfaces.action import NavigateTo, Speak
-        from carebot_interfaces.msg import Alert, Transcript
+        from carebot_interfaces.msg import Alert, RobotStatus, Transcript
+        from carebot.brain.brain_node import LATCHED_QOS
         from carebot_interfaces.srv import Ask
 
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
@@ -43,6 +44,8 @@ class BrainPeer:
                               callback_group=group)
         self.transcript_pub = n.create_publisher(Transcript, "speech/transcript", RELIABLE_QOS)
         self.alert_pub = n.create_publisher(Alert, "alerts", ALERTS_QOS)
+        self.status_pub = n.create_publisher(RobotStatus, "robot/status", LATCHED_QOS)
+        self.RobotStatus = RobotStatus
         self.ask = n.create_client(Ask, "brain/ask", callback_group=group)
         if serve_actions:
             def speak(handle):
@@ -68,6 +71,12 @@ class BrainPeer:
         self.executor.add_node(n)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
+
+    def publish_pose(self, x: float, y: float, theta: float) -> None:
+        """Latch a robot/status with the base pose in the map (as base_safety does)."""
+        status = self.RobotStatus()
+        status.pose.x, status.pose.y, status.pose.theta = x, y, theta
+        self.status_pub.publish(status)
 
     def say(self, text: str, language: str = "", speaker: str = "", low_confidence: bool = False) -> None:
         msg = self.Transcript(text=text, language=language, speaker=speaker, confidence=0.9,

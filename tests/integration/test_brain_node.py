@@ -98,15 +98,26 @@ def test_llm_plan_is_executed_through_the_actions(stack):
 
 
 def test_fall_alert_no_answer_escalates_and_staff_ack_closes(stack):
+    import math
+
     peer, log, _, _ = stack
     from geometry_msgs.msg import Point
 
+    # Perception reports the person in base_link: 2 m ahead of a robot at (1, 1) facing +y.
+    peer.publish_pose(1.0, 1.0, math.pi / 2)
+    time.sleep(0.5)
     fall = peer.Alert(id="fall-test-1", kind=AlertKind.FALL, severity=2, state=AlertState.RAISED,
-                      place="lounge", message="person down in the lounge")
-    fall.position = Point(x=3.0, y=2.0, z=0.0)
+                      message="person down")
+    fall.header.frame_id = "base_link"
+    fall.position = Point(x=2.0, y=0.0, z=0.0)
     peer.alert_pub.publish(fall)
-    assert wait_for(lambda: any(g.target.pose.position.x == 3.0 for g in peer.nav_goals), 10), log.read_text()[-3000:]
-    goal = next(g for g in peer.nav_goals if g.target.pose.position.x == 3.0)
+
+    def fall_goal():
+        return next((g for g in peer.nav_goals if g.target.header.frame_id == "map"
+                     and abs(g.target.pose.position.y - 3.0) < 1e-6), None)
+    assert wait_for(lambda: fall_goal() is not None, 10), log.read_text()[-3000:]
+    goal = fall_goal()
+    assert abs(goal.target.pose.position.x - 1.0) < 1e-6    # the same point, in the map
     assert 0 < goal.max_speed <= 0.3                   # low speed near a person on the floor
     assert wait_for(lambda: any("Are you all right" in t for t in peer.spoken), 10)
     assert wait_for(lambda: any(a.id == "fall-test-1" and a.state == AlertState.ESCALATED for a in peer.alerts), 10)
@@ -116,6 +127,29 @@ def test_fall_alert_no_answer_escalates_and_staff_ack_closes(stack):
                      handled_by="nurse")
     peer.alert_pub.publish(ack)
     assert wait_for(lambda: any("staff has seen the alert" in t for t in peer.spoken), 10), log.read_text()[-2000:]
+
+
+def test_errand_goes_to_the_kitchen_and_comes_back(stack):
+    peer, log, _, _ = stack
+    peer.publish_pose(5.0, 3.6, 3.14)
+    time.sleep(0.5)
+    before = len(peer.nav_goals)
+    peer.say("Please bring me a glass of water.", language="en", speaker="room_102")
+    assert wait_for(lambda: any("Here is your water" in t for t in peer.spoken), 20), log.read_text()[-3000:]
+    goals = peer.nav_goals[before:]
+    assert goals[0].place == "kitchen"
+    assert goals[1].target.header.frame_id == "map"
+    assert (goals[1].target.pose.position.x, goals[1].target.pose.position.y) == (5.0, 3.6)
+
+
+def test_yes_please_after_an_offer_guides_there(stack):
+    peer, log, _, _ = stack
+    before = len(peer.nav_goals)
+    peer.say("Where is the bathroom?", language="en", speaker="visitor_7")
+    assert wait_for(lambda: any("take you there" in t for t in peer.spoken), 10), log.read_text()[-2000:]
+    assert len(peer.nav_goals) == before                 # an answer, not a drive
+    peer.say("Yes please, take me there.", language="en", speaker="visitor_7")
+    assert wait_for(lambda: any(g.place == "bathroom" for g in peer.nav_goals[before:]), 10), log.read_text()[-2000:]
 
 
 def test_missing_action_servers_are_survived(tmp_path):
