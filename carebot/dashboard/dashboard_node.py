@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
@@ -165,8 +166,11 @@ class DashboardNode(Node):
 
         self._health = HealthReport(f"carebot/{NODE_NAME}")
         self._diagnostics = DiagnosticsPublisher(self)
-        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_health)
-        self.create_timer(EXPIRY_PERIOD_S, self._expire)
+        # Staff time is wall time: under use_sim_time a slow or absent /clock must not
+        # stop diagnostics or the expiry of transcripts.
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_health, clock=steady)
+        self.create_timer(EXPIRY_PERIOD_S, self._expire, clock=steady)
         self._expire()
 
     def _value(self, name: str):

@@ -19,9 +19,10 @@ def test_killed_node_is_restarted_and_serves_again_then_sigterm_stops_all(tmp_pa
     config = write_config(tmp_path, port)
     env = isolated_env()
     log = tmp_path / "up.log"
-    # in a namespace: the port only applies if the parameter sections were namespaced too
-    up = start(CAREBOT + ["up", "--only", "dashboard", "--config", str(config), "--namespace", "ward1"],
-               env, log)
+    # in a namespace: the port only applies if the parameter sections were namespaced too;
+    # on sim time with no /clock: the dashboard's diagnostics must still flow (wall-time timers)
+    up = start(CAREBOT + ["up", "--only", "dashboard", "--config", str(config), "--namespace", "ward1",
+                          "--use-sim-time", "true"], env, log)
     health = f"http://127.0.0.1:{port}/healthz"
     try:
         assert wait_for(lambda: http_ok(health), 60), log.read_text()
