@@ -234,6 +234,7 @@ class BrainNode(Node):
             self.get_logger().warning(f"safety rule {safety.action.value} ({safety.pattern!r}) on {text!r}")
             decision = self.brain.decide(text, person=person, session=person, language=language)
             self._execute(decision, wait_for_servers=False)
+            self._count(decision)
             # An answer to "are you all right?" that is a call for help escalates the fall too.
             self._fall_effects(lambda now: self.fall.on_transcript(text, now))
             return
@@ -281,6 +282,7 @@ class BrainNode(Node):
                 decision = self.brain.decide(item.text, person=item.person, session=item.person,
                                              language=item.language)
                 self._execute(decision, wait_for_servers=True)
+                self._count(decision)
             except Exception as exc:  # noqa: BLE001 - the worker must survive any bad request
                 self.get_logger().error(f"dialogue failed on {item.text!r}: {exc!r}")
 
