@@ -69,6 +69,7 @@ class BaseSafetyNode(Node):
         )
         self.layer = SafetyLayer(config)              # validates; ValueError stops the start
         rate = declare_float(self, "control_rate_hz", 20.0, "cmd_vel output rate, Hz", 5.0, 200.0)
+        self._horizon = 1.5 / rate      # s: a command timing out before the next tick stops the base now
         status_rate = declare_float(self, "status_rate_hz", 2.0, "robot/status repeat rate, Hz", 0.2, 20.0)
         self.laser_xy = (declare_float(self, "laser_x", desc.LASER_X, "lidar x in the base frame, m", -1.0, 1.0),
                          declare_float(self, "laser_y", 0.0, "lidar y in the base frame, m", -1.0, 1.0))
@@ -182,7 +183,7 @@ class BaseSafetyNode(Node):
 
     # --- outputs -----------------------------------------------------------------
     def _tick(self) -> None:
-        out = self.layer.step(time.monotonic())
+        out = self.layer.step(time.monotonic(), self._horizon)
         msg = Twist()
         msg.linear.x, msg.angular.z = out.linear, out.angular
         self.cmd_pub.publish(msg)

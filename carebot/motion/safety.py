@@ -12,7 +12,8 @@ Guarantees (checked by property tests with random and malformed streams):
   ``max_reverse_speed``, turn rate <= ``max_angular_speed``;
 * speeding up never faster than ``max_linear_accel`` / ``max_angular_accel``;
 * zero output when: the latched e-stop is on (only ``reset_estop`` clears it), the
-  selected source has been silent for ``cmd_timeout``, the lidar is stale or absent,
+  selected source has been silent for ``cmd_timeout`` (less the tick ``horizon``), the
+  lidar is stale or absent,
   the last command was NaN, infinite or absurd, or an obstacle or person lies inside
   the stopping distance in the direction of travel;
 * output is always finite.
@@ -233,12 +234,12 @@ class SafetyLayer:
         return self._estop_reason
 
     # --- the decision ---------------------------------------------------------
-    def _selected(self, now: float) -> tuple[Source | None, _Command | None, bool]:
+    def _selected(self, now: float, horizon: float) -> tuple[Source | None, _Command | None, bool]:
         """The freshest command of the highest priority, and whether one just timed out."""
         timed_out = False
         for source in sorted(self._commands, reverse=True):
             cmd = self._commands[source]
-            if abs(now - cmd.stamp) <= self.config.cmd_timeout:
+            if abs(now - cmd.stamp) <= self.config.cmd_timeout - horizon:
                 return source, cmd, timed_out
             # Forget it: a source that comes back must send a fresh command.
             del self._commands[source]
@@ -255,12 +256,17 @@ class SafetyLayer:
         edge_distance = np.hypot(people[:, 0], people[:, 1]) - cfg.footprint_radius - cfg.person_radius
         return people, bool(np.any(edge_distance <= cfg.person_slow_radius))
 
-    def step(self, now: float) -> SafetyOutput:
-        """The command allowed now (call at the control rate, e.g. 20 Hz)."""
+    def step(self, now: float, horizon: float = 0.0) -> SafetyOutput:
+        """The command allowed now (call at the control rate, e.g. 20 Hz).
+
+        ``horizon`` (s, typically 1.5 control periods): a command that will time out before
+        the next tick is dropped now, so the stop comes within ``cmd_timeout`` of the last
+        command rather than up to a tick later.
+        """
         cfg = self.config
         dt = 0.0 if self._last_step is None else min(max(now - self._last_step, 0.0), MAX_STEP_DT)
         self._last_step = now
-        source, cmd, timed_out = self._selected(now)
+        source, cmd, timed_out = self._selected(now, min(max(horizon, 0.0), cfg.cmd_timeout / 2))
         people, person_near = self._near_people(now)
         limit = min(cfg.max_linear_speed, cfg.person_slow_speed) if person_near else cfg.max_linear_speed
         turn_limit = min(cfg.max_angular_speed, cfg.person_slow_angular) if person_near else cfg.max_angular_speed
