@@ -14,6 +14,7 @@ wrong; the node applies it.
 | place | actor, x, y [, yaw (deg)] | puts the person there, standing |
 | say   | text [, language (en), actor, rate (wpm)] | the words are played into speech/audio_in |
 | robot | x, y [, yaw (deg)] | puts the robot there (scenario set-up only) |
+| lockstep | on (true/false) | pause / resume waiting for the camera consumer (needs sync_topic) |
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class Tool(enum.Enum):
     PLACE = "place"
     SAY = "say"
     ROBOT = "robot"
+    LOCKSTEP = "lockstep"
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,13 @@ class RobotCommand:
     pose: tuple[float, float, float]
 
 
-Command = ActorCommand | SayCommand | RobotCommand
+@dataclass(frozen=True)
+class LockstepCommand:
+    enabled: bool
+
+
+Command = ActorCommand | SayCommand | RobotCommand | LockstepCommand
+_BOOLS = {"true": True, "on": True, "1": True, "yes": True, "false": False, "off": False, "0": False, "no": False}
 MAX_SAY_CHARS = 500
 
 
@@ -111,6 +119,11 @@ def parse_command(tool: str, args: dict[str, str], world: World, actors: set[str
             raise ControlError(f"say text of {len(text)} characters is longer than {MAX_SAY_CHARS}")
         return SayCommand(text, args.get("language", "en").strip() or "en", args.get("actor", ""),
                           _number(args, "rate", 130.0))
+    if kind is Tool.LOCKSTEP:
+        value = args.get("on", "").strip().lower()
+        if value not in _BOOLS:
+            raise ControlError(f"lockstep needs on=true or on=false, got {args.get('on')!r}")
+        return LockstepCommand(_BOOLS[value])
     if kind is Tool.ROBOT:
         x, y = _number(args, "x"), _number(args, "y")
         _inside(world, x, y, "robot pose")

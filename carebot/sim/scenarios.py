@@ -83,6 +83,8 @@ def resident_fall(ctx: ScenarioContext) -> None:
     ctx.frame("fall_alert")
     ctx.log(f"alert {alert.msg.id}: {alert.msg.message} (place {alert.msg.place or '?'})")
     fall_to_alert = ctx.metric("fall_to_alert", alert.sim_time - t_fall, "s", limit=FALL_TO_ALERT_TARGET_S)
+    # Perception's timing is measured: back to real-time pacing, which motion's wall-clock loops expect.
+    client.control("lockstep", on="false")
     def arrived() -> bool:
         early = _first_alert(ctx, ALERT_KIND_FALL, ALERT_STATE_ESCALATED, t_fall)
         if early is not None and client.distance_to(rx, ry) >= NEAR_PERSON_M:

@@ -36,7 +36,8 @@ from trajectory_msgs.msg import JointTrajectory
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.paths import ROOT
 from carebot.sim.actors import ActorError, Posture, load_actors
-from carebot.sim.control import ActorCommand, ControlError, RobotCommand, SayCommand, Tool, parse_command
+from carebot.sim.control import (ActorCommand, ControlError, LockstepCommand, RobotCommand, SayCommand, Tool,
+                                 parse_command)
 from carebot.sim.engine import BasePose, Simulation
 from carebot.sim.rates import Pacer, Schedule, split_stamp
 from carebot.sim.robot import CameraSpec, read_description
@@ -110,6 +111,7 @@ class SimNode(Node):
         self._answer_s = 0.0          # typical wall seconds until the consumer answers a frame
         self._processed_time = -math.inf                # newest frame time the sync consumer has answered
         self._sync_wait_s = 0.0
+        self._sync_enabled = bool(p["sync_topic"])
         if p["sync_topic"]:
             self.create_subscription(PersonArray, p["sync_topic"], self._on_processed, SENSOR_QOS)
         # Wall-clock timer: the node's own clock must not wait for the /clock it publishes.
@@ -222,6 +224,12 @@ class SimNode(Node):
                 self.get_logger().info(f"t={sim.time:.2f} {command.actor or 'someone'} says "
                                        f"({command.language}, {duration:.1f} s): {command.text}")
                 return
+            if isinstance(command, LockstepCommand):
+                if command.enabled and not self.p["sync_topic"]:
+                    raise ControlError("lockstep needs the sync_topic parameter")
+                self._sync_enabled = command.enabled
+                self.get_logger().info(f"t={sim.time:.2f} lockstep {'on' if command.enabled else 'off'}")
+                return
             if isinstance(command, RobotCommand):
                 x, y, yaw = command.pose
                 sim.pose = BasePose(x, y, yaw)
@@ -302,7 +310,7 @@ class SimNode(Node):
 
     def _must_wait_for_consumer(self) -> bool:
         frame = self._last_frame_time
-        return bool(self.p["sync_topic"]) and frame is not None and self._processed_time < frame - 1e-6
+        return self._sync_enabled and frame is not None and self._processed_time < frame - 1e-6
 
     def _wait_for_consumer(self) -> None:
         """Lockstep: hold sim time until the consumer has answered the last frame (or time out).

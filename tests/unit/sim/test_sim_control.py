@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from carebot.sim.control import ActorCommand, ControlError, RobotCommand, SayCommand, Tool, parse_command
+from carebot.sim.control import (ActorCommand, ControlError, LockstepCommand, RobotCommand, SayCommand, Tool,
+                                 parse_command)
 from carebot.world import load_world
 
 WORLD = load_world("care_home")
@@ -26,6 +27,8 @@ def test_say_and_robot():
     assert say == SayCommand("help me", "zh", "", 130.0)
     robot = parse_command("robot", {"x": "5", "y": "3.6", "yaw": "180"}, WORLD, ACTORS)
     assert isinstance(robot, RobotCommand) and robot.pose == pytest.approx((5.0, 3.6, math.pi))
+    assert parse_command("lockstep", {"on": "false"}, WORLD, ACTORS) == LockstepCommand(False)
+    assert parse_command("lockstep", {"on": "On"}, WORLD, ACTORS) == LockstepCommand(True)
 
 
 @pytest.mark.parametrize("tool, args, words", [
@@ -40,6 +43,7 @@ def test_say_and_robot():
     ("robot", {"x": "1"}, "'y' is missing"),
     ("say", {"text": "  "}, "non-empty"),
     ("say", {"text": "x" * 600}, "longer than"),
+    ("lockstep", {"on": "maybe"}, "on=true or on=false"),
 ])
 def test_bad_commands(tool, args, words):
     with pytest.raises(ControlError, match=words):
