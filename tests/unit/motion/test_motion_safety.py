@@ -224,3 +224,17 @@ def test_no_output_ever_exceeds_a_limit(events):
         prev_linear = out.linear
         t += gap
         step = gap
+
+
+def test_tick_horizon_brings_the_timeout_stop_forward():
+    """With the node's horizon (1.5 ticks) the stop never comes later than cmd_timeout."""
+    for horizon, moving_at_045 in ((0.0, True), (0.075, False)):
+        layer = SafetyLayer()
+        for i in range(60):                       # up to speed, last command at t = 2.95
+            t = i * DT
+            layer.scan(far_wall(), t)
+            layer.command(Source.NAVIGATION, 0.5, 0.0, t)
+            layer.step(t, horizon)
+        layer.scan(far_wall(), t + 0.45)
+        out = layer.step(t + 0.45, horizon)
+        assert (out.linear > 0) is moving_at_045, (horizon, out)
