@@ -11,15 +11,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.ros]
 
 # Scenarios that fail on a diagnosed defect of another node (not of the simulation or of
 # the scenario): they still run, and report XPASS once the defect is fixed.
-KNOWN_DEFECTS = {
-    "resident_fall": "brain navigates to the fall alert's position as if it were in the map frame; perception "
-                     "sends it in base_link (Alert.header.frame_id) -> UNREACHABLE -> escalated before the robot "
-                     "goes there",
-    "fetch_water": "brain answers 'please bring me a glass of water' from the knowledge base ('follow me to the "
-                   "dining room') instead of fetching from the kitchen and coming back",
-    "hall_id_card": "brain answers from the knowledge and offers 'I can take you there', but takes the visitor's "
-                    "'Yes please, take me there' as a new request ('Where would you like to go?')",
-}
+KNOWN_DEFECTS: dict[str, str] = {}   # name -> diagnosis; none open now
 
 
 def _param(name):
