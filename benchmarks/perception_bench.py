@@ -2,8 +2,9 @@
 
 Sections (all by default, or pick with --only):
   speed     frames/s of model.predict at imgsz 320 and 640 on this CPU (interleaved)
-  eval      precision/recall of the fall decision on labelled images and frame sequences
-            made from ultralytics' real photos (carebot/perception/scenes.py), at 320 and 640
+  images    precision/recall of the still-image fall decision on labelled images made
+            from ultralytics' real photos (carebot/perception/scenes.py), at 320 and 640
+  sequences the same for the streaming decision (tracker + persistence) on frame sequences
   node      the perception node's latency, image stamp -> PersonArray received by another
             process, beside raw model.predict on the same frames, as a ratio; peak memory
   onnx      the ONNX model shipped next to best.pt (640) and an ONNX export at 320 against
@@ -65,20 +66,25 @@ def section_speed(frames: list[np.ndarray]) -> None:
     print(f"ratio 640/320 time: {median_ms(times[640]) / median_ms(times[320]):.2f}")
 
 
-def section_eval(count: int, n_sequences: int) -> None:
-    print(f"\n== eval: fall decision precision/recall (labelled set: {count} fallen, {count} upright, "
+def section_images(count: int) -> None:
+    print(f"\n== images: fall decision precision/recall (labelled set: {count} fallen, {count} upright, "
           f"{count} empty + 2 original photos) ==")
     labelled = scenes.labelled_set(count, seed=2024)
+    for sz in SIZES:
+        ev = evaluate_images(Detector(DetectorConfig(imgsz=sz)), labelled)
+        print(f"imgsz {sz} images: fall {ev.fall.summary()}; upright found as normal "
+              f"{ev.upright_found}/{ev.upright_total}; empty scenes with nobody {ev.empty_clean}/{ev.empty_total}")
+
+
+def section_sequences(n_sequences: int) -> None:
+    print(f"\n== sequences: {n_sequences} falls, {max(1, n_sequences // 2)} walks, {max(1, n_sequences // 2)} bends "
+          "at 4 frames/s ==")
     fall_seqs = [scenes.sequence(scenes.Motion.FALL, fps=4.0, source=i % 2, floor=list(scenes.Floor)[i % 3],
                                  seed=100 + i, lie_s=5.0) for i in range(n_sequences)]
     other = [scenes.sequence(m, fps=4.0, source=i % 2, floor=list(scenes.Floor)[(i + 1) % 3], seed=200 + i)
              for i in range(max(1, n_sequences // 2)) for m in (scenes.Motion.WALK, scenes.Motion.BEND)]
     for sz in SIZES:
-        det = Detector(DetectorConfig(imgsz=sz))
-        ev = evaluate_images(det, labelled)
-        print(f"imgsz {sz} images: fall {ev.fall.summary()}; upright found as normal "
-              f"{ev.upright_found}/{ev.upright_total}; empty scenes with nobody {ev.empty_clean}/{ev.empty_total}")
-        seq_ev = evaluate_sequences(det, fall_seqs + other)
+        seq_ev = evaluate_sequences(Detector(DetectorConfig(imgsz=sz)), fall_seqs + other)
         print(f"imgsz {sz} sequences: incidents {seq_ev.incidents.summary()}")
         for out in seq_ev.outcomes:
             delay = f"{out.alert_delay_s:.1f}" if out.alert_delay_s is not None else "-"
@@ -216,7 +222,7 @@ def section_onnx(frames: list[np.ndarray], count: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="speed,eval,node,onnx", help="comma-separated sections")
+    parser.add_argument("--only", default="speed,node,onnx,images,sequences", help="comma-separated sections")
     parser.add_argument("--frames", type=int, default=12, help="frames for the timing sections")
     parser.add_argument("--count", type=int, default=30, help="labelled images per truth class")
     parser.add_argument("--sequences", type=int, default=4, help="fall sequences (plus half as many walk/bend)")
@@ -234,8 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         section_node(frames, args.node_imgsz)
     if "onnx" in sections:
         section_onnx(frames, args.count)
-    if "eval" in sections:
-        section_eval(args.count, args.sequences)
+    if "images" in sections:
+        section_images(args.count)
+    if "sequences" in sections:
+        section_sequences(args.sequences)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
     return 0
 

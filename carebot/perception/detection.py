@@ -64,6 +64,11 @@ class Box:
         smaller = min(self.width * self.height, other.width * other.height)
         return ix * iy / smaller if smaller > 0 else 0.0
 
+    def contains(self, point: tuple[float, float], margin: float = 0.0) -> bool:
+        """Whether point (x, y) lies in the box grown by margin x its width/height on each side."""
+        mx, my = margin * self.width, margin * self.height
+        return self.x1 - mx <= point[0] <= self.x2 + mx and self.y1 - my <= point[1] <= self.y2 + my
+
     def as_list(self) -> list[float]:
         return [self.x1, self.y1, self.x2, self.y2]
 

@@ -18,7 +18,7 @@ stays >= fall_threshold (dips between clear_threshold and fall_threshold do not
 reset the count) for persistence_s; that raises exactly one alert (incident). It
 becomes NORMAL again, resolving the incident, after clear_s below clear_threshold.
 A fallen track the tracker loses keeps its incident for lost_track_s; a new track
-that appears (or falls) where it lay takes the incident over: no second alert, and
+that appears (or falls) where it lay (same_place) takes the incident over: no second alert, and
 getting up under a new id resolves it. An incident is
 never resolved without seeing the person up: if the person is not seen again the
 alert stays raised for staff.
@@ -53,7 +53,8 @@ class FallConfig:
     history_s: float = 4.0          # window searched for the upright reference box, s
     border_px: float = 2.0          # a box this close to the top/bottom edge is cut off
     lost_track_s: float = 30.0      # an unseen fallen track keeps its incident this long, s
-    reattach_overlap: float = 0.2   # a new track covering this share of a lost fallen one takes its incident
+    reattach_overlap: float = 0.2   # boxes overlapping this much (of the smaller) are the same place
+    feet_margin: float = 0.25       # ... as are boxes whose feet lie in the other grown by this share
 
     def validate(self) -> "FallConfig":
         """Raise ValueError naming the first bad value; returns self."""
@@ -73,6 +74,8 @@ class FallConfig:
             raise ValueError("need 0 <= drop_start < drop_full")
         if not 0 <= self.reattach_overlap <= 1:
             raise ValueError("reattach_overlap must be in 0..1")
+        if self.feet_margin < 0:
+            raise ValueError("feet_margin must be >= 0")
         return self
 
 
@@ -110,6 +113,15 @@ def drop_evidence(box: Box, reference: Box | None, cfg: FallConfig) -> float:
         return 0.0  # shrank as a whole: further away, not lower
     dropped = (box.y1 - reference.y1) / reference.height
     return _ramp(dropped, cfg.drop_start, cfg.drop_full)
+
+
+def same_place(a: Box, b: Box, cfg: FallConfig) -> bool:
+    """Whether two boxes are plausibly one person before/after falling or rising.
+
+    Standing and lying boxes of one person overlap little, but the standing feet lie
+    at (or next to) the lying body; boxes that simply overlap also count."""
+    return (a.overlap(b) >= cfg.reattach_overlap or a.contains(b.bottom_centre, cfg.feet_margin)
+            or b.contains(a.bottom_centre, cfg.feet_margin))
 
 
 def fuse(model: float, shape: float, drop: float, cfg: FallConfig) -> float:
@@ -208,6 +220,8 @@ class FallMonitor:
                 track = self._tracks[det.track_id] = _Track()
             if not track.incident_id and (track.last_box is None or track.last_seen < self._previous_stamp):
                 self._continue_lost_incident(det, track, seen)
+            if not track.history:
+                self._inherit_history(det, track, stamp, seen)
             reports.append(self._step(det, track, stamp, image_size, seen, events))
         self._forget_lost(stamp, seen, events)
         self._previous_stamp = stamp
@@ -262,15 +276,11 @@ class FallMonitor:
         return PersonReport(det, track.state, score, seconds_down, track.incident_id)
 
     def _lost_incident_at(self, det: Detection, seen: set[int]) -> int | None:
-        """Track id of an unseen fallen track whose last box this detection covers, best first."""
-        best_id, best = None, self.cfg.reattach_overlap
-        for tid, other in self._tracks.items():
-            if tid in seen or not other.incident_id or other.last_box is None:
-                continue
-            overlap = det.box.overlap(other.last_box)
-            if overlap >= best:
-                best_id, best = tid, overlap
-        return best_id
+        """Track id of an unseen fallen track at this detection's place (most overlap first)."""
+        candidates = [(det.box.overlap(other.last_box), tid) for tid, other in self._tracks.items()
+                      if tid not in seen and other.incident_id and other.last_box is not None
+                      and same_place(det.box, other.last_box, self.cfg)]
+        return max(candidates)[1] if candidates else None
 
     def _continue_lost_incident(self, det: Detection, track: _Track, seen: set[int]) -> None:
         """A track that (re)appears this frame where a fallen person was lost continues that incident.
@@ -285,6 +295,21 @@ class FallMonitor:
         track.state, track.incident_id = PersonState.FALLEN, old.incident_id
         track.down_since, track.up_since, track.latched_drop = old.down_since, None, old.latched_drop
         track.history.clear()
+
+    def _inherit_history(self, det: Detection, track: _Track, t: float, seen: set[int]) -> None:
+        """A track with no history takes the recent boxes of a just-lost track at the same place.
+
+        Trackers often start a new id when a person falls (the box changes shape in a
+        fraction of a second); without the boxes from before, the drop of the box top
+        would be invisible to the new track."""
+        candidates = [(det.box.overlap(other.last_box), t - other.last_seen, id(other), other)
+                      for tid, other in self._tracks.items()
+                      if tid not in seen and other is not track and other.history and other.last_box is not None
+                      and t - other.last_seen <= self.cfg.history_s
+                      and same_place(det.box, other.last_box, self.cfg)]
+        if candidates:
+            best = max(candidates, key=lambda c: (c[0], -c[1]))[3]
+            track.history.extend(best.history)
 
     def _take_over_incident(self, det: Detection, seen: set[int]) -> str:
         """Incident of a lost fallen track where this newly fallen one lies (tracker changed the id)."""

@@ -18,8 +18,9 @@ from carebot.perception.fall_logic import FallConfig, single_image_state
 
 pytestmark = pytest.mark.slow
 
-# Measured on labelled_set(30, seed=2024) at imgsz 640 (docs/perception.md); asserted with margin.
-MIN_FALLEN_RECALL_640 = 0.5
+# Measured on labelled_set(30, seed=2024) at imgsz 320: fall recall 0.77, precision 1.00, upright
+# found 31/32 (docs/perception.md). This test runs the first 10 of each kind of that set.
+MIN_FALLEN_RECALL_320 = 0.6
 MIN_UPRIGHT_FOUND = 0.8
 
 
@@ -50,9 +51,9 @@ def test_a_scene_with_nobody_yields_no_person(detector, floor):
     assert detector.detect(scenes.background(floor, seed=5)) == []
 
 
-def test_fallen_people_made_from_real_photos_are_found_fallen(detector):
-    ev = evaluate_images(detector, scenes.labelled_set(6, seed=77))
-    assert ev.fall.recall >= MIN_FALLEN_RECALL_640, [o for o in ev.outcomes if o.truth is scenes.Truth.FALLEN]
+def test_fallen_people_made_from_real_photos_are_found_fallen(detector_320):
+    ev = evaluate_images(detector_320, scenes.labelled_set(10, seed=2024))
+    assert ev.fall.recall >= MIN_FALLEN_RECALL_320, [o for o in ev.outcomes if o.truth is scenes.Truth.FALLEN]
     assert ev.fall.fp == 0, [o for o in ev.outcomes if o.truth is not scenes.Truth.FALLEN]
     assert ev.upright_found / ev.upright_total >= MIN_UPRIGHT_FOUND
     assert ev.empty_clean == ev.empty_total

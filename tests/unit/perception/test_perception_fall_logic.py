@@ -196,3 +196,15 @@ def test_tracker_reviving_the_old_id_on_rising_resolves_the_incident():
     assert [e.change for e in events] == [AlertChange.RAISED]
     _, events, _ = run(mon, secs(3, [det(STANDING, tid=1)]), t)
     assert [(e.change, e.incident_id, e.track_id) for e in events] == [(AlertChange.RESOLVED, "incident-1", 1)]
+
+
+def test_new_track_id_on_falling_still_sees_the_drop():
+    """The tracker starts a new id as the person falls; the drop from the old track's boxes counts."""
+    cfg = FallConfig(persistence_s=1.0)
+    mon = FallMonitor(cfg, new_id=ids())
+    _, _, t = run(mon, secs(2, [det(STANDING, tid=1)]))
+    reports, _, _ = run(mon, secs(0.5, [det(LYING, DetectionClass.PERSON, 0.6, tid=2)]), t)
+    assert reports[0].fall_score >= 0.5  # shape + drop although the model says Normal
+    fresh = FallMonitor(cfg, new_id=ids())
+    reports, _, _ = run(fresh, secs(0.5, [det(LYING, DetectionClass.PERSON, 0.6, tid=2)]))
+    assert reports[0].fall_score < 0.5   # without the handover there is no drop evidence
