@@ -27,8 +27,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import (QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy,
-                       qos_profile_sensor_data)
+from rclpy.qos import (QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy)
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan
 from trajectory_msgs.msg import JointTrajectory
@@ -36,7 +35,7 @@ from trajectory_msgs.msg import JointTrajectory
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.paths import ROOT
 from carebot.sim.actors import ActorError, Posture, load_actors
-from carebot.sim.control import (ActorCommand, ControlError, LockstepCommand, RobotCommand, SayCommand, Tool,
+from carebot.sim.control import (ControlError, LockstepCommand, RobotCommand, SayCommand, Tool,
                                  parse_command)
 from carebot.sim.engine import BasePose, Simulation
 from carebot.sim.rates import Pacer, Schedule, split_stamp

@@ -40,7 +40,7 @@ class Trajectory:
                 if prev is None or point.time <= prev_t:
                     return point.positions
                 alpha = (t - prev_t) / (point.time - prev_t)
-                return tuple(a + alpha * (b - a) for a, b in zip(prev, point.positions))
+                return tuple(a + alpha * (b - a) for a, b in zip(prev, point.positions, strict=True))
             prev_t, prev = point.time, point.positions
         return self.points[-1].positions
 

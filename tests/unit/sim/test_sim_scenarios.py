@@ -1,6 +1,5 @@
 """Scenario framework without ROS: parameter files the stack runs with, waiting in
 sim time, metrics and checks, the report, and the scenario table itself."""
-import math
 import time
 import types
 
