@@ -123,3 +123,13 @@ def test_report_has_table_timeline_and_figures(tmp_path):
     assert (tmp_path / "resident_fall" / "path.png").stat().st_size > 1000
     assert not (tmp_path / "fetch_water" / "path.png").exists()      # nothing moved: no figure
     assert failed.status == "failed" and skipped.status == "skipped"
+
+
+def test_demo_command_lists_and_refuses_unknown_scenarios(capsys):
+    from carebot.cli import main
+
+    assert main(["demo", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in SCENARIOS)
+    assert main(["demo", "--scenario", "moon_landing"]) == 2
+    assert "unknown scenario" in capsys.readouterr().err
