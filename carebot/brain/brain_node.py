@@ -37,7 +37,7 @@ from carebot_interfaces.srv import Ask
 from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity, new_alert_id
 from carebot.brain.dialogue import Brain, Decision, Source
 from carebot.brain.fall_response import (FallConfig, FallResponder, LookAt as LookAtEffect, Navigate,
-                                         PublishAlert, Speak as SpeakEffect)
+                                         PublishAlert, Speak as SpeakEffect, standoff_goal)
 from carebot.brain.llm_client import Backend, LLMClient, LLMConfig, LLMError
 from carebot.brain.memory import ConversationMemory
 from carebot.brain.reminders import ReminderEventKind, ReminderScheduler
@@ -122,6 +122,10 @@ class BrainNode(Node):
                                     "no answer this long after asking -> escalate, s", 1.0, 600.0),
             arrive_timeout_s=_float(self, "fall_arrive_timeout_s", 120.0,
                                     "not at the person this long -> escalate, s", 5.0, 1800.0))
+        self.fall_standoff_m = _float(self, "fall_standoff_m", 0.8,
+                                      "stop this far from a fallen person (never drive onto them), m", 0.3, 2.0)
+        self.fall_near_m = _float(self, "fall_near_m", 1.6,
+                                  "a drive that ends this close to the person counts as arrived, m", 0.5, 3.0)
         confirm_s = _float(self, "reminder_confirm_timeout_s", 120.0,
                            "wait this long for a reminder's confirmation before prompting again, s", 5.0, 3600.0)
         prompts = _int(self, "reminder_max_prompts", 2, "prompts before a reminder is escalated", 1, 10)
@@ -456,25 +460,48 @@ class BrainNode(Node):
             effects = step(self._now())
         for effect in effects:
             if isinstance(effect, Navigate):
-                goal = NavigateTo.Goal(max_speed=float(effect.max_speed))
-                target = None if effect.position is None else self._to_map(effect.position, effect.frame_id)
-                if target is not None:
-                    goal.target.header.frame_id = "map"
-                    goal.target.pose.position.x, goal.target.pose.position.y = target
-                elif effect.place:
-                    goal.place = effect.place
-                else:
-                    self.get_logger().warning("fall alert: no place and no robot pose to place it on the map")
-                    self._fall_effects(lambda now: self.fall.on_arrived(False, now))
-                    continue
-                self._send("navigate_to", goal, wait=False,
-                           on_result=lambda ok: self._fall_effects(lambda now: self.fall.on_arrived(ok, now)))
+                self._approach(effect)
             elif isinstance(effect, SpeakEffect):
                 self._speak(effect.text, effect.language, wait=False)
             elif isinstance(effect, PublishAlert):
                 self._publish_alert(effect.alert)
             elif isinstance(effect, LookAtEffect):
                 self._send("look_at", LookAt.Goal(track_id=effect.track_id, duration=10.0), wait=False)
+
+    def _robot_xy(self) -> tuple[float, float] | None:
+        return None if self._status is None else (self._status.pose.x, self._status.pose.y)
+
+    def _approach(self, effect: Navigate) -> None:
+        """Drive toward a fallen person at low speed, stopping short of them."""
+        person = None if effect.position is None else self._to_map(effect.position, effect.frame_id)
+        robot = self._robot_xy()
+        goal = NavigateTo.Goal(max_speed=float(effect.max_speed))
+        if person is not None and robot is not None:
+            target = standoff_goal(robot, person, self.fall_standoff_m)
+            if target is None:   # already beside the person
+                self._fall_effects(lambda now: self.fall.on_arrived(True, now))
+                return
+            goal.target.header.frame_id = "map"
+            goal.target.pose.position.x, goal.target.pose.position.y = target[0], target[1]
+            goal.target.pose.orientation.z, goal.target.pose.orientation.w = math.sin(target[2] / 2), math.cos(target[2] / 2)
+        elif person is not None:
+            goal.target.header.frame_id = "map"
+            goal.target.pose.position.x, goal.target.pose.position.y = person
+        elif effect.place:
+            goal.place = effect.place
+        else:
+            self.get_logger().warning("fall alert: no place and no robot pose to place it on the map")
+            self._fall_effects(lambda now: self.fall.on_arrived(False, now))
+            return
+
+        def arrived(ok: bool) -> None:
+            # Blocked close to the person (they, or a chair, are in the way): close enough to ask.
+            here = self._robot_xy()
+            near = person is not None and here is not None and math.hypot(
+                person[0] - here[0], person[1] - here[1]) <= self.fall_near_m
+            self._fall_effects(lambda now: self.fall.on_arrived(ok or near, now))
+
+        self._send("navigate_to", goal, wait=False, on_result=arrived)
 
     def _tick(self) -> None:
         self._fall_effects(lambda now: self.fall.tick(now))

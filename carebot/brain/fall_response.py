@@ -9,6 +9,7 @@ effects into ROS goals and messages.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -64,6 +65,18 @@ class PublishAlert:
 @dataclass(frozen=True)
 class LookAt:
     track_id: int
+
+
+def standoff_goal(robot: tuple[float, float], person: tuple[float, float],
+                  standoff_m: float) -> tuple[float, float, float] | None:
+    """Where to stop near a person on the floor: ``standoff_m`` short of them on the line
+    from the robot, facing them (x, y, yaw in rad). None when the robot is already that close."""
+    dx, dy = person[0] - robot[0], person[1] - robot[1]
+    distance = math.hypot(dx, dy)
+    if distance <= standoff_m:
+        return None
+    scale = (distance - standoff_m) / distance
+    return robot[0] + dx * scale, robot[1] + dy * scale, math.atan2(dy, dx)
 
 
 _ASK = {"en": "Hello, I am the care robot. Are you all right? Do you need help?",

@@ -112,12 +112,13 @@ def test_fall_alert_no_answer_escalates_and_staff_ack_closes(stack):
     fall.position = Point(x=2.0, y=0.0, z=0.0)
     peer.alert_pub.publish(fall)
 
-    def fall_goal():
+    def fall_goal():   # the person is at (1, 3) on the map; the robot stops 0.8 m short, facing them
         return next((g for g in peer.nav_goals if g.target.header.frame_id == "map"
-                     and abs(g.target.pose.position.y - 3.0) < 1e-6), None)
+                     and abs(g.target.pose.position.y - 2.2) < 1e-6), None)
     assert wait_for(lambda: fall_goal() is not None, 10), log.read_text()[-3000:]
     goal = fall_goal()
-    assert abs(goal.target.pose.position.x - 1.0) < 1e-6    # the same point, in the map
+    assert abs(goal.target.pose.position.x - 1.0) < 1e-6
+    assert abs(goal.target.pose.orientation.z - math.sin(math.pi / 4)) < 1e-6
     assert 0 < goal.max_speed <= 0.3                   # low speed near a person on the floor
     assert wait_for(lambda: any("Are you all right" in t for t in peer.spoken), 10)
     assert wait_for(lambda: any(a.id == "fall-test-1" and a.state == AlertState.ESCALATED for a in peer.alerts), 10)

@@ -3,7 +3,7 @@ import pytest
 
 from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity
 from carebot.brain.fall_response import (Answer, FallConfig, FallResponder, FallState, LookAt, Navigate,
-                                         PublishAlert, Speak, classify_answer)
+                                         PublishAlert, Speak, classify_answer, standoff_goal)
 
 
 def fall_alert(**kw):
@@ -87,3 +87,9 @@ def test_answer_classifier():
     assert classify_answer("no") is Answer.NEEDS_HELP
     assert classify_answer("my leg hurts") is Answer.NEEDS_HELP
     assert classify_answer("") is Answer.UNCLEAR
+
+
+def test_standoff_goal_stops_short_of_the_person_facing_them():
+    x, y, yaw = standoff_goal((0.0, 0.0), (3.0, 4.0), 1.0)
+    assert (round(x, 6), round(y, 6)) == (2.4, 3.2) and abs(yaw - 0.927295) < 1e-5
+    assert standoff_goal((0.0, 0.0), (0.5, 0.0), 0.8) is None
