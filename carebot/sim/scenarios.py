@@ -36,10 +36,12 @@ FALL_TO_ALERT_TARGET_S = 5.0
 NEAR_PERSON_M = 1.6          # "the robot went to the person": within arm's reach plus the base radius
 AT_PLACE_M = 1.0
 STOPPED_MPS = 0.01
+HEAR_S = 60.0                # utterance to transcript: Whisper on a loaded CPU (the site may run the base model)
 # Lockstep with perception: CI's CPU runs YOLO at a few frames per second; sim time waits for
 # each frame to be processed, so the fall timings in sim seconds are those of a robot whose
 # perception keeps up with its camera (docs/sim.md). Scenarios that do not time perception
-# run unsynchronised with fewer frames, and the long drives faster than real time.
+# run unsynchronised with fewer frames. (Faster than real time was tried for the long drive
+# of fetch_water: Whisper, on wall time, then missed sim-time deadlines on a loaded CPU.)
 LOCKSTEP = {"sim": {"sync_topic": "perception/persons"}}
 FEWER_FRAMES = {"sim": {"camera_rate_hz": 2.0}}
 
@@ -112,7 +114,7 @@ def fetch_water(ctx: ScenarioContext) -> None:
     t_ask = client.control("say", actor="resident", text="Please bring me a glass of water.")
     ctx.log("the resident says: please bring me a glass of water", "action")
     heard = ctx.wait("speech recognition hears the request",
-                     lambda: next((r for r in client.transcripts() if "water" in r.msg.text.lower()), None), 30)
+                     lambda: next((r for r in client.transcripts() if "water" in r.msg.text.lower()), None), HEAR_S)
     ctx.log(f"transcript: {heard.msg.text!r}")
     ctx.wait("the robot sets off for the kitchen", _task_to(ctx, "kitchen", t_ask, "fetching water"), 60)
     ctx.wait("the robot reaches the kitchen", lambda: place_distance(ctx.world, "kitchen", client.state.pose) < AT_PLACE_M,
@@ -177,7 +179,7 @@ def hall_id_card(ctx: ScenarioContext) -> None:
     t_ask = client.control("say", actor="visitor", text="Where can I renew my ID card?")
     ctx.log("the visitor asks: where can I renew my ID card?", "action")
     heard = ctx.wait("speech recognition hears the question",
-                     lambda: next((r for r in client.transcripts() if "card" in r.msg.text.lower()), None), 30)
+                     lambda: next((r for r in client.transcripts() if "card" in r.msg.text.lower()), None), HEAR_S)
     ctx.log(f"transcript: {heard.msg.text!r}")
     ctx.wait("the robot answers", lambda: client.spoke_since(t_ask), 30)
     ctx.metric("question_to_answer", ctx.now - t_ask, "s")
@@ -203,7 +205,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {s.name: s for s in (
                  params=LOCKSTEP, sim_budget_s=240.0),
     ScenarioSpec("fetch_water", "Please bring me a glass of water", "care_home", FULL_STACK,
                  robot_start=(5.0, 3.6, 180.0), run=fetch_water, actors={"resident": (3.2, 3.9)},
-                 params={"sim": {"camera_rate_hz": 2.0, "real_time_factor": 2.0}}, sim_budget_s=360.0),
+                 params=FEWER_FRAMES, sim_budget_s=360.0),
     ScenarioSpec("emergency_stop", "Emergency stop during motion", "care_home", MOTION_ONLY,
                  robot_start=(2.0, 7.0, 0.0), run=emergency_stop, sim_budget_s=60.0),
     ScenarioSpec("hall_id_card", "Service hall: where do I renew my ID card?", "public_hall", FULL_STACK,
