@@ -250,7 +250,7 @@ class FallMonitor:
             if track.down_since is not None and t - track.down_since >= cfg.persistence_s:
                 track.state = PersonState.FALLEN
                 track.up_since = None
-                track.incident_id = self._take_over_incident(det, seen)
+                track.incident_id = self._take_over_incident(det, seen) or self._incident_nearby(det, track)
                 if not track.incident_id:
                     track.incident_id = self._new_id()
                     events.append(AlertEvent(AlertChange.RAISED, track.incident_id, det.track_id, t,
@@ -261,6 +261,7 @@ class FallMonitor:
                 if t - track.up_since >= cfg.clear_s:
                     events.append(AlertEvent(AlertChange.RESOLVED, track.incident_id, det.track_id, t,
                                              det.box, score, 0.0))
+                    self._close_incident(track.incident_id)
                     track.state = PersonState.NORMAL
                     track.incident_id = ""
                     track.down_since = None
@@ -310,6 +311,22 @@ class FallMonitor:
         if candidates:
             best = max(candidates, key=lambda c: (c[0], -c[1]))[3]
             track.history.extend(best.history)
+
+    def _incident_nearby(self, det: Detection, track: _Track) -> str:
+        """Open incident of another track at the same place: a second (often nested) box on
+        the same fallen person, which agnostic NMS did not merge, shares the first alert."""
+        for other in self._tracks.values():
+            if other is not track and other.incident_id and other.last_box is not None \
+                    and same_place(det.box, other.last_box, self.cfg):
+                return other.incident_id
+        return ""
+
+    def _close_incident(self, incident_id: str) -> None:
+        """After RESOLVED: other tracks sharing the incident (duplicate boxes) are cleared too."""
+        for other in self._tracks.values():
+            if other.incident_id == incident_id:
+                other.incident_id = ""
+                other.state, other.down_since, other.up_since, other.latched_drop = PersonState.NORMAL, None, None, 0.0
 
     def _take_over_incident(self, det: Detection, seen: set[int]) -> str:
         """Incident of a lost fallen track where this newly fallen one lies (tracker changed the id)."""

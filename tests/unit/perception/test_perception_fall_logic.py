@@ -208,3 +208,17 @@ def test_new_track_id_on_falling_still_sees_the_drop():
     fresh = FallMonitor(cfg, new_id=ids())
     reports, _, _ = run(fresh, secs(0.5, [det(LYING, DetectionClass.PERSON, 0.6, tid=2)]))
     assert reports[0].fall_score < 0.5   # without the handover there is no drop evidence
+
+
+def test_two_boxes_on_one_fallen_person_share_one_alert():
+    """NMS can leave a nested second box on a lying person: still one incident, one alert."""
+    mon = FallMonitor(FallConfig(), new_id=ids())
+    nested = Box(230, 350, 400, 410)
+    frames = secs(2, [det(STANDING, tid=1)]) + secs(5, [det(LYING, DetectionClass.FALL, 0.7, tid=2),
+                                                         det(nested, DetectionClass.FALL, 0.4, tid=3)])
+    reports, events, t = run(mon, frames)
+    assert [e.change for e in events] == [AlertChange.RAISED]
+    assert {r.incident_id for r in reports} == {"incident-1"}
+    _, events, _ = run(mon, secs(4, [det(STANDING, tid=1)]), t)
+    assert [(e.change, e.incident_id) for e in events] == [(AlertChange.RESOLVED, "incident-1")]
+    assert mon.open_incidents == {}
