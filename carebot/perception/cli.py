@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (jpg, png, ...)")
     p.add_argument("--model", default="", metavar="PATH",
                    help="ultralytics model file (default: the shipped YOLOv8 Normal/Fall model)")
-    p.add_argument("--imgsz", type=int, default=640, metavar="N", help="inference size, px (default 640)")
+    p.add_argument("--imgsz", type=int, default=320, metavar="N", help="inference size, px (default 320)")
     p.add_argument("--conf", type=float, default=None, help="minimum box confidence (default 0.3)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.set_defaults(func=run)

@@ -26,7 +26,7 @@ _DET = DetectorConfig()
 
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter("model_path", "", "ultralytics model file (.pt/.onnx); empty = shipped YOLOv8 Normal/Fall model"),
-    Parameter("imgsz", _DET.imgsz, "inference image size, px (multiple of 32; 320 is ~3x faster on CPU)"),
+    Parameter("imgsz", _DET.imgsz, "inference image size, px (multiple of 32; 640 finds smaller, further people, ~3x slower)"),
     Parameter("conf", _DET.conf, "minimum detector confidence of a person box, 0..1"),
     Parameter("iou", _DET.iou, "NMS IoU threshold, 0..1"),
     Parameter("device", _DET.device, "torch device: cpu, cuda:0, ..."),

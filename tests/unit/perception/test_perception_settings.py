@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_defaults_build_and_every_parameter_has_a_description():
     s = settings.build({})
-    assert s.detector.imgsz == 640 and s.node.publish_debug_image is False
+    assert s.detector.imgsz == 320 and s.node.publish_debug_image is False
     assert all(p.description for p in settings.PARAMETERS)
     assert len({p.name for p in settings.PARAMETERS}) == len(settings.PARAMETERS)
 
