@@ -109,6 +109,8 @@ class BrainNode(Node):
         deadline_s = _float(self, "llm_deadline_s", 0.0, "whole LLM call with retries, s; 0 = backend default",
                             0.0, 600.0)
         retries = _int(self, "llm_max_retries", -1, "LLM retries; -1 = backend default", -1, 5)
+        llm_tools = str(_value(self, "llm_tools", "",
+                               "comma list of tools the LLM may use; empty = backend default (embedded: speak,gesture)"))
         self.llm_enabled = bool(_value(self, "llm_enabled", True, "false: rules and knowledge only"))
         warm = bool(_value(self, "llm_start_on_launch", True,
                            "start the embedded LLM server at launch (in the background) instead of on first use"))
@@ -148,7 +150,7 @@ class BrainNode(Node):
         if self.llm_enabled:
             settings = dict(backend=backend, base_url=base_url, model=model, api_key_env=key_env,
                             output_mode=mode or None, timeout_s=timeout_s or None, deadline_s=deadline_s or None,
-                            max_retries=None if retries < 0 else retries)
+                            max_retries=None if retries < 0 else retries, tools=llm_tools or None)
             llm = LLMClient(LLMConfig(**settings))
         self.reminders = ReminderScheduler(confirm_timeout_s=confirm_s, max_prompts=prompts)
         self.brain = Brain(self.site, llm=llm, use_embeddings=use_embeddings, max_speed_mps=max_speed,

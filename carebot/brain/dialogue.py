@@ -336,6 +336,15 @@ class Brain:
                 # An uncited "answer" is small talk, not a fact of the site.
                 call = ToolCall(ToolName.SPEAK.value, {"text": str(call.args.get("text", ""))})
             calls.append(call)
+        allowed = set(self.llm.config.tool_names) | {ToolName.SPEAK.value}
+        refused = [c.tool for c in calls if c.tool not in allowed and c.tool in {t.value for t in ToolName}]
+        if refused:
+            # A tool this backend may not use (e.g. the small embedded model calling staff).
+            log.warning("LLM used tools not allowed for this backend: %s", refused)
+            reply = say("fallback", lang)
+            decision = Decision(reply, [], Source.LLM, lang, rejected=f"tools not allowed for this backend: {refused}")
+            return self._finish(decision, [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})],
+                                person, place)
         spoken = [c for c in calls if c.tool in (ToolName.SPEAK.value, ToolName.ANSWER.value)]
         if not spoken and result.text:
             calls.insert(0, ToolCall(ToolName.SPEAK.value, {"text": result.text[:400]}))

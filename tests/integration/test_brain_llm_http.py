@@ -166,3 +166,24 @@ def test_rate_limit_on_llm_navigation(monkeypatch):
         results = [brain.decide(CHAT) for _ in range(3)]
     assert [any(a.tool == "navigate_to" for a in r.actions) for r in results] == [True, True, False]
     assert "wait" in results[2].reply
+
+
+def test_backend_tool_allow_list_limits_what_the_model_may_do(monkeypatch):
+    with s.ScriptedLLMServer([s.tool_calls(("call_staff", {"reason": "chat", "urgency": "normal"}))]) as server:
+        config = LLMConfig(backend=Backend.OPENAI_COMPATIBLE, base_url=server.url, tools="speak,gesture",
+                           backoff_s=0.05)
+        d = Brain("care_home", llm=LLMClient(config), use_embeddings=False).decide(CHAT)
+    sent = [t["function"]["name"] for t in server.requests[0]["tools"]]
+    assert sent == ["speak", "gesture"]
+    assert d.rejected and d.alert is None and [a.tool for a in d.actions] == ["speak"]
+
+
+def test_embedded_model_only_talks_by_default():
+    from carebot.brain.tools import decision_schema
+
+    config = LLMConfig(backend=Backend.EMBEDDED)
+    assert config.tool_names == ("speak", "gesture")
+    schema = decision_schema(ToolPolicy(places=("lounge",)), config.tool_names)
+    assert schema["properties"]["action"]["enum"] == ["none", "gesture"]
+    with pytest.raises(ValueError):
+        LLMConfig(backend=Backend.EMBEDDED, tools="speak,launch_missiles")
