@@ -132,7 +132,7 @@ class NavigatorNode(Node):
         if finite(p.position.x, p.position.y, yaw):
             with self._lock:
                 self._pose = (p.position.x, p.position.y, yaw)
-                self._pose_stamp = time.monotonic()
+                self._pose_stamp = self._now()
 
     def _on_scan(self, msg: LaserScan) -> None:
         with self._lock:
@@ -214,7 +214,7 @@ class NavigatorNode(Node):
         max_speed = min(max_speed, self.pursuit.max_linear) if math.isfinite(max_speed) and max_speed > 0 else 0.0
         navigator = Navigator(self.costmap, self.pursuit, self.nav_config, self.static_map)
         self.get_logger().info(f"goal: {task} from ({self._pose[0]:.2f}, {self._pose[1]:.2f})")
-        step = navigator.start(goal_pose, self._pose, time.monotonic(), max_speed)
+        step = navigator.start(goal_pose, self._pose, self._now(), max_speed)
         if step.finished:
             return self._result(handle, step.error, step.message)
         self._publish_path(navigator.path)
@@ -231,7 +231,8 @@ class NavigatorNode(Node):
         last_feedback = 0.0
         path = navigator.path
         while rclpy.ok():
-            tick = time.monotonic()
+            tick = time.monotonic()                  # wall time paces the loop ...
+            now = self._now()                        # ... the node's clock (sim time) judges progress
             if handle.is_cancel_requested:
                 navigator.cancel()
                 return self._result(handle, NavError.CANCELED, "canceled by the client")
@@ -241,11 +242,11 @@ class NavigatorNode(Node):
                 return self._result(handle, NavError.EMERGENCY_STOP, "emergency stop engaged")
             with self._lock:
                 pose, stamp, obstacles = self._pose, self._pose_stamp, self._obstacles
-            if tick - stamp > ODOM_STALE_S:
+            if now - stamp > ODOM_STALE_S:
                 self._stop()                         # no pose: hold still (the goal timeout still runs)
                 step = None
             else:
-                step = navigator.step(pose, obstacles, tick)
+                step = navigator.step(pose, obstacles, now)
                 if step.finished:
                     return self._result(handle, step.error, step.message)
                 cmd = Twist()
@@ -264,6 +265,11 @@ class NavigatorNode(Node):
             time.sleep(max(period - (time.monotonic() - tick), 0.0))
         return self._result(handle, NavError.CANCELED, "shutting down")
 
+    def _now(self) -> float:
+        """Seconds on the node's clock: sim time under use_sim_time, so a simulation that
+        runs slower than real time (waiting for perception) does not look like a stall."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def _publish_path(self, points) -> None:
         msg = Path()
         msg.header.frame_id = "map"
@@ -277,7 +283,7 @@ class NavigatorNode(Node):
         self.path_pub.publish(msg)
 
     def _publish_diagnostics(self) -> None:
-        odom_age = time.monotonic() - self._pose_stamp
+        odom_age = self._now() - self._pose_stamp
         if odom_age > ODOM_STALE_S:
             self.health.set(Level.WARN, "no recent odometry", goals=self._goals, last=self._last_result)
         else:
