@@ -14,6 +14,7 @@ then skipped with a warning and the rest of the plan still runs.
 """
 from __future__ import annotations
 
+import sys
 import math
 import queue
 import threading
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 import rclpy
 from rclpy.action import ActionClient
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -45,6 +45,7 @@ from carebot.brain.ros_convert import alert_from_msg, alert_to_msg, tool_call_to
 from carebot.brain.safety_rules import SafetyAction, evaluate, language_of
 from carebot.brain.tools import ToolName
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
+from carebot.node_runner import run_node
 
 SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -533,26 +534,9 @@ class BrainNode(Node):
             self.brain.llm.close()
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = BrainNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:  # bad parameters: say which, do not start half-configured
-        print(f"[brain] {exc}", flush=True)
-        raise SystemExit(2)
-    finally:
-        if node is not None:
-            node.shutdown()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    return run_node(BrainNode, name="brain", threads=4, on_exit=BrainNode.shutdown, args=args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

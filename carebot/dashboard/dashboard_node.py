@@ -15,11 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.exceptions import ParameterUninitializedException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
@@ -41,6 +39,7 @@ from carebot.dashboard.store import DashboardStore
 from carebot.dashboard.web import DashboardApp, DashboardServer, LinkError
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.diagnostics_board import DiagnosticsBoard, StatusEntry, level_of
+from carebot.node_runner import run_node
 
 NODE_NAME = "dashboard"
 DEMO_PASSWORD = "carebot-demo"    # of the shipped example accounts (config/*.yaml)
@@ -310,26 +309,7 @@ class DashboardNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    try:
-        node = DashboardNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, OSError) as exc:   # bad accounts, port in use, unwritable database
-        print(f"dashboard: cannot start: {exc}", file=sys.stderr)
-        code = 2
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return code
+    return run_node(DashboardNode, name="dashboard", threads=4, on_exit=DashboardNode.close, start_errors=(ValueError, OSError), args=args)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ timeout: the trajectory's duration plus ``settle_timeout``.
 """
 from __future__ import annotations
 
+import sys
 import math
 import threading
 import time
@@ -19,7 +20,6 @@ import rclpy
 from builtin_interfaces.msg import Duration
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from nav_msgs.msg import Odometry
@@ -36,6 +36,7 @@ from carebot.motion.gestures import REST_HEAD, GestureError, GestureName, Gestur
 from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
                                        declare_value, finite, reject_unknown_parameters, yaw_of)
 from carebot.motion.trajectory import Trajectory, Waypoint
+from carebot.node_runner import run_node
 
 FEEDBACK_PERIOD_S = 0.2
 PERSON_WAIT_S = 2.0            # s a LookAt waits to see the tracked person
@@ -367,25 +368,9 @@ class ArmHeadNode(Node):
         self.diagnostics.publish(self.health)
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ArmHeadNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        print(f"[arm_head] {exc}", flush=True)
-        raise SystemExit(2)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    return run_node(ArmHeadNode, name="arm_head", threads=4, args=args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

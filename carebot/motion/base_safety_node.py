@@ -8,14 +8,13 @@ Subscribes ``cmd_vel_teleop`` and ``cmd_vel_nav`` (priorities: safety > teleop >
 """
 from __future__ import annotations
 
+import sys
 import math
 import time
 
 import numpy as np
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from geometry_msgs.msg import Twist
@@ -33,6 +32,7 @@ from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, S
                                        declare_value, finite, reject_unknown_parameters, yaw_of)
 from carebot.motion.safety import Mode, SafetyConfig, SafetyLayer, Source
 from carebot.world import WorldError, load_world
+from carebot.node_runner import run_node
 
 ODOM_FRESH_S = 0.5           # s: older odometry is not used to place returns on the map
 
@@ -232,29 +232,9 @@ class BaseSafetyNode(Node):
         self.cmd_pub.publish(Twist())
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = BaseSafetyNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:                      # bad parameters: refuse to start half-configured
-        print(f"[base_safety] {exc}", flush=True)
-        raise SystemExit(2)
-    finally:
-        if node is not None:
-            try:
-                node.stop_base()
-            except Exception:                       # context may already be gone
-                pass
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    return run_node(BaseSafetyNode, name="base_safety", threads=2, on_exit=BaseSafetyNode.stop_base, args=args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

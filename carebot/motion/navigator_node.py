@@ -10,6 +10,7 @@ One goal at a time: a new goal preempts the running one (result CANCELED).
 """
 from __future__ import annotations
 
+import sys
 import math
 import threading
 import time
@@ -18,7 +19,6 @@ import numpy as np
 import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from geometry_msgs.msg import PoseStamped, Twist
@@ -38,6 +38,7 @@ from carebot.motion.planner import CostMap, PlannerConfig
 from carebot.motion.ros_common import (LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float, declare_value,
                                        finite, reject_unknown_parameters, set_yaw, yaw_of)
 from carebot.world import WorldError, load_world
+from carebot.node_runner import run_node
 
 ODOM_STALE_S = 1.0           # s: older odometry pauses the robot
 FEEDBACK_PERIOD_S = 0.2
@@ -292,29 +293,9 @@ class NavigatorNode(Node):
         self.diagnostics.publish(self.health)
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = NavigatorNode()
-        executor = MultiThreadedExecutor(num_threads=3)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        print(f"[navigator] {exc}", flush=True)
-        raise SystemExit(2)
-    finally:
-        if node is not None:
-            try:
-                node._stop()
-            except Exception:
-                pass
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    return run_node(NavigatorNode, name="navigator", threads=3, on_exit=NavigatorNode._stop, args=args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

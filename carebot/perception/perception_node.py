@@ -12,11 +12,10 @@ Never import MuJoCo here (see detector.py).
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rcl_interfaces.msg import ParameterDescriptor
@@ -34,6 +33,7 @@ from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, 
 from carebot.perception.geometry import Intrinsics, floor_point
 from carebot.perception.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
+from carebot.node_runner import run_node
 
 NODE_NAME = "perception"
 ALERTS_QOS = QoSProfile(depth=50)          # reliable, volatile: every state change must arrive
@@ -261,24 +261,9 @@ class PerceptionNode(Node):
         super().destroy_node()
 
 
-def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PerceptionNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:  # invalid parameters
-        rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+def main(args: list[str] | None = None) -> int:
+    return run_node(PerceptionNode, name="perception", args=args)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -25,7 +25,6 @@ from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy)
 from rosgraph_msgs.msg import Clock as ClockMsg
@@ -44,6 +43,7 @@ from carebot.sim.sensors import CameraRenderer, gl_backend, intrinsics
 from carebot.sim.trajectory import TrajectoryError, make_trajectory
 from carebot.sim.voice import MicrophoneStream, synthesize_pcm
 from carebot.world import load_world
+from carebot.node_runner import run_node
 
 SENSOR_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT,
                         history=QoSHistoryPolicy.KEEP_LAST, durability=QoSDurabilityPolicy.VOLATILE)
@@ -449,24 +449,7 @@ class SimNode(Node):
 def main(args: list[str] | None = None) -> int:
     os.environ.setdefault("MUJOCO_GL", "osmesa")
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, RuntimeError, OSError) as exc:
-        # A bad world, actors file, URDF or parameter: one clear line, no traceback, exit 1.
-        print(f"[sim] cannot start: {exc}", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(SimNode, name="sim", on_exit=SimNode.stop, start_errors=(ValueError, RuntimeError, OSError), start_error_code=1, args=args)
 
 
 if __name__ == "__main__":

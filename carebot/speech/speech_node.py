@@ -9,16 +9,15 @@ Threads: capture (source + VAD), recognition (Whisper), and the executor
 """
 from __future__ import annotations
 
+import sys
 import queue
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -40,6 +39,7 @@ from carebot.speech.recognizer import AUTO, MODEL_NAMES, Recognizer, RecognizerC
 from carebot.speech.transcriber import Transcriber
 from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine, TtsError
 from carebot.speech.vad import Utterance, UtteranceDetector, VadConfig
+from carebot.node_runner import run_node
 
 AUDIO_SOURCES = ("device", "topic", "file")
 UTTERANCE_QUEUE = 8      # utterances waiting for Whisper; older ones are dropped when it falls behind
@@ -369,26 +369,9 @@ class SpeechNode(Node):
         self._source.close()
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SpeechNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:  # bad parameters: say which, do not start half-configured
-        print(f"[speech] {exc}", flush=True)
-        raise SystemExit(2)
-    finally:
-        if node is not None:
-            node.shutdown()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    return run_node(SpeechNode, name="speech", threads=4, on_exit=SpeechNode.shutdown, args=args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
