@@ -143,7 +143,7 @@ def section_node(frames: list[np.ndarray], imgsz: int) -> None:
                 key = send(frame)
                 deadline = time.time() + 10.0
                 while key not in received and time.time() < deadline:
-                    rclpy.spin_once(node, timeout_sec=0.005)
+                    rclpy.spin_once(node, timeout_sec=0.1)  # blocks until a message: no busy wait stealing CPU from the node
                 if key in received:
                     node_lat.append(received[key] - (key[0] + key[1] * 1e-9))
                     break
