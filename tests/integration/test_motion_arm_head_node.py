@@ -175,7 +175,8 @@ def test_look_at_point_and_tracked_person(stack):
     goal = peer.LookAt.Goal(track_id=7, duration=1.0)
     result, _, _ = peer.run(peer.look, goal, 15)
     assert result.success, result.message
-    assert peer.q["head_pan_joint"] < -0.4                    # turned right, toward the person
+    # turned right, toward the person (the head may still be finishing its last segment)
+    assert wait_for(lambda: peer.q["head_pan_joint"] < -0.4, 5), peer.q["head_pan_joint"]
     result, _, _ = peer.run(peer.look, peer.LookAt.Goal(track_id=99), 10)
     assert not result.success and "not seen" in result.message
 
