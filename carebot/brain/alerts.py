@@ -4,28 +4,8 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from enum import IntEnum
 
-
-class AlertKind(IntEnum):
-    FALL = 0
-    HELP_REQUEST = 1
-    REMINDER_MISSED = 2
-    SAFETY = 3
-    SYSTEM = 4
-
-
-class Severity(IntEnum):
-    INFO = 0
-    WARNING = 1
-    CRITICAL = 2
-
-
-class AlertState(IntEnum):
-    RAISED = 0
-    ACKNOWLEDGED = 1
-    ESCALATED = 2
-    RESOLVED = 3
+from carebot.alert_enums import AlertKind, AlertState, Severity  # noqa: F401  (re-exported)
 
 
 def new_alert_id(prefix: str = "brain") -> str:

@@ -12,32 +12,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
-
-class AlertKind(enum.IntEnum):
-    """Same values as carebot_interfaces/msg/Alert KIND_*."""
-
-    FALL = 0
-    HELP_REQUEST = 1
-    REMINDER_MISSED = 2
-    SAFETY = 3
-    SYSTEM = 4
-
-
-class Severity(enum.IntEnum):
-    """Same values as Alert SEVERITY_*."""
-
-    INFO = 0
-    WARNING = 1
-    CRITICAL = 2
-
-
-class AlertState(enum.IntEnum):
-    """Same values as Alert STATE_*."""
-
-    RAISED = 0
-    ACKNOWLEDGED = 1
-    ESCALATED = 2
-    RESOLVED = 3
+from carebot.alert_enums import AlertKind, AlertState, Severity  # noqa: F401  (re-exported)
 
 
 class StaffAction(enum.IntEnum):
