@@ -40,6 +40,7 @@ def test_killed_command_source_stops_the_base_within_half_a_second(stack):
     try:
         assert wait_for(lambda: moving(peer, 0.4), 20), peer.last_cmd()
         assert wait_for(lambda: peer.status is not None and peer.status.mode == 1, 5)   # NAVIGATING
+        assert wait_for(lambda: peer.nav_seen, 5)        # the measurement needs the source's last command
         os.killpg(source.pid, signal.SIGKILL)                                          # no goodbye message
         killed = time.monotonic()
         assert wait_for(lambda: peer.last_cmd()[1] == 0.0 and peer.last_cmd()[0] > killed, 3)
