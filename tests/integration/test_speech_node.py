@@ -95,9 +95,11 @@ def test_file_source_records_only_when_asked_and_reports_health(tmp_path, maker)
     rec = tmp_path / "rec"
     env = isolated_env()
     log = tmp_path / "speech.log"
-    proc = start(NODE + ["--ros-args", "-p", "audio_source:=file", "-p", f"file_path:={wav}",
-                         "-p", "file_realtime:=false", "-p", "playback:=none", "-p", f"record_dir:={rec}"], env, log)
+    # The listener first, and the file paced like a live microphone: a transcript published
+    # before DDS discovery has matched the listener would be lost (reliable, not latched).
     client = SpeechClient(env)
+    proc = start(NODE + ["--ros-args", "-p", "audio_source:=file", "-p", f"file_path:={wav}",
+                         "-p", "file_realtime:=true", "-p", "playback:=none", "-p", f"record_dir:={rec}"], env, log)
     try:
         assert wait_for(lambda: client.transcripts, 60), log.read_text()
         assert corpus.word_errors(sentence, client.transcripts[0].text)[0] <= 1
