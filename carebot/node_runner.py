@@ -1,7 +1,8 @@
 """The one ``main()`` body every carebot node shares.
 
 It inits rclpy, builds the node, spins it (multi-threaded where the node has
-callback groups that must not wait for each other), and always shuts down:
+callback groups that must not wait for each other, with carebot.executors'
+pool, not rclpy's busy-looping MultiThreadedExecutor), and always shuts down:
 Ctrl-C and an external shutdown end it quietly; a start-up error (a bad
 parameter, a port in use) prints one line naming the reason and returns a
 non-zero exit code instead of a traceback.
@@ -12,8 +13,10 @@ import sys
 from typing import Callable, TypeVar
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+
+from carebot.executors import PooledExecutor
 
 NodeT = TypeVar("NodeT", bound=Node)
 EXIT_BAD_CONFIG = 2
@@ -33,7 +36,7 @@ def run_node(make_node: Callable[[], NodeT], *, name: str, threads: int = 1,
     code = 0
     try:
         node = make_node()
-        executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
+        executor = PooledExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

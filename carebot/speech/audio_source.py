@@ -269,7 +269,8 @@ class PyAudioSource:
                                          input_device_index=info.index, frames_per_buffer=frames)
         except (DeviceNotFound, IOError, OSError, ValueError) as exc:
             self._release()
-            self._set_state(SourceState.LOST, f"cannot open input: {exc}")
+            # Name what was asked for: with no device at all, the cause alone does not say it.
+            self._set_state(SourceState.LOST, f"cannot open input {self._wanted_label()}: {exc}")
             return False
         self.device_info = info
         self._channels_open = channels
@@ -281,6 +282,11 @@ class PyAudioSource:
         self._opened_once = True
         self._set_state(SourceState.OPEN, f"{info.name} (index {info.index}) at {rate} Hz")
         return True
+
+    def _wanted_label(self) -> str:
+        if self._wanted is None or (isinstance(self._wanted, str) and not self._wanted.strip()):
+            return "(system default)"
+        return repr(self._wanted)
 
     def _release(self) -> None:
         if self._stream is not None:

@@ -19,7 +19,7 @@ class BrainPeer:
         from rclpy.action import ActionServer
         from rclpy.callback_groups import ReentrantCallbackGroup
         from rclpy.context import Context
-        from rclpy.executors import MultiThreadedExecutor
+        from carebot.executors import PooledExecutor
         from std_msgs.msg import Bool
         from std_srvs.srv import Trigger
         from carebot_interfaces.action import NavigateTo, Speak
@@ -67,7 +67,7 @@ class BrainPeer:
             ActionServer(n, Speak, "speech/speak", speak, callback_group=group)
             ActionServer(n, NavigateTo, "navigate_to", navigate, callback_group=group)
             n.create_service(Trigger, "safety/trigger_estop", trigger, callback_group=group)
-        self.executor = MultiThreadedExecutor(num_threads=3, context=self.context)
+        self.executor = PooledExecutor(num_threads=3, context=self.context)
         self.executor.add_node(n)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()

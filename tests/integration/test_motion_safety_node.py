@@ -19,11 +19,7 @@ pytestmark = pytest.mark.ros
 def stack(tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("safety")
     env = isolated_env()
-    # scan_timeout 1.5 s (site default 0.5 s): this test's peer publishes its scans from a
-    # Python timer in the pytest process, which a loaded 2-core CI machine delays by up to
-    # ~1 s; the stale-lidar test still proves that a lidar that stops stops the base.
-    node = start(python_module("carebot.motion.base_safety_node", "--ros-args", "-p", "max_linear_speed:=0.6",
-                               "-p", "scan_timeout:=1.5"),
+    node = start(python_module("carebot.motion.base_safety_node", "--ros-args", "-p", "max_linear_speed:=0.6"),
                  env, log_dir / "base_safety.log")
     peer = MotionPeer(env)
     assert wait_for(lambda: peer.last_cmd() is not None, 30), (log_dir / "base_safety.log").read_text()
