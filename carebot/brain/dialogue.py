@@ -133,10 +133,11 @@ class Brain:
         self.policy = ToolPolicy(places=self.places.names, knowledge_ids=self.kb.ids, max_speed_mps=max_speed_mps,
                                  rate_limits=dict(rate_limits or DEFAULT_RATE_LIMITS),
                                  place_resolver=self.places.resolve)
-        self.validator = ToolValidator(self.policy, clock)
+        self.validator = ToolValidator(self.policy, clock, wall_clock)
         # The safety layer's own calls are never rate limited (an emergency always gets through).
         self._safety_validator = ToolValidator(ToolPolicy(self.places.names, self.kb.ids, max_speed_mps,
-                                                          rate_limits={}, place_resolver=self.places.resolve))
+                                                          rate_limits={}, place_resolver=self.places.resolve),
+                                               wall_clock=wall_clock)
         self._lock = threading.Lock()
         # The last "I can take you there" per (person, session): (place, cited ids, when).
         self._offers: dict[tuple[str, str], tuple[str, list[str], float]] = {}

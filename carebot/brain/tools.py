@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any, Callable, Iterable, Mapping
 
@@ -295,8 +296,10 @@ class RateLimiter:
 class ToolValidator:
     """Checks tool calls against the fixed tool list and the site policy."""
 
-    def __init__(self, policy: ToolPolicy, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, policy: ToolPolicy, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], datetime] = datetime.now):
         self.policy = policy
+        self._wall = wall_clock      # reminder times are checked against the scheduler's clock
         self._places = set(policy.places)
         self._knowledge = set(policy.knowledge_ids)
         self._rates = RateLimiter(policy.rate_limits, clock)
@@ -363,7 +366,7 @@ class ToolValidator:
         elif tool == "set_reminder":
             out["resident"] = _text(a, "resident", MAX_RESIDENT_CHARS, call)
             when = _text(a, "time", 32, call)
-            if parse_time_expression(when) is None:
+            if parse_time_expression(when, self._wall()) is None:
                 raise _reject(f"set_reminder.time {when!r} not understood", call, _BAD_TIME)
             out["time"] = when
             out["text"] = _text(a, "text", MAX_REMINDER_TEXT_CHARS, call)
