@@ -6,10 +6,13 @@
 The node set, parameter file, remappings and namespace come from carebot.bringup,
 the same plan ``carebot up`` runs on a pip install; this file only turns that plan
 into launch_ros Node actions. The parameter file is validated first
-(carebot.config_check): a bad key stops the launch before any node starts.
+(carebot.config_check): a bad key stops the launch before any node starts. The nodes
+get carebot's Fast DDS profile (camera frames in shared memory) unless one is set.
 """
+import os
+
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -38,7 +41,8 @@ def _nodes(context, *args, **kwargs):
         only=[name.strip() for name in arg("only").split(",") if name.strip()] or None)
     if plan:
         config_check.require_valid(plan[0].config_file)   # ConfigError names every bad key
-    return [
+    profile = bringup.node_environment(os.environ)[bringup.DDS_PROFILE_VARIABLE]
+    return [SetEnvironmentVariable(bringup.DDS_PROFILE_VARIABLE, profile)] + [
         Node(package=bringup.PACKAGE, executable=launch.spec.executable, name=launch.spec.name,
              namespace=launch.namespace,
              parameters=[str(launch.params_file), {"use_sim_time": launch.use_sim_time}],

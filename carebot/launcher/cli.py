@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import signal
 import sys
 import tempfile
@@ -90,7 +91,8 @@ def _run(args: argparse.Namespace, params_dir: Path) -> int:
         print("carebot up: node module(s) not found, the stack is not started: "
               f"{', '.join(missing)}; start the others with --only", file=sys.stderr)
         return EXIT_CONFIG
-    specs = [ChildSpec(launch.spec.name, tuple(node_command(launch))) for launch in plan]
+    env = bringup.node_environment(os.environ)
+    specs = [ChildSpec(launch.spec.name, tuple(node_command(launch)), env=env) for launch in plan]
     if args.dry_run:
         for spec in specs:
             print(f"{spec.name}: {' '.join(spec.argv)}")

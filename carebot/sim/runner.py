@@ -26,7 +26,6 @@ from carebot.sim.scenario import ScenarioContext, ScenarioFailed, ScenarioResult
 from carebot.testing.ros_env import isolated_env
 from carebot.world import load_world
 
-FASTDDS_PROFILE = ROOT / "config" / "fastdds_large_messages.xml"   # camera frames in shared memory
 READY_WALL_S = 240.0          # models load on a busy 2-core CI machine: be patient, then fail clearly
 STOP_GRACE_S = 10.0
 OK_LEVELS = (0, 1)            # diagnostic levels that count as "up" (OK, WARN)
@@ -92,7 +91,7 @@ def run_scenario(spec: ScenarioSpec, out_dir: Path, progress: Callable[[str], No
         (out_dir / "result.json").write_text(result.to_json(), encoding="utf-8")
         return result
 
-    env = isolated_env(MUJOCO_GL="osmesa", HF_HUB_OFFLINE="1", FASTRTPS_DEFAULT_PROFILES_FILE=str(FASTDDS_PROFILE))
+    env = bringup.node_environment(isolated_env(MUJOCO_GL="osmesa", HF_HUB_OFFLINE="1"))
     domain = int(env["ROS_DOMAIN_ID"])
     log_path = out_dir / "stack.log"
     log = open(log_path, "w", encoding="utf-8")

@@ -34,7 +34,7 @@ def _fake_launch_modules():
         "launch_ros", "launch_ros.actions")}
     mods["launch"].LaunchDescription = type("LaunchDescription", (), {
         "__init__": lambda self, entities: setattr(self, "entities", list(entities))})
-    for name in ("DeclareLaunchArgument", "OpaqueFunction", "IncludeLaunchDescription"):
+    for name in ("DeclareLaunchArgument", "OpaqueFunction", "IncludeLaunchDescription", "SetEnvironmentVariable"):
         setattr(mods["launch.actions"], name, type(name, (_Recorder,), {}))
     mods["launch.substitutions"].LaunchConfiguration = LaunchConfiguration
     mods["launch.launch_description_sources"].PythonLaunchDescriptionSource = type(
@@ -69,6 +69,10 @@ def _run_opaque(description, **overrides):
     return opaque[0].kwargs["function"](context)
 
 
+def _nodes(actions):
+    return [a for a in actions if type(a).__name__ == "Node"]
+
+
 def test_arguments_are_declared_with_descriptions(load):
     declared = _declared(load("bringup.launch.py"))
     assert {"site", "sim", "namespace", "use_sim_time", "config", "only"} <= set(declared)
@@ -79,7 +83,7 @@ def test_arguments_are_declared_with_descriptions(load):
 @pytest.mark.parametrize("site, sim, namespace", [("care_home", "false", ""),
                                                  ("public_hall", "true", "carebot")])
 def test_nodes_equal_the_bringup_plan_and_carebot_up(load, site, sim, namespace):
-    nodes = _run_opaque(load("bringup.launch.py"), site=site, sim=sim, namespace=namespace)
+    nodes = _nodes(_run_opaque(load("bringup.launch.py"), site=site, sim=sim, namespace=namespace))
     plan = bringup.launch_plan(site=site, sim=sim == "true", namespace=namespace)
     assert [n.kwargs["name"] for n in nodes] == [p.spec.name for p in plan]
     for node, launch in zip(nodes, plan):
@@ -99,9 +103,22 @@ def test_nodes_equal_the_bringup_plan_and_carebot_up(load, site, sim, namespace)
 
 
 def test_only_and_use_sim_time_override(load):
-    nodes = _run_opaque(load("bringup.launch.py"), sim="true", use_sim_time="false", only="dashboard")
+    nodes = _nodes(_run_opaque(load("bringup.launch.py"), sim="true", use_sim_time="false", only="dashboard"))
     assert [n.kwargs["name"] for n in nodes] == ["dashboard"]
     assert nodes[0].kwargs["parameters"][1] == {"use_sim_time": False}
+
+
+def test_nodes_get_the_dds_profile_for_camera_frames_unless_one_is_set(load, monkeypatch, tmp_path):
+    monkeypatch.delenv(bringup.DDS_PROFILE_VARIABLE, raising=False)
+    actions = _run_opaque(load("bringup.launch.py"))
+    [env] = [a for a in actions if type(a).__name__ == "SetEnvironmentVariable"]
+    name, value = env.args
+    assert name == "FASTRTPS_DEFAULT_PROFILES_FILE" and Path(value).name == "fastdds_large_messages.xml"
+    assert "<segment_size>" in Path(value).read_text()        # the profile ships in config/
+    own = tmp_path / "site_profile.xml"
+    monkeypatch.setenv(bringup.DDS_PROFILE_VARIABLE, str(own))
+    [env] = [a for a in _run_opaque(load("bringup.launch.py")) if type(a).__name__ == "SetEnvironmentVariable"]
+    assert env.args == ("FASTRTPS_DEFAULT_PROFILES_FILE", str(own))   # the operator's own profile wins
 
 
 def test_bad_config_stops_the_launch_naming_the_key(load, tmp_path):
