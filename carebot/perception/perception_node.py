@@ -1,7 +1,8 @@
 """The perception node: camera frames in, persons and fall alerts out.
 
 Thin adapter around the pure modules: image_convert (decode), detector (ultralytics
-model + tracker), fall_logic (decision), geometry (floor position). Inference runs
+model + tracker), fall_logic (decision), geometry (floor position), pose_history
+(map-frame odometry, to place a fall alert where the person is). Inference runs
 in one worker thread that always takes the newest frame (LatestSlot): the
 subscription callback only stores the message, so nothing queues up and the
 executor stays free. The model loads in the worker too: the node is up at once and
@@ -20,6 +21,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rcl_interfaces.msg import ParameterDescriptor
 from builtin_interfaces.msg import Time as TimeMsg
+from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from carebot_interfaces.msg import Alert, Person, PersonArray
@@ -33,6 +35,7 @@ from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, 
 from carebot.perception.geometry import Intrinsics, floor_point
 from carebot.perception.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
+from carebot.perception.pose_history import PlanarPose, PoseHistory, yaw_from_quaternion
 from carebot.node_runner import run_node
 
 NODE_NAME = "perception"
@@ -75,11 +78,15 @@ class PerceptionNode(Node):
         self.create_subscription(CameraInfo, "camera/camera_info", self._on_camera_info, qos_profile_sensor_data)
         if opts.use_head_joints:
             self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data)
+        if opts.map_frame:
+            self.create_subscription(Odometry, "odom", self._on_odom, qos_profile_sensor_data)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
         self._slot: LatestSlot[Image] = LatestSlot()
         self._intrinsics: tuple[Intrinsics, int, int] | None = None  # K, width, height of camera_info
         self._head = (0.0, 0.0)  # pan, tilt, rad
+        self._poses = PoseHistory()  # written by the executor, read by the worker
+        self._poses_lock = threading.Lock()
         self._detector: Detector | None = None
         self._monitor = FallMonitor(self.settings.fall)
         self._last_stamp: float | None = None
@@ -107,6 +114,17 @@ class PerceptionNode(Node):
             elif name == opts.head_tilt_joint:
                 tilt = float(pos)
         self._head = (pan, tilt)
+
+    def _on_odom(self, msg: Odometry) -> None:
+        frame = msg.header.frame_id or self.settings.node.map_frame
+        if frame != self.settings.node.map_frame:
+            self.get_logger().warning(f"odometry in frame {frame!r}, not {self.settings.node.map_frame!r}: "
+                                      "fall alerts stay in the base frame", throttle_duration_sec=60.0)
+            return
+        p, q = msg.pose.pose.position, msg.pose.pose.orientation
+        pose = PlanarPose(p.x, p.y, yaw_from_quaternion(q.x, q.y, q.z, q.w))
+        with self._poses_lock:
+            self._poses.add(_stamp_s(msg.header.stamp), pose)
 
     # ----- worker -----
     def _run_worker(self) -> None:
@@ -195,6 +213,20 @@ class PerceptionNode(Node):
             pose = pose.with_head(*self._head)
         return floor_point(*box.bottom_centre, k, pose, self.settings.node.floor_z)
 
+    def _alert_position(self, event: AlertEvent, width: int, height: int
+                        ) -> tuple[str, tuple[float, float, float] | None]:
+        """Frame and floor point of a fall: in the map with the robot's pose at the frame's
+        time when odometry covers it, else in the base frame (the brain transforms it then)."""
+        opts = self.settings.node
+        position = self._position(event.box, width, height)
+        if position is None or not opts.map_frame:
+            return opts.base_frame, position
+        with self._poses_lock:
+            pose = self._poses.at(event.stamp)
+        if pose is None:
+            return opts.base_frame, position
+        return opts.map_frame, pose.to_map(position)
+
     def _person_array(self, msg: Image, reports: list[PersonReport], width: int, height: int) -> PersonArray:
         out = PersonArray()
         out.header.stamp = msg.header.stamp
@@ -222,10 +254,9 @@ class PerceptionNode(Node):
         alert = Alert(id=event.incident_id, kind=Alert.KIND_FALL, severity=Alert.SEVERITY_CRITICAL,
                       person=f"track {event.track_id}")
         alert.header.stamp = _time_msg(event.stamp)
-        alert.header.frame_id = self.settings.node.base_frame
         alert.raised_at = alert.header.stamp
         h, w = int(msg.height), int(msg.width)
-        position = self._position(event.box, w, h)
+        alert.header.frame_id, position = self._alert_position(event, w, h)
         if position is not None:
             alert.position.x, alert.position.y, alert.position.z = position
         if event.change is AlertChange.RAISED:

@@ -42,6 +42,8 @@ PARAMETERS: tuple[Parameter, ...] = (
               "a fallen person out of sight keeps the incident this long (no second alert if seen again), s"),
     Parameter("publish_debug_image", False, "publish perception/debug_image with boxes drawn (CPU cost)"),
     Parameter("base_frame", "base_link", "frame of person floor positions (PersonArray.header.frame_id)"),
+    Parameter("map_frame", "map", "fall alerts are placed in this frame with the pose from `odom` at the image's "
+              "time (odometry in another frame is ignored; empty: alerts stay in base_frame)"),
     Parameter("camera_x", 0.0, "camera position in base_frame, forward, m"),
     Parameter("camera_y", 0.0, "camera position in base_frame, left, m"),
     Parameter("floor_z", 0.0, "height of the floor in base_frame, m (0 for base_footprint, < 0 for base_link)"),
@@ -59,6 +61,7 @@ PARAMETERS: tuple[Parameter, ...] = (
 class NodeOptions:
     publish_debug_image: bool
     base_frame: str
+    map_frame: str
     floor_z: float
     camera: CameraPose
     use_head_joints: bool
@@ -105,7 +108,8 @@ def build(values: dict[str, object]) -> PerceptionSettings:
     except ValueError as exc:
         raise ValueError(f"perception parameters: {exc}") from None
     node = NodeOptions(
-        publish_debug_image=bool(v["publish_debug_image"]), base_frame=str(v["base_frame"]), floor_z=float(v["floor_z"]),
+        publish_debug_image=bool(v["publish_debug_image"]), base_frame=str(v["base_frame"]),
+        map_frame=str(v["map_frame"]).strip(), floor_z=float(v["floor_z"]),
         camera=CameraPose(float(v["camera_x"]), float(v["camera_y"]), float(v["camera_z"]),
                           float(v["camera_yaw"]), float(v["camera_pitch"])),
         use_head_joints=bool(v["use_head_joints"]), head_pan_joint=str(v["head_pan_joint"]),

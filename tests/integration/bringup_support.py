@@ -105,14 +105,15 @@ class RosPeer:
             time.sleep(0.1)
         return False
 
-    def raise_alert(self, alert_id: str, message: str, place: str = "lounge") -> None:
+    def raise_alert(self, alert_id: str, message: str, place: str = "lounge",
+                    frame_id: str = "map", position: tuple[float, float] = (4.0, 3.0)) -> None:
         from carebot_interfaces.msg import Alert
 
         msg = Alert(id=alert_id, kind=Alert.KIND_FALL, severity=Alert.SEVERITY_CRITICAL,
                     state=Alert.STATE_RAISED, place=place, message=message, person="resident_7")
-        msg.header.frame_id = "map"
+        msg.header.frame_id = frame_id
         msg.header.stamp = msg.raised_at = self.node.get_clock().now().to_msg()
-        msg.position.x, msg.position.y = 4.0, 3.0
+        msg.position.x, msg.position.y = position
         self.alert_pub.publish(msg)
 
     def update(self, alert_id: str, action: int, staff: str, note: str = "", timeout: float = 10.0):

@@ -153,6 +153,21 @@ def test_alert_appears_is_acknowledged_and_survives_a_restart(stack):
     assert not peer.update(alert_id, action=0, staff="night_nurse").success   # already resolved
 
 
+def test_an_alert_placed_relative_to_the_robot_is_described_not_drawn_on_the_map(stack):
+    """A fall seen while the robot's map pose was unknown comes in base_link: drawing it
+    at those numbers on the map would send staff to the wrong room."""
+    stack_, peer, driver = stack
+    _login(driver, stack_.url)
+    on_map, relative = f"fall-map-{time.time_ns()}", f"fall-rel-{time.time_ns()}"
+    peer.raise_alert(on_map, "Resident on the floor", frame_id="map", position=(4.0, 3.0))
+    peer.raise_alert(relative, "Someone on the floor", place="", frame_id="base_link", position=(2.5, -0.5))
+    _wait(driver).until(lambda d: _alert_state(d, on_map) == "RAISED" and _alert_state(d, relative) == "RAISED")
+    card = driver.find_element(By.CSS_SELECTOR, f'li[data-alert-id="{relative}"]')
+    assert "2.5 m ahead, 0.5 m right of the robot" in card.text
+    markers = driver.find_elements(By.CSS_SELECTOR, "#site-map .alert-marker")
+    assert [(float(m.get_attribute("cx")), float(m.get_attribute("cy"))) for m in markers] == [(4.0, 3.0)]
+
+
 def test_estop_button_publishes_the_stop(stack):
     stack_, peer, driver = stack
     driver.get(stack_.url)

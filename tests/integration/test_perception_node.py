@@ -40,9 +40,10 @@ class Client:
     def __init__(self, env: dict[str, str]):
         from carebot_interfaces.msg import Alert, PersonArray
         from diagnostic_msgs.msg import DiagnosticArray
+        from nav_msgs.msg import Odometry
         from sensor_msgs.msg import CameraInfo, Image
 
-        self.Image, self.CameraInfo = Image, CameraInfo
+        self.Image, self.CameraInfo, self.Odometry = Image, CameraInfo, Odometry
         self.context = rclpy.context.Context()
         rclpy.init(context=self.context, domain_id=int(env["ROS_DOMAIN_ID"]))
         self.node = rclpy.create_node(f"perception_test_{uuid.uuid4().hex[:6]}", context=self.context)
@@ -55,6 +56,7 @@ class Client:
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
         self.image_pub = self.node.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
         self.info_pub = self.node.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
+        self.odom_pub = self.node.create_publisher(Odometry, "odom", qos_profile_sensor_data)
 
     def spin(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -73,6 +75,15 @@ class Client:
         info = self.CameraInfo(width=width, height=height)
         info.k = [f, 0.0, width / 2, 0.0, f, height / 2, 0.0, 0.0, 1.0]
         self.info_pub.publish(info)
+
+    def send_odom(self, stamp_s: float, x: float, y: float, yaw: float) -> None:
+        """The robot's map pose at stamp_s, as the simulation or a localiser publishes it."""
+        msg = self.Odometry()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = int(stamp_s), int(round((stamp_s % 1) * 1e9)) % 10**9
+        msg.header.frame_id, msg.child_frame_id = "map", "base_link"
+        msg.pose.pose.position.x, msg.pose.pose.position.y = x, y
+        msg.pose.pose.orientation.z, msg.pose.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+        self.odom_pub.publish(msg)
 
     def answer_for(self, msg, timeout: float = ANSWER_TIMEOUT_S):
         """Publish msg and wait for the PersonArray carrying its stamp.
@@ -196,8 +207,10 @@ def test_a_fall_raises_one_alert_and_getting_up_resolves_it(running):
     client.alerts.clear()
     seq = scenes.sequence(scenes.Motion.FALL, fps=4.0, source=0, seed=8, lie_s=5.0, size=(320, 240))
     base = 1000.0  # later than earlier tests: the node keeps its tracks
+    robot = (10.0, 5.0, math.pi / 2)   # the robot faces +y of the map while it watches
     states = []
     for t, frame in seq.frames:
+        client.send_odom(base + t, *robot)
         arr = client.answer_for(client.image(frame, base + t))
         assert arr is not None, (t, [(a.header.stamp.sec, a.header.stamp.nanosec) for a in client.persons[-5:]],
                                  client.last_diagnostics(), log.read_text())
@@ -211,6 +224,13 @@ def test_a_fall_raises_one_alert_and_getting_up_resolves_it(running):
     assert uuid.UUID(alert.id) and resolved[0].id == alert.id
     assert base + seq.fall_at <= alert.header.stamp.sec + alert.header.stamp.nanosec * 1e-9 <= base + seq.up_at
     assert 1 in states and states[-1] == 0  # fallen during the sequence, normal at its end
+    # Placed on the map: the fallen person's floor point of that frame, turned by the robot's pose then.
+    assert alert.header.frame_id == "map", alert.header.frame_id
+    frame = next(a for a in client.persons if a.header.stamp == alert.header.stamp)
+    seen = next(p for p in frame.persons if p.state == p.STATE_FALLEN and p.has_position)
+    x, y, yaw = robot
+    expected = (x - seen.position.y, y + seen.position.x)   # base x (ahead) is map +y here
+    assert (alert.position.x, alert.position.y) == pytest.approx(expected, abs=1e-6)
 
 
 def test_a_burst_of_frames_never_queues_the_newest_wins(running):

@@ -137,7 +137,7 @@ function renderAlerts(alerts) {
   $("open-count").textContent = open.length ? open.length + " open" : "";
   $("alerts-empty").hidden = alerts.length > 0;
   for (const alert of alerts) {
-    const where = [alert.place, alert.person].filter(Boolean).join(" · ");
+    const where = [alert.place, alert.person, relativePosition(alert)].filter(Boolean).join(" · ");
     const actions = el("div", { class: "actions" });
     if (alert.state === "RAISED" || alert.state === "ESCALATED") {
       actions.append(el("button", { class: "primary ack-btn", type: "button", textContent: "Acknowledge",
@@ -158,6 +158,20 @@ function renderAlerts(alerts) {
       el("div", { class: "alert-where muted", textContent: [where, handled].filter(Boolean).join(" — ") }),
       actions));
   }
+}
+
+// Alerts carry a map position when the robot knew its pose at the time; otherwise the
+// position is relative to the robot (perception's base frame) and cannot go on the map.
+const MAP_FRAMES = ["", "map"];
+
+function onMap(alert) {
+  return MAP_FRAMES.includes(alert.frame_id || "") && (alert.x || alert.y);
+}
+
+function relativePosition(alert) {
+  if (onMap(alert) || !(alert.x || alert.y)) return "";
+  const side = alert.y >= 0 ? "left" : "right";
+  return `${alert.x.toFixed(1)} m ahead, ${Math.abs(alert.y).toFixed(1)} m ${side} of the robot when seen`;
 }
 
 async function act(id, verb) {
@@ -217,7 +231,7 @@ function renderMap(map, status, alerts) {
     world.append(svg("circle", { cx: p.x, cy: p.y, r: 0.15, class: "place" }));
   }
   for (const a of alerts || []) {
-    if (a.state === "RESOLVED" || (!a.x && !a.y)) continue;
+    if (a.state === "RESOLVED" || !onMap(a)) continue;
     world.append(svg("circle", { cx: a.x, cy: a.y, r: 0.4, class: "alert-marker" }));
   }
   if (status) {
