@@ -33,6 +33,7 @@ ALERT_STATE_ESCALATED = 2
 PERSON_NORMAL = 0
 
 FALL_TO_ALERT_TARGET_S = 5.0
+ALERT_PLACE_TOLERANCE_M = 1.5  # the alert's map point vs where the resident stood: a body lies ~1.6 m long
 NEAR_PERSON_M = 1.6          # "the robot went to the person": within arm's reach plus the base radius
 AT_PLACE_M = 1.0
 STOPPED_MPS = 0.01
@@ -85,6 +86,12 @@ def resident_fall(ctx: ScenarioContext) -> None:
     ctx.frame("fall_alert")
     ctx.log(f"alert {alert.msg.id}: {alert.msg.message} (place {alert.msg.place or '?'})")
     fall_to_alert = ctx.metric("fall_to_alert", alert.sim_time - t_fall, "s", limit=FALL_TO_ALERT_TARGET_S)
+    # Staff see the alert on the map: it must be in the map frame and where the resident is.
+    ctx.check("the alert is placed on the map", alert.msg.header.frame_id == "map", alert.msg.header.frame_id)
+    placed = ctx.metric("alert_position_error", math.hypot(alert.msg.position.x - rx, alert.msg.position.y - ry),
+                        "m", limit=ALERT_PLACE_TOLERANCE_M)
+    ctx.check(f"the alert is within {ALERT_PLACE_TOLERANCE_M:g} m of the resident", bool(placed.passed),
+              f"({alert.msg.position.x:.2f}, {alert.msg.position.y:.2f}) vs ({rx:.2f}, {ry:.2f})")
     # Perception's timing is measured: back to real-time pacing, which motion's wall-clock loops expect.
     client.control("lockstep", on="false")
     def arrived() -> bool:
