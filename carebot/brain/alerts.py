@@ -25,7 +25,7 @@ class AlertInfo:
     place: str = ""
     message: str = ""
     position: tuple[float, float, float] | None = None   # in frame_id, m
-    frame_id: str = "map"                                # perception sends base_link positions
+    frame_id: str = "map"                                # base_link when perception had no odometry
     handled_by: str = ""
     raised_at: float = field(default_factory=time.time)  # s since the epoch
 

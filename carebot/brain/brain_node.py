@@ -388,7 +388,7 @@ class BrainNode(Node):
         self._speak(FETCH_TEXT["here"][language].format(item=item), language, wait=False)
 
     def _to_map(self, position: tuple[float, float, float], frame: str) -> tuple[float, float] | None:
-        """A point of the alert in the map frame (perception reports base_link positions)."""
+        """A point of the alert in the map frame (perception sends base_link when it had no odometry)."""
         if frame in MAP_FRAMES:
             return position[0], position[1]
         if self._status is None:
