@@ -46,6 +46,9 @@ _EN_STOPWORDS = frozenset(
     "hello hi hey robot today now just also very much many one".split())
 _ZH_STOPCHARS = set("的了吗呢吧啊呀我你您他她它们是在有要想请问个这那么什怎哪儿里去到和与就都也还")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+# Separable verbs take fillers between their two characters (填表 -> 填一下表, 排队 -> 排个队,
+# 帮忙 -> 帮个忙, 吃饭 -> 吃了饭): runs are also read with the fillers taken out.
+_ZH_INFIXES = re.compile(r"一下|一点儿|一点|个|了|过")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -62,11 +65,15 @@ def tokens(text: str) -> list[str]:
     for run in _CJK_RUN.findall(norm):
         chars = list(run)
         out.extend(c for c in chars if c not in _ZH_STOPCHARS)
-        for a, b in zip(chars, chars[1:]):
-            if a in _ZH_STOPCHARS and b in _ZH_STOPCHARS:
-                continue
-            out.append(a + b)
+        contracted = _ZH_INFIXES.sub("", run)
+        pairs = set(zip(chars, chars[1:])) | set(zip(contracted, contracted[1:]))
+        out.extend(a + b for a, b in sorted(pairs) if not (a in _ZH_STOPCHARS and b in _ZH_STOPCHARS))
     return out
+
+
+def _contract(compact: str) -> str:
+    """Chinese text without the fillers separable verbs take (see _ZH_INFIXES)."""
+    return _ZH_INFIXES.sub("", compact)
 
 
 @dataclass(frozen=True)
@@ -197,7 +204,8 @@ def _keyword_in(keyword: str, norm: str, compact: str) -> bool:
     if not key:
         return False
     if _CJK_RUN.search(key):
-        return key.replace(" ", "") in compact
+        key = key.replace(" ", "")
+        return key in compact or key in _contract(compact)
     return re.search(r"\b" + re.escape(key) + r"s?\b", norm) is not None
 
 

@@ -129,6 +129,14 @@ def test_knowledge_loading_and_tokens(tmp_path):
     assert hits[0].entry.id in ("social_insurance", "id_card_lost")
 
 
+@pytest.mark.parametrize("query, entry", [("我想找人帮我填个表", "info_desk"), ("在哪里排个队", "take_number")])
+def test_separable_verbs_are_matched_with_fillers_inside(query, entry):
+    """填表 said as 填个表 / 填一下表, 排队 as 排个队: the keyword is still found."""
+    assert "填表" in tokens("帮我填一下表") and "排队" in tokens("排个队") and "帮忙" in tokens("帮个忙")
+    hits = Retriever(load_knowledge("public_hall"), use_embeddings=False).search(query)
+    assert hits[0].entry.id == entry and hits[0].keyword and hits[0].confident
+
+
 def test_private_knowledge_stays_out_of_cloud_prompts(care):
     class CloudConfig:
         is_cloud = True

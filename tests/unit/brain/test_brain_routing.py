@@ -3,7 +3,7 @@
 The LLM is off here (llm=None), so this measures what the deterministic layer and
 knowledge retrieval route on their own; requests they leave to the LLM get the
 spoken fallback. Bars are set just under the measured figures (docs/brain.md):
-dev set 94/94, held-out set 43/45 when measured.
+dev set 98/98, held-out set 44/45 when measured.
 """
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def test_routing_accuracy_held_out_set(brains):
     outcomes = run(brains, load_labelled(DATA / "requests_heldout.yaml"))
     acc = accuracy(outcomes)
     print(f"held-out routing accuracy {acc:.3f}, answered without LLM {share_without_llm(outcomes):.3f}")
-    assert acc >= 0.93, _report(outcomes)
+    assert acc >= 0.95, _report(outcomes)
     # Every emergency and stop of the held-out set is caught by the rules.
     for o in outcomes:
         if o.item.expect["tool"] in ("stop",) or o.item.expect.get("alert"):
