@@ -106,6 +106,7 @@ def section_node(frames: list[np.ndarray], imgsz: int) -> None:
     env = ros_env.isolated_env()
     os.environ["ROS_DOMAIN_ID"] = env["ROS_DOMAIN_ID"]
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
+    os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = env["FASTRTPS_DEFAULT_PROFILES_FILE"]   # frames in SHM
     log = Path(tempfile.gettempdir()) / "perception_bench_node.log"
     proc = ros_env.start(ros_env.python_module("carebot.perception.perception_node", "--ros-args",
                                                "-p", f"imgsz:={imgsz}"), env, log)

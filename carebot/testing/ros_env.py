@@ -1,7 +1,9 @@
 """Run ROS 2 processes of a test in their own DDS domain, on this host only.
 
 Tests (and developers running them side by side) must not hear each other's
-topics, so every test gets a random ROS_DOMAIN_ID and localhost-only discovery.
+topics, so every test gets a random ROS_DOMAIN_ID and localhost-only discovery. The
+children get the stack's DDS transport profile too (carebot.bringup.node_environment),
+so tests and benchmarks move camera frames the way the robot does.
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ _DOMAIN_RANGE = (1, 100)
 
 def isolated_env(domain_id: int | None = None, **extra: str) -> dict[str, str]:
     """Environment for a child process in a private DDS domain."""
-    env = dict(os.environ)
+    from carebot.bringup import node_environment
+
+    env = node_environment(os.environ)
     env["ROS_DOMAIN_ID"] = str(domain_id if domain_id is not None else random.randint(*_DOMAIN_RANGE))
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["PYTHONUNBUFFERED"] = "1"
