@@ -81,3 +81,4 @@ class Detection:
     score: float                 # detector confidence of the winning class, 0..1
     label: DetectionClass
     track_id: int | None = None  # None: not (yet) confirmed by the tracker
+    floor: tuple[float, float] | None = None  # where the feet are on the map, m (None: pose unknown)

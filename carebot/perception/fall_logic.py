@@ -18,14 +18,17 @@ stays >= fall_threshold (dips between clear_threshold and fall_threshold do not
 reset the count) for persistence_s; that raises exactly one alert (incident). It
 becomes NORMAL again, resolving the incident, after clear_s below clear_threshold.
 A fallen track the tracker loses keeps its incident for lost_track_s; a new track
-that appears (or falls) where it lay (same_place) takes the incident over: no second alert, and
-getting up under a new id resolves it. An incident is
+that appears (or falls) where it lay takes the incident over: no second alert, and
+getting up under a new id resolves it. "Where it lay" is the floor point on the map
+when both detections have one (the robot or its head may have moved, so image places
+no longer compare), else the image place (same_place). An incident is
 never resolved without seeing the person up: if the person is not seen again the
 alert stays raised for staff.
 """
 from __future__ import annotations
 
 import enum
+import math
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -55,6 +58,7 @@ class FallConfig:
     lost_track_s: float = 30.0      # an unseen fallen track keeps its incident this long, s
     reattach_overlap: float = 0.2   # boxes overlapping this much (of the smaller) are the same place
     feet_margin: float = 0.25       # ... as are boxes whose feet lie in the other grown by this share
+    same_place_m: float = 1.0       # floor points on the map closer than this are the same place, m
 
     def validate(self) -> "FallConfig":
         """Raise ValueError naming the first bad value; returns self."""
@@ -76,6 +80,8 @@ class FallConfig:
             raise ValueError("reattach_overlap must be in 0..1")
         if self.feet_margin < 0:
             raise ValueError("feet_margin must be >= 0")
+        if not self.same_place_m > 0:
+            raise ValueError("same_place_m must be > 0")
         return self
 
 
@@ -180,6 +186,7 @@ class _Track:
     latched_drop: float = 0.0
     last_seen: float = 0.0
     last_box: Box | None = None
+    last_floor: tuple[float, float] | None = None
     last_score: float = 0.0
     incident_id: str = ""
 
@@ -273,6 +280,7 @@ class FallMonitor:
 
         track.history.append((t, det.box))
         track.last_seen, track.last_box, track.last_score = t, det.box, score
+        track.last_floor = det.floor
         seconds_down = t - track.down_since if track.down_since is not None else 0.0
         return PersonReport(det, track.state, score, seconds_down, track.incident_id)
 
@@ -280,7 +288,7 @@ class FallMonitor:
         """Track id of an unseen fallen track at this detection's place (most overlap first)."""
         candidates = [(det.box.overlap(other.last_box), tid) for tid, other in self._tracks.items()
                       if tid not in seen and other.incident_id and other.last_box is not None
-                      and same_place(det.box, other.last_box, self.cfg)]
+                      and self._same_place(det, other)]
         return max(candidates)[1] if candidates else None
 
     def _continue_lost_incident(self, det: Detection, track: _Track, seen: set[int]) -> None:
@@ -307,7 +315,7 @@ class FallMonitor:
                       for tid, other in self._tracks.items()
                       if tid not in seen and other is not track and other.history and other.last_box is not None
                       and t - other.last_seen <= self.cfg.history_s
-                      and same_place(det.box, other.last_box, self.cfg)]
+                      and self._same_place(det, other)]
         if candidates:
             best = max(candidates, key=lambda c: (c[0], -c[1]))[3]
             track.history.extend(best.history)
@@ -317,9 +325,16 @@ class FallMonitor:
         the same fallen person, which agnostic NMS did not merge, shares the first alert."""
         for other in self._tracks.values():
             if other is not track and other.incident_id and other.last_box is not None \
-                    and same_place(det.box, other.last_box, self.cfg):
+                    and self._same_place(det, other):
                 return other.incident_id
         return ""
+
+    def _same_place(self, det: Detection, other: _Track) -> bool:
+        """Whether a detection is where another track was last seen: on the map when both
+        floor points are known, else in the image."""
+        if det.floor is not None and other.last_floor is not None:
+            return math.dist(det.floor, other.last_floor) < self.cfg.same_place_m
+        return same_place(det.box, other.last_box, self.cfg)
 
     def _close_incident(self, incident_id: str) -> None:
         """After RESOLVED: other tracks sharing the incident (duplicate boxes) are cleared too."""

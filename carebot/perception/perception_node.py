@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from dataclasses import replace
 
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -29,7 +30,7 @@ from carebot_interfaces.msg import Alert, Person, PersonArray
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.perception import settings as settings_mod
 from carebot.perception.annotate import annotate
-from carebot.perception.detection import Box
+from carebot.perception.detection import Box, Detection
 from carebot.perception.detector import Detector, ModelLoadError
 from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, PersonReport
 from carebot.perception.geometry import Intrinsics, floor_point
@@ -185,6 +186,7 @@ class PerceptionNode(Node):
         detections = self._detector.track(bgr)
         infer_ms = (time.perf_counter() - t0) * 1000.0
         h, w = bgr.shape[:2]
+        detections = self._on_map(detections, stamp, w, h)
         reports, events = self._monitor.update(stamp, detections, (w, h))
         self._persons_pub.publish(self._person_array(msg, reports, w, h))
         for event in events:
@@ -213,16 +215,31 @@ class PerceptionNode(Node):
             pose = pose.with_head(*self._head)
         return floor_point(*box.bottom_centre, k, pose, self.settings.node.floor_z)
 
+    def _pose_at(self, stamp: float) -> PlanarPose | None:
+        if not self.settings.node.map_frame:
+            return None
+        with self._poses_lock:
+            return self._poses.at(stamp)
+
+    def _on_map(self, detections: list[Detection], stamp: float, width: int, height: int) -> list[Detection]:
+        """The detections with their floor point on the map when the robot's pose at the image
+        time is known: the fall logic then recognises a lying person after the robot moved."""
+        pose = self._pose_at(stamp)
+        if pose is None:
+            return detections
+        placed = []
+        for det in detections:
+            base = self._position(det.box, width, height)
+            placed.append(det if base is None else replace(det, floor=pose.to_map(base)[:2]))
+        return placed
+
     def _alert_position(self, event: AlertEvent, width: int, height: int
                         ) -> tuple[str, tuple[float, float, float] | None]:
         """Frame and floor point of a fall: in the map with the robot's pose at the frame's
         time when odometry covers it, else in the base frame (the brain transforms it then)."""
         opts = self.settings.node
         position = self._position(event.box, width, height)
-        if position is None or not opts.map_frame:
-            return opts.base_frame, position
-        with self._poses_lock:
-            pose = self._poses.at(event.stamp)
+        pose = None if position is None else self._pose_at(event.stamp)
         if pose is None:
             return opts.base_frame, position
         return opts.map_frame, pose.to_map(position)

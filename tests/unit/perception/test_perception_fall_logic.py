@@ -161,6 +161,32 @@ def test_someone_appearing_elsewhere_does_not_take_over_an_incident():
     assert events == [] and mon.open_incidents == {"incident-1": 1}
 
 
+def _on_floor(detection, x, y):
+    return Detection(detection.box, detection.score, detection.label, detection.track_id, floor=(x, y))
+
+
+def test_after_the_robot_turned_the_same_floor_point_continues_the_incident():
+    """The robot (or its head) moved while the fallen person was out of view: the person
+    is now somewhere else in the image, but on the same spot of the map."""
+    mon = FallMonitor(FallConfig(lost_track_s=10.0), new_id=ids())
+    _, events, t = run(mon, secs(4, [_on_floor(det(LYING, DetectionClass.FALL, 0.7, tid=1), 3.0, 4.0)]))
+    assert [e.change for e in events] == [AlertChange.RAISED]
+    _, _, t = run(mon, secs(2, []), t)                      # turning: nobody in view
+    elsewhere_in_image = Box(400, 300, 630, 380)            # no overlap with LYING
+    reports, events, _ = run(mon, secs(4, [_on_floor(det(elsewhere_in_image, DetectionClass.FALL, 0.7, tid=5),
+                                                     3.3, 4.2)]), t)
+    assert events == [] and reports[0].incident_id == "incident-1"
+
+
+def test_someone_else_at_the_same_image_place_after_the_robot_moved_is_a_new_incident():
+    mon = FallMonitor(FallConfig(lost_track_s=10.0), new_id=ids())
+    _, _, t = run(mon, secs(4, [_on_floor(det(LYING, DetectionClass.FALL, 0.7, tid=1), 3.0, 4.0)]))
+    _, _, t = run(mon, secs(2, []), t)
+    _, events, _ = run(mon, secs(4, [_on_floor(det(LYING, DetectionClass.FALL, 0.7, tid=5), 9.0, 1.5)]), t)
+    assert [(e.change, e.incident_id) for e in events] == [(AlertChange.RAISED, "incident-2")]
+    assert set(mon.open_incidents) == {"incident-1", "incident-2"}
+
+
 def test_unseen_fallen_person_is_forgotten_but_never_resolved():
     mon = FallMonitor(FallConfig(lost_track_s=3.0), new_id=ids())
     _, events, t = run(mon, secs(4, [det(LYING, DetectionClass.FALL, 0.7)]))
