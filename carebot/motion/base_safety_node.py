@@ -28,7 +28,7 @@ from carebot_interfaces.msg import PersonArray, RobotStatus
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.motion import description as desc
 from carebot.motion import scan as scanlib
-from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
+from carebot.motion.ros_common import (BASE_FRAMES, COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
                                        declare_value, finite, reject_unknown_parameters, yaw_of)
 from carebot.motion.safety import Mode, SafetyConfig, SafetyLayer, Source
 from carebot.world import WorldError, load_world
@@ -89,8 +89,8 @@ class BaseSafetyNode(Node):
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel", RELIABLE_QOS)
         self.status_pub = self.create_publisher(RobotStatus, "robot/status", LATCHED_QOS)
         sub = self.create_subscription
-        sub(Twist, "cmd_vel_nav", lambda m: self._on_cmd(Source.NAVIGATION, m), RELIABLE_QOS, callback_group=group)
-        sub(Twist, "cmd_vel_teleop", lambda m: self._on_cmd(Source.TELEOP, m), RELIABLE_QOS, callback_group=group)
+        sub(Twist, "cmd_vel_nav", lambda m: self._on_cmd(Source.NAVIGATION, m), COMMAND_QOS, callback_group=group)
+        sub(Twist, "cmd_vel_teleop", lambda m: self._on_cmd(Source.TELEOP, m), COMMAND_QOS, callback_group=group)
         sub(LaserScan, "scan", self._on_scan, SENSOR_QOS, callback_group=group)
         sub(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS, callback_group=group)
         sub(Odometry, "odom", self._on_odom, SENSOR_QOS, callback_group=group)

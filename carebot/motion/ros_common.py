@@ -13,6 +13,10 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Velocity commands: only the newest counts. Twist has no stamp, so the safety layer times
+# a command from its arrival; a queued backlog would replay old commands as fresh ones
+# after a stall and keep the base moving past the command timeout.
+COMMAND_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
 
 # Frames of the base in which relative targets may be given; base_link is on the wheel axle.
 BASE_FRAMES = {"": 0.0, "base_footprint": 0.0, "base_link": 0.08}
