@@ -40,6 +40,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("fall_drop_weight", _FALL.drop_weight, "weight of the box-top drop over time in the fall score"),
     Parameter("fall_lost_track_s", _FALL.lost_track_s,
               "a fallen person out of sight keeps the incident this long (no second alert if seen again), s"),
+    Parameter("fall_same_place_m", _FALL.same_place_m,
+              "a new track whose floor point on the map is this close to where a fallen person was lost "
+              "continues that incident, m"),
     Parameter("publish_debug_image", False, "publish perception/debug_image with boxes drawn (CPU cost)"),
     Parameter("base_frame", "base_link", "frame of person floor positions (PersonArray.header.frame_id)"),
     Parameter("map_frame", "map", "fall alerts are placed in this frame with the pose from `odom` at the image's "
@@ -104,7 +107,8 @@ def build(values: dict[str, object]) -> PerceptionSettings:
             model_weight=float(v["fall_model_weight"]), shape_weight=float(v["fall_shape_weight"]),
             drop_weight=float(v["fall_drop_weight"]), fall_threshold=float(v["fall_threshold"]),
             clear_threshold=float(v["fall_clear_threshold"]), persistence_s=float(v["fall_persistence_s"]),
-            clear_s=float(v["fall_clear_s"]), lost_track_s=float(v["fall_lost_track_s"])).validate()
+            clear_s=float(v["fall_clear_s"]), lost_track_s=float(v["fall_lost_track_s"]),
+            same_place_m=float(v["fall_same_place_m"])).validate()
     except ValueError as exc:
         raise ValueError(f"perception parameters: {exc}") from None
     node = NodeOptions(

@@ -34,6 +34,7 @@ def test_site_files_hold_only_known_valid_parameters(site):
     ({"base_frame": " "}, "base_frame"),
     ({"fall_persistance_s": 2.0}, "fall_persistance_s"),
     ({"stale_image_s": -1.0}, "stale_image_s"),
+    ({"fall_same_place_m": 0.0}, "same_place_m"),
 ])
 def test_bad_values_name_the_parameter(values, name):
     with pytest.raises(ValueError, match=name):
