@@ -65,15 +65,15 @@ def tokens(text: str) -> list[str]:
     for run in _CJK_RUN.findall(norm):
         chars = list(run)
         out.extend(c for c in chars if c not in _ZH_STOPCHARS)
-        contracted = _ZH_INFIXES.sub("", run)
+        contracted = _contract(run)
         pairs = set(zip(chars, chars[1:])) | set(zip(contracted, contracted[1:]))
         out.extend(a + b for a, b in sorted(pairs) if not (a in _ZH_STOPCHARS and b in _ZH_STOPCHARS))
     return out
 
 
-def _contract(compact: str) -> str:
+def _contract(text: str) -> str:
     """Chinese text without the fillers separable verbs take (see _ZH_INFIXES)."""
-    return _ZH_INFIXES.sub("", compact)
+    return _ZH_INFIXES.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -199,13 +199,13 @@ def load_embedder(model_path: str | Path | None = None):
         return _MODELS[key]
 
 
-def _keyword_in(keyword: str, norm: str, compact: str) -> bool:
+def _keyword_in(keyword: str, norm: str, compact: str, contracted: str) -> bool:
     key = normalize(keyword)
     if not key:
         return False
     if _CJK_RUN.search(key):
         key = key.replace(" ", "")
-        return key in compact or key in _contract(compact)
+        return key in compact or key in contracted
     return re.search(r"\b" + re.escape(key) + r"s?\b", norm) is not None
 
 
@@ -242,6 +242,7 @@ class Retriever:
         if not norm or not self.kb.entries:
             return []
         compact = norm.replace(" ", "")
+        contracted = _contract(compact)   # separable verbs with their fillers taken out
         q_tokens = set(tokens(query))
         q_mass = sum(self._idf.get(t, self._unseen_idf) for t in q_tokens)
         chinese = bool(_CJK_RUN.search(norm))
@@ -253,7 +254,7 @@ class Retriever:
         for i, entry in enumerate(self.kb.entries):
             lexical = (sum(self._idf[t] for t in q_tokens & self._doc_tokens[i]) / q_mass) if q_mass else 0.0
             keyword = next((kw for kw in sorted(entry.keywords, key=len, reverse=True)
-                            if _keyword_in(kw, norm, compact)), "")
+                            if _keyword_in(kw, norm, compact, contracted)), "")
             if chinese:
                 score = ZH_LEXICAL_WEIGHT * lexical + (ZH_KEYWORD_BONUS if keyword else 0.0)
             elif self._embedder is None:  # lexical only (tests, or no model installed)

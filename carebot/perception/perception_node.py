@@ -36,7 +36,8 @@ from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, 
 from carebot.perception.geometry import Intrinsics, floor_point
 from carebot.perception.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
-from carebot.perception.pose_history import PlanarPose, PoseHistory, yaw_from_quaternion
+from carebot.perception.pose_history import PlanarPose, PoseHistory
+from carebot.motion.ros_common import yaw_of
 from carebot.node_runner import run_node
 
 NODE_NAME = "perception"
@@ -122,8 +123,8 @@ class PerceptionNode(Node):
             self.get_logger().warning(f"odometry in frame {frame!r}, not {self.settings.node.map_frame!r}: "
                                       "fall alerts stay in the base frame", throttle_duration_sec=60.0)
             return
-        p, q = msg.pose.pose.position, msg.pose.pose.orientation
-        pose = PlanarPose(p.x, p.y, yaw_from_quaternion(q.x, q.y, q.z, q.w))
+        p = msg.pose.pose.position
+        pose = PlanarPose(p.x, p.y, yaw_of(msg.pose.pose.orientation))
         with self._poses_lock:
             self._poses.add(_stamp_s(msg.header.stamp), pose)
 
@@ -216,8 +217,7 @@ class PerceptionNode(Node):
         return floor_point(*box.bottom_centre, k, pose, self.settings.node.floor_z)
 
     def _pose_at(self, stamp: float) -> PlanarPose | None:
-        if not self.settings.node.map_frame:
-            return None
+        """The robot's map pose at an image stamp (always None with map_frame empty: no odometry)."""
         with self._poses_lock:
             return self._poses.at(stamp)
 

@@ -15,11 +15,6 @@ import math
 from dataclasses import dataclass
 
 
-def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
-    """Rotation about z of a quaternion, rad in (-pi, pi]."""
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-
-
 def _wrap(angle: float) -> float:
     return math.atan2(math.sin(angle), math.cos(angle))
 

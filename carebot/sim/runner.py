@@ -91,7 +91,7 @@ def run_scenario(spec: ScenarioSpec, out_dir: Path, progress: Callable[[str], No
         (out_dir / "result.json").write_text(result.to_json(), encoding="utf-8")
         return result
 
-    env = bringup.node_environment(isolated_env(MUJOCO_GL="osmesa", HF_HUB_OFFLINE="1"))
+    env = isolated_env(MUJOCO_GL="osmesa", HF_HUB_OFFLINE="1")   # with the stack's DDS profile
     domain = int(env["ROS_DOMAIN_ID"])
     log_path = out_dir / "stack.log"
     log = open(log_path, "w", encoding="utf-8")

@@ -28,6 +28,8 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 
+from carebot.motion.ros_common import yaw_of
+
 SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -111,8 +113,7 @@ class StackClient:
         self.state.sim_time = _seconds(msg.clock)
 
     def _on_odom(self, msg: Odometry) -> None:
-        q = msg.pose.pose.orientation
-        yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
+        yaw = yaw_of(msg.pose.pose.orientation)
         x, y = msg.pose.pose.position.x, msg.pose.pose.position.y
         t = _seconds(msg.header.stamp)
         with self.lock:

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from carebot.perception.pose_history import PlanarPose, PoseHistory, yaw_from_quaternion
+from carebot.perception.pose_history import PlanarPose, PoseHistory
 
 
 def test_a_point_ahead_of_a_robot_facing_north_lies_north_of_it():
@@ -14,11 +14,6 @@ def test_a_point_ahead_of_a_robot_facing_north_lies_north_of_it():
 def test_a_point_to_the_left_of_a_robot_facing_west_lies_south_of_it():
     x, y, _ = PlanarPose(0.0, 0.0, math.pi).to_map((0.0, 1.0, 0.0))
     assert (x, y) == pytest.approx((0.0, -1.0))
-
-
-@pytest.mark.parametrize("yaw", [-3.0, -1.2, 0.0, 0.7, 3.1])
-def test_yaw_from_quaternion_inverts_a_rotation_about_z(yaw):
-    assert yaw_from_quaternion(0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2)) == pytest.approx(yaw)
 
 
 def test_poses_between_samples_are_interpolated():
