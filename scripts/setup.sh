@@ -84,14 +84,20 @@ fi
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 PYINC="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 IFACE_HASH="$( (cd "$WS/src" && find . -type f | sort | xargs cat; echo "$VENV") | sha256sum | cut -c1-16)"
+# The wheels' CMake configs name the paths they were built with under
+# /opt/python/cp311-cp311; point those at this venv's real ones. Checked on every run,
+# not only before our own build: the links are machine-wide, another checkout's setup
+# may have moved them (or its venv be gone), and any later colcon build needs them.
+OPT=/opt/python/cp311-cp311
+SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+link_to() {  # link_to TARGET LINK: only touched (and sudo asked) when it points elsewhere
+  [[ "$(readlink "$2" 2>/dev/null)" == "$1" ]] && return 0
+  $SUDO mkdir -p "$(dirname "$2")"
+  $SUDO ln -sfn "$1" "$2"
+}
+link_to "$PYINC" "$OPT/include/python3.11"
+link_to "$SITE" "$OPT/lib/python3.11/site-packages"
 if ! stamp_ok interfaces "$IFACE_HASH" || [[ ! -d "$WS/install/lib/python3.11/site-packages/carebot_interfaces" ]]; then
-  # The wheels' CMake configs name the paths they were built with under
-  # /opt/python/cp311-cp311; point those at this venv's real ones.
-  OPT=/opt/python/cp311-cp311
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO mkdir -p "$OPT/include" "$OPT/lib/python3.11"
-  $SUDO ln -sfn "$PYINC" "$OPT/include/python3.11"
-  $SUDO ln -sfn "$SITE" "$OPT/lib/python3.11/site-packages"
   log "building carebot_interfaces (colcon, ~2 min)"
   rm -rf "$WS/build" "$WS/install"
   if ! (cd "$WS" && PATH="$VENV/bin:$PATH" AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" \
