@@ -17,6 +17,8 @@ class AlertKind(IntEnum):
     REMINDER_MISSED = 2
     SAFETY = 3
     SYSTEM = 4
+    MEDICAL = 5
+    FIRE = 6
 
 
 class Severity(IntEnum):

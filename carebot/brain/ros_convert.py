@@ -28,6 +28,7 @@ def alert_to_msg(alert: AlertInfo, now_s: float):
     msg.person, msg.place = alert.person, alert.place
     msg.message, msg.handled_by = alert.message[:500], alert.handled_by
     if alert.position is not None:
+        msg.position_known = True
         msg.position.x, msg.position.y, msg.position.z = (float(v) for v in alert.position)
     msg.header.frame_id = alert.frame_id or "map"
     _stamp(now_s, msg.header.stamp)
@@ -38,7 +39,7 @@ def alert_to_msg(alert: AlertInfo, now_s: float):
 def alert_from_msg(msg) -> AlertInfo:
     """carebot_interfaces/Alert -> AlertInfo; ValueError for unknown enum values."""
     position = (msg.position.x, msg.position.y, msg.position.z)
-    has_position = all(math.isfinite(v) for v in position) and any(abs(v) > 1e-9 for v in position)
+    has_position = bool(msg.position_known) and all(math.isfinite(v) for v in position)
     return AlertInfo(id=msg.id.strip(), kind=AlertKind(msg.kind), severity=Severity(msg.severity),
                      state=AlertState(msg.state), person=msg.person, place=msg.place, message=msg.message,
                      position=position if has_position else None, frame_id=msg.header.frame_id or "map",

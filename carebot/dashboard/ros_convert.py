@@ -29,7 +29,7 @@ def float_to_stamp(seconds: float, stamp) -> Any:
 def alert_from_msg(msg) -> AlertRecord:
     """carebot_interfaces/Alert -> AlertRecord; ValueError for an unknown enum value."""
     def finite(value: float) -> float:
-        return float(value) if math.isfinite(value) else 0.0
+        return float(value) if msg.position_known and math.isfinite(value) else 0.0
 
     return AlertRecord(
         id=msg.id.strip(), kind=AlertKind(msg.kind), severity=Severity(msg.severity),
@@ -49,6 +49,7 @@ def alert_to_msg(record: AlertRecord, msg=None):
     msg.kind, msg.severity, msg.state = int(record.kind), int(record.severity), int(record.state)
     msg.person, msg.place, msg.message, msg.handled_by = record.person, record.place, record.message, record.handled_by
     msg.position.x, msg.position.y, msg.position.z = record.x, record.y, record.z
+    msg.position_known = any(abs(v) > 1e-9 for v in (record.x, record.y, record.z))
     msg.header.frame_id = record.frame_id
     float_to_stamp(record.updated_at, msg.header.stamp)
     float_to_stamp(record.raised_at, msg.raised_at)

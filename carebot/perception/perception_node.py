@@ -275,6 +275,7 @@ class PerceptionNode(Node):
         h, w = int(msg.height), int(msg.width)
         alert.header.frame_id, position = self._alert_position(event, w, h)
         if position is not None:
+            alert.position_known = True
             alert.position.x, alert.position.y, alert.position.z = position
         if event.change is AlertChange.RAISED:
             alert.state = Alert.STATE_RAISED

@@ -114,6 +114,7 @@ class RosPeer:
         msg.header.frame_id = frame_id
         msg.header.stamp = msg.raised_at = self.node.get_clock().now().to_msg()
         msg.position.x, msg.position.y = position
+        msg.position_known = True
         self.alert_pub.publish(msg)
 
     def update(self, alert_id: str, action: int, staff: str, note: str = "", timeout: float = 10.0):

@@ -110,6 +110,7 @@ def test_fall_alert_no_answer_escalates_and_staff_ack_closes(stack):
                       message="person down")
     fall.header.frame_id = "base_link"
     fall.position = Point(x=2.0, y=0.0, z=0.0)
+    fall.position_known = True
     peer.alert_pub.publish(fall)
 
     def fall_goal():   # the person is at (1, 3) on the map; the robot stops 0.8 m short, facing them
