@@ -1,8 +1,10 @@
 """``carebot transcribe`` and ``carebot say``.
 
 transcribe: one JSON object per WAV file, one per line:
-``{"file", "text", "language", "confidence", "latency_ms"}`` (text "" when the
-guard found no speech; an unreadable file adds "error" and the exit code is 1).
+``{"file", "text", "language", "confidence", "shout", "level_dbfs", "latency_ms"}``
+(text "" when the guard found no speech; ``shout`` when an utterance was loud and
+voice-like, ``level_dbfs`` the loudest utterance's active level; an unreadable file
+adds "error" and the exit code is 1).
 say: speak a text on the loudspeaker, or write it to a WAV file with --out.
 """
 from __future__ import annotations
@@ -31,12 +33,16 @@ def _transcribe(args) -> int:
         return 2
     status = 0
     for path in args.wav:
-        record = {"file": path, "text": "", "language": "", "confidence": 0.0, "latency_ms": 0.0}
+        record = {"file": path, "text": "", "language": "", "confidence": 0.0, "shout": False,
+                  "level_dbfs": None, "latency_ms": 0.0}
         start = time.perf_counter()
         try:
             clip = read_wav(path).at()
             results = transcriber.transcribe_clip(clip.samples)
             record["text"], record["language"], record["confidence"] = join_accepted(results)
+            record["shout"] = any(r.shout for r in results)
+            if results:
+                record["level_dbfs"] = round(max(r.level_dbfs for r in results), 1)
             if not record["language"]:
                 record["language"] = language if language != AUTO else ""
         except (AudioFormatError, OSError) as exc:

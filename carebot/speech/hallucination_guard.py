@@ -4,7 +4,8 @@ Whisper, given silence, noise, a cough or music, often "hears" stock phrases
 from its training subtitles ("Thank you.", "Thanks for watching!",
 "字幕由Amara.org社区提供"). The guard drops:
 
-* audio too short, too quiet or with no usable samples;
+* audio too short, too quiet or with no usable samples (loud or clipped
+  audio is *not* dropped: it may be a scream, see ``loudness``);
 * segments Whisper itself thinks hold no speech (no_speech_prob high and the
   text unsure), repetitive segments (compression ratio) and unsure ones;
 * text that is a known subtitle/credit phrase, or only music/sound marks;
@@ -33,7 +34,6 @@ class Verdict(enum.Enum):
     ACCEPTED = "accepted"
     EMPTY_AUDIO = "empty_audio"          # no samples, too short, not finite
     TOO_QUIET = "too_quiet"
-    CLIPPED = "clipped"                  # mostly full-scale samples: a broken or overdriven input
     NO_SPEECH = "no_speech"              # Whisper's no-speech probability
     REPETITIVE = "repetitive"            # compression ratio: a looping decoder
     UNSURE = "unsure"                    # average log-probability too low
@@ -46,7 +46,6 @@ class Verdict(enum.Enum):
 class GuardConfig:
     min_audio_s: float = 0.25             # shorter clips hold no words
     min_level_dbfs: float = -60.0
-    max_clipped_fraction: float = 0.2     # of samples at |x| >= 0.99
     no_speech_threshold: float = 0.6
     no_speech_logprob: float = -0.6       # ...if also less sure than this (Whisper's own rule, stricter)
     min_avg_logprob: float = -1.2         # below: rejected outright
@@ -133,9 +132,7 @@ class HallucinationGuard:
         level = rms_dbfs(audio)
         if level < cfg.min_level_dbfs:
             return GuardResult(Verdict.TOO_QUIET, detail=f"{level:.1f} dBFS")
-        clipped = float(np.mean(np.abs(audio) >= 0.99))
-        if clipped > cfg.max_clipped_fraction:
-            return GuardResult(Verdict.CLIPPED, detail=f"{clipped:.0%} of samples at full scale")
+        # Loud and clipped audio goes on to recognition: a scream must not be discarded here.
         return None
 
     def judge(self, recognition: Recognition, audio: np.ndarray | None = None) -> GuardResult:

@@ -34,6 +34,7 @@ from carebot.speech.audio_source import (PushSource, PyAudioSource, SourceState,
                                          WavFileSource)
 from carebot.speech.barge_in import HeardAction, SpeakingGate, decide
 from carebot.speech.hallucination_guard import GuardConfig, HallucinationGuard
+from carebot.speech.loudness import SHOUT_CLIPPED_FRACTION, SHOUT_LEVEL_DBFS, ShoutConfig
 from carebot.speech.playback import make_player
 from carebot.speech.recognizer import AUTO, MODEL_NAMES, Recognizer, RecognizerConfig
 from carebot.speech.transcriber import Transcriber
@@ -82,6 +83,8 @@ class SpeechNode(Node):
         self.declare_parameter("min_level_dbfs", -55.0, d(description="quietest speech level (dBFS)", floating_point_range=[FloatingPointRange(from_value=-90.0, to_value=-10.0)]))
         self.declare_parameter("no_speech_threshold", 0.6, d(description="Whisper no-speech probability above which unsure text is dropped", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0)]))
         self.declare_parameter("min_avg_logprob", -1.2, d(description="average token log-probability below which text is dropped", floating_point_range=[FloatingPointRange(from_value=-10.0, to_value=0.0)]))
+        self.declare_parameter("shout_level_dbfs", SHOUT_LEVEL_DBFS, d(description="active speech level (RMS, dBFS at the microphone) from which a voice-like utterance is a shout; published even without words", floating_point_range=[FloatingPointRange(from_value=-60.0, to_value=0.0)]))
+        self.declare_parameter("shout_clipped_fraction", SHOUT_CLIPPED_FRACTION, d(description="share of microphone samples at full scale (0..1) from which a voice-like utterance is a shout", floating_point_range=[FloatingPointRange(from_value=0.0001, to_value=1.0)]))
         self.declare_parameter("low_confidence_threshold", 0.55, d(description="confidence below which a transcript is marked low_confidence", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0)]))
         self.declare_parameter("tts_engine", "auto", d(description="auto (Piper for English, espeak-ng otherwise), piper or espeak"))
         self.declare_parameter("tts_language", "en", d(description="language of Speak goals that name none"))
@@ -96,13 +99,14 @@ class SpeechNode(Node):
         p = {name: self.get_parameter(name).value for name in (
             "audio_source", "device", "device_rate", "reopen_interval_s", "file_path", "file_realtime", "model",
             "language", "languages", "cpu_threads", "beam_size", "end_silence_ms", "max_utterance_s",
-            "min_level_dbfs", "no_speech_threshold", "min_avg_logprob", "low_confidence_threshold", "tts_engine",
+            "min_level_dbfs", "no_speech_threshold", "min_avg_logprob", "low_confidence_threshold",
+            "shout_level_dbfs", "shout_clipped_fraction", "tts_engine",
             "tts_language", "tts_rate_wpm", "tts_volume", "playback", "output_device", "barge_in", "echo_tail_s",
             "record_dir")}
         self._validate(p)
         self._p = p
         self._report = HealthReport("carebot/speech", Level.STALE, "starting")
-        self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "dropped": 0}
+        self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "dropped": 0, "shouts": 0}
         self._last_rtf = 0.0
         self._model_error = ""
         self._model_ready = False
@@ -115,7 +119,9 @@ class SpeechNode(Node):
                                         cpu_threads=int(p["cpu_threads"]), beam_size=int(p["beam_size"]))),
             HallucinationGuard(GuardConfig(no_speech_threshold=float(p["no_speech_threshold"]),
                                            min_avg_logprob=float(p["min_avg_logprob"]),
-                                           low_confidence_threshold=float(p["low_confidence_threshold"]))))
+                                           low_confidence_threshold=float(p["low_confidence_threshold"]))),
+            ShoutConfig(shout_level_dbfs=float(p["shout_level_dbfs"]),
+                        shout_clipped_fraction=float(p["shout_clipped_fraction"])))
         self._synth = Synthesizer(TtsConfig(engine=TtsEngine(p["tts_engine"]), default_language=p["tts_language"],
                                             rate_wpm=float(p["tts_rate_wpm"]), volume=float(p["tts_volume"])))
         self._player = make_player(p["playback"], p["output_device"])
@@ -255,13 +261,17 @@ class SpeechNode(Node):
         result = self._transcriber.transcribe_utterance(utt)
         if result.recognition is not None:
             self._last_rtf = result.recognition.rtf
-        if not result.accepted:
+        if not result.publishable:
             self._counts["rejected"] += 1
-            self.get_logger().info(f"no transcript ({result.verdict.value}: {result.detail})")
+            self.get_logger().info(f"no transcript ({result.verdict.value}: {result.detail}; "
+                                   f"{result.level_dbfs:.1f} dBFS)")
             return
-        action = decide(result.text, heard.during_speech, self._gate.spoken_text(), bool(self._p["barge_in"]))
+        # A shout with no intelligible words is published with text "" (the brain checks in).
+        text = result.text if result.accepted else ""
+        # While the robot speaks, a wordless shout may be its own voice: only stop/help phrases pass.
+        action = decide(text, heard.during_speech, self._gate.spoken_text(), bool(self._p["barge_in"]))
         if action == HeardAction.IGNORE:
-            self.get_logger().debug(f"ignored while speaking: {result.text!r}")
+            self.get_logger().debug(f"ignored while speaking: {text!r}")
             return
         if action == HeardAction.BARGE_IN:
             self._counts["barge_ins"] += 1
@@ -269,16 +279,22 @@ class SpeechNode(Node):
             self.get_logger().info(f"barge-in: heard {result.text!r} while speaking")
         msg = Transcript()
         msg.header.stamp = self.get_clock().now().to_msg()
-        msg.text = result.text
+        msg.text = text
         msg.language = result.language
-        msg.confidence = float(result.confidence)
-        msg.low_confidence = bool(result.low_confidence)
+        msg.confidence = float(result.confidence) if text else 0.0
+        msg.low_confidence = bool(result.low_confidence) if text else True
+        msg.shout = bool(result.shout)
+        msg.level_dbfs = float(result.level_dbfs)
         msg.start = _time_msg(heard.t_start)
         msg.end = _time_msg(heard.t_end)
         msg.source = self._source.name
         self._transcript_pub.publish(msg)
         self._counts["transcripts"] += 1
-        self.get_logger().info(f"transcript [{result.language} {result.confidence:.2f}] {result.text!r} "
+        if result.shout:
+            self._counts["shouts"] += 1
+            self.get_logger().warning(f"shout heard ({result.level_dbfs:.1f} dBFS, "
+                                      f"{result.loudness.clipped_fraction:.1%} clipped): {text!r}")
+        self.get_logger().info(f"transcript [{result.language} {result.confidence:.2f}] {text!r} "
                                f"(end of speech -> transcript {time.monotonic() - heard.queued_at + (utt.detected_sample - utt.end_sample) / SAMPLE_RATE:.2f} s)")
 
     def _record(self, utt: Utterance) -> None:

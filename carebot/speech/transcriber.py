@@ -1,5 +1,10 @@
 """Audio in, transcripts out: the VAD, the recogniser and the guard in one
-place, shared by the node, the CLI and the benchmark."""
+place, shared by the node, the CLI and the benchmark.
+
+Every utterance is measured (``loudness``): its level goes on the transcript,
+and a loud, voice-like utterance is a *shout*. A shout is published even when
+no intelligible words come out of it (text ""), so the brain can check in.
+"""
 from __future__ import annotations
 
 import time
@@ -9,6 +14,7 @@ import numpy as np
 
 from carebot.speech.audio import SAMPLE_RATE
 from carebot.speech.hallucination_guard import GuardConfig, GuardResult, HallucinationGuard, Verdict
+from carebot.speech.loudness import Loudness, ShoutConfig, is_shout, measure, tame
 from carebot.speech.recognizer import Recognition, Recognizer, RecognizerConfig
 from carebot.speech.vad import Utterance, UtteranceDetector, VadConfig
 
@@ -27,37 +33,55 @@ class Transcription:
     end_s: float
     compute_s: float            # recogniser + guard time
     recognition: Recognition | None = None
+    level_dbfs: float = -120.0  # active speech level (loudness.measure)
+    shout: bool = False         # loud and voice-like: published even without words
+    loudness: Loudness | None = None
 
     @property
     def accepted(self) -> bool:
+        """Intelligible words that passed the guard."""
         return self.verdict == Verdict.ACCEPTED
+
+    @property
+    def publishable(self) -> bool:
+        """Words, or a shout without words (then the text is "")."""
+        return self.accepted or self.shout
 
 
 class Transcriber:
     """Recognises utterances and guards the result."""
 
     def __init__(self, recognizer: Recognizer | RecognizerConfig | None = None,
-                 guard: HallucinationGuard | GuardConfig | None = None):
+                 guard: HallucinationGuard | GuardConfig | None = None, shout: ShoutConfig | None = None):
         self.recognizer = recognizer if isinstance(recognizer, Recognizer) else Recognizer(recognizer)
         self.guard = guard if isinstance(guard, HallucinationGuard) else HallucinationGuard(guard)
+        self.shout_config = (shout or ShoutConfig()).validate()
 
     def load(self) -> "Transcriber":
         self.recognizer.load()
         return self
 
-    def transcribe_audio(self, audio: np.ndarray, start_s: float = 0.0, language: str | None = None) -> Transcription:
-        """Recognise one utterance's audio (16 kHz mono float32) and guard it."""
+    def transcribe_audio(self, audio: np.ndarray, start_s: float = 0.0, language: str | None = None,
+                         raw: np.ndarray | None = None) -> Transcription:
+        """Recognise one utterance's audio (16 kHz mono float32) and guard it.
+
+        ``raw``: the same stretch before any front-end filtering, for clipping.
+        """
         started = time.perf_counter()
+        audio = np.asarray(audio, np.float32)
         end_s = start_s + len(audio) / SAMPLE_RATE
+        loud = measure(audio, raw)
         early = self.guard.check_audio(audio)
         if early is not None:
-            return self._result(early, None, start_s, end_s, started)
-        recognition = self.recognizer.transcribe(audio, language)
+            return self._result(early, None, start_s, end_s, started, loud, False)
+        recognition = self.recognizer.transcribe(tame(audio, loud, self.shout_config), language)
         verdict = self.guard.judge(recognition)
-        return self._result(verdict, recognition, start_s, end_s, started)
+        return self._result(verdict, recognition, start_s, end_s, started, loud,
+                            is_shout(loud, self.shout_config))
 
     def transcribe_utterance(self, utterance: Utterance, language: str | None = None) -> Transcription:
-        result = self.transcribe_audio(utterance.audio, utterance.start_s, language)
+        result = self.transcribe_audio(utterance.audio, utterance.start_s, language,
+                                       utterance.raw)
         result.end_s = utterance.end_s
         return result
 
@@ -72,11 +96,11 @@ class Transcriber:
 
     @staticmethod
     def _result(guarded: GuardResult, recognition: Recognition | None, start_s: float, end_s: float,
-                started: float) -> Transcription:
+                started: float, loud: Loudness, shout: bool) -> Transcription:
         language = recognition.language if recognition else ""
         return Transcription(guarded.text, language, guarded.confidence, guarded.low_confidence,
                              guarded.verdict, guarded.detail, start_s, end_s,
-                             time.perf_counter() - started, recognition)
+                             time.perf_counter() - started, recognition, loud.level_dbfs, shout, loud)
 
 
 def join_accepted(results: list[Transcription]) -> tuple[str, str, float]:

@@ -102,6 +102,7 @@ class Utterance:
     detected_sample: int       # stream position when the end was decided (latency = detected - end)
     voiced_ms: int
     truncated: bool = False    # cut at max_utterance_s; speech goes on in the next one
+    raw: np.ndarray | None = None  # the same stretch before the front end (for clipping), if kept
 
     @property
     def start_s(self) -> float:

@@ -122,3 +122,57 @@ def test_bad_parameters_stop_the_node_with_a_clear_message(tmp_path):
     assert proc.wait(60) == 2
     text = log.read_text()
     assert "audio_source 'microphone'" in text and "English-only" in text
+
+
+def test_shouts_and_screams_are_published_with_their_level(tmp_path, maker):
+    """A clipped scream on the topic -> a Transcript with shout=True (text "" when no
+    words); ordinary speech carries its level and shout=False; a loud hum and quiet
+    noise give nothing; the robot's own voice, even clipped, is not a shout."""
+    from carebot.speech.acoustics import hum, scream
+    from carebot.speech.audio import resample
+
+    env = isolated_env()
+    log = tmp_path / "speech.log"
+    proc = start(NODE + ["--ros-args", "-p", "audio_source:=topic", "-p", "playback:=none",
+                         "-p", "model:=tiny.en", "-p", "language:=en", "-p", "tts_engine:=piper"], env, log)
+    client = SpeechClient(env)
+    rate = 22050
+    try:
+        assert wait_for(lambda: "speech ready" in log.read_text(), 60), log.read_text()
+        # 1. Ordinary speech: a transcript, not a shout, with a talking level.
+        client.stream(_pad(_clip22k(maker, "Where are my glasses"), rate), rate)
+        assert wait_for(lambda: client.transcripts, 20), log.read_text()
+        talk = client.transcripts[-1]
+        assert not talk.shout and -35.0 < talk.level_dbfs < -12.0, (talk.text, talk.level_dbfs)
+
+        # 2. A loud hum and quiet room noise: nothing.
+        noise = np.random.default_rng(3).normal(0, 0.003, 2 * 16000).astype(np.float32)
+        client.stream(resample(np.concatenate([noise, hum(1.5, 100.0, 0.9), noise]), 16000, rate), rate)
+        assert not wait_for(lambda: len(client.transcripts) > 1, 3), [m.text for m in client.transcripts]
+
+        # 3. A clipped scream: a shout, published even without words.
+        client.stream(_pad(resample(scream(1.5), 16000, rate), rate), rate)
+        assert wait_for(lambda: len(client.transcripts) > 1, 20), log.read_text()
+        shout = client.transcripts[-1]
+        assert shout.shout and shout.level_dbfs > -6.0, (shout.text, shout.level_dbfs)
+        assert len(shout.text.split()) <= 2, shout.text          # "" or a sound, never a request
+        assert "shout heard" in log.read_text()
+
+        # 4. The robot's own voice, overdriven and clipped on the microphone while it speaks:
+        #    not transcribed, not a shout.
+        before = len(client.transcripts)
+        sentence = "Good afternoon, I am going to the dining room to fetch your tea now."
+        goal = client.speak.send_goal_async(Speak.Goal(text=sentence, language="en", rate=110.0))
+        assert wait_for(lambda: goal.done(), 10) and goal.result().accepted
+        result = goal.result().get_result_async()
+        assert wait_for(lambda: client.speaking[-1:] == [True], 10)
+        own = np.clip(_clip22k(maker, sentence) * 4.0, -1.0, 1.0)
+        client.stream(_pad(own, rate, 0.1, 0.2), rate)
+        assert wait_for(lambda: result.done(), 30)
+        client.stream(np.zeros(rate, np.float32), rate)
+        assert not wait_for(lambda: len(client.transcripts) > before, 3), \
+            [(m.text, m.shout) for m in client.transcripts[before:]]
+    finally:
+        client.close()
+        code = stop(proc)
+    assert code in (0, -2), log.read_text()

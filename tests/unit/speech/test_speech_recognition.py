@@ -95,7 +95,32 @@ def test_no_transcript_from_non_speech(tiny, name):
     # Straight into Whisper (the guard alone must hold) and through the VAD as the node does.
     direct = tiny.transcribe_audio(audio)
     assert not direct.accepted, (direct.text, direct.verdict, direct.detail)
-    assert not any(r.accepted for r in tiny.transcribe_clip(audio))
+    assert not direct.shout, (name, direct.loudness)        # noise is never a shout, even clipped
+    assert not any(r.publishable for r in tiny.transcribe_clip(audio))
+
+
+def test_a_clipped_shout_is_still_recognised_and_marked(tiny, maker):
+    # "Help me!" shouted into a microphone set for talk: 8x too hot, hard-clipped.
+    clip = maker.make("Help me", corpus.Voice("piper", "joe", 130)).samples
+    shouted = np.clip(clip * 8.0, -1.0, 1.0)
+    assert np.mean(np.abs(shouted) >= 0.99) > 0.01
+    results = tiny.transcribe_clip(shouted)
+    assert any(r.shout for r in results)
+    text, _, _ = join_accepted(results)
+    assert "help" in text.lower(), [(r.text, r.verdict, r.detail) for r in results]
+    assert max(r.level_dbfs for r in results) > -10.0
+
+
+def test_a_wordless_scream_is_a_shout_without_text(tiny):
+    from carebot.speech.acoustics import scream
+
+    audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), scream(1.5),
+                            np.zeros(SAMPLE_RATE, np.float32)])
+    results = tiny.transcribe_clip(audio)
+    shouts = [r for r in results if r.shout]
+    assert shouts and all(r.publishable for r in shouts)
+    # Whatever Whisper makes of a scream, it is not a request: at most a sound ("Ah!").
+    assert all(len(r.text.split()) <= 2 for r in shouts), [r.text for r in shouts]
 
 
 def test_base_model_rejects_silence_and_noise_too(base):
