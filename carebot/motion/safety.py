@@ -13,9 +13,14 @@ Guarantees (checked by property tests with random and malformed streams):
 * speeding up never faster than ``max_linear_accel`` / ``max_angular_accel``;
 * zero output when: the latched e-stop is on (only ``reset_estop`` clears it), the
   selected source has been silent for ``cmd_timeout`` (less the tick ``horizon``), the
-  lidar is stale or absent,
+  lidar is stale, absent or faulty (too many NaN beams, a scan that cannot be read),
   the last command was NaN, infinite or absurd, or an obstacle or person lies inside
   the stopping distance in the direction of travel;
+* no travel in a direction the lidar does not see: too few valid beams, a wide unseen gap,
+  or an object closer than the lidar's ``range_min`` in the travel sector (REP 117: NaN is a
+  fault, -inf and readings below range_min are objects at range_min, +inf is free);
+* no turning in place unless the arm is known to be tucked inside the footprint (fresh
+  ``arm`` reports): a stretched-out arm sweeps a circle round the robot;
 * output is always finite.
 
 Safety stops are immediate (the drive brakes at its own limit); ordinary slow-downs
@@ -60,6 +65,10 @@ class StopReason(str, enum.Enum):
     INVALID_COMMAND = "invalid command rejected"
     OBSTACLE = "obstacle in stopping distance"
     PERSON = "person in stopping distance"
+    LIDAR_FAULT = "lidar fault"
+    LIDAR_BLIND = "too few valid lidar beams"
+    TOO_CLOSE = "object closer than the lidar's range_min"
+    ARM_OUT = "arm not tucked: no turning in place"
 
 
 # Output speeds below this are sent as exact zeros (no creeping).
@@ -93,6 +102,14 @@ class SafetyConfig:
     reaction_time: float = 0.25          # s from a scan to braking wheels
     absurd_linear_speed: float = 3.0     # m/s; above this a command is rejected, not clamped
     absurd_angular_speed: float = 6.0    # rad/s
+    # Lidar health. Valid beams measure something: a return, nothing in range (+inf) or an
+    # object too close to measure; NaN beams measure nothing.
+    min_valid_beam_fraction: float = 0.8  # of a scan (else: lidar fault) and of the travel sector
+    # Widest unseen stretch of the travel sector, rad: a 0.1 m leg at the 0.65 m the robot
+    # needs to stop from 0.5 m/s spans 0.15 rad, so it cannot hide in a 0.1 rad gap.
+    max_beam_gap: float = 0.1
+    travel_sector_half_angle: float = 1.05  # rad (60 deg) each side of the direction of travel
+    arm_state_timeout: float = 1.0       # s after which the arm's reported state is unknown
 
     def validate(self) -> "SafetyConfig":
         """Raise ValueError naming the first bad value."""
@@ -109,6 +126,14 @@ class SafetyConfig:
             raise ValueError("person_slow_speed must be <= 0.3 m/s (care-home requirement)")
         if self.absurd_linear_speed < self.max_linear_speed or self.absurd_angular_speed < self.max_angular_speed:
             raise ValueError("absurd speed thresholds must be above the maximum speeds")
+        if not 0.0 < self.min_valid_beam_fraction <= 1.0:
+            raise ValueError("min_valid_beam_fraction must lie in (0, 1]")
+        if not 0.0 < self.max_beam_gap < 2 * self.travel_sector_half_angle:
+            raise ValueError("max_beam_gap must be > 0 and narrower than the travel sector")
+        if not 0.0 < self.travel_sector_half_angle <= math.pi / 2:
+            raise ValueError("travel_sector_half_angle must lie in (0, pi/2] rad")
+        if self.arm_state_timeout <= 0:
+            raise ValueError("arm_state_timeout must be > 0")
         return self
 
     def stopping_distance(self, speed: float) -> float:
@@ -139,6 +164,8 @@ class SafetyOutput:
     stop_reason: str            # why the base is held ("" when free)
     source: Source | None       # the source whose command is being followed
     person_near: bool
+    lidar_fault: str = ""       # why the lidar cannot be trusted at all ("" when it can)
+    lidar_blind: str = ""       # a direction of travel the lidar does not see well enough ("" when none)
 
 
 @dataclass
@@ -170,6 +197,10 @@ class SafetyLayer:
         self._points = np.zeros((0, 2))
         self._person_points = np.zeros((0, 2))     # lidar clusters that look like people
         self._scan_stamp: float | None = None
+        self._beams: scanlib.Beams | None = None       # None: caller gives points only (tests, benchmarks)
+        self._too_close = np.zeros(0, dtype=bool)
+        self._arm_tucked = False
+        self._arm_stamp = -math.inf
         self._persons = np.zeros((0, 2))
         self._persons_stamp = -math.inf
         self._estop_reason = ""
@@ -188,21 +219,32 @@ class SafetyLayer:
         return reason
 
     def scan(self, points: np.ndarray, now: float, beam_index: np.ndarray | None = None,
-             static_mask: np.ndarray | None = None) -> None:
+             static_mask: np.ndarray | None = None, beams: scanlib.Beams | None = None,
+             too_close: np.ndarray | None = None) -> None:
         """Lidar points (N, 2) in the base frame, in scan order.
 
         ``static_mask`` (optional, N bools) marks points explained by the static site map;
-        they still stop the robot but are not taken for people.
+        they still stop the robot but are not taken for people. ``beams`` (from
+        ``scan.read_scan``) gives every beam's state, for the fault and travel-sector checks;
+        ``too_close`` (N bools) marks points placed at range_min (never taken for people).
+        Without ``beams`` the points are trusted as a complete view (test and benchmark use).
         """
         pts = np.asarray(points, dtype=float).reshape(-1, 2)
         finite = np.all(np.isfinite(pts), axis=1)
         pts = pts[finite]
         if beam_index is not None:
             beam_index = np.asarray(beam_index)[finite]
+        close = np.zeros(len(pts), dtype=bool) if too_close is None else np.asarray(too_close, dtype=bool)[finite]
         self._points = pts
         self._scan_stamp = now
-        candidates = pts if static_mask is None else pts[~np.asarray(static_mask, dtype=bool)[finite]]
-        index = None if beam_index is None or static_mask is not None else beam_index
+        self._beams = beams
+        self._too_close = close
+        # Objects closer than range_min have no measured position: they stop, they are not people.
+        measured = ~close
+        if static_mask is not None:
+            measured &= ~np.asarray(static_mask, dtype=bool)[finite]
+        candidates = pts[measured]
+        index = None if beam_index is None or static_mask is not None or too_close is not None else beam_index
         people = [c.centroid for c in scanlib.clusters(candidates, index) if scanlib.person_like(c)]
         self._person_points = np.array(people, dtype=float).reshape(-1, 2)
 
@@ -211,6 +253,20 @@ class SafetyLayer:
         pos = np.asarray(positions, dtype=float).reshape(-1, 2)
         self._persons = pos[np.all(np.isfinite(pos), axis=1)]
         self._persons_stamp = now
+
+    def arm(self, tucked: bool, now: float) -> None:
+        """Whether the arm is tucked inside the footprint (from joint_states); valid ``arm_state_timeout``."""
+        self._arm_tucked = bool(tucked)
+        self._arm_stamp = now
+
+    def arm_tucked(self, now: float) -> bool:
+        return self._arm_tucked and now - self._arm_stamp <= self.config.arm_state_timeout
+
+    def lidar_fault(self) -> str:
+        """Why the last scan cannot be trusted at all ('' when it can, or when only points were given)."""
+        if self._beams is None:
+            return ""
+        return self._beams.health(self.config.min_valid_beam_fraction)
 
     def trigger_estop(self, reason: str = "requested") -> None:
         """Latch the emergency stop; it holds until ``reset_estop``."""
@@ -272,9 +328,11 @@ class SafetyLayer:
         turn_limit = min(cfg.max_angular_speed, cfg.person_slow_angular) if person_near else cfg.max_angular_speed
         mode = {Source.TELEOP: Mode.TELEOP, Source.NAVIGATION: Mode.NAVIGATING}.get(source, Mode.IDLE)
 
+        fault = self.lidar_fault()
+
         def held(reason: str, mode_now: Mode = mode) -> SafetyOutput:
             self._out_linear = self._out_angular = 0.0
-            return SafetyOutput(0.0, 0.0, mode_now, limit, self.estop, reason, source, person_near)
+            return SafetyOutput(0.0, 0.0, mode_now, limit, self.estop, reason, source, person_near, fault)
 
         if self._estop_reason:
             return held(f"{StopReason.ESTOP.value}: {self._estop_reason}", Mode.EMERGENCY_STOP)
@@ -282,6 +340,9 @@ class SafetyLayer:
             return held(StopReason.NO_LIDAR.value, Mode.FAULT)
         if now - self._scan_stamp > cfg.scan_timeout:
             return held(f"{StopReason.LIDAR_STALE.value} ({now - self._scan_stamp:.2f} s)", Mode.FAULT)
+        if fault:
+            # A lidar that sees too little anywhere is broken: hold everything, as when it is silent.
+            return held(f"{StopReason.LIDAR_FAULT.value}: {fault}", Mode.FAULT)
         if cmd is None:
             return held(StopReason.TIMEOUT.value if timed_out else StopReason.NONE.value)
         if cmd.rejected:
@@ -303,14 +364,19 @@ class SafetyLayer:
             allowed[direction] = cfg.speed_for_clearance(min(wall, person))
             if allowed[direction] < MIN_SPEED:
                 allowed[direction] = 0.0
-            blocker[direction] = StopReason.PERSON if person <= wall else StopReason.OBSTACLE
+            blocker[direction] = (StopReason.PERSON if person <= wall else StopReason.OBSTACLE).value
+            # The sector the robot drives into (turned like the corridor) must be seen.
+            sight = self._sector_problem(direction, turn)
+            if sight:
+                allowed[direction], blocker[direction] = 0.0, sight
         reason = StopReason.NONE.value
+        blind = ""
         if abs(linear) >= MIN_SPEED:
             direction = 1.0 if linear > 0 else -1.0
             if allowed[direction] == 0.0:
-                reason = blocker[direction].value
+                reason = blocker[direction]
+                blind = reason if reason.startswith((StopReason.LIDAR_BLIND.value, StopReason.TOO_CLOSE.value)) else ""
             linear = direction * min(abs(linear), allowed[direction])
-
         linear = _ramp(self._out_linear, linear, cfg.max_linear_accel, cfg.max_linear_decel, dt)
         angular = _ramp(self._out_angular, angular, cfg.max_angular_accel, cfg.max_angular_accel * 2, dt)
         # Limits that dropped this tick (a person appeared, an obstacle came close) hold at
@@ -319,8 +385,36 @@ class SafetyLayer:
         angular = min(max(angular, -turn_limit), turn_limit)
         linear = 0.0 if abs(linear) < MIN_SPEED and abs(cmd.linear) < MIN_SPEED else linear
         angular = 0.0 if abs(angular) < MIN_TURN and abs(cmd.angular) < MIN_TURN else angular
+        # Turning about a point inside the footprint swings a stretched-out arm round the
+        # robot, above the lidar's plane where nothing is checked: only with the arm tucked.
+        # Judged on what is sent, so no output ever turns in place with the arm out.
+        if angular != 0.0 and abs(linear) < cfg.footprint_radius * abs(angular) and not self.arm_tucked(now):
+            angular = 0.0
+            if linear == 0.0:
+                reason = StopReason.ARM_OUT.value
         self._out_linear, self._out_angular = linear, angular
-        return SafetyOutput(linear, angular, mode, limit, False, reason, source, person_near)
+        return SafetyOutput(linear, angular, mode, limit, False, reason, source, person_near, fault, blind)
+
+    def blind_directions(self) -> dict[str, str]:
+        """For diagnostics: straight ahead and straight back, why each is not seen well enough."""
+        out = {}
+        for name, direction in (("ahead", 1.0), ("behind", -1.0)):
+            why = self._sector_problem(direction, 0.0)
+            if why:
+                out[name] = why
+        return out
+
+    def _sector_problem(self, direction: float, turn: float) -> str:
+        """Why the lidar does not show the travel sector well enough ('' when it does)."""
+        if self._beams is None:
+            return ""
+        cfg = self.config
+        centre = (0.0 if direction > 0 else math.pi) + turn / 2
+        view = self._beams.sector(centre, cfg.travel_sector_half_angle)
+        if view.too_close:
+            return f"{StopReason.TOO_CLOSE.value} ({view.too_close} beams)"
+        why = view.blind(cfg.min_valid_beam_fraction, cfg.max_beam_gap)
+        return f"{StopReason.LIDAR_BLIND.value} {'ahead' if direction > 0 else 'behind'}: {why}" if why else ""
 
 
 def _ramp(current: float, target: float, accel: float, decel: float, dt: float) -> float:

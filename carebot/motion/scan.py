@@ -1,8 +1,15 @@
-"""2D lidar geometry without ROS: scan to points, clusters, clearance along a path of travel."""
+"""2D lidar geometry without ROS: scan to points, beam health, clusters, clearance along a path of travel.
+
+Beams are read as REP 117 says: NaN is an erroneous measurement (a fault, never free
+space), -inf is an object closer than ``range_min``, +inf is nothing within range. The
+safety layer uses ``read_scan`` (faults and too-close beams kept); the navigator only needs
+``scan_to_points`` (valid returns).
+"""
 from __future__ import annotations
 
+import enum
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -42,6 +49,149 @@ def scan_to_points(ranges, angle_min: float, angle_increment: float, range_min: 
         outside = np.hypot(points[:, 0], points[:, 1]) > self_radius
         points, index = points[outside], index[outside]
     return points, index
+
+
+class Beam(enum.IntEnum):
+    """What one lidar beam says (REP 117)."""
+
+    RETURN = 0          # a finite range in [range_min, range_max]
+    NO_RETURN = 1       # +inf or beyond range_max: nothing within range (free)
+    TOO_CLOSE = 2       # -inf or below range_min: an object closer than the lidar can measure
+    FAULT = 3           # NaN, or a scan whose geometry cannot be read: no information
+
+
+@dataclass(frozen=True)
+class Beams:
+    """Every beam of one scan: its direction in the base frame and what it says.
+
+    ``problem`` is non-empty when the scan as a whole cannot be used (empty, angles not
+    finite, range limits not usable); then every beam is a FAULT.
+    """
+
+    angles: np.ndarray                      # rad, beam direction in the base frame
+    state: np.ndarray                       # Beam per beam (int8)
+    increment: float                        # rad between neighbouring beams (> 0)
+    problem: str = ""
+
+    @property
+    def count(self) -> int:
+        return int(self.state.size)
+
+    def counts(self) -> dict[Beam, int]:
+        return {b: int(np.count_nonzero(self.state == b)) for b in Beam}
+
+    def health(self, min_valid_fraction: float) -> str:
+        """Empty when enough beams of the whole scan measure something, else why not."""
+        if self.problem:
+            return self.problem
+        n = self.count
+        faults = int(np.count_nonzero(self.state == Beam.FAULT))
+        if n == 0:
+            return "empty scan"
+        if (n - faults) < min_valid_fraction * n:
+            return f"{faults} of {n} beams NaN (at most {1 - min_valid_fraction:.0%} allowed)"
+        return ""
+
+    def sector(self, centre: float, half_width: float) -> "SectorView":
+        """The beams within ``half_width`` rad of the direction ``centre`` (rad, base frame)."""
+        if self.problem or self.count == 0 or not (math.isfinite(centre) and self.increment > 0):
+            expected = max(int(round(2 * half_width / self.increment)), 1) if self.increment > 0 else 1
+            return SectorView(expected, 0, 0, 0, 2 * half_width)
+        offset = (self.angles - centre + math.pi) % (2 * math.pi) - math.pi
+        inside = np.abs(offset) <= half_width
+        state = self.state[inside]
+        # A full sector holds about 2*half_width/increment beams; beams a lidar does not
+        # have (a 270-degree scanner looking backwards) count as missing.
+        expected = max(int(round(2 * half_width / self.increment)), 1)
+        seen = np.sort(offset[inside][state != Beam.FAULT])
+        edges = np.concatenate(([-half_width], seen, [half_width]))
+        gap = float(np.max(np.diff(edges))) if edges.size > 1 else 2 * half_width
+        return SectorView(expected, int(np.count_nonzero(state != Beam.FAULT)),
+                          int(np.count_nonzero(state == Beam.TOO_CLOSE)),
+                          int(np.count_nonzero(state == Beam.FAULT)), gap)
+
+
+@dataclass(frozen=True)
+class SectorView:
+    """Beams in one direction: how many a full scan would have, how many measure something."""
+
+    expected: int               # beams a full scan has in this sector
+    valid: int                  # beams that measured something (a return, nothing in range, too close)
+    too_close: int              # of those, objects closer than range_min
+    faults: int                 # NaN beams in the sector
+    largest_gap: float          # rad: widest stretch of the sector no valid beam looks into
+
+    def blind(self, min_valid_fraction: float, max_gap: float) -> str:
+        """Empty when the sector is seen well enough to drive into it, else why not."""
+        if self.valid < min_valid_fraction * self.expected:
+            return f"{self.valid} of {self.expected} beams valid ({self.faults} NaN)"
+        if self.largest_gap > max_gap + 1e-9:
+            return f"{math.degrees(self.largest_gap):.0f} deg unseen ({self.faults} NaN beams)"
+        return ""
+
+
+@dataclass(frozen=True)
+class ScanReading:
+    """A LaserScan read for the safety layer."""
+
+    points: np.ndarray                      # (N, 2) base frame: returns and too-close objects
+    index: np.ndarray                       # (N,) beam index of each point
+    too_close: np.ndarray                   # (N,) bool: placed at range_min, not a measured range
+    beams: Beams = field(repr=False)
+
+
+def read_beams(ranges, angle_min: float, angle_increment: float, range_min: float, range_max: float,
+               sensor_yaw: float = 0.0) -> Beams:
+    """Classify every beam (REP 117). Unusable scan geometry makes every beam a FAULT."""
+    r = np.asarray(ranges, dtype=float).ravel()
+    n = r.size
+    problem = ""
+    if n == 0:
+        problem = "empty scan"
+    elif not (math.isfinite(angle_min) and math.isfinite(angle_increment) and math.isfinite(sensor_yaw)):
+        problem = f"scan angles not finite (angle_min {angle_min}, increment {angle_increment})"
+    elif n > 1 and angle_increment == 0.0:
+        problem = "scan angle_increment is 0"
+    elif not (math.isfinite(range_min) and range_min >= 0.0):
+        problem = f"scan range_min {range_min} unusable"
+    elif math.isnan(range_max) or range_max <= range_min:
+        problem = f"scan range_max {range_max} unusable (range_min {range_min})"
+    increment = abs(angle_increment) if math.isfinite(angle_increment) and angle_increment != 0 else 2 * math.pi / max(n, 1)
+    if problem:
+        return Beams(np.zeros(n), np.full(n, Beam.FAULT, dtype=np.int8), increment, problem)
+    with np.errstate(over="ignore", invalid="ignore"):
+        angles = angle_min + np.arange(n) * angle_increment + sensor_yaw
+    if not np.all(np.isfinite(angles)):
+        return Beams(np.zeros(n), np.full(n, Beam.FAULT, dtype=np.int8), increment,
+                     f"scan angles overflow (angle_min {angle_min}, increment {angle_increment})")
+    state = np.full(n, Beam.RETURN, dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        state[(r > range_max) | (r == np.inf)] = Beam.NO_RETURN
+        state[r < range_min] = Beam.TOO_CLOSE          # -inf, 0, negative, below range_min
+    state[np.isnan(r)] = Beam.FAULT
+    return Beams(angles, state, increment)
+
+
+def read_scan(ranges, angle_min: float, angle_increment: float, range_min: float, range_max: float,
+              sensor_xy: tuple[float, float] = (0.0, 0.0), sensor_yaw: float = 0.0,
+              self_radius: float = 0.0) -> ScanReading:
+    """A LaserScan as the safety layer needs it: points of the returns (without the robot's own
+    body) and of the too-close objects, placed at ``range_min`` along their beam, plus every
+    beam's state. Too-close points are never taken for the robot's own body: the lidar cannot
+    tell how close they are, so they may be anywhere between the lens and ``range_min``.
+    """
+    beams = read_beams(ranges, angle_min, angle_increment, range_min, range_max, sensor_yaw)
+    r = np.asarray(ranges, dtype=float).ravel()
+    keep = (beams.state == Beam.RETURN) | (beams.state == Beam.TOO_CLOSE)
+    index = np.nonzero(keep)[0]
+    too_close = beams.state[index] == Beam.TOO_CLOSE
+    dist = np.where(too_close, max(range_min, 0.0) if math.isfinite(range_min) else 0.0, r[index])
+    angles = beams.angles[index]
+    points = np.column_stack((sensor_xy[0] + dist * np.cos(angles), sensor_xy[1] + dist * np.sin(angles)))
+    if self_radius > 0 and len(points):
+        outside = (np.hypot(points[:, 0], points[:, 1]) > self_radius) | too_close
+        points, index, too_close = points[outside], index[outside], too_close[outside]
+    return ScanReading(points.reshape(-1, 2), index, too_close, beams)
 
 
 @dataclass(frozen=True)

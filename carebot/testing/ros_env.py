@@ -11,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +29,9 @@ def isolated_env(domain_id: int | None = None, **extra: str) -> dict[str, str]:
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
+    # A private state folder (base_safety's e-stop latch lives there): a test or demo that
+    # latches the e-stop must not leave the machine's own robot, or the next test, stopped.
+    env["CAREBOT_STATE_DIR"] = tempfile.mkdtemp(prefix="carebot-state-")
     env.update(extra)
     return env
 

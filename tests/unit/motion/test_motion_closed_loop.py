@@ -66,6 +66,7 @@ def run(world, start, goal, people_at, seconds=150.0):
             points, index = lidar.scan(pose, people)
             in_map = to_map(points, pose)
             safety.scan(points, t, index, static_map.near_static(in_map))
+            safety.arm(True, t)                                    # the arm stays at rest
             c, s = math.cos(pose[2]), math.sin(pose[2])
             rel = [((px - pose[0]) * c + (py - pose[1]) * s, -(px - pose[0]) * s + (py - pose[1]) * c)
                    for px, py in people]

@@ -81,3 +81,49 @@ def test_any_start_and_goal_give_a_clear_path_or_a_reason(hall, x0, y0, x1, y1):
         # Endpoints are the requested ones, or a free cell within the search radius.
         assert math.hypot(result.path[0][0] - x0, result.path[0][1] - y0) <= hall.config.goal_search_radius + 0.1
         assert math.hypot(result.path[-1][0] - x1, result.path[-1][1] - y1) <= hall.config.goal_search_radius + 0.1
+
+
+def test_read_scan_follows_rep_117():
+    ranges = [1.0, float("nan"), float("inf"), -float("inf"), 0.05, 20.0, 2.0, 0.1]
+    step = 2 * math.pi / len(ranges)
+    beams = scanlib.read_beams(ranges, -math.pi, step, 0.08, 12.0)
+    B = scanlib.Beam
+    assert list(beams.state) == [B.RETURN, B.FAULT, B.NO_RETURN, B.TOO_CLOSE, B.TOO_CLOSE, B.NO_RETURN,
+                                 B.RETURN, B.RETURN]
+    reading = scanlib.read_scan(ranges, -math.pi, step, 0.08, 12.0, sensor_xy=(0.14, 0.0), self_radius=0.25)
+    # 0.1 m behind the lidar is the robot's own body; too-close objects are kept at range_min even
+    # where that is inside the robot: the lidar cannot tell where they are.
+    assert list(reading.index) == [0, 3, 4, 6]
+    assert list(reading.too_close) == [False, True, True, False]
+    assert np.hypot(*(reading.points[1] - (0.14, 0.0))) == pytest.approx(0.08)
+
+
+def test_sector_counts_missing_and_nan_beams():
+    n = 360
+    step = 2 * math.pi / n
+    beams = scanlib.read_beams(np.full(n, 5.0), -math.pi, step, 0.1, 10.0)
+    ahead = beams.sector(0.0, math.radians(60))
+    assert ahead.expected == 120 and ahead.valid in (120, 121) and ahead.faults == 0     # 60 deg on the edge
+    assert ahead.largest_gap == pytest.approx(step, abs=1e-6) and ahead.blind(0.8, 0.1) == ""
+    behind = beams.sector(math.pi, math.radians(60))
+    assert behind.valid in (120, 121)                 # wraps round +-pi
+    half = scanlib.read_beams(np.full(180, 5.0), -math.pi / 2, step, 0.1, 10.0)     # a 180-degree lidar
+    assert half.sector(math.pi, math.radians(60)).valid == 0
+    assert "0 of 120 beams valid" in half.sector(math.pi, math.radians(60)).blind(0.8, 0.1)
+    assert half.health(0.8) == ""                     # the beams it has are fine
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(0.0, 15.0)), max_size=50),
+       st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True),
+       st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True))
+def test_read_scan_never_raises_and_never_calls_nan_free(ranges, angle_min, increment, range_min, range_max):
+    reading = scanlib.read_scan(ranges, angle_min, increment, range_min, range_max, (0.14, 0.0), 0.0, 0.25)
+    assert np.all(np.isfinite(reading.points))
+    beams = reading.beams
+    assert beams.count == len(ranges)
+    for r, state in zip(ranges, beams.state):
+        if math.isnan(r):
+            assert state == scanlib.Beam.FAULT
+    if beams.problem or not ranges:
+        assert beams.health(0.8)
