@@ -34,6 +34,7 @@ from carebot_interfaces.action import Gesture, LookAt, NavigateTo, Speak
 from carebot_interfaces.msg import Alert, PersonArray, RobotStatus, Transcript
 from carebot_interfaces.srv import Ask
 
+from carebot.alert_delivery import ALERTS_LIVE_QOS, AlertSender
 from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity, new_alert_id
 from carebot.brain.dialogue import Brain, Decision, Source
 from carebot.brain.fall_response import (FallConfig, FallResponder, LookAt as LookAtEffect, Navigate,
@@ -50,7 +51,7 @@ from carebot.node_runner import run_node
 SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-ALERTS_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+ALERTS_QOS = ALERTS_LIVE_QOS   # live changes only: a restarted brain must not replay old falls
 WORK_QUEUE = 8                 # utterances waiting for the dialogue worker; oldest dropped beyond
 TICK_PERIOD_S = 1.0            # reminders and fall-response timeouts
 POINT_HEIGHT_M = 1.0           # height of the point gesture's target above the floor
@@ -175,7 +176,8 @@ class BrainNode(Node):
         safety = MutuallyExclusiveCallbackGroup()    # transcripts, alerts: never wait on the LLM
         service = MutuallyExclusiveCallbackGroup()   # brain/ask may wait on the LLM
         clients = ReentrantCallbackGroup()           # action and service responses
-        self.alert_pub = self.create_publisher(Alert, "alerts", ALERTS_QOS)
+        # Durable and re-sent until the dashboard stored it (carebot.alert_delivery).
+        self.alert_sender = AlertSender(self)
         self.estop_pub = self.create_publisher(Bool, "safety/estop", RELIABLE_QOS)
         self.estop_client = self.create_client(Trigger, "safety/trigger_estop", callback_group=clients)
         self.actions = {
@@ -418,7 +420,8 @@ class BrainNode(Node):
         self.get_logger().warning(f"robot stopped: {reason}")
 
     def _publish_alert(self, alert: AlertInfo) -> None:
-        self.alert_pub.publish(alert_to_msg(alert, time.time()))
+        # The stamp is fixed here: re-sends repeat it, which is how the receipt names this change.
+        self.alert_sender.publish(alert_to_msg(alert, time.time()))
         self.get_logger().warning(f"alert {alert.kind.name} {alert.state.name} {alert.id}: {alert.message}")
 
     def _speak(self, text: str, language: str, wait: bool) -> None:

@@ -77,15 +77,44 @@ def coerce(record: AlertRecord) -> AlertRecord:
         raise ValueError(f"alert {record.id!r}: {exc}") from None
 
 
+# Acknowledging and resolving are staff decisions. Heard on the topic they count when they
+# name a staff account (our own publication coming back, another dashboard) or, for the
+# kinds below only, from the machine that raised the alert: `carebot up` resolves a SYSTEM
+# alert when the node is healthy again. Anyone else (perception seeing a fallen person
+# get up) reports; the state stays until a member of staff closes the incident.
+MACHINE_RESOLVABLE = frozenset({AlertKind.SYSTEM})
+_STAFF_STATES = frozenset({AlertState.ACKNOWLEDGED, AlertState.RESOLVED})
+
+
+def closes_without_staff(incoming: AlertRecord) -> bool:
+    """An ACKNOWLEDGED/RESOLVED that no staff member gave and the kind does not allow."""
+    if incoming.state not in _STAFF_STATES or incoming.handled_by.strip():
+        return False
+    return not (incoming.state is AlertState.RESOLVED and incoming.kind in MACHINE_RESOLVABLE)
+
+
 def merge_incoming(stored: AlertRecord | None, incoming: AlertRecord) -> AlertRecord | None:
-    """The record after an Alert heard on the topic, or None when nothing changes."""
+    """The record after an Alert heard on the topic, or None when nothing changes.
+
+    - A resolved alert stays resolved (a late or replayed message never reopens it).
+    - States only move forward: a late RAISED/ESCALATED does not undo an acknowledgement.
+    - A machine cannot close what staff must close: its ACKNOWLEDGED/RESOLVED is kept as
+      an update of the incident's words with the state unchanged.
+    - Severity never drops: a repeat or an update does not make an incident less urgent.
+    """
+    if closes_without_staff(incoming):
+        incoming = replace(incoming, state=stored.state if stored else AlertState.RAISED,
+                           handled_by=stored.handled_by if stored else "")
     if stored is None:
         return incoming
+    if stored.state is AlertState.RESOLVED:
+        return None
     if _PROGRESS[incoming.state] < _PROGRESS[stored.state]:
         return None
     merged = replace(incoming, raised_at=stored.raised_at or incoming.raised_at,
                      note=incoming.note or stored.note,
-                     handled_by=incoming.handled_by or stored.handled_by)
+                     handled_by=incoming.handled_by or stored.handled_by,
+                     severity=max(stored.severity, incoming.severity))
     # Timestamps are left out: our own publication comes back with rounded stamps.
     same = replace(merged, updated_at=0.0, raised_at=0.0) == replace(stored, updated_at=0.0, raised_at=0.0)
     return None if same else merged

@@ -2,7 +2,9 @@
 
 Subscribes ``alerts``, ``robot/status``, ``speech/transcript``, ``/diagnostics`` and,
 only when ``camera_view`` is true, ``perception/debug_image``. Serves ``alerts/update``
-(UpdateAlert) and publishes every staff change on ``alerts``. The page's chat calls
+(UpdateAlert) and publishes every staff change on ``alerts``. Every Alert taken from
+``alerts`` is echoed on ``alerts/stored`` once it is in the database: the receipt that
+stops the sender's re-sends (carebot.alert_delivery). The page's chat calls
 ``brain/ask``; its emergency-stop button publishes ``safety/estop`` true and calls
 ``safety/trigger_estop``. HTTP runs in its own threads (carebot.dashboard.web); ROS
 callbacks run on a multi-threaded executor, so neither blocks the other.
@@ -20,6 +22,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -31,6 +34,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
+from carebot.alert_delivery import ALERTS_QOS, ALERTS_TOPIC, RECEIPTS_QOS, RECEIPTS_TOPIC
 from carebot.dashboard import ros_convert
 from carebot.dashboard.alerts import AlertActionError, AlertBook, AlertRecord, StaffAction
 from carebot.dashboard.auth import Authenticator, parse_accounts, verify_password
@@ -44,8 +48,6 @@ from carebot.node_runner import run_node
 NODE_NAME = "dashboard"
 DEMO_PASSWORD = "carebot-demo"    # of the shipped example accounts (config/*.yaml)
 EXPIRY_PERIOD_S = 60.0            # how often old transcripts and sessions are deleted
-ALERT_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
-                       durability=DurabilityPolicy.VOLATILE, history=HistoryPolicy.KEEP_LAST)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL, history=HistoryPolicy.KEEP_LAST)
 RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
@@ -118,7 +120,12 @@ class DashboardNode(Node):
 
         database = Path(p["database"]).expanduser() if p["database"] else default_database()
         self.store = DashboardStore(database)
-        self._alert_pub = self.create_publisher(Alert, "alerts", ALERT_QOS)
+        # Durable like every alert publisher: our own subscription (TRANSIENT_LOCAL, for the
+        # senders' history) matches only durable publishers.
+        self._alert_pub = self.create_publisher(Alert, ALERTS_TOPIC, ALERTS_QOS)
+        self._receipt_pub = self.create_publisher(Alert, RECEIPTS_TOPIC, RECEIPTS_QOS)
+        self._malformed_alerts = 0
+        self._incompatible_alert_publishers = 0
         self.book = AlertBook(self.store, publish=self._publish_alert)
         auth = Authenticator(accounts, self.store, float(p["session_timeout_s"]))
         try:
@@ -137,7 +144,11 @@ class DashboardNode(Node):
         # handled in arrival order. Service responses for HTTP threads come in another group.
         io_group = MutuallyExclusiveCallbackGroup()
         client_group = ReentrantCallbackGroup()
-        self.create_subscription(Alert, "alerts", self._on_alert, ALERT_QOS, callback_group=io_group)
+        # TRANSIENT_LOCAL: a dashboard that starts late receives what the senders still keep.
+        # A publisher with a volatile QoS cannot match it; say so loudly instead of losing it.
+        self.create_subscription(Alert, ALERTS_TOPIC, self._on_alert, ALERTS_QOS, callback_group=io_group,
+                                 event_callbacks=SubscriptionEventCallbacks(
+                                     incompatible_qos=self._on_incompatible_alert_publisher))
         self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS,
                                  callback_group=io_group)
         self.create_subscription(Transcript, "speech/transcript", self._on_transcript, RELIABLE_QOS,
@@ -185,10 +196,21 @@ class DashboardNode(Node):
             record = ros_convert.alert_from_msg(msg)
             changed = self.book.receive(record)
         except ValueError as exc:
+            # No receipt: the sender keeps re-sending (slowly), and diagnostics say WARN.
+            self._malformed_alerts += 1
             self.get_logger().warning(f"ignored malformed alert {msg.id!r}: {exc}")
             return
+        # Stored (or already held in this or a later state): the receipt, the message unchanged.
+        self._receipt_pub.publish(msg)
         if changed is not None:
             self.get_logger().info(f"alert {changed.id} {changed.kind.name} {changed.state.name}: {changed.message}")
+
+    def _on_incompatible_alert_publisher(self, info) -> None:
+        self._incompatible_alert_publishers = int(info.total_count)
+        self.get_logger().error(
+            f"a publisher of {ALERTS_TOPIC} has a QoS this dashboard cannot match (policy "
+            f"{info.last_policy_kind}): its alerts are not received; publish with "
+            "carebot.alert_delivery.ALERTS_QOS (RELIABLE, TRANSIENT_LOCAL)")
 
     def _on_status(self, msg: RobotStatus) -> None:
         with self._lock:
@@ -238,10 +260,16 @@ class DashboardNode(Node):
         level, message = Level.OK, f"serving {self.server.url}"
         if http["server_errors"]:
             level, message = Level.WARN, f"{http['server_errors']} server error(s) in the last period"
+        if self._malformed_alerts:
+            level, message = Level.WARN, f"{self._malformed_alerts} malformed alert(s) ignored (see the log)"
+        if self._incompatible_alert_publishers:
+            level, message = Level.ERROR, (f"{self._incompatible_alert_publishers} alert publisher(s) with an "
+                                           "incompatible QoS: their alerts are lost")
         self._health.set(level, message, url=self.server.url, open_alerts=open_alerts,
                          brain_ready=self._ask_client.service_is_ready(),
                          estop_service_ready=self._trigger_client.service_is_ready(),
-                         camera_view=self._camera_view, **http)
+                         camera_view=self._camera_view, malformed_alerts=self._malformed_alerts,
+                         incompatible_alert_publishers=self._incompatible_alert_publishers, **http)
         self._diagnostics.publish(self._health)
 
     # ------------------------------------------------------------------ RobotLink (HTTP threads)

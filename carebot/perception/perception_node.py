@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from rcl_interfaces.msg import ParameterDescriptor
 from builtin_interfaces.msg import Time as TimeMsg
 from nav_msgs.msg import Odometry
@@ -27,11 +27,13 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from carebot_interfaces.msg import Alert, Person, PersonArray
 
+from carebot.alert_delivery import ALERTS_LIVE_QOS, ALERTS_TOPIC, AlertSender
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.perception import settings as settings_mod
 from carebot.perception.annotate import annotate
 from carebot.perception.detection import Box, Detection
 from carebot.perception.detector import Detector, ModelLoadError
+from carebot.perception.fall_alerts import IncidentStates
 from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, PersonReport
 from carebot.perception.geometry import Intrinsics, floor_point
 from carebot.perception.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
@@ -41,7 +43,6 @@ from carebot.motion.ros_common import yaw_of
 from carebot.node_runner import run_node
 
 NODE_NAME = "perception"
-ALERTS_QOS = QoSProfile(depth=50)          # reliable, volatile: every state change must arrive
 NO_FRAMES_WARN_S = 5.0                     # no camera frame this long: diagnostics WARN
 LOG_THROTTLE_S = 5.0
 WORKER_POLL_S = 0.5
@@ -73,7 +74,13 @@ class PerceptionNode(Node):
         self.health.set(Level.STALE, "loading model", model=self.settings.detector.model_path or "yolo-fall")
         self._diagnostics = DiagnosticsPublisher(self)
         self._persons_pub = self.create_publisher(PersonArray, "perception/persons", qos_profile_sensor_data)
-        self._alerts_pub = self.create_publisher(Alert, "alerts", ALERTS_QOS)
+        # Fall alerts go through the outbox: durable, re-sent until the dashboard stored them.
+        self._alerts = AlertSender(self)
+        # What the brain and staff did with our incidents: an escalated, acknowledged or
+        # resolved incident gets no more updates from perception.
+        self._incidents = IncidentStates()
+        self.create_subscription(Alert, ALERTS_TOPIC, lambda m: self._incidents.heard(m.id, m.state),
+                                 ALERTS_LIVE_QOS)
         self._debug_pub = (self.create_publisher(Image, "perception/debug_image", qos_profile_sensor_data)
                            if opts.publish_debug_image else None)
         self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data)
@@ -277,16 +284,24 @@ class PerceptionNode(Node):
         if position is not None:
             alert.position_known = True
             alert.position.x, alert.position.y, alert.position.z = position
+        alert.state = Alert.STATE_RAISED   # perception never closes an incident: staff do
         if event.change is AlertChange.RAISED:
-            alert.state = Alert.STATE_RAISED
             alert.message = (f"Person (track {event.track_id}) appears to have fallen: "
                              f"fall score {event.fall_score:.2f}, down {event.seconds_down:.1f} s")
+            self._incidents.raised(event.incident_id, alert.message, event.stamp)
             log.warning(f"FALL alert raised: {alert.message} [{event.incident_id}]")
         else:
-            alert.state = Alert.STATE_RESOLVED
-            alert.message = f"Person (track {event.track_id}) is up again"
-            log.info(f"fall alert resolved: {alert.message} [{event.incident_id}]")
-        self._alerts_pub.publish(alert)
+            update = self._incidents.up_again(event.incident_id, event.track_id)
+            if update is None:
+                known = self._incidents.get(event.incident_id)
+                log.info(f"fall incident {event.incident_id}: person (track {event.track_id}) is up again; "
+                         f"the incident is {known.state.name if known else 'unknown here'}: left to staff")
+                return
+            alert.message = update[0]
+            alert.raised_at = _time_msg(update[1])   # the incident's, not this update's
+            log.info(f"fall incident {event.incident_id}: person (track {event.track_id}) is up again; "
+                     "reported, staff resolve it")
+        self._alerts.publish(alert)
 
     # ----- diagnostics -----
     def _publish_diagnostics(self) -> None:

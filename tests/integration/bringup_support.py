@@ -66,8 +66,7 @@ class RosPeer:
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy, DurabilityPolicy
-
+        from carebot.alert_delivery import ALERTS_LIVE_QOS, ALERTS_QOS, RECEIPTS_QOS
         from carebot_interfaces.msg import Alert
         from carebot_interfaces.srv import UpdateAlert
         from std_msgs.msg import Bool
@@ -76,12 +75,14 @@ class RosPeer:
         self.context = Context()
         rclpy.init(context=self.context, domain_id=int(env["ROS_DOMAIN_ID"]))
         self.node = rclpy.create_node("dashboard_test_peer", context=self.context)
-        alert_qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
-                               durability=DurabilityPolicy.VOLATILE)
         self.alerts_heard: list = []
+        self.receipts: list = []
         self.estops: list[bool] = []
-        self.alert_pub = self.node.create_publisher(Alert, "alerts", alert_qos)
-        self.node.create_subscription(Alert, "alerts", self.alerts_heard.append, alert_qos)
+        # Durable like every alert sender: the dashboard's TRANSIENT_LOCAL subscription
+        # matches nothing else (carebot.alert_delivery).
+        self.alert_pub = self.node.create_publisher(Alert, "alerts", ALERTS_QOS)
+        self.node.create_subscription(Alert, "alerts", self.alerts_heard.append, ALERTS_LIVE_QOS)
+        self.node.create_subscription(Alert, "alerts/stored", self.receipts.append, RECEIPTS_QOS)
         self.node.create_subscription(Bool, "safety/estop", lambda m: self.estops.append(m.data), 10)
         self.update_client = self.node.create_client(UpdateAlert, "alerts/update")
         self.executor = SingleThreadedExecutor(context=self.context)

@@ -202,7 +202,13 @@ def test_malformed_images_are_skipped_and_the_node_keeps_running(running):
     assert "malformed image skipped" in log.read_text()
 
 
-def test_a_fall_raises_one_alert_and_getting_up_resolves_it(running):
+def _changes(alerts) -> list:
+    """Alert state changes in stamp order; re-sends (no dashboard here to confirm) repeat one unchanged."""
+    unique = {(a.id, a.state, a.header.stamp.sec, a.header.stamp.nanosec): a for a in alerts}
+    return sorted(unique.values(), key=lambda a: (a.header.stamp.sec, a.header.stamp.nanosec))
+
+
+def test_a_fall_raises_one_alert_and_getting_up_is_reported_not_resolved(running):
     client, proc, log = running
     client.alerts.clear()
     seq = scenes.sequence(scenes.Motion.FALL, fps=4.0, source=0, seed=8, lie_s=5.0, size=(320, 240))
@@ -216,12 +222,16 @@ def test_a_fall_raises_one_alert_and_getting_up_resolves_it(running):
                                  client.last_diagnostics(), log.read_text())
         states.append(max((p.state for p in arr.persons), default=0))
     client.spin(1.0)
-    raised = [a for a in client.alerts if a.state == a.STATE_RAISED]
-    resolved = [a for a in client.alerts if a.state == a.STATE_RESOLVED]
-    assert len(raised) == 1 and len(resolved) == 1, [(a.state, a.id, a.message) for a in client.alerts]
-    alert = raised[0]
+    # Perception never closes an incident: getting up is an update of the same incident,
+    # still RAISED, saying so; staff resolve it.
+    changes = _changes(client.alerts)
+    assert len(changes) == 2, [(a.state, a.id, a.message) for a in changes]
+    alert, up = changes
+    assert all(a.state == a.STATE_RAISED for a in client.alerts)
     assert alert.kind == alert.KIND_FALL and alert.severity == alert.SEVERITY_CRITICAL
-    assert uuid.UUID(alert.id) and resolved[0].id == alert.id
+    assert uuid.UUID(alert.id) and up.id == alert.id
+    assert up.message.startswith(alert.message) and "seen up again" in up.message
+    assert up.raised_at == alert.raised_at and up.severity == alert.severity
     assert base + seq.fall_at <= alert.header.stamp.sec + alert.header.stamp.nanosec * 1e-9 <= base + seq.up_at
     assert 1 in states and states[-1] == 0  # fallen during the sequence, normal at its end
     # Placed on the map: the fallen person's floor point of that frame, turned by the robot's pose then.
@@ -231,6 +241,35 @@ def test_a_fall_raises_one_alert_and_getting_up_resolves_it(running):
     x, y, yaw = robot
     expected = (x - seen.position.y, y + seen.position.x)   # base x (ahead) is map +y here
     assert (alert.position.x, alert.position.y) == pytest.approx(expected, abs=1e-6)
+
+
+def test_an_escalated_fall_gets_no_update_from_perception(running):
+    from carebot.alert_delivery import ALERTS_QOS
+    from carebot_interfaces.msg import Alert
+
+    client, proc, log = running
+    brain = client.node.create_publisher(Alert, "alerts", ALERTS_QOS)   # stands in for the brain
+    client.alerts.clear()
+    seq = scenes.sequence(scenes.Motion.FALL, fps=4.0, source=0, seed=8, lie_s=5.0, size=(320, 240))
+    base = 2000.0
+    escalated = None
+    for t, frame in seq.frames:
+        client.send_odom(base + t, 10.0, 5.0, math.pi / 2)
+        assert client.answer_for(client.image(frame, base + t)) is not None, log.read_text()
+        # (the previous test's incident is still re-sent now and then: no dashboard confirms it)
+        raised = [a for a in client.alerts if a.state == a.STATE_RAISED and a.header.stamp.sec >= base]
+        if raised and escalated is None:
+            escalated = Alert(id=raised[0].id, kind=Alert.KIND_FALL, severity=Alert.SEVERITY_CRITICAL,
+                              state=Alert.STATE_ESCALATED, message="escalated: no answer")
+            escalated.header.stamp.sec = int(base + t)
+            brain.publish(escalated)
+            client.spin(0.5)   # heard before the person gets up
+    client.spin(1.0)
+    assert escalated is not None, "no fall alert raised"
+    mine = [a for a in _changes(client.alerts) if a.id == escalated.id and a.state == a.STATE_RAISED]
+    assert len(mine) == 1 and "up again" not in mine[0].message, [a.message for a in mine]
+    assert not any(a.state == a.STATE_RESOLVED for a in client.alerts)
+    assert f"fall incident {escalated.id}: person" in log.read_text() and "ESCALATED: left to staff" in log.read_text()
 
 
 def test_a_burst_of_frames_never_queues_the_newest_wins(running):

@@ -1,4 +1,6 @@
 """Alert life cycle and storage: nothing is lost, nothing moves backwards."""
+from dataclasses import replace
+
 import pytest
 
 from carebot.dashboard.alerts import (AlertActionError, AlertBook, AlertKind, AlertRecord, AlertState,
@@ -51,6 +53,58 @@ def test_merge_never_moves_backwards_and_ignores_echoes():
     assert merge_incoming(acked, _alert(AlertState.ACKNOWLEDGED, handled_by="nurse", updated_at=51.0)) is None
     escalated = merge_incoming(_alert(), _alert(AlertState.ESCALATED, raised_at=60.0))
     assert escalated.state is AlertState.ESCALATED and escalated.raised_at == 50.0
+
+
+def test_a_machine_cannot_close_what_staff_must_close():
+    # perception (or an old sender) says RESOLVED with no staff account: words kept, state kept
+    up = _alert(AlertState.RESOLVED, message="Resident up again")
+    merged = merge_incoming(_alert(), up)
+    assert merged.state is AlertState.RAISED and merged.message == "Resident up again"
+    escalated = _alert(AlertState.ESCALATED, message="escalated: no answer")
+    assert merge_incoming(escalated, up).state is AlertState.ESCALATED
+    assert merge_incoming(None, up).state is AlertState.RAISED        # never seen open: staff must see it
+    acked = _alert(AlertState.ACKNOWLEDGED, handled_by="nurse")
+    kept = merge_incoming(acked, _alert(AlertState.RESOLVED, message="gone"))
+    assert kept.state is AlertState.ACKNOWLEDGED and kept.handled_by == "nurse"
+    assert merge_incoming(_alert(), _alert(AlertState.ACKNOWLEDGED)) is None   # no staff account: no change
+    # a staff member's decision heard from another dashboard counts
+    other = merge_incoming(_alert(), _alert(AlertState.RESOLVED, handled_by="night_nurse"))
+    assert other.state is AlertState.RESOLVED and other.handled_by == "night_nurse"
+
+
+def test_system_alerts_are_resolved_by_the_machine_that_raised_them():
+    system = _alert(id="system-perception", kind=AlertKind.SYSTEM, severity=Severity.WARNING,
+                    message="perception died")
+    healthy = replace(system, state=AlertState.RESOLVED, message="perception healthy again")
+    assert merge_incoming(system, healthy).state is AlertState.RESOLVED
+    acked = replace(system, state=AlertState.ACKNOWLEDGED, handled_by="nurse")
+    resolved = merge_incoming(acked, healthy)
+    assert resolved.state is AlertState.RESOLVED and resolved.handled_by == "nurse"
+    assert merge_incoming(system, replace(system, state=AlertState.ACKNOWLEDGED)) is None   # no staff: no change
+
+
+def test_a_resolved_alert_stays_resolved_and_severity_never_drops():
+    done = _alert(AlertState.RESOLVED, handled_by="nurse")
+    assert merge_incoming(done, _alert(AlertState.RESOLVED, handled_by="other", message="x")) is None
+    assert merge_incoming(done, _alert(message="replayed from a durable history")) is None
+    lower = merge_incoming(_alert(), _alert(severity=Severity.WARNING, message="person up again"))
+    assert lower.severity is Severity.CRITICAL and lower.message == "person up again"
+    higher = merge_incoming(_alert(severity=Severity.WARNING), _alert(AlertState.ESCALATED))
+    assert higher.severity is Severity.CRITICAL
+
+
+def test_replayed_history_after_a_restart_changes_nothing(book):
+    # a restarted dashboard hears each sender's kept changes again, in any order
+    book, store, _ = book
+    book.receive(_alert())
+    book.receive(_alert(AlertState.ESCALATED, message="escalated"))
+    book.act("fall-1", StaffAction.RESOLVE, "nurse", "helped up")
+    before = store.alert_history("fall-1")
+    for replay in (_alert(AlertState.ESCALATED, message="escalated"), _alert(),
+                   _alert(message="person up again")):
+        assert book.receive(replay) is None
+    assert store.get_alert("fall-1").state is AlertState.RESOLVED
+    assert store.alert_history("fall-1") == before
 
 
 def test_staff_actions_are_stored_published_and_checked(book):
