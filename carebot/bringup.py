@@ -46,6 +46,15 @@ NODES: tuple[NodeSpec, ...] = (
 )
 
 
+# Not a child process: `carebot up` runs this node inside its own process, because it
+# watches the children (deaths, restarts, silence on /diagnostics) and raises SYSTEM
+# alerts for them. Its parameters are a `supervisor:` section of the site file like any
+# node's; `ros2 launch` has no such node (launch_ros respawns without alerts).
+SUPERVISOR = NodeSpec("supervisor", "", "carebot.launcher.supervision_node")
+# Every section a parameter file may hold.
+CONFIGURED_NODES: tuple[NodeSpec, ...] = NODES + (SUPERVISOR,)
+
+
 def console_scripts() -> list[str]:
     """Entry points for setup.py: the CLI plus one executable per node."""
     scripts = ["carebot = carebot.cli:main"]

@@ -7,8 +7,9 @@ half-configured.
 
 Where the schema comes from (no rclpy import, no node is started):
 
-1. The node set (``carebot.bringup.NODES``): a top-level section that is not a node
-   (nor the ``/**`` wildcard) is an error.
+1. The node set (``carebot.bringup.CONFIGURED_NODES``: the nodes plus ``carebot up``'s
+   in-process ``supervisor``): a top-level section that is not one of them (nor the
+   ``/**`` wildcard) is an error.
 2. What rclpy itself would accept: every leaf must be a ROS parameter value (bool,
    int, float, string or a non-empty list of one of those); empty lists and nulls
    are refused (rclpy would turn them into an unset parameter).
@@ -161,7 +162,7 @@ def role_rules() -> dict[str, dict[str, Rule]]:
     return collected
 
 
-def node_schemas(specs: Iterable[bringup.NodeSpec] = bringup.NODES) -> dict[str, NodeSchema]:
+def node_schemas(specs: Iterable[bringup.NodeSpec] = bringup.CONFIGURED_NODES) -> dict[str, NodeSchema]:
     """Schema of every node: declarations read from source, merged with role rules."""
     extra = role_rules()
     reader = DeclarationReader()

@@ -97,9 +97,13 @@ def _run(args: argparse.Namespace, params_dir: Path) -> int:
         for spec in specs:
             print(f"{spec.name}: {' '.join(spec.argv)}")
         return 0
-    supervisor = Supervisor(specs, grace_s=args.grace, log_dir=args.log_dir)
+    supervision = start_supervision(plan, env)
+    supervisor = Supervisor(specs, grace_s=args.grace, log_dir=args.log_dir,
+                            on_event=supervision.on_child_event if supervision else None)
 
     def on_signal(signum, _frame):
+        if supervision is not None:
+            supervision.stopping()   # nodes that end from here on are not incidents
         if supervisor.stopping:   # asked twice: do not wait out the grace period
             supervisor.log(f"{signal.Signals(signum).name} received again: killing the nodes")
             supervisor.hurry()
@@ -111,5 +115,28 @@ def _run(args: argparse.Namespace, params_dir: Path) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     supervisor.log(f"site {args.site if not args.config else args.config}, "
                    f"{len(specs)} node(s), parameters {params_file}")
-    supervisor.run()
+    try:
+        supervisor.run()
+    finally:
+        if supervision is not None:
+            supervision.close()
     return 0
+
+
+def start_supervision(plan: list[bringup.NodeLaunch], env: dict[str, str]):
+    """The ROS node that raises SYSTEM alerts for the children (carebot.launcher.supervision_node),
+    or None, with a warning, where ROS cannot start: supervision goes on without alerts."""
+    if not plan:
+        return None
+    try:
+        from carebot.launcher.supervision_node import NODE_NAME, SupervisionRuntime
+
+        runtime = SupervisionRuntime([launch.spec.name for launch in plan], plan[0].params_file,
+                                     namespace=plan[0].namespace,
+                                     env={bringup.DDS_PROFILE_VARIABLE: env[bringup.DDS_PROFILE_VARIABLE]})
+    except Exception as exc:  # noqa: BLE001 - no ROS here: keep supervising the processes
+        print(f"[carebot up] warning: no SYSTEM alerts for staff (the supervision node did not start: "
+              f"{type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+        return None
+    print(f"[carebot up] SYSTEM alerts from node {plan[0].namespace}/{NODE_NAME}", flush=True)
+    return runtime

@@ -82,6 +82,25 @@ class Child:
     last_exit: int | None = None
 
 
+class EventKind(enum.Enum):
+    STARTED = "started"      # first start or a restart
+    EXITED = "exited"        # ended on its own while the supervisor runs (not at shutdown)
+
+
+@dataclass(frozen=True)
+class ChildEvent:
+    """What happened to a child, for a listener (``carebot up``'s SYSTEM alerts)."""
+
+    kind: EventKind
+    name: str
+    at: float                          # the supervisor's clock, s
+    starts: int                        # starts so far, this one included
+    pid: int | None = None
+    exit_code: int | None = None       # EXITED: Popen return code (negative: signal)
+    uptime_s: float = 0.0              # EXITED: how long it ran
+    restart_in_s: float | None = None  # EXITED: the back-off before the restart
+
+
 def describe_exit(code: int) -> str:
     """'exit code 1' or 'signal SIGKILL' for a Popen return code."""
     if code < 0:
@@ -113,7 +132,8 @@ class Supervisor:
 
     def __init__(self, specs: Sequence[ChildSpec], *, out: TextIO | None = None,
                  backoff: Callable[[], Backoff] = Backoff, grace_s: float = STOP_GRACE_S,
-                 clock: Callable[[], float] = time.monotonic, log_dir: Path | None = None):
+                 clock: Callable[[], float] = time.monotonic, log_dir: Path | None = None,
+                 on_event: Callable[[ChildEvent], None] | None = None):
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate child names: {names}")
@@ -126,6 +146,7 @@ class Supervisor:
         self._print_lock = threading.Lock()
         self._out_closed = False
         self._log_dir = Path(log_dir) if log_dir else None
+        self._on_event = on_event
         if self._log_dir:
             self._log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -144,6 +165,15 @@ class Supervisor:
 
     def log(self, message: str) -> None:
         self._write(f"[carebot up] {message}\n")
+
+    def _tell(self, event: ChildEvent) -> None:
+        """Hand an event to the listener; its failure is logged, never stops supervision."""
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception as exc:  # noqa: BLE001 - a listener bug must not end the stack
+            self.log(f"event listener failed on {event.kind.value} {event.name}: {type(exc).__name__}: {exc}")
 
     def _forward(self, name: str, stream) -> None:
         """Copy one child's output line by line, prefixed with its name (and to its log file)."""
@@ -174,6 +204,8 @@ class Supervisor:
                          name=f"out-{child.spec.name}", daemon=True).start()
         verb = "started" if child.starts == 1 else f"restarted (start {child.starts})"
         self.log(f"{verb} {child.spec.name} (pid {child.proc.pid})")
+        self._tell(ChildEvent(EventKind.STARTED, child.spec.name, child.started_at, child.starts,
+                              pid=child.proc.pid))
 
     def start(self) -> None:
         for child in self.children.values():
@@ -191,6 +223,8 @@ class Supervisor:
                 child.restart_at = now + delay
                 self.log(f"{child.spec.name} stopped ({describe_exit(child.last_exit)}) after "
                          f"{uptime:.1f} s; restarting in {delay:.1f} s")
+                self._tell(ChildEvent(EventKind.EXITED, child.spec.name, now, child.starts, pid=child.proc.pid,
+                                      exit_code=child.last_exit, uptime_s=uptime, restart_in_s=delay))
             elif child.state is ChildState.WAITING and now >= child.restart_at and not self._stop.is_set():
                 self._spawn(child)
 

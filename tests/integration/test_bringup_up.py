@@ -1,7 +1,8 @@
-"""`carebot up` over real processes and DDS: a killed node comes back and serves again;
-SIGTERM stops everything cleanly; a bad parameter file starts nothing and names the key."""
+"""`carebot up` over real processes and DDS: a killed node comes back, serves again and leaves a
+SYSTEM alert for staff; SIGTERM stops everything cleanly; a bad parameter file starts nothing and names the key."""
 import os
 import signal
+import sqlite3
 import subprocess
 
 import pytest
@@ -43,6 +44,11 @@ def test_killed_node_is_restarted_and_serves_again_then_sigterm_stops_all(tmp_pa
                 assert kinds[rule.type] == kind, name
                 assert bounds == ((rule.min, rule.max) if rule.min is not None else None), name
 
+        # carebot up's own supervision node runs in the namespace with its section of the file
+        supervisor = node_parameters(env, "/ward1/supervisor")
+        supervisor_schema = config_check.node_schemas([bringup.SUPERVISOR])["supervisor"]
+        assert {k for k in supervisor if k in supervisor_schema.rules} == set(supervisor_schema.rules)
+
         # `carebot status` hears the dashboard's diagnostics in the same domain
         status = subprocess.run(CAREBOT + ["status", "--listen", "3"], env=env, capture_output=True,
                                 text=True, timeout=60)
@@ -56,6 +62,16 @@ def test_killed_node_is_restarted_and_serves_again_then_sigterm_stops_all(tmp_pa
         assert second != first[0]
         assert "dashboard stopped (signal SIGKILL)" in log.read_text()
         assert wait_for(lambda: http_ok(health), 60), log.read_text()
+        # the death reached staff: a SYSTEM alert in the restarted dashboard's database
+        # (published in the namespace while the dashboard was dead), resolved once it serves
+        database = tmp_path / "dashboard.sqlite3"
+
+        def system_alerts():
+            with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as db:
+                return db.execute("SELECT state, message FROM alerts WHERE kind = 4").fetchall()
+        assert wait_for(lambda: system_alerts() and system_alerts()[0][0] == 3, 60), (system_alerts(),
+                                                                                     log.read_text())
+        assert "SYSTEM alert system-dashboard-" in log.read_text()
     finally:
         up.send_signal(signal.SIGTERM)
         try:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from carebot.launcher.supervisor import Backoff, ChildSpec, ChildState, Supervisor, describe_exit
+from carebot.launcher.supervisor import Backoff, ChildSpec, ChildState, EventKind, Supervisor, describe_exit
 
 
 def test_backoff_doubles_up_to_the_cap_and_resets_after_a_stable_run():
@@ -146,3 +146,29 @@ def test_a_second_stop_request_kills_without_waiting_out_the_grace():
     codes = supervisor.shutdown()
     assert time.monotonic() - started < 10 and codes == {"stubborn": -signal.SIGKILL}
     assert "stop requested again; killing it" in out.getvalue()
+
+
+def test_every_start_and_exit_reaches_the_listener_and_a_failing_listener_changes_nothing():
+    events = []
+
+    def listener(event):
+        events.append(event)
+        raise RuntimeError("listener bug")
+
+    out = io.StringIO()
+    supervisor = Supervisor([ChildSpec("crashy", _python("raise SystemExit(3)"))], out=out,
+                            backoff=lambda: Backoff(initial_s=0.2, max_s=0.2), grace_s=2.0, on_event=listener)
+    supervisor.start()
+    child = supervisor.children["crashy"]
+    try:
+        assert _wait(lambda: (supervisor.poll(), child.starts >= 2)[1])
+    finally:
+        before = len(events)
+        supervisor.shutdown()
+    assert len(events) == before                     # stopping the stack is no exit event
+    kinds = [(e.kind, e.name, e.starts) for e in events[:3]]
+    assert kinds == [(EventKind.STARTED, "crashy", 1), (EventKind.EXITED, "crashy", 1), (EventKind.STARTED, "crashy", 2)]
+    exited = events[1]
+    assert exited.exit_code == 3 and exited.restart_in_s == 0.2 and exited.uptime_s >= 0
+    assert exited.pid == events[0].pid != events[2].pid
+    assert "event listener failed on exited crashy: RuntimeError: listener bug" in out.getvalue()

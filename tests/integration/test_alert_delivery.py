@@ -1,0 +1,194 @@
+"""Alerts that cannot be lost, over real DDS between real processes.
+
+A sender in this test process uses the stack's own ``carebot.alert_delivery.AlertSender``;
+the dashboard runs under ``carebot up`` (supervised, with its SYSTEM alerts). Checked:
+an alert raised while the dashboard is down is stored once it is up (once, though DDS
+history and re-sends deliver it several times); re-sending stops with the receipt; a
+machine's RESOLVED does not close a fall; killing the dashboard under ``carebot up``
+leaves a SYSTEM alert in its database, resolved once it serves again, and an alert
+raised while it was dead is stored too.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+
+from bringup_support import CAREBOT, free_port, http_ok, started_pids, write_config
+from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+RESEND_S = 0.5          # the sender's first re-send; doubling to MAX_RESEND_S (the stack's: 2 s to 30 s)
+MAX_RESEND_S = 2.0
+
+
+class Sender:
+    """An alert sender as perception or the brain runs one, plus a listener on ``alerts``."""
+
+    def __init__(self, env: dict[str, str]):
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+
+        from carebot.alert_delivery import ALERTS_LIVE_QOS, AlertSender
+        from carebot.alert_outbox import Outbox
+        from carebot_interfaces.msg import Alert
+
+        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
+        self.Alert = Alert
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=int(env["ROS_DOMAIN_ID"]))
+        self.node = rclpy.create_node("alert_test_sender", context=self.context)
+        self.outbox = Outbox(initial_s=RESEND_S, max_s=MAX_RESEND_S)
+        self.sender = AlertSender(self.node, outbox=self.outbox)
+        self.heard: list[tuple[float, object]] = []     # (monotonic time, Alert) on `alerts`
+        self.node.create_subscription(Alert, "alerts", lambda m: self.heard.append((time.monotonic(), m)),
+                                      ALERTS_LIVE_QOS)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def raise_alert(self, alert_id: str, state: int | None = None, message: str = "resident down",
+                    handled_by: str = "") -> None:
+        msg = self.Alert(id=alert_id, kind=self.Alert.KIND_FALL, severity=self.Alert.SEVERITY_CRITICAL,
+                         state=self.Alert.STATE_RAISED if state is None else state, place="lounge",
+                         message=message, handled_by=handled_by)
+        msg.header.frame_id = "map"
+        msg.header.stamp = msg.raised_at = self.node.get_clock().now().to_msg()
+        self.sender.publish(msg)
+
+    def sends_of(self, alert_id: str, since: float = 0.0) -> int:
+        return sum(1 for t, m in list(self.heard) if m.id == alert_id and t >= since)
+
+    def unstored(self) -> int:
+        return int(self.sender.stats()["alerts_unstored"])
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self._thread.join(timeout=5)
+
+
+def _db_rows(database, query: str, args=()) -> list[tuple]:
+    """Read the dashboard's database as another process would (it keeps writing: WAL)."""
+    if not database.exists():
+        return []
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as db:
+        return db.execute(query, args).fetchall()
+
+
+def _state(database, alert_id: str):
+    rows = _db_rows(database, "SELECT state FROM alerts WHERE id = ?", (alert_id,))
+    return rows[0][0] if rows else None
+
+
+def _events(database, alert_id: str) -> list[tuple]:
+    return _db_rows(database, "SELECT state, actor FROM alert_events WHERE alert_id = ? ORDER BY seq", (alert_id,))
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    env = isolated_env()
+    port = free_port()
+    config = write_config(tmp_path, port)
+    sender = Sender(env)
+    procs = []
+    yield env, config, port, tmp_path, sender, procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                stop(proc)
+    sender.close()
+
+
+def test_an_alert_raised_while_the_dashboard_is_down_is_stored_once_it_is_back(setup):
+    env, config, port, folder, sender, procs = setup
+    database = folder / "dashboard.sqlite3"
+    A = sender.Alert
+
+    # No dashboard: the sender keeps the alert and re-sends it, backing off.
+    sender.raise_alert("fall-down-1")
+    time.sleep(6.0)
+    sent_while_down = sender.sends_of("fall-down-1")
+    assert 3 <= sent_while_down <= 8, sent_while_down     # 0, 0.5, 1.5, 3.5, 5.5 s (+-20 %): re-sent, no flood
+    assert sender.unstored() == 1
+
+    log = folder / "up.log"
+    t_start = time.monotonic()
+    procs.append(start(CAREBOT + ["up", "--only", "dashboard", "--config", str(config)], env, log))
+    assert wait_for(lambda: sender.unstored() == 0, 90), log.read_text()
+    t_stored = time.monotonic()
+    assert _state(database, "fall-down-1") == A.STATE_RAISED
+    serving = wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 30)
+    t_serving = time.monotonic()
+    print(f"\nFIGURE up->alert stored {t_stored - t_start:.2f} s (page serving after {t_serving - t_start:.2f} s), "
+          f"load {os.getloadavg()[0]:.1f}")
+    assert serving
+
+    # The receipt ended the re-sends: nothing more from the sender for this alert.
+    quiet_from = time.monotonic()
+    time.sleep(3 * MAX_RESEND_S)
+    assert sender.sends_of("fall-down-1", since=quiet_from) == 0
+    # Delivered several times (DDS history and re-sends), stored once.
+    assert _events(database, "fall-down-1") == [(A.STATE_RAISED, "topic")]
+
+    # A machine cannot close a fall (perception seeing the person up): words kept, state kept.
+    sender.raise_alert("fall-down-1", state=A.STATE_RESOLVED, message="person up again")
+    assert wait_for(lambda: sender.unstored() == 0, 20)
+    assert _state(database, "fall-down-1") == A.STATE_RAISED
+    assert _db_rows(database, "SELECT message FROM alerts WHERE id = 'fall-down-1'") == [("person up again",)]
+    # A staff member's decision does count.
+    sender.raise_alert("fall-down-1", state=A.STATE_RESOLVED, message="helped up", handled_by="night_nurse")
+    assert wait_for(lambda: _state(database, "fall-down-1") == A.STATE_RESOLVED, 20)
+
+
+def test_a_node_killed_under_carebot_up_leaves_a_system_alert_and_nothing_is_lost(setup):
+    env, config, port, folder, sender, procs = setup
+    database = folder / "dashboard.sqlite3"
+    A = sender.Alert
+    log = folder / "up.log"
+    health = f"http://127.0.0.1:{port}/healthz"
+    procs.append(start(CAREBOT + ["up", "--only", "dashboard", "--config", str(config)], env, log))
+    assert wait_for(lambda: http_ok(health), 90), log.read_text()
+    assert "SYSTEM alerts from node /supervisor" in log.read_text()
+    sender.raise_alert("before-kill")
+    assert wait_for(lambda: sender.unstored() == 0, 30)
+
+    [pid] = started_pids(log, "dashboard")
+    os.kill(pid, signal.SIGKILL)
+    t_kill = time.monotonic()
+    sender.raise_alert("while-dead")               # nobody stores it now
+    assert wait_for(lambda: http_ok(health), 60), log.read_text()
+    t_back = time.monotonic()
+    assert wait_for(lambda: _state(database, "while-dead") == A.STATE_RAISED, 60), log.read_text()
+    t_stored = time.monotonic()
+
+    def system_alerts():
+        return _db_rows(database, "SELECT id, state, severity, message FROM alerts WHERE kind = ?",
+                        (A.KIND_SYSTEM,))
+    assert wait_for(lambda: any(row[1] == A.STATE_RESOLVED for row in system_alerts()), 60), \
+        (system_alerts(), log.read_text())
+    t_resolved = time.monotonic()
+    [(incident, state, severity, message)] = system_alerts()
+    assert severity == A.SEVERITY_WARNING and message.startswith("dashboard healthy again")
+    states = [s for s, _actor in _events(database, incident)]
+    assert states[0] == A.STATE_RAISED and states[-1] == A.STATE_RESOLVED, states
+    # what it said on the way is in the supervisor's log (the record keeps the latest words)
+    text = log.read_text()
+    assert f"SYSTEM alert {incident} RAISED: dashboard stopped (signal SIGKILL)" in text
+    assert f"SYSTEM alert {incident} RAISED: dashboard restarted (start 2)" in text
+    assert _events(database, "before-kill") == [(A.STATE_RAISED, "topic")]   # replayed history: no duplicate
+    print(f"\nFIGURE kill->serving {t_back - t_kill:.2f} s, kill->alert raised while dead stored "
+          f"{t_stored - t_kill:.2f} s, kill->SYSTEM alert resolved {t_resolved - t_kill:.2f} s, "
+          f"load {os.getloadavg()[0]:.1f}")
