@@ -3,10 +3,11 @@
 Publishes ``arm_controller/joint_trajectory`` and ``head_controller/joint_trajectory``
 (trajectory_msgs/JointTrajectory, within the URDF limits) and ``arm_head/task`` (latched);
 subscribes ``joint_states`` (to check that a gesture reached its target), ``perception/persons``
-(LookAt a tracked person), ``odom`` (LookAt a map-frame point) and ``robot/status`` (an
-engaged e-stop holds the arm and head, ends running goals and refuses new ones until reset).
-Every action has a
-timeout: the trajectory's duration plus ``settle_timeout``.
+(LookAt a tracked person; no arm gesture starts with a person within ``gesture_person_distance``),
+``odom`` (LookAt a map-frame point), ``robot/status`` and ``safety/estop`` (an engaged e-stop
+holds the arm and head, ends running goals and refuses new ones until base_safety resets it;
+``safety/estop`` works even while base_safety is down, see ``arm_guard.EstopWatch``).
+Every action has a timeout: the trajectory's duration plus ``settle_timeout``.
 """
 from __future__ import annotations
 
@@ -24,13 +25,15 @@ from rclpy.node import Node
 
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
+from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from carebot_interfaces.action import Gesture, LookAt
 from carebot_interfaces.msg import Person, PersonArray, RobotStatus
 
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
+from carebot.motion.arm_guard import EstopWatch, PersonSeen, gesture_refusal
 from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
 from carebot.motion.gestures import REST_HEAD, GestureError, GestureName, GesturePlanner
 from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
@@ -42,6 +45,8 @@ FEEDBACK_PERIOD_S = 0.2
 PERSON_WAIT_S = 2.0            # s a LookAt waits to see the tracked person
 RETARGET_S = 0.3               # s between head re-aims while following a person
 STAY_GESTURES = (GestureName.POINT, GestureName.HANDOVER)
+PERSON_DATA_WAIT_S = 2.0       # s an arm gesture waits for fresh perception/persons (perception runs at a few Hz)
+RETRIGGER_S = 1.0              # s between asks to base_safety to latch a stop it does not hold
 
 
 def trajectory_msg(traj: Trajectory) -> JointTrajectory:
@@ -77,7 +82,11 @@ class ArmHeadNode(Node):
         self.joints_wait = declare_float(self, "joint_states_wait", 10.0,
                                          "s a goal waits for the first joint_states (start-up)", 0.0, 120.0)
         self.rest_on_start = bool(declare_value(self, "rest_on_start", True,
-                                                "fold the arm and centre the head when joint_states first arrive"))
+                                                "fold the arm and centre the head when joint_states first arrive "
+                                                "(and robot/status says the e-stop is off)"))
+        self.person_distance = declare_float(self, "gesture_person_distance", 1.0,
+                                             "m from the robot's centre: no arm gesture (wave, point, handover) "
+                                             "starts with a person this close", 0.5, 5.0)
         reject_unknown_parameters(self)
         self.planner = GesturePlanner(speed_scale=speed_scale)
         self._lock = threading.Lock()
@@ -92,14 +101,20 @@ class ArmHeadNode(Node):
         self._generation = 0                  # bumps on every gesture, so a late rest timer is dropped
         self._rest_timer = None
         self._rested = False
-        self._estop = False
-        self._done = {"gestures": 0, "look_at": 0, "failures": 0}
+        self.watch = EstopWatch()
+        self._people: list[PersonSeen] = []
+        self._rest_wait_logged = False
+        self._last_trigger = -math.inf
+        self._topic_latched_at = -math.inf
+        self._done = {"gestures": 0, "look_at": 0, "failures": 0, "refused_near_people": 0}
         sensors = MutuallyExclusiveCallbackGroup()
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS, callback_group=sensors)
         self.create_subscription(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS,
                                  callback_group=sensors)
         self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS, callback_group=sensors)
         self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS, callback_group=sensors)
+        self.create_subscription(Bool, "safety/estop", self._on_estop_topic, RELIABLE_QOS, callback_group=sensors)
+        self.trigger_client = self.create_client(Trigger, "safety/trigger_estop", callback_group=sensors)
         self.arm_pub = self.create_publisher(JointTrajectory, "arm_controller/joint_trajectory", RELIABLE_QOS)
         self.head_pub = self.create_publisher(JointTrajectory, "head_controller/joint_trajectory", RELIABLE_QOS)
         self.task_pub = self.create_publisher(String, "arm_head/task", LATCHED_QOS)
@@ -116,6 +131,7 @@ class ArmHeadNode(Node):
         self.diagnostics = DiagnosticsPublisher(self)
         self.health = HealthReport("carebot/arm_head")
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=sensors)
+        self.create_timer(RETRIGGER_S, self._sync_estop, callback_group=sensors)
 
     # --- sensors -------------------------------------------------------------------
     def _on_joints(self, msg: JointState) -> None:
@@ -124,26 +140,68 @@ class ArmHeadNode(Node):
                 if math.isfinite(pos):
                     self._joints[name] = float(pos)
             self._joints_stamp = time.monotonic()
-        if self.rest_on_start and not self._rested:
-            self._rested = True
-            self._send(self.planner.plan("rest", self.joints()).arm)
-            self._send(self.planner.trajectory(HEAD_JOINTS, self.joints(), [Waypoint(REST_HEAD)]), head=True)
-            self.get_logger().info("arm folded to rest, head centred")
+        self._maybe_rest_on_start()
+
+    def _maybe_rest_on_start(self) -> None:
+        """Fold once joint_states are in, but never under an e-stop or before its state is known."""
+        if not self.rest_on_start or self._rested or not self._joints:
+            return
+        if not self.watch.status_known or self._estop:
+            if not self._rest_wait_logged:
+                self._rest_wait_logged = True
+                self.get_logger().info("arm not folded yet: waiting for robot/status without an emergency stop")
+            return
+        self._rested = True
+        self._send(self.planner.plan("rest", self.joints()).arm)
+        self._send(self.planner.trajectory(HEAD_JOINTS, self.joints(), [Waypoint(REST_HEAD)]), head=True)
+        self.get_logger().info("arm folded to rest, head centred")
 
     def _on_persons(self, msg: PersonArray) -> None:
         with self._lock:
             self._persons = {p.track_id: p for p in msg.persons if p.has_position and p.track_id >= 0}
             self._persons_frame = msg.header.frame_id
             self._persons_stamp = time.monotonic()
+            # Every person counts for the gesture rule; one whose floor point is unknown (feet out
+            # of view: often someone close) or given in a frame we cannot place is at an unknown distance.
+            in_base = msg.header.frame_id in BASE_FRAMES
+            self._people = [PersonSeen((p.position.x, p.position.y) if p.has_position and in_base else None)
+                            for p in msg.persons]
+
+    @property
+    def _estop(self) -> bool:
+        return self.watch.engaged
 
     def _on_status(self, msg: RobotStatus) -> None:
-        engaged = bool(msg.emergency_stop)
-        if engaged and not self._estop:
-            # The e-stop holds the arm and head too: stop where they are, end running goals.
-            self._hold(ARM_JOINTS)
-            self._hold(HEAD_JOINTS)
-            self.get_logger().warning("emergency stop: arm and head held")
-        self._estop = engaged
+        if self.watch.on_status(bool(msg.emergency_stop)):
+            self._stop_all("emergency stop (robot/status)")
+        self._maybe_rest_on_start()
+
+    def _on_estop_topic(self, msg: Bool) -> None:
+        if msg.data and not self.watch.topic_latched:
+            self._topic_latched_at = time.monotonic()
+        if self.watch.on_topic(bool(msg.data)):
+            self._stop_all("emergency stop (safety/estop)")
+
+    def _stop_all(self, why: str) -> None:
+        # The e-stop holds the arm and head too: stop where they are; running goals end on their next check.
+        self._hold(ARM_JOINTS)
+        self._hold(HEAD_JOINTS)
+        self.get_logger().warning(f"{why}: arm and head held")
+
+    def _sync_estop(self) -> None:
+        """Ask base_safety to latch a stop seen on safety/estop that it does not hold (it was down)."""
+        now = time.monotonic()
+        # A running base_safety latches on the same message: give it RETRIGGER_S to say so.
+        if not self.watch.needs_trigger or now - self._topic_latched_at < RETRIGGER_S \
+                or now - self._last_trigger < RETRIGGER_S:
+            return
+        if self.watch.status_known and self.watch.status_engaged:
+            return
+        if self.trigger_client.service_is_ready():
+            self._last_trigger = time.monotonic()
+            self.trigger_client.call_async(Trigger.Request())
+            self.get_logger().warning("safety/estop seen but base_safety does not hold the stop: "
+                                      "asked it to latch (safety/trigger_estop)")
 
     def _on_odom(self, msg: Odometry) -> None:
         p = msg.pose.pose
@@ -200,8 +258,14 @@ class ArmHeadNode(Node):
         goal = handle.request
         if self._estop:
             return self._fail(handle, result, "emergency stop engaged: reset it first")
+        if not self.watch.status_known:
+            return self._fail(handle, result, "no robot/status yet: the emergency stop state is unknown")
         if not self._wait_joints():
             return self._fail(handle, result, "no joint_states: cannot move or check the arm")
+        refusal = self._people_refusal(goal.name)
+        if refusal:
+            self._done["refused_near_people"] += 1
+            return self._fail(handle, result, refusal)
         target = (goal.target.x, goal.target.y, goal.target.z)
         try:
             plan = self.planner.plan(goal.name, self.joints(), target)
@@ -252,6 +316,22 @@ class ArmHeadNode(Node):
         self._done["gestures"] += 1
         handle.succeed()
         return result
+
+    def _people_refusal(self, name: str) -> str:
+        """Why an arm gesture must not start near people ('' when it may; unknown names pass
+        through to the planner, which names the known gestures)."""
+        try:
+            gesture = GestureName(name.strip().lower())
+        except ValueError:
+            return ""
+        deadline = time.monotonic() + PERSON_DATA_WAIT_S
+        while True:
+            with self._lock:
+                fresh = time.monotonic() - self._persons_stamp <= self.persons_timeout
+                people = list(self._people) if fresh else None
+            if people is not None or time.monotonic() >= deadline:
+                return gesture_refusal(gesture, people, self.person_distance)
+            time.sleep(0.05)
 
     def _schedule_rest(self, generation: int) -> None:
         def fold():
@@ -305,6 +385,8 @@ class ArmHeadNode(Node):
         goal = handle.request
         if self._estop:
             return self._fail(handle, result, "emergency stop engaged: reset it first")
+        if not self.watch.status_known:
+            return self._fail(handle, result, "no robot/status yet: the emergency stop state is unknown")
         if not self._wait_joints():
             return self._fail(handle, result, "no joint_states: cannot move or check the head")
         deadline_seen = time.monotonic() + PERSON_WAIT_S
@@ -361,8 +443,12 @@ class ArmHeadNode(Node):
         return result
 
     def _publish_diagnostics(self) -> None:
-        if time.monotonic() - self._joints_stamp > 1.0:
+        if self._estop:
+            self.health.set(Level.WARN, "emergency stop engaged: arm and head held", **self._done)
+        elif time.monotonic() - self._joints_stamp > 1.0:
             self.health.set(Level.WARN, "no joint_states", **self._done)
+        elif not self.watch.status_known:
+            self.health.set(Level.WARN, "no robot/status: gestures wait for base_safety", **self._done)
         else:
             self.health.set(Level.OK, "ready", **self._done)
         self.diagnostics.publish(self.health)

@@ -1,10 +1,14 @@
 """The base safety node: the only publisher of ``cmd_vel`` (thin adapter of ``SafetyLayer``).
 
 Subscribes ``cmd_vel_teleop`` and ``cmd_vel_nav`` (priorities: safety > teleop > navigation),
-``scan``, ``perception/persons``, ``odom``, ``safety/estop``, and the task names latched on
-``navigator/task`` and ``arm_head/task``. Serves ``safety/trigger_estop`` and
-``safety/reset_estop``; publishes ``cmd_vel`` at the control rate and ``robot/status``
-(latched). Watchdogs run on the steady clock, so a stalled ``/clock`` cannot stretch them.
+``scan``, ``perception/persons``, ``odom``, ``joint_states`` (is the arm tucked?),
+``safety/estop``, and the task names latched on ``navigator/task`` and ``arm_head/task``.
+Serves ``safety/trigger_estop``, ``safety/reset_estop`` (std_srvs/Trigger: no who or why,
+refused unless ``allow_anonymous_reset``) and ``safety/reset_estop_with_reason``
+(carebot_interfaces/ResetEstop); publishes ``cmd_vel`` at the control rate and
+``robot/status`` (latched). Watchdogs run on the steady clock, so a stalled ``/clock`` cannot
+stretch them. The e-stop latch lives in a state file (``carebot.motion.estop_store``): a
+restarted node starts latched when it was latched, or when the file cannot be read.
 """
 from __future__ import annotations
 
@@ -19,15 +23,18 @@ from rclpy.node import Node
 
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from sensor_msgs.msg import LaserScan
+from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from carebot_interfaces.msg import PersonArray, RobotStatus
+from carebot_interfaces.srv import ResetEstop
 
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.motion import description as desc
+from carebot.motion import estop_store
 from carebot.motion import scan as scanlib
+from carebot.motion.arm_guard import ArmFootprint
 from carebot.motion.ros_common import (BASE_FRAMES, COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
                                        declare_value, finite, reject_unknown_parameters, yaw_of)
 from carebot.motion.safety import Mode, SafetyConfig, SafetyLayer, Source
@@ -35,6 +42,8 @@ from carebot.world import WorldError, load_world
 from carebot.node_runner import run_node
 
 ODOM_FRESH_S = 0.5           # s: older odometry is not used to place returns on the map
+ARM_CHECK_PERIOD_S = 0.05    # s: joint_states come at up to 50 Hz; the arm's reach is worked out at most this often
+ANONYMOUS = "unknown (std_srvs/Trigger on safety/reset_estop)"
 
 
 class BaseSafetyNode(Node):
@@ -66,6 +75,14 @@ class BaseSafetyNode(Node):
             reaction_time=f("reaction_time", "s from a scan to braking wheels", 0.0, 1.0),
             absurd_linear_speed=f("absurd_linear_speed", "m/s above which a command is rejected", 0.5, 20.0),
             absurd_angular_speed=f("absurd_angular_speed", "rad/s above which a command is rejected", 0.5, 50.0),
+            min_valid_beam_fraction=f("min_valid_beam_fraction",
+                                      "share of lidar beams (whole scan, and the travel sector) that must not be "
+                                      "NaN; fewer: lidar fault / no travel that way", 0.3, 1.0),
+            max_beam_gap=f("max_beam_gap", "rad: widest stretch of the travel sector without a valid beam", 0.01, 1.0),
+            travel_sector_half_angle=f("travel_sector_half_angle",
+                                       "rad each side of the direction of travel the lidar must see", 0.2, 1.5707963),
+            arm_state_timeout=f("arm_state_timeout", "s after which joint_states are too old to say the arm is "
+                                "tucked (then no turning in place)", 0.1, 5.0),
         )
         self.layer = SafetyLayer(config)              # validates; ValueError stops the start
         rate = declare_float(self, "control_rate_hz", 20.0, "cmd_vel output rate, Hz", 5.0, 200.0)
@@ -77,6 +94,13 @@ class BaseSafetyNode(Node):
         self.self_radius = declare_float(self, "self_filter_radius", desc.FOOTPRINT_RADIUS - 0.02,
                                          "m: returns this close to the base centre are the robot itself", 0.0, 1.0)
         site = str(declare_value(self, "site", "", "site whose static map tells walls from people; empty: none"))
+        state_dir = str(declare_value(self, "state_dir", "",
+                                      "folder of the e-stop state file; empty: $CAREBOT_STATE_DIR, else "
+                                      "$XDG_STATE_HOME/carebot, else ~/.local/state/carebot"))
+        self.allow_anonymous_reset = bool(declare_value(
+            self, "allow_anonymous_reset", True,
+            "accept safety/reset_estop (std_srvs/Trigger, recorded as 'unknown'); false: only "
+            "safety/reset_estop_with_reason, which says who and why"))
         self.static_map = None
         if site:
             try:
@@ -85,6 +109,12 @@ class BaseSafetyNode(Node):
                 raise ValueError(f"site {site!r}: {exc}") from exc
 
         reject_unknown_parameters(self)
+        self.arm_footprint = ArmFootprint(footprint_radius=config.footprint_radius)
+        self.latch = estop_store.PersistentLatch(estop_store.state_file(state_dir))
+        for note in self.latch.open():
+            self.get_logger().warning(note)
+        if self.latch.latched:
+            self.layer.trigger_estop(f"{self.latch.state.reason} (latched before this start)")
         group = MutuallyExclusiveCallbackGroup()      # one layer state, one writer at a time
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel", RELIABLE_QOS)
         self.status_pub = self.create_publisher(RobotStatus, "robot/status", LATCHED_QOS)
@@ -94,11 +124,14 @@ class BaseSafetyNode(Node):
         sub(LaserScan, "scan", self._on_scan, SENSOR_QOS, callback_group=group)
         sub(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS, callback_group=group)
         sub(Odometry, "odom", self._on_odom, SENSOR_QOS, callback_group=group)
+        sub(JointState, "joint_states", self._on_joints, SENSOR_QOS, callback_group=group)
         sub(Bool, "safety/estop", self._on_estop_topic, RELIABLE_QOS, callback_group=group)
         sub(String, "navigator/task", lambda m: self._on_task("navigator", m), LATCHED_QOS, callback_group=group)
         sub(String, "arm_head/task", lambda m: self._on_task("arm_head", m), LATCHED_QOS, callback_group=group)
         self.create_service(Trigger, "safety/trigger_estop", self._on_trigger, callback_group=group)
         self.create_service(Trigger, "safety/reset_estop", self._on_reset, callback_group=group)
+        self.create_service(ResetEstop, "safety/reset_estop_with_reason", self._on_reset_with_reason,
+                            callback_group=group)
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(1.0 / rate, self._tick, callback_group=group, clock=steady)
         self.create_timer(1.0 / status_rate, self._publish_status, callback_group=group, clock=steady)
@@ -112,6 +145,9 @@ class BaseSafetyNode(Node):
         self._last_key = None
         self._rejections = 0
         self._persons_frame_warned = False
+        self._joints: dict[str, float] = {}
+        self._arm_checked = -math.inf
+        self._arm_reach: float | None = None
         self.get_logger().info(f"base safety up: max {config.max_linear_speed} m/s, timeout "
                                f"{config.cmd_timeout} s, slow {config.person_slow_speed} m/s within "
                                f"{config.person_slow_radius} m of people, map filter {'on' if site else 'off'}")
@@ -125,13 +161,23 @@ class BaseSafetyNode(Node):
             self._tick()                              # stop now, not at the next tick
 
     def _on_scan(self, msg: LaserScan) -> None:
-        points, index = scanlib.scan_to_points(msg.ranges, msg.angle_min, msg.angle_increment, msg.range_min,
-                                               msg.range_max, self.laser_xy, self.laser_yaw, self.self_radius)
+        reading = scanlib.read_scan(msg.ranges, msg.angle_min, msg.angle_increment, msg.range_min,
+                                    msg.range_max, self.laser_xy, self.laser_yaw, self.self_radius)
         now = time.monotonic()
         static = None
-        if self.static_map is not None and now - self._pose_stamp <= ODOM_FRESH_S and len(points):
-            static = self.static_map.near_static(scanlib.to_map(points, self._pose))
-        self.layer.scan(points, now, index, static)
+        if self.static_map is not None and now - self._pose_stamp <= ODOM_FRESH_S and len(reading.points):
+            static = self.static_map.near_static(scanlib.to_map(reading.points, self._pose))
+        self.layer.scan(reading.points, now, reading.index, static, reading.beams, reading.too_close)
+
+    def _on_joints(self, msg: JointState) -> None:
+        for name, position in zip(msg.name, msg.position):
+            self._joints[name] = position
+        now = time.monotonic()
+        if now - self._arm_checked < ARM_CHECK_PERIOD_S:
+            return
+        self._arm_checked = now
+        self._arm_reach = self.arm_footprint.reach(self._joints)
+        self.layer.arm(self._arm_reach is not None and self._arm_reach <= self.arm_footprint.footprint_radius, now)
 
     def _on_persons(self, msg: PersonArray) -> None:
         frame = msg.header.frame_id
@@ -157,7 +203,10 @@ class BaseSafetyNode(Node):
         if not self.layer.estop:
             self.get_logger().warning(f"EMERGENCY STOP engaged: {reason}")
         self.layer.trigger_estop(reason)
-        self._tick()
+        self._tick()                                  # stop first, then write the file
+        error = self.latch.engage(reason)
+        if error:
+            self.get_logger().error(f"{error}: the stop holds now but would not survive a restart")
         self._publish_status()
 
     def _on_estop_topic(self, msg: Bool) -> None:
@@ -172,14 +221,33 @@ class BaseSafetyNode(Node):
         return response
 
     def _on_reset(self, request, response):
-        was_on = self.layer.reset_estop()
+        if not self.allow_anonymous_reset:
+            response.success = False
+            response.message = ("refused: say who resets the emergency stop and why "
+                                "(safety/reset_estop_with_reason); allow_anonymous_reset is false")
+            self.get_logger().warning(f"safety/reset_estop {response.message}")
+            return response
+        response.success, _, response.message = self._reset(ANONYMOUS, "not given (std_srvs/Trigger)")
+        return response
+
+    def _on_reset_with_reason(self, request, response):
+        response.success, response.was_engaged, response.message = self._reset(request.who, request.why)
+        return response
+
+    def _reset(self, who: str, why: str) -> tuple[bool, bool, str]:
+        """(released, was engaged, message). The reset is written to the state file before the
+        latch is cleared: a reset that cannot be recorded is refused."""
+        was_on = self.layer.estop or self.latch.latched
+        ok, message = self.latch.release(who, why)
+        if not ok:
+            self.get_logger().warning(f"emergency stop reset by {who or '?'} {message}")
+            return False, was_on, message
         if was_on:
-            self.get_logger().info("emergency stop reset")
-        response.success = True
-        response.message = "emergency stop reset" if was_on else "emergency stop was not engaged"
+            self.layer.reset_estop()
+            self.get_logger().warning(f"EMERGENCY STOP RESET: {message}")
         self._tick()
         self._publish_status()
-        return response
+        return True, was_on, message
 
     # --- outputs -----------------------------------------------------------------
     def _tick(self) -> None:
@@ -216,15 +284,29 @@ class BaseSafetyNode(Node):
 
     def _publish_diagnostics(self) -> None:
         out = self._last
+        reset = self.latch.state.last_reset
+        facts = {"estop_state_file": str(self.latch.path),
+                 "last_reset": f"{reset.who}: {reset.why} at {estop_store.utc(reset.at)}" if reset else "none",
+                 "arm_reach": "unknown" if self._arm_reach is None else f"{self._arm_reach:.2f} m"}
+        blind = self.layer.blind_directions() if out is not None and not out.lidar_fault else {}
+        self.health.values.clear()                    # keys of an earlier state (a blind side) must not linger
         if out is None:
-            self.health.set(Level.STALE, "no control tick yet")
+            self.health.set(Level.STALE, "no control tick yet", **facts)
+        elif self.latch.write_error:
+            # The latch cannot be kept across a restart: staff must know before they rely on it.
+            self.health.set(Level.ERROR, self.latch.write_error, reason=out.stop_reason, **facts)
+        elif out.lidar_fault:
+            self.health.set(Level.ERROR, f"lidar fault: {out.lidar_fault}", reason=out.stop_reason, **facts)
         elif out.estop:
-            self.health.set(Level.WARN, "emergency stop engaged", reason=out.stop_reason)
+            self.health.set(Level.WARN, "emergency stop engaged", reason=out.stop_reason, **facts)
         elif out.mode is Mode.FAULT:
-            self.health.set(Level.ERROR, out.stop_reason)
+            self.health.set(Level.ERROR, out.stop_reason, **facts)
+        elif blind or out.lidar_blind:
+            message = out.lidar_blind or "; ".join(blind.values())
+            self.health.set(Level.WARN, message, reason=out.stop_reason, **blind, **facts)
         else:
             self.health.set(Level.OK, out.stop_reason or "ok", mode=out.mode.name, limit=f"{out.speed_limit:.2f}",
-                            rejected_commands=self._rejections)
+                            rejected_commands=self._rejections, **facts)
         self.diagnostics.publish(self.health)
 
     def stop_base(self) -> None:

@@ -5,7 +5,11 @@ map-frame pose. Publishes ``cmd_vel_nav`` (to base_safety, which has the last wo
 ``navigator/path`` (latched nav_msgs/Path) and ``navigator/task`` (latched String).
 Subscribes ``odom`` (the robot's pose: in the simulation odometry is the ground-truth pose
 in the map frame; on a robot a localiser must publish map-frame odometry), ``scan``
-(obstacle stop and re-planning) and ``robot/status`` (an engaged e-stop aborts the goal).
+(obstacle stop and re-planning), ``robot/status`` (an engaged e-stop aborts the goal) and
+``joint_states`` (is the arm tucked?). The robot drives with the arm tucked: before a goal
+and before any turn in place with the arm out, the navigator asks arm_head for the ``rest``
+gesture (``gesture`` action client) and waits for it; base_safety holds turns in place
+with the arm out in any case.
 One goal at a time: a new goal preempts the running one (result CANCELED).
 """
 from __future__ import annotations
@@ -17,21 +21,22 @@ import time
 
 import numpy as np
 import rclpy
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 
 from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry, Path
-from sensor_msgs.msg import LaserScan
+from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import String
 
-from carebot_interfaces.action import NavigateTo
+from carebot_interfaces.action import Gesture, NavigateTo
 from carebot_interfaces.msg import RobotStatus
 
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.motion import description as desc
 from carebot.motion import scan as scanlib
+from carebot.motion.arm_guard import ArmFootprint, in_place_turn
 from carebot.motion.controller import PursuitConfig
 from carebot.motion.navigation import NavConfig, NavError, Navigator, NavState
 from carebot.motion.planner import CostMap, PlannerConfig
@@ -41,6 +46,9 @@ from carebot.world import WorldError, load_world
 from carebot.node_runner import run_node
 
 ODOM_STALE_S = 1.0           # s: older odometry pauses the robot
+JOINTS_FRESH_S = 1.0         # s: older joint_states do not tell whether the arm is tucked
+JOINTS_WAIT_S = 2.0          # s a tuck check waits for joint_states before giving up
+GESTURE_SERVER_WAIT_S = 2.0  # s to find arm_head's gesture action
 FEEDBACK_PERIOD_S = 0.2
 
 
@@ -94,8 +102,12 @@ class NavigatorNode(Node):
                          declare_float(self, "laser_y", 0.0, "lidar y in the base frame, m", -1.0, 1.0))
         self.self_radius = declare_float(self, "self_filter_radius", desc.FOOTPRINT_RADIUS - 0.02,
                                          "m: returns this close to the base centre are the robot itself", 0.0, 1.0)
+        self.tuck_timeout = declare_float(self, "tuck_timeout", 15.0,
+                                          "s to wait for arm_head to tuck the arm before driving or turning "
+                                          "in place; then the goal ends BLOCKED", 1.0, 120.0)
         reject_unknown_parameters(self)
         started = time.perf_counter()
+        self.arm_footprint = ArmFootprint(footprint_radius=planner_config.robot_radius)
         self.costmap = CostMap.from_world(self.world, planner_config)
         self.static_map = scanlib.StaticMap(self.world)
         self.get_logger().info(f"site {site}: {len(self.world.places)} places, costmap {self.costmap.shape} "
@@ -106,6 +118,8 @@ class NavigatorNode(Node):
         self._pose_stamp = -math.inf
         self._obstacles = np.zeros((0, 2))
         self._estop = False
+        self._joints: dict[str, float] = {}
+        self._joints_stamp = -math.inf
         self._current = None                          # goal handle being executed
         self._goals = 0
         self._last_result = ""
@@ -113,6 +127,8 @@ class NavigatorNode(Node):
         self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS, callback_group=sensors)
         self.create_subscription(LaserScan, "scan", self._on_scan, SENSOR_QOS, callback_group=sensors)
         self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS, callback_group=sensors)
+        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS, callback_group=sensors)
+        self.gesture_client = ActionClient(self, Gesture, "gesture", callback_group=ReentrantCallbackGroup())
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel_nav", RELIABLE_QOS)
         self.path_pub = self.create_publisher(Path, "navigator/path", LATCHED_QOS)
         self.task_pub = self.create_publisher(String, "navigator/task", LATCHED_QOS)
@@ -148,6 +164,60 @@ class NavigatorNode(Node):
 
     def _on_status(self, msg: RobotStatus) -> None:
         self._estop = bool(msg.emergency_stop)
+
+    def _on_joints(self, msg: JointState) -> None:
+        with self._lock:
+            for name, position in zip(msg.name, msg.position):
+                self._joints[name] = position
+            self._joints_stamp = time.monotonic()
+
+    # --- the arm -------------------------------------------------------------------
+    def _arm_tucked(self) -> bool | None:
+        """True/False from fresh joint_states; None when there are none."""
+        with self._lock:
+            if time.monotonic() - self._joints_stamp > JOINTS_FRESH_S:
+                return None
+            joints = dict(self._joints)
+        return self.arm_footprint.tucked(joints)
+
+    def _ensure_tucked(self, handle) -> tuple[NavError, str] | None:
+        """Tuck the arm (arm_head's ``rest``) unless it is tucked; None when it is, else why not."""
+        deadline = time.monotonic() + JOINTS_WAIT_S
+        tucked = self._arm_tucked()
+        while tucked is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            tucked = self._arm_tucked()
+        if tucked:
+            return None
+        if tucked is None:
+            return NavError.BLOCKED, "no joint_states: cannot tell whether the arm is tucked"
+        if not self.gesture_client.wait_for_server(timeout_sec=GESTURE_SERVER_WAIT_S):
+            return NavError.BLOCKED, "the arm is out and arm_head (gesture action) is not there to tuck it"
+        self.get_logger().info("arm out: asking arm_head to tuck it before driving")
+        self._stop()
+        sent = self.gesture_client.send_goal_async(Gesture.Goal(name="rest"))
+        deadline = time.monotonic() + self.tuck_timeout
+        result = None
+        while time.monotonic() < deadline:
+            if handle.is_cancel_requested:
+                return NavError.CANCELED, "canceled by the client"
+            if self._current is not handle:
+                return NavError.CANCELED, "preempted by a new goal"
+            if self._estop:
+                return NavError.EMERGENCY_STOP, "emergency stop engaged"
+            if result is None and sent.done():
+                goal = sent.result()
+                if goal is None or not goal.accepted:
+                    return NavError.BLOCKED, "arm_head refused to tuck the arm"
+                result = goal.get_result_async()
+            if result is not None and result.done():
+                answer = result.result().result
+                if not answer.success:
+                    return NavError.BLOCKED, f"the arm could not be tucked: {answer.message}"
+                if self._arm_tucked():
+                    return None
+            time.sleep(0.05)
+        return NavError.BLOCKED, f"the arm was not tucked within {self.tuck_timeout:.0f} s"
 
     # --- goals ---------------------------------------------------------------------
     def _on_accepted(self, handle) -> None:
@@ -211,6 +281,9 @@ class NavigatorNode(Node):
             time.sleep(0.05)
         if self._pose is None:
             return self._result(handle, NavError.TIMEOUT, "no odometry: the robot's pose is unknown")
+        untucked = self._ensure_tucked(handle)
+        if untucked is not None:
+            return self._result(handle, *untucked)
         max_speed = float(handle.request.max_speed)
         max_speed = min(max_speed, self.pursuit.max_linear) if math.isfinite(max_speed) and max_speed > 0 else 0.0
         navigator = Navigator(self.costmap, self.pursuit, self.nav_config, self.static_map)
@@ -250,6 +323,11 @@ class NavigatorNode(Node):
                 step = navigator.step(pose, obstacles, now)
                 if step.finished:
                     return self._result(handle, step.error, step.message)
+                if in_place_turn(step.linear, step.angular, self.arm_footprint.footprint_radius) \
+                        and not self._arm_tucked():
+                    untucked = self._ensure_tucked(handle)      # a gesture put the arm out meanwhile
+                    if untucked is not None:
+                        return self._result(handle, *untucked)
                 cmd = Twist()
                 cmd.linear.x, cmd.angular.z = step.linear, step.angular
                 self.cmd_pub.publish(cmd)

@@ -40,7 +40,11 @@ class MotionPeer:
         from sensor_msgs.msg import LaserScan
         from std_msgs.msg import Bool
         from std_srvs.srv import Trigger
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import JointState
         from carebot_interfaces.msg import PersonArray, RobotStatus
+        from carebot_interfaces.srv import ResetEstop
+        from carebot.motion.gestures import REST_ARM
 
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
         self.context = Context()
@@ -62,7 +66,15 @@ class MotionPeer:
         self.twist_pubs = {t: n.create_publisher(Twist, t, RELIABLE_QOS) for t in ("cmd_vel_nav", "cmd_vel_teleop")}
         self.trigger = n.create_client(Trigger, "safety/trigger_estop")
         self.reset = n.create_client(Trigger, "safety/reset_estop")
+        self.reset_with_reason = n.create_client(ResetEstop, "safety/reset_estop_with_reason")
+        self.ResetEstop = ResetEstop
+        self.diagnostics: dict[str, object] = {}                 # status name -> latest DiagnosticStatus
+        n.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.joint_pub = n.create_publisher(JointState, "joint_states", SENSOR_QOS)
+        self.JointState = JointState
+        self.arm = dict(REST_ARM)        # joint positions published at 20 Hz; None: no joint_states
         self.scan_range = 6.0            # m, a ring of returns around the robot; None: no scans
+        self.scan_ranges = None          # a list of 360 ranges (beam 180 straight ahead) instead of the ring
         self.persons: list[tuple[float, float]] = []
         self.twists: dict[str, tuple[float, float]] = {}
         self._msgs = (LaserScan, PersonArray, Twist, Bool, Trigger)
@@ -83,6 +95,18 @@ class MotionPeer:
     def _on_cmd(self, msg) -> None:
         with self.lock:
             self.cmd.append((time.monotonic(), msg.linear.x, msg.angular.z))
+
+    def _on_diagnostics(self, msg) -> None:
+        for status in msg.status:
+            self.diagnostics[status.name] = status
+
+    def diagnostic(self, name: str = "carebot/base_safety"):
+        """(level, message, {key: value}) of a node's latest diagnostics, or None."""
+        status = self.diagnostics.get(name)
+        if status is None:
+            return None
+        return status.level[0] if isinstance(status.level, bytes) else status.level, status.message, \
+            {kv.key: kv.value for kv in status.values}
 
     def _on_status(self, msg) -> None:
         self.status = msg
@@ -138,8 +162,12 @@ class MotionPeer:
             scan.angle_min, scan.angle_increment = -math.pi, 2 * math.pi / 360
             scan.angle_max = scan.angle_min + 359 * scan.angle_increment
             scan.range_min, scan.range_max = 0.1, 12.0
-            scan.ranges = [float(self.scan_range)] * 360
+            ranges = self.scan_ranges if self.scan_ranges is not None else [self.scan_range] * 360
+            scan.ranges = [float(r) for r in ranges]
             self.scan_pub.publish(scan)
+        if self.arm is not None:
+            joints = dict(self.arm)
+            self.joint_pub.publish(self.JointState(name=list(joints), position=[float(v) for v in joints.values()]))
         from carebot_interfaces.msg import Person
         arr = PersonArray()
         arr.header.frame_id = "base_link"
@@ -160,10 +188,10 @@ class MotionPeer:
     def publish_estop(self, value: bool) -> None:
         self.estop_pub.publish(self._msgs[3](data=value))
 
-    def call(self, client, timeout: float = 5.0):
+    def call(self, client, timeout: float = 5.0, request=None):
         if not client.wait_for_service(timeout_sec=timeout):
             raise TimeoutError(f"service {client.srv_name} not available")
-        future = client.call_async(self._msgs[4].Request())
+        future = client.call_async(self._msgs[4].Request() if request is None else request)
         deadline = time.monotonic() + timeout
         while not future.done() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -182,3 +210,23 @@ class MotionPeer:
         self.node.destroy_node()
         import rclpy
         rclpy.shutdown(context=self.context)
+
+
+def serve_gestures(peer: MotionPeer) -> list[str]:
+    """A stand-in for arm_head's gesture action in the peer: ``rest`` folds the arm at once.
+    Returns the list the names of received goals are appended to."""
+    from rclpy.action import ActionServer
+    from carebot_interfaces.action import Gesture
+    from carebot.motion.gestures import REST_ARM
+
+    received: list[str] = []
+
+    def execute(handle):
+        received.append(handle.request.name)
+        if handle.request.name == "rest":
+            peer.arm = dict(REST_ARM)
+        handle.succeed()
+        return Gesture.Result(success=True, message=f"{handle.request.name} done")
+
+    peer.gesture_server = ActionServer(peer.node, Gesture, "gesture", execute_callback=execute)
+    return received

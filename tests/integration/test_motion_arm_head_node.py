@@ -51,7 +51,19 @@ class JointsStandIn:
         from carebot.motion.ros_common import LATCHED_QOS
         self.RobotStatus = RobotStatus
         self.status_pub = self.node.create_publisher(RobotStatus, "robot/status", LATCHED_QOS)
-        self.persons = []
+        self.persons = []                # (track id, x, y); x None: a person without a floor position
+        self.publish_persons = True      # False: perception is silent
+        from std_msgs.msg import Bool
+        from std_srvs.srv import Trigger
+        self.Bool = Bool
+        self.estop_pub = self.node.create_publisher(Bool, "safety/estop", RELIABLE_QOS)
+        self.triggers: list[float] = []  # when arm_head asked base_safety to latch the stop
+
+        def on_trigger(request, response):
+            self.triggers.append(time.monotonic())
+            response.success = True
+            return response
+        self.node.create_service(Trigger, "safety/trigger_estop", on_trigger)
         self.gesture = ActionClient(self.node, Gesture, "gesture")
         self.look = ActionClient(self.node, LookAt, "look_at")
         self.node.create_timer(0.02, self._step)
@@ -81,11 +93,14 @@ class JointsStandIn:
             msg = self.JointState(name=list(self.q), position=[float(v) for v in self.q.values()])
         msg.header.stamp = self.node.get_clock().now().to_msg()
         self.js_pub.publish(msg)
+        if not self.publish_persons:
+            return
         arr = self.PersonArray()
         arr.header.frame_id = "base_link"
         for tid, x, y in self.persons:
-            p = self.Person(track_id=tid, has_position=True)
-            p.position.x, p.position.y = x, y
+            p = self.Person(track_id=tid, has_position=x is not None)
+            if x is not None:
+                p.position.x, p.position.y = x, y
             arr.persons.append(p)
         self.persons_pub.publish(arr)
 
@@ -114,6 +129,9 @@ def stack(tmp_path_factory):
                                str(site_config("public_hall")), "-p", "return_to_rest_after:=1.0"),
                  env, log_dir / "arm_head.log")
     peer = JointsStandIn(env)
+    time.sleep(3.0)
+    assert peer.q["arm_elbow_joint"] == 0.0      # no robot/status yet: the e-stop state is unknown, no motion
+    peer.status_pub.publish(peer.RobotStatus(emergency_stop=False))      # as base_safety latches it
     assert wait_for(lambda: abs(peer.q["arm_elbow_joint"] - REST_ARM["arm_elbow_joint"]) < 0.01, 30), \
         (log_dir / "arm_head.log").read_text()                 # folded to rest on start
     yield peer, log_dir
@@ -199,5 +217,67 @@ def test_emergency_stop_holds_the_arm_and_refuses_gestures(stack):
     assert not refused.success and "emergency stop" in refused.message
     peer.status_pub.publish(peer.RobotStatus(emergency_stop=False))
     time.sleep(0.5)
+    again, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="rest"), 20)
+    assert again.success, again.message
+
+
+def test_no_arm_gesture_starts_near_people(stack):
+    """The public hall's gesture_person_distance is 1.1 m (config/public_hall.yaml)."""
+    peer, _ = stack
+    try:
+        peer.persons = [(3, 0.9, 0.2)]
+        time.sleep(0.3)                           # perception's next message
+        result, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="wave"), 10)
+        assert not result.success and "0.92 m away (closer than 1.10 m)" in result.message, result.message
+        assert not peer.trajectories or all("arm_elbow_joint" not in t.joint_names for t in peer.trajectories[-1:])
+        nod, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="nod"), 30)      # the head alone is fine
+        assert nod.success, nod.message
+        peer.persons = [(4, None, None)]          # feet out of view: distance unknown
+        time.sleep(0.3)
+        result, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="handover"), 10)
+        assert not result.success and "unknown distance" in result.message
+        peer.publish_persons = False              # perception silent: nobody can be ruled out
+        time.sleep(1.2)
+        result, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="wave"), 10)
+        assert not result.success and "no fresh perception/persons" in result.message
+        peer.publish_persons = True
+        peer.persons = [(3, 2.0, 0.0)]
+        time.sleep(0.3)
+        result, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="wave"), 30)
+        assert result.success, result.message
+    finally:
+        peer.persons = []
+        peer.publish_persons = True
+
+
+def test_safety_estop_topic_stops_the_arm_while_base_safety_is_down(stack):
+    """No base_safety runs here: arm_head stops on safety/estop itself, asks base_safety to latch
+    it (safety/trigger_estop) and stays stopped until base_safety has held and reset it."""
+    peer, _ = stack
+    assert peer.gesture.wait_for_server(timeout_sec=20)
+    future = peer.gesture.send_goal_async(peer.Gesture.Goal(name="wave"))
+    assert wait_for(future.done, 10)
+    result = future.result().get_result_async()
+    assert wait_for(lambda: peer.q["arm_shoulder_lift_joint"] > 0.5, 10)        # the arm is rising
+    peer.triggers.clear()
+    peer.estop_pub.publish(peer.Bool(data=True))
+    assert wait_for(result.done, 5)
+    assert not result.result().result.success and "emergency stop" in result.result().result.message
+    time.sleep(0.5)
+    held = dict(peer.q)
+    time.sleep(1.0)
+    assert all(abs(peer.q[n] - held[n]) < 1e-3 for n in ARM_JOINTS)             # it stays put
+    refused, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="rest"), 10)
+    assert not refused.success and "emergency stop" in refused.message
+    assert wait_for(lambda: peer.triggers, 5), "arm_head did not ask base_safety to latch the stop"
+    peer.estop_pub.publish(peer.Bool(data=False))                               # false is no reset
+    peer.status_pub.publish(peer.RobotStatus(emergency_stop=False))             # nor an old status
+    time.sleep(0.5)
+    refused, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="rest"), 10)
+    assert not refused.success and "emergency stop" in refused.message
+    peer.status_pub.publish(peer.RobotStatus(emergency_stop=True, mode=4))      # base_safety holds it ...
+    time.sleep(0.3)
+    peer.status_pub.publish(peer.RobotStatus(emergency_stop=False))             # ... and is reset
+    time.sleep(0.3)
     again, _, _ = peer.run(peer.gesture, peer.Gesture.Goal(name="rest"), 20)
     assert again.success, again.message

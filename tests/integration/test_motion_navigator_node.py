@@ -15,7 +15,9 @@ from carebot.bringup import site_config
 from carebot.motion.navigation import NavError
 from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
 
-from motion_support import MotionPeer
+from carebot.motion.gestures import ARM_UP
+
+from motion_support import MotionPeer, serve_gestures
 
 pytestmark = pytest.mark.ros
 
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.ros
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("nav")
-    env = isolated_env()
+    env = isolated_env()                      # a private e-stop state folder (CAREBOT_STATE_DIR)
     params = str(site_config("care_home"))                # the site's own parameter file
     procs = [start(python_module("carebot.motion.base_safety_node", "--ros-args", "--params-file", params),
                    env, log_dir / "base_safety.log"),
@@ -31,6 +33,7 @@ def stack(tmp_path_factory):
                    env, log_dir / "navigator.log")]
     peer = MotionPeer(env)
     peer.pose = [10.0, 7.0, 0.0]              # the corridor, in front of room 103's door
+    peer.gestures = serve_gestures(peer)      # arm_head's gesture action, for tucking the arm
     assert wait_for(lambda: peer.navigate.wait_for_server(timeout_sec=0.5), 40), \
         (log_dir / "navigator.log").read_text()
     yield peer, log_dir
@@ -90,3 +93,37 @@ def test_cancel_then_emergency_stop_aborts(stack):
     _, result = peer.send_goal("corridor")                # refused while the stop holds
     assert peer.wait(result, 5).result.error_code == NavError.EMERGENCY_STOP
     assert peer.call(peer.reset).success
+
+
+def test_the_arm_is_tucked_before_the_base_turns(stack):
+    """With the arm out (waving), a goal first asks arm_head for ``rest``; base_safety would hold
+    any turn in place until the arm is in. Room 103 is a quarter turn left of the start."""
+    peer, log_dir = stack
+    peer.pose[:] = [10.0, 7.0, 0.0]
+    peer.gestures.clear()
+    peer.arm = dict(ARM_UP)
+    time.sleep(0.3)
+    started = time.monotonic()
+    handle, result = peer.send_goal("room 103")
+    res = peer.wait(result, 60)
+    assert res is not None and res.result.success, (log_dir / "navigator.log").read_text()[-2000:]
+    assert peer.gestures == ["rest"]
+    tucked_log = (log_dir / "navigator.log").read_text()
+    assert "asking arm_head to tuck it" in tucked_log
+    # nothing turned in place before the arm was in (the stand-in folds it at once on "rest")
+    assert math.hypot(peer.pose[0] - 10.0, peer.pose[1] - 10.0) < 0.2
+    assert time.monotonic() - started < 60
+
+
+def test_no_arm_to_tuck_it_ends_the_goal_with_a_reason(stack):
+    peer, _ = stack
+    peer.pose[:] = [10.0, 10.0, 0.0]
+    peer.arm = None                                   # no joint_states: whether the arm is in is unknown
+    try:
+        time.sleep(1.2)
+        _, result = peer.send_goal("corridor")
+        res = peer.wait(result, 20)
+        assert res.result.error_code == NavError.BLOCKED and "no joint_states" in res.result.message
+    finally:
+        from carebot.motion.gestures import REST_ARM
+        peer.arm = dict(REST_ARM)

@@ -1,6 +1,8 @@
-"""The base safety node over real DDS: killed command source, e-stop latch, people, stale lidar, bad input."""
+"""The base safety node over real DDS: killed command source, e-stop latch, people, stale lidar, bad input,
+fail-closed lidar readings (REP 117), the arm and turning in place, resets with who and why."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -10,6 +12,9 @@ import pytest
 
 from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
 
+from carebot.motion.estop_store import FILE_NAME
+from carebot.motion.gestures import ARM_UP, REST_ARM
+
 from motion_support import MotionPeer, cmd_source_args
 
 pytestmark = pytest.mark.ros
@@ -18,7 +23,7 @@ pytestmark = pytest.mark.ros
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("safety")
-    env = isolated_env()
+    env = isolated_env(CAREBOT_STATE_DIR=str(log_dir / "state"))       # never the machine's own e-stop file
     node = start(python_module("carebot.motion.base_safety_node", "--ros-args", "-p", "max_linear_speed:=0.6"),
                  env, log_dir / "base_safety.log")
     peer = MotionPeer(env)
@@ -134,6 +139,92 @@ def test_stale_lidar_and_malformed_commands_stop(stack):
         assert wait_for(lambda: moving(peer), 10)
     finally:
         peer.twists.clear()
+
+
+def front(value: float, half_width_deg: int) -> list[float]:
+    """A 6 m ring whose beams within half_width_deg of straight ahead (beam 180) read value."""
+    return [value if abs(i - 180) <= half_width_deg else 6.0 for i in range(360)]
+
+
+# (what the lidar reports, stop_reason it must give, diagnostics level at least)
+FAIL_CLOSED = {
+    "all NaN": ([math.nan] * 360, "lidar fault: 360 of 360 beams NaN", 2),
+    "all -inf": ([-math.inf] * 360, "object closer than the lidar's range_min", 1),
+    "all below range_min": ([0.05] * 360, "object closer than the lidar's range_min", 1),
+    "too few valid beams ahead": (front(math.nan, 30), "too few valid lidar beams ahead: 60 of 120", 1),
+}
+
+
+@pytest.mark.parametrize("case", list(FAIL_CLOSED))
+def test_lidar_fails_closed(stack, case):
+    """Each reading that used to let 0.4 m/s through now stops the base and says why on
+    robot/status and /diagnostics; a good scan lets it drive again."""
+    _, peer, _, _ = stack
+    ranges, reason, level = FAIL_CLOSED[case]
+    peer.twists["cmd_vel_nav"] = (0.4, 0.0)
+    try:
+        assert wait_for(lambda: moving(peer), 10)
+        peer.scan_ranges = ranges
+        changed = time.monotonic()
+        assert wait_for(lambda: peer.last_cmd()[1] == 0.0 and peer.status.stop_reason.startswith(reason), 3), \
+            (peer.last_cmd(), peer.status.stop_reason)
+        time.sleep(0.5)
+        assert max(lin for _, lin, _ in peer.cmds_since(changed + 0.3)) == 0.0
+        # /diagnostics says it too (published once a second)
+        assert wait_for(lambda: (d := peer.diagnostic()) is not None and d[0] >= level and reason in d[1], 4), \
+            peer.diagnostic()
+        if case == "too few valid beams ahead":
+            peer.twists["cmd_vel_nav"] = (-0.1, 0.0)   # behind is seen: backing away is allowed
+            assert wait_for(lambda: peer.last_cmd()[1] < -0.05, 5), peer.status.stop_reason
+            peer.twists["cmd_vel_nav"] = (0.4, 0.0)
+    finally:
+        peer.scan_ranges = None
+    try:
+        assert wait_for(lambda: moving(peer), 10)
+        assert wait_for(lambda: peer.diagnostic()[0] == 0, 4), peer.diagnostic()
+    finally:
+        peer.twists.clear()
+
+
+def test_no_turning_in_place_with_the_arm_out(stack):
+    _, peer, _, _ = stack
+    peer.twists["cmd_vel_teleop"] = (0.0, 0.5)
+    try:
+        assert wait_for(lambda: peer.last_cmd()[2] > 0.4, 10)
+        peer.arm = dict(ARM_UP)                       # waving
+        assert wait_for(lambda: peer.last_cmd()[2] == 0.0 and "arm not tucked" in peer.status.stop_reason, 3), \
+            (peer.last_cmd(), peer.status.stop_reason)
+        peer.arm = None                               # no joint_states at all: unknown is not tucked
+        time.sleep(1.5)
+        assert peer.last_cmd()[2] == 0.0
+        peer.arm = dict(REST_ARM)
+        assert wait_for(lambda: peer.last_cmd()[2] > 0.4, 5)
+    finally:
+        peer.twists.clear()
+        peer.arm = dict(REST_ARM)
+
+
+def test_reset_with_reason_is_recorded(stack):
+    _, peer, _, log_dir = stack
+    state = log_dir / "state" / FILE_NAME
+    assert peer.call(peer.trigger).success
+    assert wait_for(lambda: peer.status.emergency_stop, 3)
+    assert json.loads(state.read_text())["latched"] is True                 # on disk before anything else
+    refused = peer.call(peer.reset_with_reason, request=peer.ResetEstop.Request(who="", why="looks fine"))
+    assert not refused.success and refused.was_engaged and "say who" in refused.message
+    time.sleep(0.3)
+    assert peer.status.emergency_stop
+    answer = peer.call(peer.reset_with_reason,
+                       request=peer.ResetEstop.Request(who="nurse:anna", why="path clear, resident seated"))
+    assert answer.success and answer.was_engaged and "nurse:anna" in answer.message
+    assert wait_for(lambda: not peer.status.emergency_stop, 3)
+    data = json.loads(state.read_text())
+    assert data["latched"] is False
+    assert (data["last_reset"]["who"], data["last_reset"]["why"]) == ("nurse:anna", "path clear, resident seated")
+    assert data["last_reset"]["cleared"] == "safety/trigger_estop service"
+    assert wait_for(lambda: "nurse:anna" in peer.diagnostic()[2].get("last_reset", ""), 4), peer.diagnostic()
+    log = (log_dir / "base_safety.log").read_text()
+    assert "EMERGENCY STOP RESET: emergency stop reset by nurse:anna: path clear, resident seated" in log
 
 
 BAD_PARAMETERS = [("base_safety_node", "max_sped:=3.0"), ("base_safety_node", "person_slow_speed:=0.5"),
