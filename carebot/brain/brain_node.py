@@ -112,7 +112,8 @@ class BrainNode(Node):
                             0.0, 600.0)
         retries = _int(self, "llm_max_retries", -1, "LLM retries; -1 = backend default", -1, 5)
         llm_tools = str(_value(self, "llm_tools", "",
-                               "comma list of tools the LLM may use; empty = backend default (embedded: speak,gesture)"))
+                               "comma list of tools the LLM may use; empty = backend default "
+                               "(embedded: speak,gesture,call_staff); call_staff is always allowed"))
         self.llm_enabled = bool(_value(self, "llm_enabled", True, "false: rules and knowledge only"))
         warm = bool(_value(self, "llm_start_on_launch", True,
                            "start the embedded LLM server at launch (in the background) instead of on first use"))

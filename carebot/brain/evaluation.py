@@ -73,3 +73,54 @@ def accuracy(outcomes: list[Outcome]) -> float:
 
 def share_without_llm(outcomes: list[Outcome]) -> float:
     return sum(o.decision.source is not Source.LLM for o in outcomes) / max(1, len(outcomes))
+
+
+# ---------------------------------------------------------------- the distress safety net
+@dataclass(frozen=True)
+class SafetyOutcome:
+    """How the safety net judged one labelled utterance (distress_dev/heldout.yaml rows)."""
+
+    text: str
+    language: str
+    label: str               # distress | stop | ordinary
+    kind: str                # distress kind ('' otherwise)
+    lookalike: bool
+    action: str              # what the net did: emergency | stop | none
+    via: str                 # rule | similarity | ''
+    latency_ms: float
+
+    @property
+    def correct(self) -> bool:
+        return self.action == {"distress": "emergency", "stop": "stop"}.get(self.label, "none")
+
+    @property
+    def false_alarm(self) -> bool:
+        """An ordinary utterance that raised an alert or stopped the robot."""
+        return self.label == "ordinary" and self.action != "none"
+
+
+def load_safety_set(path: str | Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return list((yaml.safe_load(handle) or {}).get("items") or [])
+
+
+def judge_safety(net, rows: list[dict]) -> list[SafetyOutcome]:
+    """Run every row through a ``safety_rules.SafetyNet`` and time it."""
+    import time
+
+    out = []
+    for row in rows:
+        start = time.perf_counter()
+        decision = net.evaluate(str(row["text"]), language=str(row.get("lang", "")))
+        elapsed = (time.perf_counter() - start) * 1000.0
+        via = decision.pattern.split(":", 1)[0] if decision.pattern else ""
+        out.append(SafetyOutcome(str(row["text"]), str(row.get("lang", "")), str(row["label"]),
+                                 str(row.get("kind", "")), bool(row.get("lookalike", False)),
+                                 decision.action.value, via, elapsed))
+    return out
+
+
+def rate(outcomes: list[SafetyOutcome], **where) -> tuple[int, int]:
+    """(correct, total) over the outcomes whose fields equal ``where``."""
+    chosen = [o for o in outcomes if all(getattr(o, k) == v for k, v in where.items())]
+    return sum(o.correct for o in chosen), len(chosen)

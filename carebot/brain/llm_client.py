@@ -76,7 +76,7 @@ BACKEND_DEFAULTS = {
                                     tools=ALL_TOOLS),
     # The bundled 135M model only talks (and gestures): its choices of where to drive or
     # when to call staff are noise, and a false staff call costs a nurse a walk.
-    Backend.EMBEDDED: dict(timeout_s=30.0, deadline_s=45.0, max_retries=1, max_tokens=240, tools="speak,gesture"),
+    Backend.EMBEDDED: dict(timeout_s=30.0, deadline_s=45.0, max_retries=1, max_tokens=240, tools="speak,gesture,call_staff"),
 }
 
 
@@ -144,9 +144,10 @@ class LLMConfig:
 
     @property
     def tool_names(self) -> tuple[str, ...]:
-        """Tools the model may use (speech is always allowed)."""
+        """Tools the model may use. Speech is always allowed, and so is calling staff: a
+        needless staff call costs a nurse a walk, a missed one can cost a life."""
         names = [t.strip() for t in (self.tools or "").split(",") if t.strip()]
-        return tuple(dict.fromkeys(["speak", *names]))
+        return tuple(dict.fromkeys(["speak", "call_staff", *names]))
 
     @property
     def is_cloud(self) -> bool:

@@ -2,10 +2,12 @@
 
 Pure functions, no model, no I/O: the speech node uses them for barge-in and the
 brain's safety layer uses them before any LLM is asked, so they work with the LLM
-down. Matching is done on a normalised form of the text: Unicode NFKC (folds
+down. Emergencies are the distress rules of ``carebot.brain.distress`` (symptoms,
+calls for help, falls, fire ...); this module adds the stop commands. Matching is
+done on the normalised forms of ``carebot.brain.utterance``: Unicode NFKC (folds
 full-width letters and punctuation), lower case, punctuation and filler words
 removed, runs of whitespace collapsed. English is matched on word boundaries,
-Mandarin (no spaces) on substrings with a few negation guards.
+Mandarin (no spaces) on substrings with guards for look-alikes (停车场, bus stop).
 
 Typical use::
 
@@ -15,8 +17,10 @@ Typical use::
 from __future__ import annotations
 
 import re
-import unicodedata
 from enum import Enum
+
+from carebot.brain.distress import detect as detect_distress
+from carebot.brain.utterance import Utterance, normalize
 
 __all__ = [
     "PhraseKind", "PhraseMatch", "normalize", "classify", "match",
@@ -57,105 +61,71 @@ _EN_FILLERS = ("um", "uh", "erm", "er", "hmm", "ah", "oh", "please", "hey", "rob
 _ZH_FILLERS = ("嗯", "呃", "啊", "哎", "唉", "哦", "喂", "请", "你", "吧", "呀", "了", "吗",
                "啦", "嘛", "快", "快点", "马上", "立刻", "赶紧", "机器人", "一下", "先", "给我")
 
-# --- emergency ---------------------------------------------------------------------
-# English emergency patterns: regexes over the normalised text (word-bounded).
-# "help" is an emergency unless it is a routine request ("can you help me find the
-# dining room", "the help desk"): a task word after it or a polite question before it.
-_HELP_TASK = (r"(?:with|to|for|find|finding|fill|filling|get|getting|understand|locate|read|"
-              r"reading|carry|book|booking|renew|renewing|apply|applying|choose|about|on|in|"
-              r"at|the|a|an|my|your|this|that|desk|counter|point|line|center|centre|"
-              r"information|info|out|figure|check|look)")
-_EN_EMERGENCY = (
-    r"(?:^|\b(?:i need|i want|we need|need|somebody|someone|anyone|anybody|please|get|"
-    r"send|call for|shout for|i m calling for|oh|god|urgent|quick|quickly)\s)"
-    r"(?<!can you please )(?<!could you please )(?<!would you please )(?<!can t you please )"
-    r"help(?: me| us| him| her)?\b(?! (?:me |us |him |her )?" + _HELP_TASK + r"\b)",
-    r"\b(?:i|we) (?:really )?need (?:some |urgent |immediate )help\b(?! " + _HELP_TASK + r"\b)",
-    r"\bhelp me (?:get|stand) up\b",
-    r"^(?:please |somebody |someone |oh |god )*help(?: me)?(?: please)?$",
-    r"\bsos\b",
-    r"\bmayday\b",
-    r"\bemergency\b(?! stop| exit| exits| number)",
-    r"\bi (?:have |ve |just )?(?:fell|fallen|falled|fall down|fell down|fell over|tripped|slipped)\b",
-    r"\b(?:she|he|someone|somebody|my (?:wife|husband|mother|father|mum|mom|dad|friend)|they) (?:has |have |just )?(?:fell|fallen|collapsed|fainted)\b",
-    r"\bi (?:can ?not|cant|can t|am unable to|m unable to) (?:get|stand) up\b",
-    r"\bi (?:can ?not|cant|can t) (?:breathe|move my)\b",
-    r"\bcall (?:a |the |for )?(?:nurse|doctor|ambulance|staff|carer|caregiver|someone|somebody|911|999|120)\b",
-    r"\bget (?:a |the )?(?:nurse|doctor|ambulance)\b",
-    r"\b(?:need|want) (?:a |the )?(?:nurse|doctor|ambulance)\b",
-    r"\b(?:had|took|have had|just had) a (?:bad |nasty |little )?fall\b",
-    # someone else down: "an old man fell down by the door", "a lady collapsed"
-    r"\b(?:fell|has fallen|have fallen|had fallen|is lying) (?:down|over|on the floor|on the ground)\b",
-    r"\b(?:collapsed|fainted|passed out|unconscious|not breathing|stopped breathing)\b",
-    r"\bchest pain\b",
-    r"\bheart attack\b",
-    r"\bstroke\b",
-    r"\b(?:i m|i am|im) (?:hurt|injured|bleeding|dizzy|going to faint|fainting)\b",
-    r"\bi (?:hurt|injured) myself\b",
-    r"\bhelp help\b",
-)
-
-# Mandarin emergency substrings (simplified and traditional where they differ).
-_ZH_EMERGENCY = (
-    "救命", "救救我", "帮帮我", "帮帮忙", "幫幫我", "快来人", "来人啊", "來人",
-    "我摔倒了", "我摔倒", "摔倒了", "我跌倒了", "跌倒了", "我摔了", "摔了一跤", "跌了一跤",
-    "起不来", "起不來", "站不起来", "站不起來", "爬不起来",
-    "叫护士", "叫護士", "找护士", "喊护士", "叫医生", "叫醫生", "找医生", "叫救护车", "叫救護車",
-    "打120", "打一二零", "喘不过气", "喘不上气", "呼吸困难", "胸口疼", "胸口痛", "心脏病",
-    "中风", "晕倒", "昏倒", "昏迷", "没有呼吸", "没呼吸", "我受伤了", "流血了", "紧急情况", "緊急情況",
-)
-# "I didn't fall", "no need for a nurse": negated Mandarin phrases are not emergencies.
-_ZH_NEGATIONS = ("没摔", "没有摔", "沒摔", "不用叫", "不需要叫", "别叫", "不要叫", "没跌", "没事")
-_EN_NEGATIONS = (
-    r"\b(?:did ?n ?t|didnt|did not|have not|haven ?t|havent|never) (?:fall|fallen|fell)\b",
-    r"\b(?:no need to|do ?n ?t|dont|do not) call\b",
-    r"\bnot an emergency\b",
-    r"\bno emergency\b",
-    r"\bdon ?t need (?:any )?help\b",
-    r"\bi m fine\b|\bi am fine\b|\bim fine\b",
-)
-
 # --- stop ------------------------------------------------------------------------------
-# A stop phrase must be (nearly) the whole utterance or an explicit command form:
-# "stop" or "stop moving" yes, "which bus stop is near" no.
+# A stop phrase is (nearly) the whole utterance, an explicit command form, or a command
+# that opens the utterance and says why ("stop, you are blocking the door"):
+# "stop" or "stop moving" yes, "which bus stop is near" or "I stopped smoking" no.
 _EN_STOP_WHOLE = (
     r"stop", r"stop stop", r"stop stop stop", r"halt", r"freeze", r"wait", r"hold on",
     r"stop it", r"stop that", r"stop there", r"stop here", r"stop moving", r"stop now",
     r"stop the robot", r"emergency stop", r"e stop", r"estop", r"don t move",
     r"dont move", r"do not move", r"no stop", r"no no", r"no no no", r"stand still",
     r"stay still", r"cancel", r"abort", r"enough", r"shut up", r"be quiet", r"quiet",
-    r"stop talking", r"stop speaking",
+    r"stop talking", r"stop speaking", r"wait wait", r"hold it", r"stay there", r"stay back",
+    r"back", r"back back", r"go back", r"no more", r"that s enough", r"thats enough", r"not now",
 )
+# Words that make "stop ..." at the start of an utterance an errand or a noun, not a command.
+_EN_STOP_NOT_COMMAND = (r"by|at|off|over|in|into|for|sign|signs|button|buttons|point|light|lights|watch|"
+                        r"clock|gap|smoking|drinking|eating|worrying|being|the (?:tap|leak|dripping|noise "
+                        r"upstairs)|me from|them from|him from|her from")
 _EN_STOP_ANYWHERE = (
     r"\bemergency stop\b",
-    r"\b(?:stop|halt) (?:moving|the robot|right there|right now|immediately)\b",
-    r"\b(?:please|robot|hey) stop\b",
+    r"\b(?:stop|halt) (?:moving|the robot|right there|right now|immediately|driving|rolling)\b",
+    r"\b(?:please|robot|hey|oi|i said|i told you to|just|you must|can you|could you|would you) (?:just )?stop"
+    r"(?: it| that| there| now| moving| please| right now)?$",
+    r"\b(?:please|robot|hey|oi|i said|i told you to) stop\b",
+    r"^(?:(?:no|hey|oi|robot|please|wait|whoa|woah|ow|ouch|careful) )*(?:stop|halt|freeze)\b(?! (?:" +
+    _EN_STOP_NOT_COMMAND + r")\b)",
     r"\bstop stop\b",
-    r"\byou re (?:going to )?hit(?:ting)? me\b",
-    r"\bdo ?n t (?:move|come closer)\b|\bdo not (?:move|come closer)\b",
+    r"\byou re (?:going to |gonna |about to )?(?:hit|hitting|run (?:me )?over|running (?:me )?over|bump(?:ing)? "
+    r"into|crash(?:ing)? into|knock(?:ing)? me|stand(?:ing)? on|on) (?:me|my)\b",
+    r"\byou (?:are|re) (?:too close|in my way|in the way|blocking|on my (?:foot|feet|toes))\b",
+    r"\btoo close\b", r"\bnot so close\b", r"\bthat s close enough\b|\bclose enough\b",
+    r"\bdo ?n t (?:move|come (?:any )?(?:closer|nearer|near|here|over here|towards me|at me))\b"
+    r"|\bdo not (?:move|come (?:any )?(?:closer|nearer|near|here|towards me))\b|\bdont (?:move|come (?:any )?"
+    r"(?:closer|nearer|near|here))\b",
+    r"\bno (?:closer|nearer)\b",
+    r"(?<!don t )(?<!dont )(?<!do not )(?<!never )(?<!t )\b(?:go|get|move|stay|keep|back) away\b(?! (?:from "
+    r"(?:the|that|this) (?:door|window|stairs|edge|fire)|for (?:the|a) (?:weekend|week|holiday)|on holiday|to))",
+    r"\bback (?:off|up|away)\b(?! (?:the|my|your|his|her|all|these|those|files?|photos?|pictures?|data|phone|"
+    r"tablet|computer)\b)",
+    r"\b(?:move|step|go|get) back\b(?! (?:to|home|in|inside|into|there|later|tomorrow|upstairs|downstairs)\b)",
+    r"\bstay back\b|\bkeep back\b|\bkeep your distance\b|\bleave me alone\b|\bget out of (?:my|the) way\b"
+    r"|\bout of my way\b|\bgive me (?:some )?(?:space|room)\b",
+    r"\bwatch out\b|\bmind (?:my|your|the) (?:feet|foot|toes|legs?|stick|frame|walker)\b|\bcareful\b(?! with (?:the|my) "
+    r"(?:tea|cup|plate))",
+    r"\b(?:stop|quit|enough) (?:talking|speaking|chattering|blabbering|it)\b",
 )
 _ZH_STOP_WHOLE = ("停", "停下", "停下来", "停下來", "停止", "停住", "站住", "别动", "別動",
                   "不要动", "不要動", "别走", "等等", "等一下", "停停", "停停停", "住手",
-                  "急停", "紧急停止", "緊急停止", "别说了", "別說了", "安静", "闭嘴", "取消")
+                  "急停", "紧急停止", "緊急停止", "别说了", "別說了", "安静", "闭嘴", "取消",
+                  "够了", "好了好了", "行了行了", "别", "不要", "回去", "后退", "退后")
 _ZH_STOP_ANYWHERE = ("停下", "停止", "别动", "別動", "不要动", "急停", "紧急停止", "緊急停止",
-                     "快停", "给我停", "站住", "停停")
-# Words in which 停 does not mean stop (parking, a bus stop, non-stop).
-_ZH_STOP_FALSE = ("停车", "停車", "停车场", "不停", "停留", "停电", "暂停营业", "停业", "停办")
+                     "快停", "给我停", "站住", "停停", "别过来", "不要过来", "别再过来", "不许过来", "别靠近",
+                     "不要靠近", "别再靠近", "别靠过来", "不要靠过来", "别往前", "不要往前", "不要再往前",
+                     "别再往前", "走开", "滚开", "让开", "离我远", "离远点", "远一点", "退后", "往后退", "后退",
+                     "退一退", "退开", "别跟着我", "不要跟着我", "别跟了", "别撞", "要撞到", "撞到我", "撞着我",
+                     "轧到", "压到我", "踩到我", "挡住我", "挡着我", "挡住门", "挡着门", "挡住路", "挡着路", "挡道",
+                     "别挡", "你挡", "别说了", "不要说了", "别讲了", "不要讲了", "别吵", "闭嘴", "太近了", "靠太近",
+                     "别再走了", "不要再走了", "别走了", "停一停", "先停", "你停", "请停", "不要再动", "别再动",
+                     "不许动", "说了停", "叫你停", "让你停", "说停")
+# Words in which 停 does not mean stop (parking, a bus stop, non-stop, power cut, rain stops).
+_ZH_STOP_FALSE = ("停车", "停車", "停车场", "不停", "停留", "停电", "暂停营业", "停业", "停办", "雨停", "停水",
+                  "停药", "停诊", "停课", "停播", "停靠", "车站", "停了吗", "停不停")
+# "停一下，你挡住门了": an utterance that opens with 停 (and is not one of the words above).
+_ZH_STOP_OPENING = re.compile(r"^(?:(?:请|你|快|先|赶紧|马上|喂|哎|诶|嘿|机器人|快点)*)停")
 
-_PUNCT_RE = re.compile(r"[^\w\s]+", re.UNICODE)
-_SPACE_RE = re.compile(r"\s+")
-_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-
-
-def normalize(text: str) -> str:
-    """NFKC, lower case, punctuation -> space, apostrophes dropped, spaces collapsed."""
-    if not text:
-        return ""
-    folded = unicodedata.normalize("NFKC", str(text)).lower()
-    folded = folded.replace("'", " ").replace("\u2019", " ").replace("`", " ")
-    folded = folded.replace("_", " ")
-    folded = _PUNCT_RE.sub(" ", folded)
-    return _SPACE_RE.sub(" ", folded).strip()
+_EN_STOP_ANYWHERE_RE = tuple(re.compile(p) for p in _EN_STOP_ANYWHERE)
 
 
 def _cjk_only(norm: str) -> str:
@@ -167,70 +137,46 @@ def _strip_fillers(norm: str) -> str:
     words = [w for w in norm.split(" ") if w and w not in _EN_FILLERS]
     text = " ".join(words)
     compact = _cjk_only(text)
-    if _CJK_RE.search(compact):
+    if re.search(r"[\u3400-\u9fff]", compact):
         # Remove Mandarin fillers, longest first so 快点 goes before 快.
         for filler in sorted(_ZH_FILLERS, key=len, reverse=True):
             compact = compact.replace(filler, "")
-        latin = " ".join(w for w in text.split(" ") if w and not _CJK_RE.search(w))
+        latin = " ".join(w for w in text.split(" ") if w and not re.search(r"[\u3400-\u9fff]", w))
         return (latin + " " + compact).strip() if latin else compact
     return text
 
 
-def _any(patterns, text: str) -> str:
-    for pattern in patterns:
-        if re.search(pattern, text):
-            return pattern
-    return ""
-
-
-def _emergency(norm: str) -> str:
-    compact = _cjk_only(norm)
-    if _any(_EN_NEGATIONS, norm) or any(neg in compact for neg in _ZH_NEGATIONS):
-        # A negated sentence can still carry a real emergency elsewhere ("I'm fine but
-        # my husband fell"); only the unnegated patterns count then.
-        stripped = norm
-        for pattern in _EN_NEGATIONS:
-            stripped = re.sub(pattern, " ", stripped)
-        for neg in _ZH_NEGATIONS:
-            compact = compact.replace(neg, "")
-        norm = _SPACE_RE.sub(" ", stripped).strip()
-    hit = _any(_EN_EMERGENCY, norm)
-    if hit:
-        return hit
-    for phrase in _ZH_EMERGENCY:
-        if phrase in compact:
-            return phrase
-    return ""
-
-
-def _stop(norm: str) -> str:
-    core = _strip_fillers(norm)
+def _stop(u: Utterance) -> str:
+    core = _strip_fillers(u.words)
     if core in _EN_STOP_WHOLE:
         return core
     compact = _cjk_only(core)
-    if compact in _ZH_STOP_WHOLE:
+    if compact and compact in _ZH_STOP_WHOLE:
         return compact
-    hit = _any(_EN_STOP_ANYWHERE, norm)
-    if hit:
-        return hit
-    full = _cjk_only(norm)
-    if not any(false in full for false in _ZH_STOP_FALSE):
+    for pattern in _EN_STOP_ANYWHERE_RE:
+        if pattern.search(u.words):
+            return pattern.pattern[:60]
+    for full in filter(None, (u.compact, u.repaired)):
+        if any(false in full for false in _ZH_STOP_FALSE):
+            continue
         for phrase in _ZH_STOP_ANYWHERE:
             if phrase in full:
                 return phrase
+        if _ZH_STOP_OPENING.search(full):
+            return "停…"
     return ""
 
 
-def match(text: str) -> PhraseMatch:
+def match(text: str | Utterance) -> PhraseMatch:
     """Classify a transcript; emergency wins over stop ("stop, I fell" is an emergency,
     and the brain stops the robot for an emergency as well)."""
-    norm = normalize(text)
-    if not norm:
+    u = text if isinstance(text, Utterance) else Utterance.of(text)
+    if u.empty:
         return PhraseMatch(PhraseKind.NONE)
-    hit = _emergency(norm)
-    if hit:
-        return PhraseMatch(PhraseKind.EMERGENCY, hit)
-    hit = _stop(norm)
+    distress = detect_distress(u)
+    if distress is not None:
+        return PhraseMatch(PhraseKind.EMERGENCY, distress.evidence)
+    hit = _stop(u)
     if hit:
         return PhraseMatch(PhraseKind.STOP, hit)
     return PhraseMatch(PhraseKind.NONE)
@@ -241,17 +187,16 @@ def classify(text: str) -> PhraseKind:
     return match(text).kind
 
 
-def is_stop_phrase(text: str) -> bool:
+def is_stop_phrase(text: str | Utterance) -> bool:
     """True when the text asks the robot to stop (moving or talking) at once.
 
     An emergency phrase that also says stop counts as stop too: barge-in should
     silence the robot either way.
     """
-    norm = normalize(text)
-    return bool(norm) and bool(_stop(norm))
+    u = text if isinstance(text, Utterance) else Utterance.of(text)
+    return not u.empty and bool(_stop(u))
 
 
-def is_emergency_phrase(text: str) -> bool:
-    """True when the text is a call for help (a fall, a nurse, 救命 ...)."""
-    norm = normalize(text)
-    return bool(norm) and bool(_emergency(norm))
+def is_emergency_phrase(text: str | Utterance) -> bool:
+    """True when the text is a call for help or other distress (a fall, a nurse, 救命, my chest hurts ...)."""
+    return detect_distress(text) is not None

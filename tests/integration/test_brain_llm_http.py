@@ -169,21 +169,32 @@ def test_rate_limit_on_llm_navigation(monkeypatch):
 
 
 def test_backend_tool_allow_list_limits_what_the_model_may_do(monkeypatch):
-    with s.ScriptedLLMServer([s.tool_calls(("call_staff", {"reason": "chat", "urgency": "normal"}))]) as server:
+    with s.ScriptedLLMServer([s.tool_calls(("navigate_to", {"place": "lounge"}))]) as server:
         config = LLMConfig(backend=Backend.OPENAI_COMPATIBLE, base_url=server.url, tools="speak,gesture",
                            backoff_s=0.05)
         d = Brain("care_home", llm=LLMClient(config), use_embeddings=False).decide(CHAT)
     sent = [t["function"]["name"] for t in server.requests[0]["tools"]]
-    assert sent == ["speak", "gesture"]
+    assert sent == ["speak", "call_staff", "gesture"]     # calling staff is never withheld
     assert d.rejected and d.alert is None and [a.tool for a in d.actions] == ["speak"]
 
 
-def test_embedded_model_only_talks_by_default():
+def test_every_backend_may_call_staff():
+    """Calling staff is never unsafe: even a backend configured without it may propose it."""
+    with s.ScriptedLLMServer([s.tool_calls(("call_staff", {"reason": "she sounds upset", "urgency": "normal"}))]) \
+            as server:
+        config = LLMConfig(backend=Backend.OPENAI_COMPATIBLE, base_url=server.url, tools="speak",
+                           backoff_s=0.05)
+        d = Brain("care_home", llm=LLMClient(config), use_embeddings=False).decide(CHAT)
+    assert not d.rejected and d.alert is not None and d.alert.kind.name == "HELP_REQUEST"
+    assert [a.tool for a in d.actions][0] == "call_staff"
+
+
+def test_embedded_model_talks_gestures_and_calls_staff_by_default():
     from carebot.brain.tools import decision_schema
 
     config = LLMConfig(backend=Backend.EMBEDDED)
-    assert config.tool_names == ("speak", "gesture")
+    assert config.tool_names == ("speak", "call_staff", "gesture")
     schema = decision_schema(ToolPolicy(places=("lounge",)), config.tool_names)
-    assert schema["properties"]["action"]["enum"] == ["none", "gesture"]
+    assert schema["properties"]["action"]["enum"] == ["none", "gesture", "call_staff"]
     with pytest.raises(ValueError):
         LLMConfig(backend=Backend.EMBEDDED, tools="speak,launch_missiles")

@@ -26,7 +26,7 @@ def hall():
 def test_emergency_raises_alert_and_reassures_without_llm(care):
     d = care.decide("我摔倒了，起不来", person="room_102")
     assert d.source is Source.RULE and d.alert is not None
-    assert d.alert.kind is AlertKind.HELP_REQUEST and d.alert.severity is Severity.CRITICAL
+    assert d.alert.kind is AlertKind.FALL and d.alert.severity is Severity.CRITICAL
     assert d.alert.person == "room_102" and d.cancel_motion and not d.stop_robot
     assert "工作人员" in d.reply
     assert d.actions[0].tool == "call_staff" and d.actions[0].args["urgency"] == "critical"

@@ -1,0 +1,149 @@
+"""The model half of the safety net: nearest labelled examples by sentence embedding.
+
+The rules (``distress.py``) catch what they were written for; people say the same
+thing a hundred other ways ("I've come over all queer", 我这心里头发慌). This check
+compares an utterance with a bank of labelled examples that ships with the robot
+(``data/distress_examples.yaml``: distress by kind and severity, stop commands, and
+ordinary requests including look-alikes) and decides by the nearest neighbours:
+distress when the closest distress example is closer, by a margin, than the
+closest ordinary or stop example. Ranking, not a fixed cosine threshold, because
+the multilingual e5 model's cosines bunch together (see ``embeddings.py``).
+
+The bank's vectors are computed once and cached on disk, keyed on the model and
+the bank's contents.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from carebot.alert_enums import Severity
+from carebot.brain.distress import Distress, DistressKind
+from carebot.brain.embeddings import Embedder
+from carebot.brain.utterance import Utterance
+
+log = logging.getLogger("carebot.brain.distress_similarity")
+
+EXAMPLES_PATH = Path(__file__).resolve().parent / "data" / "distress_examples.yaml"
+LABELS = ("distress", "stop", "ordinary")
+# How much closer (cosine) the nearest distress example must be than the nearest
+# ordinary or stop one. Chosen on the development set (tests/data/brain/distress_dev.yaml)
+# by the benchmark, per model: e5's cosines bunch, MiniLM's spread.
+DISTRESS_MARGIN = {"e5": 0.02, "minilm": 0.04}
+STOP_MARGIN = {"e5": 0.02, "minilm": 0.10}
+_SEVERITY = {"critical": Severity.CRITICAL, "warning": Severity.WARNING}
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    language: str
+    label: str                    # distress | stop | ordinary
+    kind: DistressKind | None = None
+    severity: Severity = Severity.WARNING
+
+
+def load_examples(path: str | Path = EXAMPLES_PATH, key: str = "examples") -> list[Example]:
+    """Labelled examples from a YAML file (``examples:`` or ``items:`` list); ValueError names a bad row."""
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    rows = data.get(key) or data.get("items") or data.get("examples") or []
+    out = []
+    for i, row in enumerate(rows):
+        try:
+            label = str(row["label"])
+            if label not in LABELS:
+                raise ValueError(f"label {label!r} not one of {LABELS}")
+            kind = DistressKind(row["kind"]) if label == "distress" else None
+            severity = _SEVERITY[str(row.get("severity", "warning"))] if label == "distress" else Severity.INFO
+            out.append(Example(str(row["text"]), str(row.get("lang", "en")), label, kind, severity))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: row {i}: {exc}") from None
+    return out
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("CAREBOT_CACHE", Path.home() / ".cache" / "carebot")) / "embeddings"
+
+
+def bank_vectors(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Vectors of the bank's texts, from the disk cache when the same model saw the same texts."""
+    digest = hashlib.sha256(("\n".join([embedder.name, *texts])).encode("utf-8")).hexdigest()[:16]
+    path = _cache_dir() / f"{embedder.name}-{digest}.npy"
+    try:
+        vectors = np.load(path)
+        if vectors.shape[0] == len(texts):
+            return vectors
+    except (OSError, ValueError):
+        pass
+    vectors = embedder.encode(texts)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, vectors)
+        os.replace(tmp, path)
+    except OSError as exc:  # a full or read-only disk costs start-up time, nothing else
+        log.warning("could not cache bank vectors at %s: %s", path, exc)
+    return vectors
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The nearest example of each label, with its cosine."""
+
+    distress: tuple[float, Example | None]
+    stop: tuple[float, Example | None]
+    ordinary: tuple[float, Example | None]
+
+
+class DistressSimilarity:
+    """Nearest-example check over a labelled bank (thread-safe after construction)."""
+
+    def __init__(self, embedder: Embedder, examples: list[Example] | None = None,
+                 distress_margin: float | None = None, stop_margin: float | None = None):
+        self.embedder = embedder
+        examples = examples if examples is not None else load_examples()
+        if not embedder.multilingual:   # an English model cannot read the Mandarin examples
+            examples = [e for e in examples if e.language == "en"]
+        self.examples = examples
+        self.distress_margin = DISTRESS_MARGIN.get(embedder.name, 0.02) if distress_margin is None else distress_margin
+        self.stop_margin = STOP_MARGIN.get(embedder.name, 0.05) if stop_margin is None else stop_margin
+        self._vectors = bank_vectors(embedder, [Utterance.of(e.text).norm for e in examples])
+        self._labels = np.array([e.label for e in examples])
+        self._languages = np.array([e.language for e in examples])
+
+    def neighbours(self, utterance: Utterance) -> Neighbours | None:
+        """Nearest example per label in the utterance's language (None when the model cannot read it)."""
+        if utterance.empty or (utterance.language == "zh" and not self.embedder.multilingual):
+            return None
+        query = self.embedder.encode([utterance.norm])[0]
+        sims = self._vectors @ query
+        same = self._languages == utterance.language
+        best = {}
+        for label in LABELS:
+            mask = same & (self._labels == label)
+            if not mask.any():
+                best[label] = (-1.0, None)
+                continue
+            index = int(np.flatnonzero(mask)[np.argmax(sims[mask])])
+            best[label] = (float(sims[index]), self.examples[index])
+        return Neighbours(best["distress"], best["stop"], best["ordinary"])
+
+    def check(self, utterance: Utterance) -> tuple[Distress | None, bool]:
+        """(distress found, is a stop command), from one encoding of the utterance."""
+        near = self.neighbours(utterance)
+        if near is None:
+            return None, False
+        rival = max(near.ordinary[0], near.stop[0])
+        if near.distress[1] is not None and near.distress[0] - rival >= self.distress_margin:
+            example = near.distress[1]
+            return Distress(example.kind, example.severity, f"like \"{example.text}\" ({near.distress[0]:.3f} vs "
+                                                            f"{rival:.3f})", via="similarity"), False
+        stop = near.stop[1] is not None and near.stop[0] - max(near.ordinary[0], near.distress[0]) >= self.stop_margin
+        return None, stop
