@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -57,6 +58,14 @@ def pid_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def db_rows(database, query: str, args=()) -> list[tuple]:
+    """Read the dashboard's database as another process would (it keeps writing: WAL)."""
+    if not database.exists():
+        return []
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as db:
+        return db.execute(query, args).fetchall()
 
 
 class RosPeer:
@@ -126,6 +135,56 @@ class RosPeer:
         future.add_done_callback(lambda _f: done.set())
         assert done.wait(timeout), "alerts/update did not answer"
         return future.result()
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self._thread.join(timeout=5)
+
+
+class AlertSenderPeer:
+    """An alert sender as perception or the brain runs one, plus a listener on ``alerts``."""
+
+    def __init__(self, env: dict[str, str], initial_s: float | None = None, max_s: float | None = None):
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+
+        from carebot.alert_delivery import ALERTS_LIVE_QOS, AlertSender
+        from carebot.alert_outbox import Outbox
+        from carebot_interfaces.msg import Alert
+
+        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
+        self.Alert = Alert
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=int(env["ROS_DOMAIN_ID"]))
+        self.node = rclpy.create_node("alert_test_sender", context=self.context)
+        # the stack's back-off unless a test wants it shorter
+        self.outbox = Outbox(**{k: v for k, v in (("initial_s", initial_s), ("max_s", max_s)) if v is not None})
+        self.sender = AlertSender(self.node, outbox=self.outbox)
+        self.heard: list[tuple[float, object]] = []     # (monotonic time, Alert) on `alerts`
+        self.node.create_subscription(Alert, "alerts", lambda m: self.heard.append((time.monotonic(), m)),
+                                      ALERTS_LIVE_QOS)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def raise_alert(self, alert_id: str, state: int | None = None, message: str = "resident down",
+                    handled_by: str = "") -> None:
+        msg = self.Alert(id=alert_id, kind=self.Alert.KIND_FALL, severity=self.Alert.SEVERITY_CRITICAL,
+                         state=self.Alert.STATE_RAISED if state is None else state, place="lounge",
+                         message=message, handled_by=handled_by)
+        msg.header.frame_id = "map"
+        msg.header.stamp = msg.raised_at = self.node.get_clock().now().to_msg()
+        self.sender.publish(msg)
+
+    def sends_of(self, alert_id: str, since: float = 0.0) -> int:
+        return sum(1 for t, m in list(self.heard) if m.id == alert_id and t >= since)
+
+    def unstored(self) -> int:
+        return int(self.sender.stats()["alerts_unstored"])
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2)

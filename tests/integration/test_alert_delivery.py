@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
-import threading
 import time
 
 import pytest
 
-from bringup_support import CAREBOT, free_port, http_ok, started_pids, write_config
+from bringup_support import CAREBOT, AlertSenderPeer, db_rows, free_port, http_ok, started_pids, write_config
 from carebot.testing.ros_env import isolated_env, start, stop, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -28,70 +26,17 @@ RESEND_S = 0.5          # the sender's first re-send; doubling to MAX_RESEND_S (
 MAX_RESEND_S = 2.0
 
 
-class Sender:
-    """An alert sender as perception or the brain runs one, plus a listener on ``alerts``."""
-
-    def __init__(self, env: dict[str, str]):
-        import rclpy
-        from rclpy.context import Context
-        from rclpy.executors import SingleThreadedExecutor
-
-        from carebot.alert_delivery import ALERTS_LIVE_QOS, AlertSender
-        from carebot.alert_outbox import Outbox
-        from carebot_interfaces.msg import Alert
-
-        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
-        self.Alert = Alert
-        self.context = Context()
-        rclpy.init(context=self.context, domain_id=int(env["ROS_DOMAIN_ID"]))
-        self.node = rclpy.create_node("alert_test_sender", context=self.context)
-        self.outbox = Outbox(initial_s=RESEND_S, max_s=MAX_RESEND_S)
-        self.sender = AlertSender(self.node, outbox=self.outbox)
-        self.heard: list[tuple[float, object]] = []     # (monotonic time, Alert) on `alerts`
-        self.node.create_subscription(Alert, "alerts", lambda m: self.heard.append((time.monotonic(), m)),
-                                      ALERTS_LIVE_QOS)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
-
-    def raise_alert(self, alert_id: str, state: int | None = None, message: str = "resident down",
-                    handled_by: str = "") -> None:
-        msg = self.Alert(id=alert_id, kind=self.Alert.KIND_FALL, severity=self.Alert.SEVERITY_CRITICAL,
-                         state=self.Alert.STATE_RAISED if state is None else state, place="lounge",
-                         message=message, handled_by=handled_by)
-        msg.header.frame_id = "map"
-        msg.header.stamp = msg.raised_at = self.node.get_clock().now().to_msg()
-        self.sender.publish(msg)
-
-    def sends_of(self, alert_id: str, since: float = 0.0) -> int:
-        return sum(1 for t, m in list(self.heard) if m.id == alert_id and t >= since)
-
-    def unstored(self) -> int:
-        return int(self.sender.stats()["alerts_unstored"])
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=2)
-        self.node.destroy_node()
-        self.context.try_shutdown()
-        self._thread.join(timeout=5)
-
-
-def _db_rows(database, query: str, args=()) -> list[tuple]:
-    """Read the dashboard's database as another process would (it keeps writing: WAL)."""
-    if not database.exists():
-        return []
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as db:
-        return db.execute(query, args).fetchall()
+def _sender(env):
+    return AlertSenderPeer(env, initial_s=RESEND_S, max_s=MAX_RESEND_S)
 
 
 def _state(database, alert_id: str):
-    rows = _db_rows(database, "SELECT state FROM alerts WHERE id = ?", (alert_id,))
+    rows = db_rows(database, "SELECT state FROM alerts WHERE id = ?", (alert_id,))
     return rows[0][0] if rows else None
 
 
 def _events(database, alert_id: str) -> list[tuple]:
-    return _db_rows(database, "SELECT state, actor FROM alert_events WHERE alert_id = ? ORDER BY seq", (alert_id,))
+    return db_rows(database, "SELECT state, actor FROM alert_events WHERE alert_id = ? ORDER BY seq", (alert_id,))
 
 
 @pytest.fixture()
@@ -99,7 +44,7 @@ def setup(tmp_path):
     env = isolated_env()
     port = free_port()
     config = write_config(tmp_path, port)
-    sender = Sender(env)
+    sender = _sender(env)
     procs = []
     yield env, config, port, tmp_path, sender, procs
     for proc in procs:
@@ -147,7 +92,7 @@ def test_an_alert_raised_while_the_dashboard_is_down_is_stored_once_it_is_back(s
     sender.raise_alert("fall-down-1", state=A.STATE_RESOLVED, message="person up again")
     assert wait_for(lambda: sender.unstored() == 0, 20)
     assert _state(database, "fall-down-1") == A.STATE_RAISED
-    assert _db_rows(database, "SELECT message FROM alerts WHERE id = 'fall-down-1'") == [("person up again",)]
+    assert db_rows(database, "SELECT message FROM alerts WHERE id = 'fall-down-1'") == [("person up again",)]
     # A staff member's decision does count.
     sender.raise_alert("fall-down-1", state=A.STATE_RESOLVED, message="helped up", handled_by="night_nurse")
     assert wait_for(lambda: _state(database, "fall-down-1") == A.STATE_RESOLVED, 20)
@@ -175,7 +120,7 @@ def test_a_node_killed_under_carebot_up_leaves_a_system_alert_and_nothing_is_los
     t_stored = time.monotonic()
 
     def system_alerts():
-        return _db_rows(database, "SELECT id, state, severity, message FROM alerts WHERE kind = ?",
+        return db_rows(database, "SELECT id, state, severity, message FROM alerts WHERE kind = ?",
                         (A.KIND_SYSTEM,))
     assert wait_for(lambda: any(row[1] == A.STATE_RESOLVED for row in system_alerts()), 60), \
         (system_alerts(), log.read_text())
