@@ -6,7 +6,8 @@ an alert raised while the dashboard is down is stored once it is up (once, thoug
 history and re-sends deliver it several times); re-sending stops with the receipt; a
 machine's RESOLVED does not close a fall; killing the dashboard under ``carebot up``
 leaves a SYSTEM alert in its database, resolved once it serves again, and an alert
-raised while it was dead is stored too.
+raised while it was dead is stored too; a hung node (SIGSTOP: alive, silent) gets a
+SYSTEM alert, is not killed, and the alert is resolved when it reports again.
 """
 from __future__ import annotations
 
@@ -136,4 +137,44 @@ def test_a_node_killed_under_carebot_up_leaves_a_system_alert_and_nothing_is_los
     assert _events(database, "before-kill") == [(A.STATE_RAISED, "topic")]   # replayed history: no duplicate
     print(f"\nFIGURE kill->serving {t_back - t_kill:.2f} s, kill->alert raised while dead stored "
           f"{t_stored - t_kill:.2f} s, kill->SYSTEM alert resolved {t_resolved - t_kill:.2f} s, "
+          f"load {os.getloadavg()[0]:.1f}")
+
+
+def test_a_hung_node_raises_a_system_alert_is_not_killed_and_is_resolved_when_it_answers(setup):
+    env, config, port, folder, sender, procs = setup
+    database = folder / "dashboard.sqlite3"
+    A = sender.Alert
+    config.write_text(config.read_text() + "supervisor:\n  ros__parameters:\n    diagnostics_timeout_s: 5.0\n")
+    log = folder / "up.log"
+    # the navigator: a light node that reports (WARN without odometry) and has no model to load
+    procs.append(start(CAREBOT + ["up", "--only", "navigator", "dashboard", "--config", str(config)], env, log))
+    assert wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 90), log.read_text()
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    reported = []
+    sender.node.create_subscription(DiagnosticArray, "/diagnostics",
+                                    lambda m: reported.extend(s.name for s in m.status), 10)
+    [pid] = started_pids(log, "navigator")
+    # hung only counts after a first report (before it, the long start-up limit applies)
+    assert wait_for(lambda: "carebot/navigator" in reported, 60), log.read_text()
+    time.sleep(1.0)                                  # the supervisor has heard it too
+
+    def system_alerts():
+        return db_rows(database, "SELECT id, state, message FROM alerts WHERE kind = ?", (A.KIND_SYSTEM,))
+    os.kill(pid, signal.SIGSTOP)                     # hung: alive, silent
+    t_hang = time.monotonic()
+    try:
+        assert wait_for(lambda: system_alerts(), 30), log.read_text()
+        t_alert = time.monotonic()
+        [(incident, state, message)] = system_alerts()
+        assert state == A.STATE_RAISED and message.startswith("navigator stopped reporting on /diagnostics")
+        assert "process still running" in message
+        time.sleep(3.0)
+        assert started_pids(log, "navigator") == [pid]                 # never killed for silence
+        assert len(system_alerts()) == 1                               # and said once
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert wait_for(lambda: system_alerts()[0][1] == A.STATE_RESOLVED, 30), (system_alerts(), log.read_text())
+    assert system_alerts()[0][2].startswith("navigator healthy again (WARN")
+    print(f"\nFIGURE hang->SYSTEM alert stored {t_alert - t_hang:.2f} s (diagnostics_timeout_s 5), "
           f"load {os.getloadavg()[0]:.1f}")
