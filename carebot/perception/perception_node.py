@@ -35,12 +35,14 @@ from carebot.perception.detection import Box, Detection
 from carebot.perception.detector import Detector, ModelLoadError
 from carebot.perception.fall_alerts import IncidentStates
 from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, PersonReport
-from carebot.perception.geometry import Intrinsics, floor_point
+from carebot.perception.furniture import resting_on
+from carebot.perception.geometry import CameraPose, Intrinsics, floor_point
 from carebot.perception.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
 from carebot.perception.pose_history import PlanarPose, PoseHistory
 from carebot.motion.ros_common import yaw_of
 from carebot.node_runner import run_node
+from carebot.world import load_world
 
 NODE_NAME = "perception"
 NO_FRAMES_WARN_S = 5.0                     # no camera frame this long: diagnostics WARN
@@ -97,6 +99,8 @@ class PerceptionNode(Node):
         self._poses = PoseHistory()  # written by the executor, read by the worker
         self._poses_lock = threading.Lock()
         self._detector: Detector | None = None
+        # The site's furniture (beds, sofas): a person lying on it is resting (furniture.py).
+        self._furniture = (load_world(opts.furniture_world).furniture if opts.furniture_world else ())
         self._monitor = FallMonitor(self.settings.fall)
         self._last_stamp: float | None = None
         self._last_frame_wall: float | None = None
@@ -161,10 +165,15 @@ class PerceptionNode(Node):
             self.health.set(Level.ERROR, f"not ready: {exc}")
             self.get_logger().error(f"perception not ready, model failed to load: {exc}")
             return False
-        self.health.set(Level.OK, "ready", model=str(self._detector.path), imgsz=cfg.imgsz, device=cfg.device,
-                        fall_class=self._detector.has_fall_class)
-        self.get_logger().info(f"model ready: {self._detector.path} (imgsz {cfg.imgsz}, {cfg.device}, "
-                               f"warm-up {self._detector.warmup_ms:.0f} ms)")
+        det = self._detector
+        self.health.set(Level.OK, "ready", model=str(det.path), imgsz=cfg.imgsz, device=cfg.device,
+                        fall_class=det.has_fall_class, backend=det.backend,
+                        second_look_imgsz=cfg.second_look_imgsz, furniture=len(self._furniture))
+        if det.fallback_reason:
+            self.get_logger().warning(f"inference backend fallback: {det.fallback_reason}")
+        self.get_logger().info(f"model ready: {det.model_file} ({det.backend}, imgsz {cfg.imgsz}, "
+                               f"second look {cfg.second_look_imgsz or 'off'}, {cfg.device}, "
+                               f"warm-up {det.warmup_ms:.0f} ms)")
         return True
 
     def _drain_without_model(self) -> None:
@@ -235,10 +244,29 @@ class PerceptionNode(Node):
         if pose is None:
             return detections
         placed = []
+        camera = self._camera(width, height) if self._furniture else None
         for det in detections:
             base = self._position(det.box, width, height)
-            placed.append(det if base is None else replace(det, floor=pose.to_map(base)[:2]))
+            if base is not None:
+                det = replace(det, floor=pose.to_map(base)[:2])
+            if camera is not None:   # lying on the site's bed/sofa: resting, not fallen (furniture.py)
+                det = replace(det, resting_on=resting_on(det.box, *camera, self._furniture,
+                                                         self.settings.node.floor_z, (pose.x, pose.y, pose.theta)))
+            placed.append(det)
         return placed
+
+    def _camera(self, width: int, height: int) -> tuple[Intrinsics, CameraPose] | None:
+        """K scaled to this image and the camera pose in base_frame (head joints included)."""
+        if self._intrinsics is None:
+            return None
+        k, info_w, info_h = self._intrinsics
+        if (info_w, info_h) != (width, height) and info_w > 0 and info_h > 0:
+            sx, sy = width / info_w, height / info_h
+            k = Intrinsics(k.fx * sx, k.fy * sy, k.cx * sx, k.cy * sy)
+        pose = self.settings.node.camera
+        if self.settings.node.use_head_joints:
+            pose = pose.with_head(*self._head)
+        return k, pose
 
     def _alert_position(self, event: AlertEvent, width: int, height: int
                         ) -> tuple[str, tuple[float, float, float] | None]:

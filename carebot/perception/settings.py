@@ -26,7 +26,11 @@ _DET = DetectorConfig()
 
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter("model_path", "", "ultralytics model file (.pt/.onnx); empty = shipped YOLOv8 Normal/Fall model"),
+    Parameter("backend", _DET.backend, "inference runtime: auto (OpenVINO on a CPU, torch on a GPU), openvino, "
+              "torch or onnx; a .pt is exported once to the cache; torch is the fallback (logged)"),
     Parameter("imgsz", _DET.imgsz, "inference image size, px (multiple of 32; 640 finds smaller, further people, ~3x slower)"),
+    Parameter("second_look_imgsz", _DET.second_look_imgsz,
+              "a frame with a lying or Fall box (or nobody) is looked at again at this size, px (0 = off)"),
     Parameter("conf", _DET.conf, "minimum detector confidence of a person box, 0..1"),
     Parameter("iou", _DET.iou, "NMS IoU threshold, 0..1"),
     Parameter("device", _DET.device, "torch device: cpu, cuda:0, ..."),
@@ -43,6 +47,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("fall_same_place_m", _FALL.same_place_m,
               "a new track whose floor point on the map is this close to where a fallen person was lost "
               "continues that incident, m"),
+    Parameter("furniture_world", "", "site world (care_home, public_hall or a models/worlds YAML path) whose beds, "
+              "sofas and armchairs mean resting, not fallen, for a person lying on them (needs odometry; "
+              "empty = off)"),
     Parameter("publish_debug_image", False, "publish perception/debug_image with boxes drawn (CPU cost)"),
     Parameter("base_frame", "base_link", "frame of person floor positions (PersonArray.header.frame_id)"),
     Parameter("map_frame", "map", "fall alerts are placed in this frame with the pose from `odom` at the image's "
@@ -62,6 +69,7 @@ PARAMETERS: tuple[Parameter, ...] = (
 
 @dataclass(frozen=True)
 class NodeOptions:
+    furniture_world: str
     publish_debug_image: bool
     base_frame: str
     map_frame: str
@@ -102,7 +110,8 @@ def build(values: dict[str, object]) -> PerceptionSettings:
     try:
         detector = DetectorConfig(
             model_path=str(v["model_path"]), imgsz=int(v["imgsz"]), conf=float(v["conf"]), iou=float(v["iou"]),
-            device=str(v["device"]), tracker=str(v["tracker"])).validate()
+            device=str(v["device"]), tracker=str(v["tracker"]), backend=str(v["backend"]),
+            second_look_imgsz=int(v["second_look_imgsz"])).validate()
         fall = FallConfig(
             model_weight=float(v["fall_model_weight"]), shape_weight=float(v["fall_shape_weight"]),
             drop_weight=float(v["fall_drop_weight"]), fall_threshold=float(v["fall_threshold"]),
@@ -111,7 +120,16 @@ def build(values: dict[str, object]) -> PerceptionSettings:
             same_place_m=float(v["fall_same_place_m"])).validate()
     except ValueError as exc:
         raise ValueError(f"perception parameters: {exc}") from None
+    world = str(v["furniture_world"]).strip()
+    if world:
+        from carebot.world import WorldError, load_world
+
+        try:
+            load_world(world)
+        except (WorldError, OSError, ValueError) as exc:
+            raise ValueError(f"furniture_world {world!r}: {exc}") from None
     node = NodeOptions(
+        furniture_world=world,
         publish_debug_image=bool(v["publish_debug_image"]), base_frame=str(v["base_frame"]),
         map_frame=str(v["map_frame"]).strip(), floor_z=float(v["floor_z"]),
         camera=CameraPose(float(v["camera_x"]), float(v["camera_y"]), float(v["camera_z"]),

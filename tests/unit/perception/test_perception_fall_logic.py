@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
@@ -57,9 +58,16 @@ def test_shape_alone_is_not_enough_in_a_still_image():
 
 
 def test_box_cut_by_image_border_gives_no_shape_evidence():
-    cut = Box(0, 200, 600, 480)  # a person cut at the waist by the bottom edge looks wide
+    cut = Box(0, 200, 400, 480)  # a person cut at the waist by the bottom edge looks wide
     assert shape_evidence(cut, SIZE, FallConfig()) == 0.0
     assert frame_fall_score(det(cut), SIZE, FallConfig()) == 0.0
+
+
+def test_a_very_wide_box_cut_by_the_border_is_still_lying():
+    # Someone lying across the view near the camera, feet or back cut by the bottom edge:
+    # 2-3 times wider than tall, which no waist-cut upright person is.
+    assert shape_evidence(Box(0, 330, 600, 480), SIZE, FallConfig()) == 1.0
+    assert 0.0 < shape_evidence(Box(0, 300, 400, 480), SIZE, FallConfig()) < 1.0
 
 
 def test_drop_needs_feet_to_stay():
@@ -230,10 +238,10 @@ def test_new_track_id_on_falling_still_sees_the_drop():
     mon = FallMonitor(cfg, new_id=ids())
     _, _, t = run(mon, secs(2, [det(STANDING, tid=1)]))
     reports, _, _ = run(mon, secs(0.5, [det(LYING, DetectionClass.PERSON, 0.6, tid=2)]), t)
-    assert reports[0].fall_score >= 0.5  # shape + drop although the model says Normal
+    assert reports[0].fall_score >= cfg.fall_threshold  # shape + drop although the model says Normal
     fresh = FallMonitor(cfg, new_id=ids())
     reports, _, _ = run(fresh, secs(0.5, [det(LYING, DetectionClass.PERSON, 0.6, tid=2)]))
-    assert reports[0].fall_score < 0.5   # without the handover there is no drop evidence
+    assert reports[0].fall_score < cfg.fall_threshold   # without the handover there is no drop evidence
 
 
 def test_two_boxes_on_one_fallen_person_share_one_alert():
@@ -248,3 +256,16 @@ def test_two_boxes_on_one_fallen_person_share_one_alert():
     _, events, _ = run(mon, secs(4, [det(STANDING, tid=1)]), t)
     assert [(e.change, e.incident_id) for e in events] == [(AlertChange.RESOLVED, "incident-1")]
     assert mon.open_incidents == {}
+
+
+def test_shipped_fusion_model_alone_shape_alone_and_resting():
+    cfg = FallConfig()
+    # The model's Fall class decides alone when sure (someone lying along the view has an upright box) ...
+    assert single_image_state(det(STANDING, DetectionClass.FALL, 0.7), SIZE, cfg)[0] is PersonState.FALLEN
+    assert single_image_state(det(STANDING, DetectionClass.FALL, 0.6), SIZE, cfg)[0] is PersonState.NORMAL
+    # ... with a lying box from 0.35; a lying box alone (a sofa, a wide group box) never does.
+    assert single_image_state(det(LYING, DetectionClass.FALL, 0.35), SIZE, cfg)[0] is PersonState.FALLEN
+    assert single_image_state(det(LYING, DetectionClass.PERSON, 0.9), SIZE, cfg)[0] is PersonState.NORMAL
+    # On the site's bed or sofa (furniture.py) it is rest, whatever the model says.
+    on_bed = replace(det(LYING, DetectionClass.FALL, 0.9), resting_on="bed_101")
+    assert single_image_state(on_bed, SIZE, cfg) == (PersonState.NORMAL, 0.0)
