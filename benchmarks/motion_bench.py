@@ -16,7 +16,7 @@ from carebot.motion.gestures import REST_ARM, REST_HEAD, GesturePlanner
 from carebot.motion.navigation import Navigator
 from carebot.motion.planner import CostMap, plan
 from carebot.motion.safety import SafetyLayer, Source
-from carebot.motion.scan import StaticMap, scan_to_points, to_map
+from carebot.motion.scan import StaticMap, read_scan, scan_to_points, to_map
 from carebot.world import load_world
 
 CONTROL_PERIOD_S = 0.05          # the nodes' 20 Hz control loops
@@ -81,6 +81,26 @@ def bench_control() -> None:
         layer.step(t[0])
 
     safety = timed(safety_step, 2000)
+    # What base_safety runs since issue 12: every beam classified (REP 117), the travel
+    # sectors checked for coverage, too-close beams kept; side by side with the points-only step.
+    layer_beams = SafetyLayer()
+    tb = [0.0]
+
+    def safety_beams_step():
+        tb[0] += 0.05
+        reading = read_scan(ranges, -math.pi, 2 * math.pi / 360, 0.1, 12.0, (0.14, 0.0), 0.0, 0.25)
+        layer_beams.scan(reading.points, tb[0], reading.index,
+                         static_map.near_static(to_map(reading.points, (1.0, 7.0, 0.0))), reading.beams,
+                         reading.too_close)
+        layer_beams.persons(np.array([[2.0, 0.5]]), tb[0])
+        layer_beams.arm(True, tb[0])
+        layer_beams.command(Source.NAVIGATION, 0.5, 0.1, tb[0])
+        layer_beams.step(tb[0])
+
+    safety_beams = timed(safety_beams_step, 2000)
+    from carebot.motion.arm_guard import ArmFootprint
+    footprint = ArmFootprint()
+    arm_reach = timed(lambda: footprint.reach(REST_ARM), 2000)
     nav = Navigator(costmap, static_map=static_map)          # as the node runs it
     pose = (1.0, 7.0, 0.0)
     nav.start((17.5, 9.6, math.pi / 2), pose, 0.0)
@@ -92,7 +112,10 @@ def bench_control() -> None:
         nav.step(pose, obstacles, tn[0])
 
     navigation = timed(nav_step, 2000)
+    print(f"{'fail-closed step / points-only step':48s} {statistics.mean(safety_beams) / statistics.mean(safety):.2f}")
     for name, values in (("safety layer (scan + map filter + persons + step)", safety),
+                         ("  same, read_scan + beam/sector checks + arm", safety_beams),
+                         ("arm reach (forward kinematics, per joint_states)", arm_reach),
                          ("navigator (pursuit + map filter + block check)", navigation)):
         mean = statistics.mean(values)
         print(f"{name:48s} mean {mean * 1e6:7.0f} us, p99 {pct(values, 99) * 1e6:7.0f} us -> "

@@ -1,9 +1,9 @@
 """Rules for the arm near people and while the base turns (no ROS).
 
-* **Tucked arm**: every part of the arm lies inside the round footprint (seen from above), so
-  turning the base in place sweeps nothing the base itself does not. ``ArmFootprint`` decides
-  it from the joint positions by forward kinematics on the URDF (the rest pose and the
-  hanging arm both count; a waving, pointing or handing arm does not).
+* **Tucked arm**: the arm lies inside the round footprint (seen from above), so turning the
+  base in place sweeps nothing the base itself does not. ``ArmFootprint`` decides it from the
+  joint positions by forward kinematics on the URDF (the rest pose and the hanging arm both
+  count; a waving, pointing or handing arm does not).
 * **Turn in place**: a turn about a point inside the footprint (|v| < footprint radius x |w|).
   base_safety holds such turns while the arm is not known to be tucked; the navigator asks
   arm_head for ``rest`` before one.
@@ -26,9 +26,11 @@ from carebot.motion.gestures import GestureName
 ARM_FRAMES = ("arm_shoulder_link", "arm_upper_arm_link", "arm_forearm_link", "arm_wrist_1_link",
               "arm_wrist_2_link", "arm_wrist_3_link", "gripper_base_link", "gripper_left_finger_link",
               "gripper_right_finger_link", "gripper_tool_frame")
-# m added to the arm's centre line: the forearm and wrist links are 3 cm in radius
-# (description.py). At rest the wrist is then 0.268 m from the centre, inside the 0.27 m footprint.
-ARM_THICKNESS = 0.03
+# m from the arm's centre line to its surface: the forearm and wrist links are 3 cm in radius
+# (description.py). Tucked is judged on the centre line: at rest it is 0.238 m from the base
+# centre (the surface 0.268 m, inside the 0.27 m footprint), and the 3 cm to the edge absorb the
+# arm's tracking error (0.04 rad measured in the simulation moves the wrist ~1 cm).
+ARM_LINK_RADIUS = 0.03
 ARM_GESTURES = (GestureName.WAVE, GestureName.POINT, GestureName.HANDOVER)
 
 
@@ -48,8 +50,8 @@ class ArmFootprint:
         self.footprint_radius = footprint_radius
 
     def reach(self, joints: dict[str, float]) -> float | None:
-        """Largest horizontal distance (m) of any arm part from the base centre; None when an arm
-        joint is missing or not finite (the arm's pose is unknown)."""
+        """Largest horizontal distance (m) of the arm's centre line from the base centre; None when
+        an arm joint is missing or not finite (the arm's pose is unknown)."""
         arm = {}
         for name in ARM_JOINTS:
             value = joints.get(name)
@@ -63,10 +65,10 @@ class ArmFootprint:
         for frame in ARM_FRAMES:
             p = self.kin.data.oMf[self.kin.model.getFrameId(frame)].translation
             widest = max(widest, math.hypot(float(p[0]), float(p[1])))
-        return widest + ARM_THICKNESS
+        return widest
 
     def tucked(self, joints: dict[str, float]) -> bool:
-        """True when the whole arm is inside the footprint; False when it is out or unknown."""
+        """True when the arm's centre line is inside the footprint; False when it is out or unknown."""
         reach = self.reach(joints)
         return reach is not None and reach <= self.footprint_radius
 

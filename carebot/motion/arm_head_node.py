@@ -80,7 +80,7 @@ class ArmHeadNode(Node):
         self.persons_timeout = declare_float(self, "persons_timeout", 1.0, "s a person detection stays valid",
                                              0.1, 10.0)
         self.joints_wait = declare_float(self, "joint_states_wait", 10.0,
-                                         "s a goal waits for the first joint_states (start-up)", 0.0, 120.0)
+                                         "s a goal waits for the first joint_states and robot/status (start-up)", 0.0, 120.0)
         self.rest_on_start = bool(declare_value(self, "rest_on_start", True,
                                                 "fold the arm and centre the head when joint_states first arrive "
                                                 "(and robot/status says the e-stop is off)"))
@@ -151,7 +151,8 @@ class ArmHeadNode(Node):
                 self._rest_wait_logged = True
                 self.get_logger().info("arm not folded yet: waiting for robot/status without an emergency stop")
             return
-        self._rested = True
+        if not self._claim_start_fold():
+            return
         self._send(self.planner.plan("rest", self.joints()).arm)
         self._send(self.planner.trajectory(HEAD_JOINTS, self.joints(), [Waypoint(REST_HEAD)]), head=True)
         self.get_logger().info("arm folded to rest, head centred")
@@ -166,6 +167,15 @@ class ArmHeadNode(Node):
             in_base = msg.header.frame_id in BASE_FRAMES
             self._people = [PersonSeen((p.position.x, p.position.y) if p.has_position and in_base else None)
                             for p in msg.persons]
+
+    def _claim_start_fold(self) -> bool:
+        """The automatic fold on start happens once, and not after a goal has taken the arm and
+        head over (both would send trajectories and the later one would win)."""
+        with self._lock:
+            if self._rested:
+                return False
+            self._rested = True
+            return True
 
     @property
     def _estop(self) -> bool:
@@ -213,6 +223,13 @@ class ArmHeadNode(Node):
         with self._lock:
             return dict(self._joints)
 
+    def _wait_status(self) -> bool:
+        """Wait (start-up: base_safety loads its map) for the first robot/status, up to joint_states_wait."""
+        deadline = time.monotonic() + self.joints_wait
+        while not self.watch.status_known and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.watch.status_known
+
     def _wait_joints(self) -> bool:
         deadline = time.monotonic() + self.joints_wait
         while time.monotonic() < deadline:
@@ -258,14 +275,17 @@ class ArmHeadNode(Node):
         goal = handle.request
         if self._estop:
             return self._fail(handle, result, "emergency stop engaged: reset it first")
-        if not self.watch.status_known:
-            return self._fail(handle, result, "no robot/status yet: the emergency stop state is unknown")
+        if not self._wait_status():
+            return self._fail(handle, result, "no robot/status: the emergency stop state is unknown")
+        if self._estop:
+            return self._fail(handle, result, "emergency stop engaged: reset it first")
         if not self._wait_joints():
             return self._fail(handle, result, "no joint_states: cannot move or check the arm")
         refusal = self._people_refusal(goal.name)
         if refusal:
             self._done["refused_near_people"] += 1
             return self._fail(handle, result, refusal)
+        self._claim_start_fold()
         target = (goal.target.x, goal.target.y, goal.target.z)
         try:
             plan = self.planner.plan(goal.name, self.joints(), target)
@@ -385,10 +405,13 @@ class ArmHeadNode(Node):
         goal = handle.request
         if self._estop:
             return self._fail(handle, result, "emergency stop engaged: reset it first")
-        if not self.watch.status_known:
-            return self._fail(handle, result, "no robot/status yet: the emergency stop state is unknown")
+        if not self._wait_status():
+            return self._fail(handle, result, "no robot/status: the emergency stop state is unknown")
+        if self._estop:
+            return self._fail(handle, result, "emergency stop engaged: reset it first")
         if not self._wait_joints():
             return self._fail(handle, result, "no joint_states: cannot move or check the head")
+        self._claim_start_fold()
         deadline_seen = time.monotonic() + PERSON_WAIT_S
         target, why = self._look_target(goal)
         while target is None and goal.track_id >= 0 and time.monotonic() < deadline_seen:

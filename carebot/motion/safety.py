@@ -198,6 +198,7 @@ class SafetyLayer:
         self._person_points = np.zeros((0, 2))     # lidar clusters that look like people
         self._scan_stamp: float | None = None
         self._beams: scanlib.Beams | None = None       # None: caller gives points only (tests, benchmarks)
+        self._fault = ""                                # why the last scan cannot be used at all
         self._too_close = np.zeros(0, dtype=bool)
         self._arm_tucked = False
         self._arm_stamp = -math.inf
@@ -238,6 +239,7 @@ class SafetyLayer:
         self._points = pts
         self._scan_stamp = now
         self._beams = beams
+        self._fault = "" if beams is None else beams.health(self.config.min_valid_beam_fraction)
         self._too_close = close
         # Objects closer than range_min have no measured position: they stop, they are not people.
         measured = ~close
@@ -264,9 +266,7 @@ class SafetyLayer:
 
     def lidar_fault(self) -> str:
         """Why the last scan cannot be trusted at all ('' when it can, or when only points were given)."""
-        if self._beams is None:
-            return ""
-        return self._beams.health(self.config.min_valid_beam_fraction)
+        return self._fault
 
     def trigger_estop(self, reason: str = "requested") -> None:
         """Latch the emergency stop; it holds until ``reset_estop``."""

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from carebot.bringup import SITES, site_config
-from carebot.motion.arm_guard import (ARM_GESTURES, ArmFootprint, EstopWatch, PersonSeen, gesture_refusal,
+from carebot.motion.arm_guard import (ARM_GESTURES, ARM_LINK_RADIUS, ArmFootprint, EstopWatch, PersonSeen, gesture_refusal,
                                       in_place_turn)
 from carebot.motion.description import ARM_JOINTS, FOOTPRINT_RADIUS
 from carebot.motion.gestures import ARM_UP, REST_ARM, GestureName, GesturePlanner
@@ -28,6 +28,10 @@ def footprint(planner):
 
 def test_rest_and_hanging_arm_are_tucked_gestures_are_not(footprint, planner):
     assert footprint.tucked(REST_ARM), footprint.reach(REST_ARM)
+    assert footprint.reach(REST_ARM) + ARM_LINK_RADIUS < FOOTPRINT_RADIUS      # its surface too
+    # the simulation tracks rest within ~0.04 rad: still tucked
+    for sign in (1, -1):
+        assert footprint.tucked({n: q + sign * 0.05 for n, q in REST_ARM.items()})
     hanging = {n: 0.0 for n in ARM_JOINTS}            # the simulation's start pose
     assert footprint.tucked(hanging), footprint.reach(hanging)
     assert not footprint.tucked(ARM_UP)
@@ -56,10 +60,11 @@ def test_gestures_near_people():
 
 
 def _sweep(footprint, planner, name, target=None) -> float:
-    """Widest reach (m from the centre) of the arm along a gesture's whole trajectory."""
+    """Widest reach (m from the centre, to the arm's surface) along a gesture's whole trajectory."""
     plan = planner.plan(name, dict(REST_ARM), target)
     traj = plan.arm                                   # sampled at 10 Hz with minimum-jerk segments
-    return max(footprint.reach(dict(zip(traj.joint_names, point.positions))) for point in traj.points)
+    return ARM_LINK_RADIUS + max(footprint.reach(dict(zip(traj.joint_names, point.positions)))
+                                 for point in traj.points)
 
 
 @pytest.mark.parametrize("site", SITES)
