@@ -127,5 +127,7 @@ if ! stamp_ok carebot "$PKG_HASH" || [[ ! -x "$VENV/bin/carebot" ]]; then
   stamp_set carebot "$PKG_HASH"
 fi
 "$VENV/bin/python" -m carebot.models prepare
+# The safety net's example vectors (multilingual e5), so the brain's first start is not slow.
+"$VENV/bin/python" -m carebot.brain.distress_similarity prepare
 
 log "ready: $VENV/bin/carebot (try: $VENV/bin/carebot doctor)"

@@ -6,9 +6,11 @@ REMINDER_MISSED) and ``safety/estop``; calls ``safety/trigger_estop``; is a clie
 of the ``speech/speak``, ``navigate_to``, ``gesture`` and ``look_at`` actions and
 serves ``brain/ask``.
 
-Threads: the transcript callback runs only the deterministic safety layer (no
-model, microseconds) and hands everything else to a worker thread, so a slow or
-dead LLM never delays a stop or a call for help. ``brain/ask`` has its own
+Threads: the transcript callback runs only the safety net (rules in microseconds,
+then the example-similarity check, tens of milliseconds) and hands everything else
+to a worker thread, so a slow or dead LLM never delays a stop or a call for help.
+It also drops the robot's own voice heard back (``own_voice``) and checks in after
+a loud shout without words (``check_in``). ``brain/ask`` has its own
 callback group. Action servers may be missing (other nodes not up): goals are
 then skipped with a warning and the rest of the plan still runs.
 """
@@ -36,14 +38,16 @@ from carebot_interfaces.srv import Ask
 
 from carebot.alert_delivery import ALERTS_LIVE_QOS, AlertSender
 from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity, new_alert_id
+from carebot.brain.check_in import CheckInConfig, ShoutCheckIn
 from carebot.brain.dialogue import Brain, Decision, Source
 from carebot.brain.fall_response import (FallConfig, FallResponder, LookAt as LookAtEffect, Navigate,
                                          PublishAlert, Speak as SpeakEffect, standoff_goal)
 from carebot.brain.llm_client import Backend, LLMClient, LLMConfig, LLMError
 from carebot.brain.memory import ConversationMemory
+from carebot.brain.own_voice import OwnVoice
 from carebot.brain.reminders import ReminderEventKind, ReminderScheduler
 from carebot.brain.ros_convert import alert_from_msg, alert_to_msg, tool_call_to_msg
-from carebot.brain.safety_rules import SafetyAction, evaluate, language_of
+from carebot.brain.safety_rules import language_of
 from carebot.brain.tools import ToolName
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.node_runner import run_node
@@ -62,6 +66,7 @@ FETCH_TEXT = {"here": {"en": "Here is your {item}.", "zh": "您的{item}来了�
                          "zh": "对不起，我没能拿到{item}，我会请工作人员帮忙。"}}
 ERRAND_LEG_TIMEOUT_S = 300.0   # one drive of an errand (there, or back)
 MAP_FRAMES = ("", "map")
+OWN_ALERTS_KEPT = 1000         # ids of incidents this node opened, remembered to ignore them on 'alerts'
 
 
 @dataclass
@@ -119,6 +124,13 @@ class BrainNode(Node):
                            "start the embedded LLM server at launch (in the background) instead of on first use"))
         use_embeddings = bool(_value(self, "use_embeddings", True,
                                      "retrieve knowledge with the MiniLM embedding model (else lexical only)"))
+        safety_similarity = bool(_value(
+            self, "safety_similarity", True,
+            "safety net: compare utterances the rules pass with the labelled distress/stop examples "
+            "(multilingual e5); false: rules only"))
+        shout_timeout_s = _float(self, "shout_answer_timeout_s", 15.0,
+                                 "after a loud shout without words the robot asks 'are you all right?'; "
+                                 "no answer this long -> staff alert, s", 3.0, 120.0)
         max_speed = _float(self, "max_nav_speed_mps", 0.5, "highest speed a navigation goal may ask, m/s", 0.05, 1.5)
         fall_cfg = FallConfig(
             approach_speed_mps=_float(self, "fall_approach_speed_mps", 0.25,
@@ -168,6 +180,9 @@ class BrainNode(Node):
 
         self.world = load_world(self.site)
         self.fall = FallResponder(fall_cfg, self.default_language)
+        self.check_in = ShoutCheckIn(CheckInConfig(answer_timeout_s=shout_timeout_s), self.default_language)
+        self.own_voice = OwnVoice()
+        self._own_alerts: dict[str, None] = {}   # ids of incidents this node opened, oldest first
         self._fall_lock = threading.Lock()
         self._persons: PersonArray | None = None
         self._status: RobotStatus | None = None
@@ -207,6 +222,12 @@ class BrainNode(Node):
         self._worker.start()
         if llm is not None and warm:
             threading.Thread(target=self._warm_llm, name="brain-llm-start", daemon=True).start()
+        self._similarity_state = "off"
+        if safety_similarity:
+            # The rules answer from the first transcript; the similarity check joins them
+            # when its model and example vectors are loaded (seconds; a minute uncached).
+            self._similarity_state = "loading"
+            threading.Thread(target=self._load_similarity, name="brain-similarity", daemon=True).start()
         self.get_logger().info(
             f"brain ready: site {self.site}, {len(self.brain.kb.entries)} knowledge entries, "
             f"{len(self.brain.places.names)} places, LLM {backend if llm else 'off'}")
@@ -222,6 +243,18 @@ class BrainNode(Node):
             self._llm_state = f"failed: {exc}"
             self.get_logger().error(f"LLM backend failed to start ({exc}); rules and knowledge still answer")
 
+    def _load_similarity(self) -> None:
+        from carebot.brain.distress_similarity import load_similarity
+
+        similarity = load_similarity()
+        if similarity is None:
+            self._similarity_state = "unavailable (rules only)"
+            self.get_logger().error("safety net similarity check unavailable; the distress and stop rules still run")
+            return
+        self.brain.safety.similarity = similarity
+        self._similarity_state = "ready"
+        self.get_logger().info(f"safety net similarity check ready ({len(similarity.examples)} examples)")
+
     # ------------------------------------------------------------------ inputs
     def _on_persons(self, msg: PersonArray) -> None:
         self._persons = msg
@@ -234,34 +267,43 @@ class BrainNode(Node):
 
     def _on_transcript(self, msg: Transcript) -> None:
         text = msg.text.strip()
-        if not text:
-            return
         person = msg.speaker.strip()
         language = msg.language if msg.language in ("en", "zh") else language_of(text)
-        # 1. The safety layer, right here: no queue, no model.
-        safety = evaluate(text, person=person, language=language)
-        if safety.action is not SafetyAction.NONE:
-            self.get_logger().warning(f"safety rule {safety.action.value} ({safety.pattern!r}) on {text!r}")
-            decision = self.brain.decide(text, person=person, session=person, language=language)
+        if not text:
+            if msg.shout:   # a scream or shout without words: ask whether they are all right
+                self.get_logger().warning(f"loud shout without words ({msg.level_dbfs:.0f} dBFS): checking in")
+                self._run_effects(self.check_in.on_shout(self._now(), msg.level_dbfs, msg.language))
+            return
+        if self.own_voice.is_own(text):
+            self.get_logger().info("ignoring a transcript of the robot's own voice")
+            return
+        # 1. The safety net, right here: no queue, no LLM.
+        decision = self.brain.decide_safety(text, person=person, language=language)
+        if decision is not None:
+            self.get_logger().warning(f"safety net: {decision.reply!r} ({'stop' if decision.stop_robot else 'alert'})")
             self._execute(decision, wait_for_servers=False)
             self._count(decision)
+            self.check_in.close(self._now())   # the alert is raised; no second one for the shout
             # An answer to "are you all right?" that is a call for help escalates the fall too.
             self._fall_effects(lambda now: self.fall.on_transcript(text, now))
             return
-        # 2. A fall incident waiting for an answer takes the utterance.
+        # 2. A fall incident or a shout check-in waiting for an answer takes the utterance.
         with self._fall_lock:
             listening = self.fall.state.value in ("listening", "approaching")
         if listening:
             self._fall_effects(lambda now: self.fall.on_transcript(text, now))
             return
+        if self.check_in.listening:
+            self._run_effects(self.check_in.on_transcript(text, self._now()))
+            return
         if msg.low_confidence and not self.act_on_low_confidence:
-            self.get_logger().info(f"ignoring low-confidence transcript {text!r} ({msg.confidence:.2f})")
+            self.get_logger().info(f"ignoring a low-confidence transcript ({msg.confidence:.2f})")
             return
         try:
             self._work.put_nowait(_Utterance(text, person, language))
         except queue.Full:
-            dropped = self._work.get_nowait()
-            self.get_logger().warning(f"dialogue busy: dropped {getattr(dropped, 'text', '')!r}")
+            self._work.get_nowait()
+            self.get_logger().warning("dialogue busy: dropped the oldest waiting utterance")
             self._work.put_nowait(_Utterance(text, person, language))
 
     def _on_alert(self, msg: Alert) -> None:
@@ -270,6 +312,8 @@ class BrainNode(Node):
         except ValueError as exc:
             self.get_logger().warning(f"ignoring malformed alert {msg.id!r}: {exc}")
             return
+        if alert.id in self._own_alerts:
+            return   # a fall this node raised from speech: the person is talking to the robot already
         if alert.kind is AlertKind.FALL and alert.state is AlertState.RAISED:
             track = self._fallen_track()
             self.get_logger().warning(f"fall alert {alert.id} at {alert.place or alert.position}: responding")
@@ -290,7 +334,7 @@ class BrainNode(Node):
                 return
             try:
                 decision = self.brain.decide(item.text, person=item.person, session=item.person,
-                                             language=item.language)
+                                             language=item.language, skip_safety=True)
                 self._execute(decision, wait_for_servers=True)
                 self._count(decision)
             except Exception as exc:  # noqa: BLE001 - the worker must survive any bad request
@@ -421,11 +465,16 @@ class BrainNode(Node):
         self.get_logger().warning(f"robot stopped: {reason}")
 
     def _publish_alert(self, alert: AlertInfo) -> None:
+        if alert.state is AlertState.RAISED:   # an incident this node opened (not a fall it escalates)
+            self._own_alerts[alert.id] = None
+            while len(self._own_alerts) > OWN_ALERTS_KEPT:
+                self._own_alerts.pop(next(iter(self._own_alerts)))
         # The stamp is fixed here: re-sends repeat it, which is how the receipt names this change.
         self.alert_sender.publish(alert_to_msg(alert, time.time()))
         self.get_logger().warning(f"alert {alert.kind.name} {alert.state.name} {alert.id}: {alert.message}")
 
     def _speak(self, text: str, language: str, wait: bool) -> None:
+        self.own_voice.said(text)
         self._send("speak", Speak.Goal(text=text, language=language), wait)
 
     def _send(self, name: str, goal, wait: bool, on_result=None) -> bool:
@@ -465,6 +514,10 @@ class BrainNode(Node):
     def _fall_effects(self, step) -> None:
         with self._fall_lock:
             effects = step(self._now())
+        self._run_effects(effects)
+
+    def _run_effects(self, effects: list) -> None:
+        """Carry out the effects of the fall response and the shout check-in."""
         for effect in effects:
             if isinstance(effect, Navigate):
                 self._approach(effect)
@@ -512,6 +565,7 @@ class BrainNode(Node):
 
     def _tick(self) -> None:
         self._fall_effects(lambda now: self.fall.tick(now))
+        self._run_effects(self.check_in.tick(self._now()))
         for event in self.reminders.tick():
             reminder = event.reminder
             language = language_of(reminder.text, "")
@@ -525,7 +579,8 @@ class BrainNode(Node):
 
     def _publish_health(self) -> None:
         level = Level.OK if self._llm_state in ("ready", "off", "not started", "starting") else Level.WARN
-        self.health.set(level, f"LLM {self._llm_state}; fall response {self.fall.state.value}",
+        self.health.set(level, f"LLM {self._llm_state}; safety similarity {self._similarity_state}; "
+                               f"fall response {self.fall.state.value}; shout check-in {self.check_in.state.value}",
                         site=self.site, queue=self._work.qsize(), **self._counts)
         self.diagnostics.publish(self.health)
 

@@ -1,8 +1,9 @@
 """The brain's decision pipeline for one utterance (pure, no ROS).
 
 Order, cheapest and safest first:
-1. safety rules (emergency -> staff alert + reassurance; stop -> stop now),
-2. confirmation of an active reminder,
+1. the safety net (distress -> staff alert of the right kind + what the robot did;
+   stop -> stop now), rules and then the similarity check (``safety_rules.SafetyNet``),
+2. confirmation of an active reminder; "yes" to the robot's offer to call staff,
 3. rule intents (go to / where is / gestures / staff / reminders / greetings),
 4. knowledge retrieval (answer with a cited fact; route to the place it names;
    a question the knowledge base does not cover: say so and offer staff),
@@ -13,6 +14,7 @@ Every plan, from any layer, passes the ToolValidator before it is returned.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from carebot.brain.knowledge import Hit, KnowledgeBase, Retriever, load_knowledg
 from carebot.brain.llm_client import LLMClient, LLMError
 from carebot.brain.memory import ConversationMemory
 from carebot.brain.reminders import ReminderScheduler, parse_time_expression
-from carebot.brain.safety_rules import SafetyAction, evaluate, language_of
+from carebot.brain.safety_rules import SafetyAction, SafetyNet, language_of
 from carebot.brain.tools import (DEFAULT_RATE_LIMITS, ToolCall, ToolName, ToolPolicy, ToolRejected,
                                  ToolValidator)
 
@@ -112,6 +114,12 @@ SYSTEM_PROMPT = (
 )
 SITE_TITLES = {"care_home": "care home for elderly residents", "public_hall": "public service hall"}
 
+# A reply that offers to call staff; a "yes" to it calls them (a promise kept).
+STAFF_OFFER = re.compile(r"(?:call|get|fetch|ask) (?:a member of |the )?(?:staff|a nurse|someone)(?: member)? for you|"
+                         r"shall i (?:call|get|ask) (?:a member of |the )?(?:staff|a nurse|someone)|"
+                         r"(?:want|like) me to (?:call|get|ask) (?:a member of |the )?(?:staff|a nurse|someone)|"
+                         r"帮您叫工作人员|需要我叫工作人员|要不要我叫工作人员|帮您叫护士|需要我叫护士", re.IGNORECASE)
+
 
 class Brain:
     """Decides replies and robot actions for utterances at one site."""
@@ -119,7 +127,7 @@ class Brain:
     def __init__(self, site: str, llm: LLMClient | None = None, retriever: Retriever | None = None,
                  knowledge: KnowledgeBase | None = None, places: Mapping[str, tuple[str, ...]] | None = None,
                  memory: ConversationMemory | None = None, reminders: ReminderScheduler | None = None,
-                 use_embeddings: bool = True, max_speed_mps: float = 0.5,
+                 use_embeddings: bool = True, max_speed_mps: float = 0.5, safety: SafetyNet | None = None,
                  rate_limits: Mapping[str, tuple[int, float]] | None = None,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], datetime] = datetime.now):
         self.site = site
@@ -127,6 +135,9 @@ class Brain:
         self.places = PlaceIndex(dict(places) if places is not None else site_places(site))
         self.retriever = retriever or Retriever(self.kb, use_embeddings=use_embeddings)
         self.llm = llm
+        # The safety net: rules always; the similarity check when the caller gives one
+        # (see ``with_similarity``: loading its model is the caller's choice of when).
+        self.safety = safety or SafetyNet()
         self.memory = memory or ConversationMemory()
         self.reminders = reminders or ReminderScheduler(clock=wall_clock)
         self._wall = wall_clock
@@ -141,9 +152,22 @@ class Brain:
         self._lock = threading.Lock()
         # The last "I can take you there" per (person, session): (place, cited ids, when).
         self._offers: dict[tuple[str, str], tuple[str, list[str], float]] = {}
+        # The last "I can call a member of staff for you" per (person, session): (what was asked, when).
+        self._staff_offers: dict[tuple[str, str], tuple[str, float]] = {}
         self._clock = clock
 
     OFFER_VALID_S = 120.0   # "yes please" later than this is not an answer to the offer
+
+    def decide_safety(self, text: str, person: str = "", place: str = "", language: str = "") -> Decision | None:
+        """The safety net alone (no queue, no LLM): a Decision for distress or stop, else None."""
+        text = (text or "").strip()
+        lang = language_of(text, language)
+        safety = self.safety.evaluate(text, person=person, place=place, language=lang)
+        if safety.action is SafetyAction.NONE:
+            return None
+        decision = Decision(safety.reply, [], Source.RULE, lang, alert=safety.alert,
+                            stop_robot=safety.stop_robot, cancel_motion=safety.cancel_motion)
+        return self._finish(decision, list(safety.calls), person, place, safety=True)
 
     # ---------------------------------------------------------------- helpers
     def _staff_alert(self, reason: str, urgency: str, person: str, place: str) -> AlertInfo:
@@ -359,38 +383,40 @@ class Brain:
 
     # ---------------------------------------------------------------- API
     def decide(self, text: str, person: str = "", session: str = "", language: str = "",
-               place: str = "") -> Decision:
-        """Decide the reply and actions for one utterance (nothing is executed here)."""
+               place: str = "", skip_safety: bool = False) -> Decision:
+        """Decide the reply and actions for one utterance (nothing is executed here).
+        ``skip_safety``: the caller has already run ``decide_safety`` on this utterance."""
         start = time.perf_counter()
         text = (text or "").strip()
         lang = language_of(text, language)
-        safety = evaluate(text, person=person, place=place, language=lang)
-        if safety.action is not SafetyAction.NONE:
-            decision = Decision(safety.reply, [], Source.RULE, lang, alert=safety.alert,
-                                stop_robot=safety.stop_robot, cancel_motion=safety.cancel_motion)
-            decision = self._finish(decision, list(safety.calls), person, place, safety=True)
-        elif not text:
-            decision = Decision("", [], Source.RULE, lang)
-        elif self.reminders.active_for(person) and self.reminders.confirm(text, person):
-            reply = say("confirmed", lang)
-            decision = self._finish(Decision(reply, [], Source.RULE, lang),
-                                    [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})], person, place)
-        else:
-            intent = detect_intent(text, self.places)
-            decision = self._follow_offer(text, intent, lang, person, session, place)
-            if decision is None:
-                decision = self._rule(intent, text, lang, person, place)
-            if decision is None:
-                hits = self.retriever.search(text, k=3)
-                decision = self._knowledge(text, hits, lang, person, place)
-                if decision is None:
-                    decision = self._llm(text, hits, lang, person, session, place)
+        decision = None if skip_safety else self.decide_safety(text, person, place, lang)
+        if decision is None:
+            decision = self._dialogue(text, lang, person, session, place)
         self._remember_offer(decision, person, session)
+        self._remember_staff_offer(decision, text, person, session)
         if text:
             self.memory.add(person, session, "user", text)
             if decision.reply:
                 self.memory.add(person, session, "assistant", decision.reply)
         decision.latency_ms = (time.perf_counter() - start) * 1000.0
+        return decision
+
+    def _dialogue(self, text: str, lang: str, person: str, session: str, place: str) -> Decision:
+        """Everything after the safety net: reminders, offers, rule intents, knowledge, the LLM."""
+        if not text:
+            return Decision("", [], Source.RULE, lang)
+        if self.reminders.active_for(person) and self.reminders.confirm(text, person):
+            reply = say("confirmed", lang)
+            return self._finish(Decision(reply, [], Source.RULE, lang),
+                                [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})], person, place)
+        intent = detect_intent(text, self.places)
+        decision = (self._follow_offer(text, intent, lang, person, session, place)
+                    or self._follow_staff_offer(text, intent, lang, person, session, place)
+                    or self._rule(intent, text, lang, person, place))
+        if decision is None:
+            hits = self.retriever.search(text, k=3)
+            decision = (self._knowledge(text, hits, lang, person, place)
+                        or self._llm(text, hits, lang, person, session, place))
         return decision
 
     def _follow_offer(self, text: str, intent: Intent, lang: str, person: str, session: str,
@@ -411,6 +437,29 @@ class Brain:
         decision = self._finish(Decision(reply, [], Source.RULE, lang), calls, person, place)
         decision.citations = list(cited)
         return decision
+
+    def _follow_staff_offer(self, text: str, intent: Intent, lang: str, person: str, session: str,
+                            place: str) -> Decision | None:
+        """"Yes" / 好的 right after "I can call a member of staff for you": call them."""
+        key = (person, session)
+        offer = self._staff_offers.get(key)
+        if offer is None or self._clock() - offer[1] > self.OFFER_VALID_S:
+            return None
+        if not (intent.kind in (IntentKind.NONE, IntentKind.THANKS, IntentKind.STAFF) and is_affirmative(text)):
+            return None
+        del self._staff_offers[key]
+        reply = say("staff", lang)
+        calls = [ToolCall(ToolName.CALL_STAFF.value, {"reason": f"accepted the offer of staff after: \"{offer[0][:140]}\"",
+                                                      "urgency": "normal"}),
+                 ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})]
+        return self._finish(Decision(reply, [], Source.RULE, lang), calls, person, place)
+
+    def _remember_staff_offer(self, decision: Decision, text: str, person: str, session: str) -> None:
+        key = (person, session)
+        if decision.alert is None and STAFF_OFFER.search(decision.reply or ""):
+            self._staff_offers[key] = (text, self._clock())
+        elif decision.actions:
+            self._staff_offers.pop(key, None)
 
     def _remember_offer(self, decision: Decision, person: str, session: str) -> None:
         key = (person, session)

@@ -206,7 +206,8 @@ _EN_RULES: list[_Rule] = [
             r"getting|understand|locate|read|reading|carry|book|booking|renew|renewing|apply|applying|choose|about|"
             r"on|at|the|a|an|your|this|that|desk|counter|point|line|center|centre|information|info|out|figure|"
             r"check|look|pick|put|open|close|turn|use|set|make|write|sort|work|plan|decide|move|tidy|wash|"
-            r"dress|do|cross|order|pay|sign|search|yourself|themselves|himself|herself|ourselves|each)\b)",
+            r"dress|do|cross|order|pay|sign|search|yourself|themselves|himself|herself|ourselves|each|is|s|was|will|"
+            r"has|arrives|arrived|came|comes|coming)\b)",
             r"\b(?:i|we) (?:really )?need (?:some |urgent |immediate |your )?help(?: (?:now|here|quick|quickly|please|"
             r"urgently|fast))?$",
             r"^(?:please |somebody |someone |oh |god |hey )*(?:help|hlep|halp)(?: me| us)?(?: please| now| quick)?$",
@@ -334,6 +335,11 @@ _EN_RULES: list[_Rule] = [
 
 # Guards: a clause that matches one of these is not read for distress.
 _EN_GUARDS = (
+    # offers of help and words about the listener (the robot's own questions, heard back)
+    r"\b(?:do|does|did|would) (?:you|anyone|he|she|they) (?:need|want|like) (?:any |some )?help\b",
+    r"\b(?:can|may|shall|could) i (?:help|get you)\b", r"\bhow can i help\b", r"\bsorry (?:that )?you\b",
+    r"\b(?:are you|you are|you re) (?:not )?(?:feeling|all right|alright|ok|okay)\b", r"\bhelp is (?:on (?:its|the) "
+    r"way|coming)\b", r"\bas an emergency\b",
     r"\b(?:did ?n t|didnt|did not|have not|haven ?t|havent|never) (?:fall|fallen|fell|faint|collapse)\b",
     r"\b(?:no need to|do ?n t|dont|do not|no need for|not necessary to) (?:call|get|fetch|bother)\b",
     r"\bnot an emergency\b", r"\bno emergency\b", r"\b(?:don ?t|dont|do not) need (?:any |a |the )?(?:help|nurse|doctor)\b",
@@ -427,12 +433,14 @@ _ZH_RULES: list[_Rule] = [
             r"快来帮|快帮帮|救我",
             r"帮帮(?:我|忙)(?!(?:找|拿|看|查|开|弄|问|倒|把|搬|写|填|选|关|调|买|取|挑))(?:吧|啊|呀)?",
             r"(?:叫|喊|快叫|快去叫|快喊|帮我叫|帮我喊|给我叫|赶紧叫|马上叫|快找|去叫|快去找)(?:一下|个|一个|下|一声)?"
-            r"(?:护士|医生|大夫|救护车|急救|工作人员|人|护工|值班)",
+            r"(?:护士|医生|大夫|救护车|急救)",
             r"(?:护士|医生|大夫|护工)(?:快|赶紧|马上)?(?:来|过来|快来|救|啊|呀)(?!了吗|了没|吗|没有)|快(?:来|过来)(?:人|啊)|"
             r"^(?:护士|医生|大夫|来人|护工)+(?:啊|呀|快来|救命|在哪)?$",
-            r"(?:叫|喊|找|请|快叫|帮我叫|帮我喊|给我叫|麻烦叫|麻烦你叫)(?:一下|个|一个|下)?(?:护士|医生|大夫|姑娘|护工|"
-            r"工作人员|值班的|人)(?:过来|来|快来)",
+            r"(?:叫|喊|找|快叫|帮我叫|帮我喊|给我叫|麻烦叫|麻烦你叫)(?:一下|个|一个|下)?(?:护士|医生|大夫|姑娘)"
+            r"(?:过来|来|快来)",
             r"白车|(?:要|需要|找)(?:个|一个)?人(?:来)?帮(?:忙|我|一下)(?!(?:找|拿|看|查|开|弄|问|倒|把|搬|写|填|选))",
+            r"(?:快|快点|赶紧|马上)叫(?:个|一个)?(?:人|护工|工作人员)|叫(?:个|一个)?(?:人|护工|工作人员)(?:来|过来)(?!了)|"
+            r"帮我叫(?:个|一个)?(?:护工|护士|人)",
             r"打(?:个)?(?:120|一二零|幺二零|急救电话)|救护车|(?:叫|打|要|找|喊)急救|急救车|紧急情况"),
     *_rules(O, CRITICAL,
             _ZH_PERSON + r".{0,6}?(?:叫不醒|喊不醒|醒不过来|醒不了|没(?:有)?反应|不动了|一动不动|动不了|倒在地上|倒地|"

@@ -147,3 +147,35 @@ class DistressSimilarity:
                                                             f"{rival:.3f})", via="similarity"), False
         stop = near.stop[1] is not None and near.stop[0] - max(near.ordinary[0], near.distress[0]) >= self.stop_margin
         return None, stop
+
+
+def load_similarity(embedder_name: str = "e5", path: str | Path = EXAMPLES_PATH) -> DistressSimilarity | None:
+    """The similarity check with the shipped bank, or None (logged) when its model or
+    bank cannot be loaded: the rules still run, the robot still hears distress."""
+    from carebot.brain import embeddings
+
+    try:
+        return DistressSimilarity(embeddings.load(embedder_name), load_examples(path))
+    except (ImportError, OSError, ValueError, RuntimeError) as exc:
+        log.error("distress similarity check unavailable (%s: %s); rules only", type(exc).__name__, exc)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m carebot.brain.distress_similarity prepare``: compute the bank's vectors
+    into the cache (setup does this, so the first start of the brain is not slow)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["prepare"]:
+        print("usage: python -m carebot.brain.distress_similarity prepare", file=sys.stderr)
+        return 2
+    similarity = load_similarity()
+    if similarity is None:
+        return 1
+    print(f"[distress] {len(similarity.examples)} example vectors ready ({similarity.embedder.name})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

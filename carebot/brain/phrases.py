@@ -84,6 +84,7 @@ _EN_STOP_ANYWHERE = (
     r"\b(?:please|robot|hey|oi|i said|i told you to|just|you must|can you|could you|would you) (?:just )?stop"
     r"(?: it| that| there| now| moving| please| right now)?$",
     r"\b(?:please|robot|hey|oi|i said|i told you to) stop\b",
+    r"\b(?:stop|halt) (?:now|it|that|right now|please|it now|that now)$",
     r"^(?:(?:no|hey|oi|robot|please|wait|whoa|woah|ow|ouch|careful) )*(?:stop|halt|freeze)\b(?! (?:" +
     _EN_STOP_NOT_COMMAND + r")\b)",
     r"\bstop stop\b",

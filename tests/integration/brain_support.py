@@ -83,6 +83,10 @@ class BrainPeer:
                               low_confidence=low_confidence, source="test")
         self.transcript_pub.publish(msg)
 
+    def shout(self, level_dbfs: float = -4.0) -> None:
+        """A loud utterance without words, as the speech node publishes a scream."""
+        self.transcript_pub.publish(self.Transcript(text="", shout=True, level_dbfs=level_dbfs, source="test"))
+
     def call_ask(self, text: str, person: str = "", execute: bool = False, timeout: float = 30.0):
         if not self.ask.wait_for_service(timeout_sec=timeout):
             raise TimeoutError("brain/ask not available")
