@@ -13,6 +13,18 @@ is fed each clip in real time, and the time from the last speech sample sent to
 the Transcript received is measured.
 
     .venv/bin/python benchmarks/speech_bench.py [--clips 8] [--threads 2] [--ros]
+
+``--room`` measures hearing in a room instead (carebot.speech.room_corpus): word
+error rate per condition (clean, pink/babble/TV noise at 10 and 5 dB SNR,
+reverberation, a whole lounge, the robot's own voice playing) for each front-end
+variant (``VARIANTS``: every stage on and off), the CPU each stage costs, and end
+of speech -> transcript latency. ``--split heldout`` reports the held-out sentences
+(never used for tuning). ``--paused`` measures slow speech with mid-sentence pauses
+(split rate, WER, latency) for fixed and adaptive end of speech. Results are cached
+per item and variant (``--cache``), so a second run only computes what changed.
+
+    .venv/bin/python benchmarks/speech_bench.py --room --split dev --limit 16 \
+        --variants old,gain,webrtc,deepfilter --conditions clean,lounge_10
 """
 from __future__ import annotations
 
@@ -123,12 +135,175 @@ def bench_ros(clips):
         stop(proc)
 
 
+# --------------------------------------------------------------------------- room
+CACHE_VERSION = 3    # bump when the pipeline changes in a way that changes results
+
+
+def variants():
+    """Front-end variants: name -> (FrontEndConfig, recogniser overrides, vad overrides)."""
+    from carebot.speech.frontend import FrontEndConfig, NoiseSuppression as NS
+
+    off = dict(echo_cancellation=False, noise_suppression=NS.OFF, gain=False)
+    return {
+        "old": (FrontEndConfig(**off), {}, {}),                                   # carebot before the front end
+        "gain": (FrontEndConfig(**{**off, "gain": True}), {}, {}),
+        "webrtc": (FrontEndConfig(**{**off, "gain": True, "noise_suppression": NS.WEBRTC}), {}, {}),
+        "webrtc2": (FrontEndConfig(**{**off, "gain": True, "noise_suppression": NS.WEBRTC,
+                                      "webrtc_ns_level": 2}), {}, {}),
+        "deepfilter": (FrontEndConfig(**{**off, "gain": True, "noise_suppression": NS.DEEPFILTER}), {}, {}),
+        "deepfilter12": (FrontEndConfig(**{**off, "gain": True, "noise_suppression": NS.DEEPFILTER,
+                                           "deepfilter_atten_lim_db": 12.0}), {}, {}),
+        "aec": (FrontEndConfig(**{**off, "gain": True, "echo_cancellation": True}), {}, {}),
+        "aec+webrtc": (FrontEndConfig(**{**off, "gain": True, "echo_cancellation": True,
+                                         "noise_suppression": NS.WEBRTC}), {}, {}),
+        "aec+deepfilter": (FrontEndConfig(**{**off, "gain": True, "echo_cancellation": True,
+                                             "noise_suppression": NS.DEEPFILTER}), {}, {}),
+    }
+
+
+class Cache:
+    def __init__(self, path: Path):
+        import json
+
+        self.path = path
+        self.data = json.loads(path.read_text()) if path.is_file() else {}
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def put(self, key, value):
+        import json
+
+        self.data[key] = value
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data))
+        tmp.replace(self.path)
+
+
+def _site_prompts(site: str):
+    from carebot.speech.vocabulary import load_vocabulary
+
+    vocab = load_vocabulary(site)
+    return (("en", vocab.prompt("en")), ("zh", vocab.prompt("zh")))
+
+
+def room_run(args) -> None:
+    from carebot.speech import room_corpus
+    from carebot.speech.transcriber import join_accepted
+    from carebot.speech.vad import VadConfig
+
+    table = variants()
+    names = [v for v in args.variants.split(",") if v]
+    conditions = [room_corpus.CONDITION_BY_NAME[c] for c in args.conditions.split(",")] \
+        if args.conditions != "all" else list(room_corpus.CONDITIONS)
+    cache = Cache(Path(args.cache))
+    rc = room_corpus.RoomCorpus()
+    items = list(rc.items(args.split, conditions, args.limit))
+    model_tag = f"{args.model}/b{args.beam}/{args.vocabulary}"
+    print(f"{args.split}: {len(items) // len(conditions)} sentences x {len(conditions)} conditions, "
+          f"model {args.model}, beam {args.beam}, vocabulary {args.vocabulary}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    transcribers = {}
+    results = {}      # (variant, condition) -> list of (errors, words, latency, compute)
+    cpu = {}          # variant -> {stage: cpu_s}, audio_s
+    for name in names:
+        fe, rec_over, vad_over = table[name]
+        for item in items:
+            key = "|".join([str(CACHE_VERSION), name, model_tag, args.split, item.condition.name,
+                            item.voice.label, item.sentence.text])
+            hit = cache.get(key)
+            if hit is None:
+                if name not in transcribers:
+                    prompts = ()
+                    if args.vocabulary != "off":
+                        prompts = _site_prompts(item.sentence.site)
+                    transcribers[name] = Transcriber(RecognizerConfig(
+                        model=args.model, language="en", cpu_threads=args.threads, beam_size=args.beam,
+                        prompt_mode=args.vocabulary if args.vocabulary != "off" else "prompt", **rec_over),
+                        frontend=fe).load()
+                tr = transcribers[name]
+                if args.vocabulary != "off":   # the prompt of the sentence's site
+                    from dataclasses import replace
+                    tr.recognizer.config = replace(tr.recognizer.config, prompts=_site_prompts(item.sentence.site))
+                vad = VadConfig(**vad_over)
+                frontend = tr.make_frontend()
+                t0 = time.process_time()
+                cleaned = frontend.process_clip(item.mic, item.far) if frontend else item.mic
+                fe_cpu = time.process_time() - t0
+                detector = UtteranceDetector(vad)
+                tail = np.zeros(int(SAMPLE_RATE * (detector.end_wait_s + 0.1)), np.float32)
+                utterances = detector.process(np.concatenate([cleaned, tail])) + detector.flush()
+                texts, waits, spent = [], [], 0.0
+                for u in utterances:
+                    u.raw = np.concatenate([item.mic, tail])[u.audio_start_sample:u.audio_start_sample + len(u.audio)]
+                    started = time.perf_counter()
+                    r = tr.transcribe_utterance(u)
+                    spent += time.perf_counter() - started
+                    waits.append((u.detected_sample - u.end_sample) / SAMPLE_RATE + (time.perf_counter() - started))
+                    if r.accepted:
+                        texts.append(r.text)
+                hyp = " ".join(texts)
+                errors, words = corpus.word_errors(item.sentence.text, hyp)
+                hit = {"hyp": hyp, "errors": errors, "words": words, "latency": waits[-1] if waits else None,
+                       "compute": spent, "fe_cpu": fe_cpu, "audio_s": len(item.mic) / SAMPLE_RATE,
+                       "stages": frontend.stages if frontend else [], "kind": item.sentence.kind}
+                cache.put(key, hit)
+                if args.verbose:
+                    print(f"  {name:12s} {item.condition.name:10s} {errors}/{words} {item.sentence.text!r} -> {hyp!r}")
+            results.setdefault((name, item.condition.name), []).append(hit)
+            c = cpu.setdefault(name, [0.0, 0.0, 0.0])
+            c[0] += hit["fe_cpu"]
+            c[1] += hit["audio_s"]
+            c[2] += hit["compute"]
+    header = f"{'variant':14s}" + "".join(f"{c.name:>10s}" for c in conditions) + f"{'all':>8s}{'FE cpu':>8s}{'lat p50':>8s}{'p95':>6s}"
+    print("WER per condition")
+    print(header)
+    for name in names:
+        row, every, lats = f"{name:14s}", [], []
+        for c in conditions:
+            hits = results.get((name, c.name), [])
+            pairs = [(h["errors"], h["words"]) for h in hits]
+            every += pairs
+            lats += [h["latency"] for h in hits if h["latency"] is not None]
+            row += f"{corpus.error_rate(pairs):10.3f}"
+        fe_cpu, audio_s, _ = cpu[name]
+        row += f"{corpus.error_rate(every):8.3f}{fe_cpu / audio_s:8.3f}{pct(lats, 50):8.2f}{pct(lats, 95):6.2f}" if lats \
+            else f"{corpus.error_rate(every):8.3f}{fe_cpu / audio_s:8.3f}"
+        print(row)
+    kinds = sorted({h["kind"] for hits in results.values() for h in hits})
+    if len(kinds) > 1:
+        print("WER by kind of sentence (all conditions)")
+        for name in names:
+            parts = []
+            for kind in kinds:
+                pairs = [(h["errors"], h["words"]) for (n, _), hits in results.items() if n == name
+                         for h in hits if h["kind"] == kind]
+                parts.append(f"{kind} {corpus.error_rate(pairs):.3f}")
+            print(f"  {name:14s} " + ", ".join(parts))
+    print("FE cpu: front-end CPU seconds per second of audio (1.0 = one core); latency: end of speech -> "
+          "transcript (VAD wait + front-end-free recognition), s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ros", action="store_true", help="also measure through the speech node over DDS")
+    ap.add_argument("--room", action="store_true", help="word error rate in noisy rooms per front-end variant")
+    ap.add_argument("--split", default="dev", choices=("dev", "heldout"))
+    ap.add_argument("--limit", type=int, default=0, help="first N sentences of the split (0 = all)")
+    ap.add_argument("--variants", default="old,gain,webrtc,deepfilter")
+    ap.add_argument("--conditions", default="all")
+    ap.add_argument("--model", default="tiny.en", choices=tuple(MODEL_NAMES))
+    ap.add_argument("--beam", type=int, default=1)
+    ap.add_argument("--vocabulary", default="off", choices=("off", "prompt", "hotwords"))
+    ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "carebot-speech-bench.json"))
+    ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
+    if args.room:
+        room_run(args)
+        return 0
     maker = corpus.SpeechMaker()
     samples = [s for s in corpus.samples() if s.language == "en"][: args.clips]
     clips = [(s.text, maker.make(s.text, s.voice).samples) for s in samples]

@@ -323,6 +323,12 @@ class PyAudioSource:
             self._set_state(SourceState.LOST, f"read failed: {exc}")
             return None
         t_end = time.time()
+        try:
+            # Frames still waiting in the device buffer were recorded after this block: a late
+            # read must not make the block look younger than it is (the echo canceller aligns on it).
+            t_end -= self._stream.get_read_available() / float(self._resampler.src_rate)
+        except (IOError, OSError):
+            pass
         samples = to_mono(pcm16_to_float(raw), self._channels_open)
         t0 = t_end - len(samples) / float(self._resampler.src_rate)
         return AudioBlock(self._resampler.process(samples), t0)

@@ -16,8 +16,10 @@ class Player(Protocol):
     name: str
 
     def play(self, clip: Clip, should_stop: Callable[[], bool],
-             on_progress: Callable[[float], None] | None = None) -> bool:
-        """Play clip; returns False when should_stop() cut it short."""
+             on_progress: Callable[[float], None] | None = None,
+             on_block: Callable[[np.ndarray, int], None] | None = None) -> bool:
+        """Play clip; returns False when should_stop() cut it short. ``on_block(samples, rate)``
+        gets each block as it is written to the loudspeaker (the echo canceller's reference)."""
 
 
 def _blocks(clip: Clip):
@@ -32,7 +34,7 @@ class PacedPlayer:
 
     name = "none"
 
-    def play(self, clip: Clip, should_stop, on_progress=None) -> bool:
+    def play(self, clip: Clip, should_stop, on_progress=None, on_block=None) -> bool:
         started = time.monotonic()
         played = 0.0
         for block, progress in _blocks(clip):
@@ -65,7 +67,7 @@ class DevicePlayer:
                 return i
         raise OSError(f"no output device named {self._device!r}")
 
-    def play(self, clip: Clip, should_stop, on_progress=None) -> bool:
+    def play(self, clip: Clip, should_stop, on_progress=None, on_block=None) -> bool:
         import pyaudio
 
         pa = pyaudio.PyAudio()
@@ -76,6 +78,8 @@ class DevicePlayer:
                 for block, progress in _blocks(clip):
                     if should_stop():
                         return False
+                    if on_block:
+                        on_block(block, int(clip.sample_rate))
                     stream.write(float_to_pcm16(block).tobytes())
                     if on_progress:
                         on_progress(progress)

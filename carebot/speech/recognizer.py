@@ -19,6 +19,7 @@ from carebot.speech.audio import SAMPLE_RATE
 
 MODEL_NAMES = {"tiny.en": "whisper-tiny.en", "base": "whisper-base"}
 AUTO = "auto"
+PROMPT_MODES = ("prompt", "hotwords")
 # Short clips need no more context; a fixed window keeps the cost predictable.
 _MAX_AUDIO_S = 30.0
 
@@ -32,6 +33,18 @@ class RecognizerConfig:
     beam_size: int = 1                     # greedy: 2-3x faster than beam 5, same WER on short commands
     # Greedy only by default: deterministic, and the guard rejects what a fallback would retry.
     temperatures: tuple[float, ...] = (0.0,)
+    # Site vocabulary (vocabulary.py): (language, prompt) pairs; the prompt of the language
+    # decoded is given to Whisper as the preceding text ("prompt") or as hotwords.
+    prompts: tuple[tuple[str, str], ...] = ()
+    prompt_mode: str = "prompt"            # prompt | hotwords
+
+    def prompt_for(self, language: str | None) -> str | None:
+        table = dict(self.prompts)
+        if not table:
+            return None
+        if language and language in table:
+            return table[language]
+        return table.get("en") if (language or "en").startswith("en") else None
 
     def validate(self) -> "RecognizerConfig":
         if self.model not in MODEL_NAMES:
@@ -40,6 +53,8 @@ class RecognizerConfig:
             raise ValueError(f"model {self.model} only knows English; use model 'base' for language {self.language!r}")
         if self.cpu_threads < 1 or self.beam_size < 1 or not self.temperatures:
             raise ValueError("cpu_threads and beam_size must be >= 1, temperatures non-empty")
+        if self.prompt_mode not in PROMPT_MODES:
+            raise ValueError(f"prompt_mode must be one of {PROMPT_MODES} (got {self.prompt_mode!r})")
         return self
 
 
@@ -119,8 +134,11 @@ class Recognizer:
         start = time.perf_counter()
         with self._lock:
             lang, lang_prob = self._language_for(audio, language)
+            prompt = self.config.prompt_for(lang)
+            as_hotwords = self.config.prompt_mode == "hotwords"
             segments, info = self._model.transcribe(
                 audio, language=lang, beam_size=self.config.beam_size,
+                initial_prompt=None if as_hotwords else prompt, hotwords=prompt if as_hotwords else None,
                 temperature=list(self.config.temperatures), condition_on_previous_text=False,
                 without_timestamps=True, vad_filter=False,
                 # The guard judges these itself; Whisper's own skip would hide the numbers.

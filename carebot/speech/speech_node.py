@@ -32,11 +32,15 @@ from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, Heal
 from carebot.speech.audio import Clip, SAMPLE_RATE, write_wav
 from carebot.speech.audio_source import (PushSource, PyAudioSource, SourceState, StreamClock,
                                          WavFileSource)
+from carebot.speech.audio import StreamResampler
 from carebot.speech.barge_in import HeardAction, SpeakingGate, decide
+from carebot.speech.endpoint import EndOfSpeech
+from carebot.speech.frontend import EchoReference, FrontEndConfig, NoiseSuppression, RawHistory
 from carebot.speech.hallucination_guard import GuardConfig, HallucinationGuard
 from carebot.speech.loudness import SHOUT_CLIPPED_FRACTION, SHOUT_LEVEL_DBFS, ShoutConfig
 from carebot.speech.playback import make_player
-from carebot.speech.recognizer import AUTO, MODEL_NAMES, Recognizer, RecognizerConfig
+from carebot.speech.recognizer import AUTO, MODEL_NAMES, PROMPT_MODES, Recognizer, RecognizerConfig
+from carebot.speech.vocabulary import load_vocabulary
 from carebot.speech.transcriber import Transcriber
 from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine, TtsError
 from carebot.speech.vad import Utterance, UtteranceDetector, VadConfig
@@ -78,7 +82,8 @@ class SpeechNode(Node):
         self.declare_parameter("languages", "en,zh", d(description="comma-separated languages allowed when language is auto"))
         self.declare_parameter("cpu_threads", 2, d(description="CPU threads for Whisper", integer_range=[IntegerRange(from_value=1, to_value=64)]))
         self.declare_parameter("beam_size", 1, d(description="Whisper beam size (1 = greedy, fastest)", integer_range=[IntegerRange(from_value=1, to_value=10)]))
-        self.declare_parameter("end_silence_ms", 500, d(description="silence that ends an utterance (ms)", integer_range=[IntegerRange(from_value=90, to_value=3000)]))
+        self.declare_parameter("end_silence_ms", 500, d(description="silence after which an utterance that reads as a complete command ends (ms)", integer_range=[IntegerRange(from_value=90, to_value=3000)]))
+        self.declare_parameter("max_pause_ms", 1300, d(description="adaptive end of speech: an utterance that reads as unfinished waits this long for the speaker to go on (ms); 0 = off (every utterance ends after end_silence_ms)", integer_range=[IntegerRange(from_value=0, to_value=3000)]))
         self.declare_parameter("max_utterance_s", 15.0, d(description="longest utterance before it is cut (s)", floating_point_range=[FloatingPointRange(from_value=1.0, to_value=30.0)]))
         self.declare_parameter("min_level_dbfs", -55.0, d(description="quietest speech level (dBFS)", floating_point_range=[FloatingPointRange(from_value=-90.0, to_value=-10.0)]))
         self.declare_parameter("no_speech_threshold", 0.6, d(description="Whisper no-speech probability above which unsure text is dropped", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0)]))
@@ -86,6 +91,14 @@ class SpeechNode(Node):
         self.declare_parameter("shout_level_dbfs", SHOUT_LEVEL_DBFS, d(description="active speech level (RMS, dBFS at the microphone) from which a voice-like utterance is a shout; published even without words", floating_point_range=[FloatingPointRange(from_value=-60.0, to_value=0.0)]))
         self.declare_parameter("shout_clipped_fraction", SHOUT_CLIPPED_FRACTION, d(description="share of microphone samples at full scale (0..1) from which a voice-like utterance is a shout", floating_point_range=[FloatingPointRange(from_value=0.0001, to_value=1.0)]))
         self.declare_parameter("low_confidence_threshold", 0.55, d(description="confidence below which a transcript is marked low_confidence", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0)]))
+        self.declare_parameter("echo_cancellation", True, d(description="remove the robot's own voice from the microphone signal (WebRTC AEC3, the loudspeaker's samples as reference; with playback device)"))
+        self.declare_parameter("noise_suppression", "off", d(description="noise suppressor before the VAD and Whisper: off, webrtc or deepfilter (DeepFilterNet3, ~25 % of a core)"))
+        self.declare_parameter("webrtc_ns_level", 1, d(description="WebRTC noise suppression level 0..3 (at most 6, 12, 18, 21 dB)", integer_range=[IntegerRange(from_value=0, to_value=3)]))
+        self.declare_parameter("gain", True, d(description="bring each utterance to gain_target_dbfs before Whisper (automatic gain)"))
+        self.declare_parameter("gain_target_dbfs", -23.0, d(description="active speech level Whisper gets (dBFS)", floating_point_range=[FloatingPointRange(from_value=-40.0, to_value=-6.0)]))
+        self.declare_parameter("max_gain_db", 30.0, d(description="most amplification of a quiet utterance (dB)", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=60.0)]))
+        self.declare_parameter("site", "", d(description="site whose vocabulary biases recognition (config/sites/<site>, models/worlds/<site>.yaml); empty = none"))
+        self.declare_parameter("vocabulary", "prompt", d(description="how the site vocabulary reaches Whisper: prompt, hotwords or off"))
         self.declare_parameter("tts_engine", "auto", d(description="auto (Piper for English, espeak-ng otherwise), piper or espeak"))
         self.declare_parameter("tts_language", "en", d(description="language of Speak goals that name none"))
         self.declare_parameter("tts_rate_wpm", 130.0, d(description="default speaking rate (words/min); slow for elderly listeners", floating_point_range=[FloatingPointRange(from_value=80.0, to_value=260.0)]))
@@ -98,7 +111,9 @@ class SpeechNode(Node):
 
         p = {name: self.get_parameter(name).value for name in (
             "audio_source", "device", "device_rate", "reopen_interval_s", "file_path", "file_realtime", "model",
-            "language", "languages", "cpu_threads", "beam_size", "end_silence_ms", "max_utterance_s",
+            "language", "languages", "cpu_threads", "beam_size", "end_silence_ms", "max_pause_ms", "max_utterance_s",
+            "echo_cancellation", "noise_suppression", "webrtc_ns_level", "gain", "gain_target_dbfs", "max_gain_db",
+            "site", "vocabulary",
             "min_level_dbfs", "no_speech_threshold", "min_avg_logprob", "low_confidence_threshold",
             "shout_level_dbfs", "shout_clipped_fraction", "tts_engine",
             "tts_language", "tts_rate_wpm", "tts_volume", "playback", "output_device", "barge_in", "echo_tail_s",
@@ -111,17 +126,35 @@ class SpeechNode(Node):
         self._model_error = ""
         self._model_ready = False
 
+        max_pause = int(p["max_pause_ms"])
         self._vad_config = VadConfig(end_silence_ms=int(p["end_silence_ms"]), max_utterance_s=float(p["max_utterance_s"]),
-                                     min_level_dbfs=float(p["min_level_dbfs"])).validate()
+                                     min_level_dbfs=float(p["min_level_dbfs"]),
+                                     max_pause_ms=max_pause if max_pause > int(p["end_silence_ms"]) else 0).validate()
         languages = tuple(x.strip() for x in str(p["languages"]).split(",") if x.strip())
+        prompts: tuple[tuple[str, str], ...] = ()
+        if p["site"] and p["vocabulary"] != "off":
+            vocab = load_vocabulary(str(p["site"]))
+            prompts = tuple((lang, vocab.prompt(lang)) for lang in ("en", "zh"))
+        # The loudspeaker is the robot's own: with playback none (simulation) nothing echoes.
+        self._aec_active = bool(p["echo_cancellation"]) and p["playback"] == "device"
+        frontend = FrontEndConfig(echo_cancellation=self._aec_active,
+                                  noise_suppression=NoiseSuppression(p["noise_suppression"]),
+                                  webrtc_ns_level=int(p["webrtc_ns_level"]), gain=bool(p["gain"]),
+                                  target_dbfs=float(p["gain_target_dbfs"]), max_gain_db=float(p["max_gain_db"]))
         self._transcriber = Transcriber(
             Recognizer(RecognizerConfig(model=p["model"], language=p["language"], languages=languages,
-                                        cpu_threads=int(p["cpu_threads"]), beam_size=int(p["beam_size"]))),
+                                        cpu_threads=int(p["cpu_threads"]), beam_size=int(p["beam_size"]),
+                                        prompts=prompts,
+                                        prompt_mode=p["vocabulary"] if p["vocabulary"] in PROMPT_MODES else "prompt")),
             HallucinationGuard(GuardConfig(no_speech_threshold=float(p["no_speech_threshold"]),
                                            min_avg_logprob=float(p["min_avg_logprob"]),
                                            low_confidence_threshold=float(p["low_confidence_threshold"]))),
             ShoutConfig(shout_level_dbfs=float(p["shout_level_dbfs"]),
-                        shout_clipped_fraction=float(p["shout_clipped_fraction"])))
+                        shout_clipped_fraction=float(p["shout_clipped_fraction"])), frontend)
+        self._frontend = self._transcriber.make_frontend()   # FrontEndUnavailable: main() reports it
+        self._reference = EchoReference()
+        self._raw = RawHistory(float(p["max_utterance_s"]) + 3.0)
+        self._endpoint = EndOfSpeech(self._transcribe)
         self._synth = Synthesizer(TtsConfig(engine=TtsEngine(p["tts_engine"]), default_language=p["tts_language"],
                                             rate_wpm=float(p["tts_rate_wpm"]), volume=float(p["tts_volume"])))
         self._player = make_player(p["playback"], p["output_device"])
@@ -164,6 +197,12 @@ class SpeechNode(Node):
             problems.append(f"tts_engine {p['tts_engine']!r} is not one of auto, piper, espeak")
         if p["playback"] not in ("device", "none"):
             problems.append(f"playback {p['playback']!r} is not device or none")
+        if p["noise_suppression"] not in tuple(n.value for n in NoiseSuppression):
+            problems.append(f"noise_suppression {p['noise_suppression']!r} is not one of off, webrtc, deepfilter")
+        if p["vocabulary"] not in ("off",) + PROMPT_MODES:
+            problems.append(f"vocabulary {p['vocabulary']!r} is not one of off, prompt, hotwords")
+        if p["site"] and not (Path(__file__).resolve().parents[2] / "config" / "sites" / str(p["site"])).is_dir():
+            problems.append(f"site {p['site']!r} has no config/sites/{p['site']} folder")
         if problems:
             raise ValueError("speech parameters: " + "; ".join(problems))
 
@@ -212,17 +251,27 @@ class SpeechNode(Node):
                 continue
             self._clock_map.mark(position, block.t0)
             position += len(block.samples)
+            samples = block.samples
+            self._raw.append(samples)
+            if self._frontend is not None:
+                far = None
+                if self._aec_active:
+                    far = self._reference.take(len(samples))
+                samples = self._frontend.process(samples, far)
             hearing_self = self._gate.hearing_self()
-            for utt in detector.process(block.samples):
+            for utt in detector.process(samples):
+                utt.raw = self._raw.slice(utt.audio_start_sample, utt.audio_start_sample + len(utt.audio))
                 self._enqueue(utt, overlap or hearing_self)
-                overlap = False
+                if not utt.tentative:
+                    overlap = False
             if detector.in_speech:
                 overlap = overlap or hearing_self
             else:
                 overlap = False
 
     def _enqueue(self, utt: Utterance, during_speech: bool) -> None:
-        self._counts["utterances"] += 1
+        if not utt.tentative:
+            self._counts["utterances"] += 1
         if during_speech and not self._p["barge_in"]:
             return
         heard = _Heard(utt, during_speech, self._clock_map.time_of(utt.start_sample),
@@ -256,8 +305,14 @@ class SpeechNode(Node):
 
     def _handle(self, heard: _Heard) -> None:
         utt = heard.utterance
-        if self._p["record_dir"]:
+        if self._p["record_dir"] and not utt.tentative:
             self._record(utt)
+        # Adaptive end of speech (endpoint.py): a complete command is published at its first
+        # pause, an unfinished one is held until the speaker goes on or the longest pause passed.
+        for part, result in self._endpoint.feed(utt):
+            self._publish(heard, part, result)
+
+    def _transcribe(self, utt: Utterance):
         result = self._transcriber.transcribe_utterance(utt)
         if result.recognition is not None:
             self._last_rtf = result.recognition.rtf
@@ -265,7 +320,9 @@ class SpeechNode(Node):
             self._counts["rejected"] += 1
             self.get_logger().info(f"no transcript ({result.verdict.value}: {result.detail}; "
                                    f"{result.level_dbfs:.1f} dBFS)")
-            return
+        return result
+
+    def _publish(self, heard: _Heard, utt: Utterance, result) -> None:
         # A shout with no intelligible words is published with text "" (the brain checks in).
         text = result.text if result.accepted else ""
         # While the robot speaks, a wordless shout may be its own voice: only stop/help phrases pass.
@@ -285,8 +342,8 @@ class SpeechNode(Node):
         msg.low_confidence = bool(result.low_confidence) if text else True
         msg.shout = bool(result.shout)
         msg.level_dbfs = float(result.level_dbfs)
-        msg.start = _time_msg(heard.t_start)
-        msg.end = _time_msg(heard.t_end)
+        msg.start = _time_msg(self._clock_map.time_of(utt.start_sample))
+        msg.end = _time_msg(self._clock_map.time_of(utt.end_sample))
         msg.source = self._source.name
         self._transcript_pub.publish(msg)
         self._counts["transcripts"] += 1
@@ -337,8 +394,13 @@ class SpeechNode(Node):
 
             self._gate.begin(req.text)
             self._speaking_pub.publish(Bool(data=True))
+            resampler = StreamResampler(clip.sample_rate)
+
+            def reference(block, rate: int) -> None:   # what the loudspeaker gets: the AEC's reference
+                self._reference.push(resampler.process(block))
+
             try:
-                finished = self._player.play(clip, should_stop, progress)
+                finished = self._player.play(clip, should_stop, progress, reference if self._aec_active else None)
             except OSError as exc:
                 finished, error = False, f"loudspeaker failed: {exc}"
             else:
@@ -363,7 +425,11 @@ class SpeechNode(Node):
     def _publish_diagnostics(self) -> None:
         state = self._source.state
         values = dict(self._counts, source=self._source.name, source_state=state.value,
-                      speaking=self._gate.speaking, model=self._p["model"], last_rtf=f"{self._last_rtf:.3f}")
+                      speaking=self._gate.speaking, model=self._p["model"], last_rtf=f"{self._last_rtf:.3f}",
+                      frontend=",".join(self._frontend.stages) if self._frontend else "off",
+                      held_unfinished=self._endpoint.stats.held, published_early=self._endpoint.stats.early)
+        if self._frontend is not None:
+            values.update({f"cpu_{k}": f"{self._frontend.stats.share(k):.4f}" for k in ("aec", "ns")})
         if isinstance(self._source, PyAudioSource):
             values.update(reopen_count=self._source.reopen_count, last_error=self._source.last_error)
         if isinstance(self._source, PushSource):

@@ -4,6 +4,10 @@ place, shared by the node, the CLI and the benchmark.
 Every utterance is measured (``loudness``): its level goes on the transcript,
 and a loud, voice-like utterance is a *shout*. A shout is published even when
 no intelligible words come out of it (text ""), so the brain can check in.
+
+The room front end (``frontend``): ``transcribe_clip`` runs the stream stages
+(echo canceller, noise suppressor) before the VAD, as the node's capture thread
+does; every utterance is brought to a set level (gain) before Whisper.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from carebot.speech.audio import SAMPLE_RATE
+from carebot.speech.frontend import FrontEnd, FrontEndConfig, NoiseSuppression, normalise_level
 from carebot.speech.hallucination_guard import GuardConfig, GuardResult, HallucinationGuard, Verdict
 from carebot.speech.loudness import Loudness, ShoutConfig, is_shout, measure, tame
 from carebot.speech.recognizer import Recognition, Recognizer, RecognizerConfig
@@ -52,10 +57,19 @@ class Transcriber:
     """Recognises utterances and guards the result."""
 
     def __init__(self, recognizer: Recognizer | RecognizerConfig | None = None,
-                 guard: HallucinationGuard | GuardConfig | None = None, shout: ShoutConfig | None = None):
+                 guard: HallucinationGuard | GuardConfig | None = None, shout: ShoutConfig | None = None,
+                 frontend: FrontEndConfig | None = None):
         self.recognizer = recognizer if isinstance(recognizer, Recognizer) else Recognizer(recognizer)
         self.guard = guard if isinstance(guard, HallucinationGuard) else HallucinationGuard(guard)
         self.shout_config = (shout or ShoutConfig()).validate()
+        self.frontend_config = (frontend or FrontEndConfig()).validate()
+
+    def make_frontend(self) -> FrontEnd | None:
+        """The stream stages for one stream, or None when all are off."""
+        cfg = self.frontend_config
+        if not cfg.echo_cancellation and cfg.noise_suppression == NoiseSuppression.OFF:
+            return None
+        return FrontEnd(cfg)
 
     def load(self) -> "Transcriber":
         self.recognizer.load()
@@ -74,7 +88,10 @@ class Transcriber:
         early = self.guard.check_audio(audio)
         if early is not None:
             return self._result(early, None, start_s, end_s, started, loud, False)
-        recognition = self.recognizer.transcribe(tame(audio, loud, self.shout_config), language)
+        cfg = self.frontend_config
+        heard = (normalise_level(audio, cfg.target_dbfs, cfg.max_gain_db, loud.level_dbfs) if cfg.gain
+                 else tame(audio, loud, self.shout_config))
+        recognition = self.recognizer.transcribe(heard, language)
         verdict = self.guard.judge(recognition)
         return self._result(verdict, recognition, start_s, end_s, started, loud,
                             is_shout(loud, self.shout_config))
@@ -86,13 +103,33 @@ class Transcriber:
         return result
 
     def transcribe_clip(self, samples: np.ndarray, vad: VadConfig | None = None,
-                        language: str | None = None) -> list[Transcription]:
-        """A whole recording: cut into utterances by the VAD, each recognised and guarded."""
+                        language: str | None = None, far: np.ndarray | None = None) -> list[Transcription]:
+        """A whole recording: front end, cut into utterances by the VAD, each recognised and
+        guarded. ``far``: what a loudspeaker played meanwhile (the echo canceller's reference)."""
+        raw = np.asarray(samples, np.float32)
+        utterances = self.cut(raw, vad, far)
+        if not any(u.tentative for u in utterances):
+            return [self.transcribe_utterance(u, language) for u in utterances]
+        # Adaptive end of speech: only what the node would publish comes back.
+        from carebot.speech.endpoint import EndOfSpeech
+
+        ends = EndOfSpeech(lambda u: self.transcribe_utterance(u, language))
+        return [result for u in utterances for _, result in ends.feed(u)]
+
+    def cut(self, samples: np.ndarray, vad: VadConfig | None = None,
+            far: np.ndarray | None = None) -> list[Utterance]:
+        """Front end + VAD over a whole recording; each utterance keeps its raw stretch."""
+        raw = np.asarray(samples, np.float32)
+        frontend = self.make_frontend()
+        cleaned = frontend.process_clip(raw, far) if frontend is not None else raw
         detector = UtteranceDetector(vad)
-        tail = np.zeros(int(SAMPLE_RATE * (detector.config.end_silence_ms / 1000 + 0.1)), np.float32)
-        utterances = detector.process(np.concatenate([np.asarray(samples, np.float32), tail]))
+        tail = np.zeros(int(SAMPLE_RATE * (detector.end_wait_s + 0.1)), np.float32)
+        utterances = detector.process(np.concatenate([cleaned, tail]))
         utterances += detector.flush()
-        return [self.transcribe_utterance(u, language) for u in utterances]
+        for u in utterances:
+            if u.audio_start_sample >= 0:
+                u.raw = np.concatenate([raw, tail])[u.audio_start_sample:u.audio_start_sample + len(u.audio)]
+        return utterances
 
     @staticmethod
     def _result(guarded: GuardResult, recognition: Recognition | None, start_s: float, end_s: float,

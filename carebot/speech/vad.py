@@ -12,6 +12,15 @@ An adaptive noise floor (the quietest frame of the last 3 s) sets the level thre
 * It **ends** after ``end_silence_ms`` (default 500 ms) without speech, or is
   cut at ``max_utterance_s``. Too little voiced speech (a click, a knock) is
   dropped.
+* **Adaptive end** (``max_pause_ms`` > ``end_silence_ms``): after ``end_silence_ms``
+  the detector hands out a *tentative* utterance (everything so far) but keeps
+  listening; speech that starts again within ``max_pause_ms`` continues the same
+  utterance (another tentative one follows at its next pause). After ``max_pause_ms``
+  of silence the *final* utterance follows, with ``new_speech`` saying whether
+  anything was said after the last tentative one. ``endpoint.EndOfSpeech`` decides
+  from the words whether a tentative utterance is a complete command (published at
+  once) or an unfinished one (wait for the rest): a slow speaker's pause of up to
+  about a second stays inside one sentence.
 """
 from __future__ import annotations
 
@@ -44,6 +53,7 @@ class VadConfig:
     min_level_dbfs: float = -55.0    # absolute minimum level of speech
     voicing_threshold: float = 0.45  # normalised autocorrelation peak of voiced frames
     floor_window_s: float = 3.0      # noise floor = quietest frame level in this window
+    max_pause_ms: int = 0            # adaptive end: wait this long in all when unfinished (0 = off)
 
     def validate(self) -> "VadConfig":
         if not 90 <= self.end_silence_ms <= 3000:
@@ -56,7 +66,13 @@ class VadConfig:
             raise ValueError("continue_margin_db must not exceed start_margin_db")
         if not 0.0 < self.voicing_threshold < 1.0:
             raise ValueError("voicing_threshold must be in (0, 1)")
+        if self.max_pause_ms and not self.end_silence_ms <= self.max_pause_ms <= 3000:
+            raise ValueError(f"max_pause_ms must be 0 (off) or end_silence_ms..3000 ms (got {self.max_pause_ms})")
         return self
+
+    @property
+    def adaptive(self) -> bool:
+        return self.max_pause_ms > self.end_silence_ms
 
 
 @dataclass(frozen=True)
@@ -102,7 +118,11 @@ class Utterance:
     detected_sample: int       # stream position when the end was decided (latency = detected - end)
     voiced_ms: int
     truncated: bool = False    # cut at max_utterance_s; speech goes on in the next one
+    tentative: bool = False    # adaptive end: a pause, not yet the end (the same segment may go on)
+    segment: int = 0           # utterances of one segment (tentative ones, then the final) share it
+    new_speech: bool = True    # final: speech after the last tentative utterance of the segment
     raw: np.ndarray | None = None  # the same stretch before the front end (for clipping), if kept
+    audio_start_sample: int = -1   # stream index of audio[0] (the pre-roll starts before start_sample)
 
     @property
     def start_s(self) -> float:
@@ -125,6 +145,9 @@ class _Open:
     last_speech_end: int = 0
     voiced_frames: int = 0
     silent_frames: int = 0
+    tentative_sent: bool = False   # a tentative utterance went out in this pause
+    any_tentative: bool = False    # ... at any pause of this segment
+    speech_since_tentative: bool = True
 
 
 class UtteranceDetector:
@@ -139,7 +162,13 @@ class UtteranceDetector:
         self._recent: deque[bool] = deque(maxlen=self.config.start_window)
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, self.config.preroll_ms // FRAME_MS))
         self._open: _Open | None = None
+        self._segment = 0
         self.last_features: FrameFeatures | None = None
+
+    @property
+    def end_wait_s(self) -> float:
+        """Longest silence before an utterance is final (s)."""
+        return max(self.config.end_silence_ms, self.config.max_pause_ms) / 1000.0
 
     @property
     def in_speech(self) -> bool:
@@ -172,7 +201,8 @@ class UtteranceDetector:
         """End of stream: close an utterance in progress."""
         if self._open is None:
             return []
-        utterance = self._close(self._position, truncated=False)
+        utterance = self._close(self._open.last_speech_end if self._open.silent_frames else self._position,
+                                truncated=False)
         return [utterance] if utterance else []
 
     # -- internals
@@ -208,6 +238,7 @@ class UtteranceDetector:
                 first = len(self._recent) - list(self._recent).index(True)
                 start_sample = frame_start + FRAME - first * FRAME
                 pre = list(self._preroll)
+                self._segment += 1
                 self._open = _Open(frames=pre + [frame], first_sample=frame_start - len(pre) * FRAME,
                                    start_sample=start_sample, last_speech_end=frame_start + FRAME,
                                    voiced_frames=sum(self._recent))
@@ -219,21 +250,50 @@ class UtteranceDetector:
 
         utt = self._open
         utt.frames.append(frame)
-        if loud_keep:
+        if utt.tentative_sent:
+            # In a long pause, only a real new start (loud and voiced, as at the start of an
+            # utterance) continues the sentence: a noise bump must not keep it open.
+            self._recent.append(start_like)
+            resumed = sum(self._recent) >= min(2, cfg.start_frames)
+        else:
+            resumed = loud_keep
+        if resumed:
             utt.silent_frames = 0
             utt.last_speech_end = frame_start + FRAME
+            if utt.tentative_sent:
+                utt.tentative_sent = False
+                utt.speech_since_tentative = True
+                self._recent.clear()
             if voiced:
                 utt.voiced_frames += 1
         else:
             utt.silent_frames += 1
-        if utt.silent_frames * FRAME_MS >= cfg.end_silence_ms:
+        silence_ms = utt.silent_frames * FRAME_MS
+        if cfg.adaptive and silence_ms >= cfg.end_silence_ms and not utt.tentative_sent and silence_ms < cfg.max_pause_ms:
+            utt.tentative_sent = utt.any_tentative = True
+            utt.speech_since_tentative = False
+            self._recent.clear()
+            result = self._snapshot(utt.last_speech_end)
+        elif silence_ms >= max(cfg.end_silence_ms, cfg.max_pause_ms):
             result = self._close(utt.last_speech_end, truncated=False)
         elif (self._position - utt.start_sample) / SAMPLE_RATE >= cfg.max_utterance_s:
             result = self._close(self._position, truncated=True)
             # Speech goes on: a new utterance continues right here.
+            self._segment += 1
             self._open = _Open(first_sample=self._position, start_sample=self._position,
                                last_speech_end=self._position)
         return result
+
+    def _snapshot(self, end_sample: int) -> Utterance | None:
+        """A tentative utterance: everything so far; the segment stays open."""
+        utt = self._open
+        audio = np.concatenate(utt.frames)
+        keep = min(len(audio), end_sample - utt.first_sample + int(0.15 * SAMPLE_RATE))
+        voiced_ms = utt.voiced_frames * FRAME_MS
+        if voiced_ms < self.config.min_voiced_ms:
+            return None
+        return Utterance(audio[:keep].copy(), utt.start_sample, end_sample, self._position, voiced_ms,
+                         tentative=True, segment=self._segment, audio_start_sample=utt.first_sample)
 
     def _close(self, end_sample: int, truncated: bool) -> Utterance | None:
         utt = self._open
@@ -246,4 +306,6 @@ class UtteranceDetector:
         voiced_ms = utt.voiced_frames * FRAME_MS
         if voiced_ms < self.config.min_voiced_ms:
             return None
-        return Utterance(audio[:keep], utt.start_sample, end_sample, self._position, voiced_ms, truncated)
+        return Utterance(audio[:keep], utt.start_sample, end_sample, self._position, voiced_ms, truncated,
+                         segment=self._segment, new_speech=utt.speech_since_tentative or not utt.any_tentative,
+                         audio_start_sample=utt.first_sample)

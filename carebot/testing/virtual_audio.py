@@ -1,5 +1,6 @@
 """A virtual microphone for tests and the simulation: a PulseAudio daemon with
-a null sink ``virtspk`` whose monitor is the default source.
+a null sink ``virtspk`` whose monitor is the default source (and which is the
+default sink, so a program playing on the device ``pulse`` is heard too).
 
 Whatever is played into ``virtspk`` (``play_clip``/``play_wav``) is what a
 program recording from the pyaudio/ALSA device named ``pulse`` hears; with
@@ -132,6 +133,9 @@ def start(runtime_dir: str | os.PathLike | None = None) -> VirtualAudio:
         if result.returncode != 0 and not _sink_present(handle.env):
             raise VirtualAudioError(f"cannot load the null sink: {result.stderr.strip()}")
     _run("pactl", "set-default-source", SOURCE, env=handle.env)
+    # The robot's own loudspeaker (pyaudio device "pulse", the default sink) plays into the same
+    # sink: the microphone then hears the robot, as a real one does (echo cancellation tests).
+    _run("pactl", "set-default-sink", SINK, env=handle.env)
     return handle
 
 

@@ -1,0 +1,106 @@
+"""Hearing in a room, through real (virtual) audio devices: a private PulseAudio
+daemon whose null sink is both the robot's loudspeaker and what the microphone
+hears. The speech node records from the device ``pulse`` and plays its own voice
+on ``pulse``; the test plays a resident's voice into the same sink.
+
+* A slow sentence with a 0.9 s pause in the middle comes out as one transcript.
+* While the robot speaks, its voice is removed by the echo canceller before the
+  VAD (no utterance is even cut from it), and a resident's "stop" said over it is
+  recognised and cuts the robot off.
+"""
+import time
+
+import numpy as np
+import pytest
+from carebot_interfaces.action import Speak
+
+from carebot.speech import corpus
+from carebot.speech.audio import SAMPLE_RATE
+from carebot.speech.room_corpus import RoomCorpus, RoomVoice
+from carebot.testing import virtual_audio
+from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+
+from speech_support import NODE, SpeechClient
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+# The resident: not the robot's voice (the robot speaks with Piper "joe" at 1.0).
+RESIDENT = RoomVoice(corpus.Voice("espeak", "en-us+f3", 120))
+SLOW = RoomVoice(corpus.Voice("piper", "joe", 100), 0.94)
+
+
+@pytest.fixture
+def room(tmp_path):
+    if not virtual_audio.available():
+        pytest.skip("PulseAudio is not installed (scripts/setup.sh installs it)")
+    handle = virtual_audio.start(tmp_path / "pulse")
+    yield handle
+    handle.stop()
+
+
+def _values(client):
+    return {kv.key: kv.value for kv in client.diagnostics[-1].values} if client.diagnostics else {}
+
+
+def test_paused_sentence_barge_in_and_no_self_transcription(tmp_path, room):
+    env = isolated_env(**room.env)
+    log = tmp_path / "speech.log"
+    proc = start(NODE + ["--ros-args", "-p", "audio_source:=device", "-p", "device:=pulse",
+                         "-p", "playback:=device", "-p", "output_device:=pulse", "-p", "model:=tiny.en",
+                         "-p", "language:=en", "-p", "tts_engine:=piper", "-p", "echo_cancellation:=true",
+                         "-p", "end_silence_ms:=500", "-p", "max_pause_ms:=1300", "-p", "site:=care_home"],
+                 env, log)
+    client = SpeechClient(env)
+    voices = RoomCorpus()
+    try:
+        assert wait_for(lambda: "speech ready" in log.read_text(), 90), log.read_text()
+        assert wait_for(lambda: _values(client).get("frontend") == "aec", 10), _values(client)
+
+        # 1. A slow speaker pauses 0.9 s mid-sentence: one transcript, the whole sentence.
+        sentence = "I would like to go to the garden"
+        paused = voices.paused(sentence, SLOW, 0.9, after_word=4)
+        room.play_clip(np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), 0.5 * paused]), SAMPLE_RATE)
+        assert wait_for(lambda: client.transcripts, 30), log.read_text()
+        assert not wait_for(lambda: len(client.transcripts) > 1, 3), [m.text for m in client.transcripts]
+        whole = client.transcripts[0].text
+        assert corpus.word_errors(sentence, whole)[0] <= 2, whole
+        assert "garden" in whole.lower() and "like" in whole.lower(), whole
+
+        # 2. The robot talks: its own voice goes through the sink into the microphone and is
+        #    removed before the VAD: no utterance, no transcript.
+        assert wait_for(lambda: _values(client).get("transcripts") == "1", 10), _values(client)
+        cut_before = int(_values(client)["utterances"])
+        quiet = client.speak.send_goal_async(Speak.Goal(
+            text="Good afternoon. Lunch today is vegetable soup with fresh bread, and after lunch "
+                 "there is music in the lounge.", language="en", rate=120.0))
+        assert wait_for(lambda: quiet.done(), 15) and quiet.result().accepted
+        done = quiet.result().get_result_async()
+        assert wait_for(lambda: done.done(), 40), log.read_text()
+        assert done.result().result.success
+        assert not wait_for(lambda: len(client.transcripts) > 1, 3), [m.text for m in client.transcripts]
+        assert wait_for(lambda: int(_values(client).get("utterances", -1)) >= 0, 5)
+        assert int(_values(client)["utterances"]) == cut_before, (
+            "the robot's own voice was cut into utterances: the echo canceller did not remove it", _values(client))
+
+        # 3. Barge-in: the robot talks again; after a few seconds a resident says "stop" over it.
+        before = len(client.transcripts)
+        talk = client.speak.send_goal_async(Speak.Goal(
+            text="Lunch today is chicken soup with fresh bread, a green salad and apple pie, and after "
+                 "lunch there is music and a short walk in the garden for everyone who likes it.",
+            language="en", rate=110.0))
+        assert wait_for(lambda: talk.done(), 15) and talk.result().accepted
+        result = talk.result().get_result_async()
+        assert wait_for(lambda: client.speaking[-1:] == [True], 15)
+        time.sleep(3.0)                                     # the robot has been talking a while
+        stop_words = voices.speech("Stop, please stop!", RESIDENT)
+        room.play_clip(0.7 * stop_words / np.max(np.abs(stop_words)), SAMPLE_RATE)
+        assert wait_for(lambda: result.done(), 20), log.read_text()
+        outcome = result.result().result
+        assert not outcome.success and "stop" in outcome.message, outcome.message
+        heard = [m.text for m in client.transcripts[before:]]
+        assert any("stop" in h.lower() for h in heard), heard
+        assert not any(w in " ".join(heard).lower() for w in ("lunch", "soup", "salad", "garden")), heard
+        assert wait_for(lambda: int(_values(client).get("barge_ins", 0)) >= 1, 5), _values(client)
+    finally:
+        client.close()
+        code = stop(proc)
+    assert code in (0, -2), log.read_text()
