@@ -52,6 +52,7 @@ class StackState:
     path: list[tuple[float, float, float]] = field(default_factory=list)   # (t, x, y) at most 10 Hz
     status: RobotStatus | None = None
     alerts: list[Received] = field(default_factory=list)
+    stored: list[Received] = field(default_factory=list)     # the dashboard's receipts (alerts/stored)
     transcripts: list[Received] = field(default_factory=list)
     speaking: list[Received] = field(default_factory=list)   # Bool changes
     tasks: list[Received] = field(default_factory=list)      # navigator/task changes (String)
@@ -83,6 +84,7 @@ class StackClient:
         n.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS)
         n.create_subscription(RobotStatus, "robot/status", self._set("status"), LATCHED_QOS)
         n.create_subscription(Alert, "alerts", self._append("alerts"), ALERTS_QOS)
+        n.create_subscription(Alert, "alerts/stored", self._append("stored"), ALERTS_QOS)
         n.create_subscription(Transcript, "speech/transcript", self._append("transcripts"), RELIABLE_QOS)
         n.create_subscription(Bool, "speech/speaking", self._append("speaking"), LATCHED_QOS)
         n.create_subscription(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS)
@@ -198,6 +200,11 @@ class StackClient:
         with self.lock:
             return [a for a in self.state.alerts if (kind is None or a.msg.kind == kind)
                     and (state is None or a.msg.state == state)]
+
+    def stored_alerts(self, kind: int | None = None) -> list[Received]:
+        """Alerts the dashboard has confirmed it stored (its receipts), in arrival order."""
+        with self.lock:
+            return [a for a in self.state.stored if kind is None or a.msg.kind == kind]
 
     def transcripts(self) -> list[Received]:
         with self.lock:

@@ -9,6 +9,9 @@
    stays stopped.
 4. ``hall_id_card``: in the service hall a visitor asks where to renew an ID
    card: the robot answers and guides them to the counter the site knowledge names.
+5. ``chest_pain``: a resident says "my chest hurts" (spoken, through Whisper):
+   staff get a CRITICAL alert on the dashboard within 3 s of the end of speech,
+   without any LLM (issue 11), and the robot says what it did.
 
 Each script only talks to the stack through its topics, services and actions
 (docs/interfaces.md), so it checks the contract, not an implementation.
@@ -25,9 +28,14 @@ from carebot.sim.scenario import ScenarioContext, ScenarioFailed, ScenarioSpec, 
 
 FULL_STACK = ("sim", "perception", "speech", "brain", "base_safety", "navigator", "arm_head", "dashboard")
 MOTION_ONLY = ("sim", "base_safety", "navigator")
+# Hearing and telling staff: no camera model, no driving.
+HEAR_AND_ALERT = ("sim", "speech", "brain", "base_safety", "dashboard")
+SPEECH_TO_DASHBOARD_TARGET_S = 3.0   # end of the resident's speech -> CRITICAL alert stored by the dashboard
 
 # Message constants (carebot_interfaces), repeated here so this module imports without ROS.
 ALERT_KIND_FALL = 0
+ALERT_KIND_MEDICAL = 5
+ALERT_SEVERITY_CRITICAL = 2
 ALERT_STATE_RAISED = 0
 ALERT_STATE_ESCALATED = 2
 PERSON_NORMAL = 0
@@ -209,6 +217,37 @@ def hall_id_card(ctx: ScenarioContext) -> None:
     ctx.metric("question_to_counter", ctx.now - t_ask, "s")
 
 
+# ---------------------------------------------------------------------------- 5
+def _stamp_s(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def chest_pain(ctx: ScenarioContext) -> None:
+    client = ctx.client
+    t_say = client.control("say", actor="resident", text="My chest hurts.")
+    ctx.log("the resident says: my chest hurts", "action")
+    heard = ctx.wait("speech recognition hears the resident",
+                     lambda: next((r for r in client.transcripts()
+                                   if r.sim_time >= t_say and "chest" in r.msg.text.lower()), None), HEAR_S)
+    end_of_speech = _stamp_s(heard.msg.end) if _stamp_s(heard.msg.end) > 0 else heard.sim_time
+    wall_heard = ctx.wall()
+    ctx.log(f"transcript: {heard.msg.text!r} (speech ended at {end_of_speech:.2f} s)")
+    stored = ctx.wait("the dashboard stores a CRITICAL medical alert",
+                      lambda: next((r for r in client.stored_alerts(ALERT_KIND_MEDICAL)
+                                    if r.sim_time >= t_say and r.msg.severity == ALERT_SEVERITY_CRITICAL), None), 30)
+    ctx.log(f"alert {stored.msg.id}: {stored.msg.message}")
+    to_dashboard = ctx.metric("speech_end_to_dashboard", stored.sim_time - end_of_speech, "s",
+                              limit=SPEECH_TO_DASHBOARD_TARGET_S)
+    ctx.metric("transcript_to_dashboard_wall", ctx.wall() - wall_heard, "s")
+    ctx.wait("the robot says what it did", lambda: client.spoke_since(heard.sim_time), 30)
+    reply = client.ask("my chest hurts")
+    ctx.check("the decision is the safety net's, not the LLM's",
+              reply is not None and reply.source == "rule" and reply.has_alert and "nurse" in reply.reply,
+              repr(reply.reply if reply is not None else "brain/ask did not answer"))
+    ctx.check(f"end of speech to the dashboard under {SPEECH_TO_DASHBOARD_TARGET_S:g} s", bool(to_dashboard.passed),
+              f"{to_dashboard.value:.2f} s")
+
+
 SCENARIOS: dict[str, ScenarioSpec] = {s.name: s for s in (
     ScenarioSpec("resident_fall", "A resident falls in the lounge", "care_home", FULL_STACK,
                  robot_start=(5.6, 3.4, 180.0), run=resident_fall, actors={"resident": (2.6, 4.0)},
@@ -221,4 +260,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {s.name: s for s in (
     ScenarioSpec("hall_id_card", "Service hall: where do I renew my ID card?", "public_hall", FULL_STACK,
                  robot_start=(12.0, 5.4, 90.0), run=hall_id_card, actors={"visitor": (12.0, 7.4)},
                  params=FEWER_FRAMES, sim_budget_s=180.0),
+    ScenarioSpec("chest_pain", "A resident says: my chest hurts", "care_home", HEAR_AND_ALERT,
+                 robot_start=(5.0, 3.6, 180.0), run=chest_pain, actors={"resident": (3.6, 3.8)},
+                 params={"sim": {"camera_rate_hz": 1.0}, "brain": {"llm_enabled": False}}, sim_budget_s=120.0),
 )}
