@@ -82,7 +82,9 @@ def main() -> int:
     print(f"load average at start: {load:.2f} on {os.cpu_count()} cores")
     nets = {"rules only": SafetyNet(), f"rules + {args.embedder}": SafetyNet(similarity)}
     for path in sets:
-        report(path.name, nets, load_safety_set(path))
+        rows = load_safety_set(path)
+        unseen = load_safety_set(path, unseen_by=similarity.examples)
+        report(f"{path.name} ({len(rows) - len(unseen)} rows also in the example bank left out)", nets, unseen)
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -369,7 +369,8 @@ _EN_GUARDS = (
 _ZH_BODY = (r"(?:头|脑袋|肚子|胃|腰|背|后背|腿|脚|手|胳膊|膝盖|关节|牙|牙齿|嗓子|喉咙|眼睛|耳朵|脖子|肩膀|屁股|骨头|全身|"
             r"浑身|身上|肋骨|手腕|脚踝|肚|小肚子|胸|大腿|小腿|脚脖子|手指|脚趾|嘴|舌头|腰椎|颈椎|伤口)")
 _ZH_PERSON = (r"(?:老伴|老公|老婆|丈夫|妻子|爱人|老头子|老太婆|她|他|有人|有个人|有位|一个人|一位|老人|阿姨|大爷|大妈|奶奶|"
-              r"爷爷|婆婆|伯伯|叔叔|阿婆|阿公|阿叔|阿伯|阿嫲|阿爷|阿姐|阿嫂|婆婆|公公|老[\u4e00-\u9fff]|小[\u4e00-\u9fff]|[\u4e00-\u9fff]{1,2}(?:先生|太太|阿姨|奶奶|爷爷|"
+              r"爷爷|婆婆|伯伯|叔叔|阿婆|阿公|阿叔|阿伯|阿嫲|阿爷|阿姐|阿嫂|婆婆|公公|老[\u4e00-\u9fff]|"
+              r"小(?!心|时|便|区|卖|吃|说|事|点|声)[\u4e00-\u9fff]|[\u4e00-\u9fff]{1,2}(?:先生|太太|阿姨|奶奶|爷爷|"
               r"大爷|老师|伯)|室友|隔壁|邻居|同屋|病友|对面|[0-9一二三四五六七八九零]+(?:号|床|房)(?:的)?"
               r"(?:老人|老太太|老先生|阿姨|大爷|奶奶|爷爷)?|妈|爸|妈妈|爸爸|女儿|儿子|朋友)")
 _ZH_RULES: list[_Rule] = [
@@ -443,7 +444,7 @@ _ZH_RULES: list[_Rule] = [
             r"帮我叫(?:个|一个)?(?:护工|护士|人)",
             r"打(?:个)?(?:120|一二零|幺二零|急救电话)|救护车|(?:叫|打|要|找|喊)急救|急救车|紧急情况"),
     *_rules(O, CRITICAL,
-            _ZH_PERSON + r".{0,6}?(?:叫不醒|喊不醒|醒不过来|醒不了|没(?:有)?反应|不动了|一动不动|动不了|倒在地上|倒地|"
+            _ZH_PERSON + r".{0,6}?(?<!别)(?<!不要)(?<!小心)(?<!防止)(?<!以免)(?<!当心)(?<!怕)(?:叫不醒|喊不醒|醒不过来|醒不了|没(?:有)?反应|不动了|一动不动|动不了|倒在地上|倒地|"
             r"躺在地上|躺地上|摔倒|摔了(?!(?:一个|个|一只|只|一块|块|一下午|杯|碗|盘|瓶|手机|东西))|跌倒|跌了|滑倒|"
             r"昏倒|晕倒|晕过去|昏过去|昏迷|不说话了|没气了|没(?:有)?呼吸|不呼吸|不喘气|喘不过气|喘不上气|抽搐|口吐白沫|"
             r"脸色(?:发青|发紫|发白|很差|不对|铁青)|嘴唇(?:发紫|发青)|噎住|呛住|卡住|流血|出血|叫(?:他|她)?不答应|"
@@ -491,11 +492,17 @@ def _guarded(clause: str, guards) -> bool:
     return any(g.search(clause) for g in guards)
 
 
+# Among findings of equal severity, the kind that tells staff most ("someone collapsed" is
+# about someone else, not the speaker's symptom; a bare call for help says least).
+_SPECIFICITY = (DistressKind.CALL_FOR_HELP, DistressKind.MEDICAL, DistressKind.FALL, DistressKind.OTHER_PERSON,
+                DistressKind.MEDICATION, DistressKind.FIRE)
+
+
 def _best(found: list[Distress]) -> Distress | None:
-    """The most severe finding; among equals the most specific kind (not a bare call for help)."""
+    """The most severe finding; among equals the most specific kind."""
     if not found:
         return None
-    return max(found, key=lambda d: (int(d.severity), d.kind is not DistressKind.CALL_FOR_HELP))
+    return max(found, key=lambda d: (int(d.severity), _SPECIFICITY.index(d.kind)))
 
 
 def _scan(clause: str, rules: list[_Rule]) -> list[Distress]:

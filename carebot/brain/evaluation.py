@@ -99,9 +99,17 @@ class SafetyOutcome:
         return self.label == "ordinary" and self.action != "none"
 
 
-def load_safety_set(path: str | Path) -> list[dict]:
+def load_safety_set(path: str | Path, unseen_by: list | None = None) -> list[dict]:
+    """Rows of a labelled set; with ``unseen_by`` (similarity examples), rows whose normalised
+    text is also an example are left out, so the similarity check is measured on new words."""
+    from carebot.brain.utterance import normalize
+
     with open(path, encoding="utf-8") as handle:
-        return list((yaml.safe_load(handle) or {}).get("items") or [])
+        rows = list((yaml.safe_load(handle) or {}).get("items") or [])
+    if unseen_by:
+        known = {normalize(e.text) for e in unseen_by}
+        rows = [r for r in rows if normalize(str(r["text"])) not in known]
+    return rows
 
 
 def judge_safety(net, rows: list[dict]) -> list[SafetyOutcome]:
