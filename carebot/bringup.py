@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Mapping
 
 PACKAGE = "carebot"
+# carebot.paths.ROOT again: setup.py runs this file on its own (runpy), before carebot is importable.
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
 SITES = ("care_home", "public_hall")
@@ -32,17 +33,23 @@ class NodeSpec:
     remappings: tuple[tuple[str, str], ...] = ()
     sim_only: bool = False    # started only when the simulation stands in for the robot
     required: bool = True     # the stack is not healthy without it
+    parameters: str = ""      # "module:TABLE", its carebot.parameters.ParamTable (config-check, docs)
 
 
 NODES: tuple[NodeSpec, ...] = (
-    NodeSpec("sim", "sim_node", "carebot.sim.sim_node", sim_only=True),
-    NodeSpec("perception", "perception_node", "carebot.perception.perception_node"),
-    NodeSpec("speech", "speech_node", "carebot.speech.speech_node"),
-    NodeSpec("brain", "brain_node", "carebot.brain.brain_node"),
-    NodeSpec("base_safety", "base_safety_node", "carebot.motion.base_safety_node"),
-    NodeSpec("navigator", "navigator_node", "carebot.motion.navigator_node"),
-    NodeSpec("arm_head", "arm_head_node", "carebot.motion.arm_head_node"),
-    NodeSpec("dashboard", "dashboard_node", "carebot.dashboard.dashboard_node"),
+    NodeSpec("sim", "sim_node", "carebot.sim.sim_node", sim_only=True, parameters="carebot.sim.parameters:SIM"),
+    NodeSpec("perception", "perception_node", "carebot.perception.perception_node",
+             parameters="carebot.perception.settings:PERCEPTION"),
+    NodeSpec("speech", "speech_node", "carebot.speech.speech_node", parameters="carebot.speech.parameters:SPEECH"),
+    NodeSpec("brain", "brain_node", "carebot.brain.brain_node", parameters="carebot.brain.parameters:BRAIN"),
+    NodeSpec("base_safety", "base_safety_node", "carebot.motion.base_safety_node",
+             parameters="carebot.motion.parameters:BASE_SAFETY"),
+    NodeSpec("navigator", "navigator_node", "carebot.motion.navigator_node",
+             parameters="carebot.motion.parameters:NAVIGATOR"),
+    NodeSpec("arm_head", "arm_head_node", "carebot.motion.arm_head_node",
+             parameters="carebot.motion.parameters:ARM_HEAD"),
+    NodeSpec("dashboard", "dashboard_node", "carebot.dashboard.dashboard_node",
+             parameters="carebot.dashboard.parameters:DASHBOARD"),
 )
 
 
@@ -50,7 +57,8 @@ NODES: tuple[NodeSpec, ...] = (
 # watches the children (deaths, restarts, silence on /diagnostics) and raises SYSTEM
 # alerts for them. Its parameters are a `supervisor:` section of the site file like any
 # node's; `ros2 launch` has no such node (launch_ros respawns without alerts).
-SUPERVISOR = NodeSpec("supervisor", "", "carebot.launcher.supervision_node")
+SUPERVISOR = NodeSpec("supervisor", "", "carebot.launcher.supervision_node",
+                      parameters="carebot.launcher.parameters:SUPERVISOR")
 # Every section a parameter file may hold.
 CONFIGURED_NODES: tuple[NodeSpec, ...] = NODES + (SUPERVISOR,)
 

@@ -27,8 +27,6 @@ import rclpy
 from rclpy.action import ActionClient
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
@@ -38,11 +36,12 @@ from carebot_interfaces.srv import Ask
 
 from carebot.alert_delivery import ALERTS_LIVE_QOS, AlertSender
 from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity, new_alert_id
-from carebot.brain.check_in import CheckInConfig, ShoutCheckIn
+from carebot.brain.check_in import ShoutCheckIn
 from carebot.brain.dialogue import Brain, Decision, Source
-from carebot.brain.fall_response import (FallConfig, FallResponder, LookAt as LookAtEffect, Navigate,
+from carebot.brain.fall_response import (FallResponder, LookAt as LookAtEffect, Navigate,
                                          PublishAlert, Speak as SpeakEffect, standoff_goal)
-from carebot.brain.llm_client import Backend, LLMClient, LLMConfig, LLMError
+from carebot.brain.llm_client import LLMClient, LLMError
+from carebot.brain.parameters import BRAIN
 from carebot.brain.memory import ConversationMemory
 from carebot.brain.own_voice import OwnVoice
 from carebot.brain.reminders import ReminderEventKind, ReminderScheduler
@@ -51,10 +50,8 @@ from carebot.brain.safety_rules import language_of
 from carebot.brain.tools import ToolName
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.node_runner import run_node
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
 
-SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 ALERTS_QOS = ALERTS_LIVE_QOS   # live changes only: a restarted brain must not replay old falls
 WORK_QUEUE = 8                 # utterances waiting for the dialogue worker; oldest dropped beyond
 TICK_PERIOD_S = 1.0            # reminders and fall-response timeouts
@@ -76,111 +73,34 @@ class _Utterance:
     language: str
 
 
-def _float(node: Node, name: str, default: float, description: str, lo: float, hi: float) -> float:
-    node.declare_parameter(name, float(default), ParameterDescriptor(
-        description=description, floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi)]))
-    value = float(node.get_parameter(name).value)
-    if not (math.isfinite(value) and lo <= value <= hi):
-        raise ValueError(f"parameter {name}={value!r} must lie in [{lo}, {hi}]")
-    return value
-
-
-def _int(node: Node, name: str, default: int, description: str, lo: int, hi: int) -> int:
-    node.declare_parameter(name, int(default), ParameterDescriptor(
-        description=description, integer_range=[IntegerRange(from_value=lo, to_value=hi, step=1)]))
-    value = int(node.get_parameter(name).value)
-    if not lo <= value <= hi:
-        raise ValueError(f"parameter {name}={value!r} must lie in [{lo}, {hi}]")
-    return value
-
-
-def _value(node: Node, name: str, default, description: str):
-    node.declare_parameter(name, default, ParameterDescriptor(description=description))
-    return node.get_parameter(name).value
-
-
 class BrainNode(Node):
     """Dialogue, task decisions, fall response and reminders for one site."""
 
     def __init__(self):
         super().__init__("brain")
-        self.site = str(_value(self, "site", "care_home", "site whose places and knowledge base are used"))
-        backend = str(_value(self, "llm_backend", "embedded",
-                             "LLM backend: embedded (local llama.cpp), openai_compatible (self-hosted), deepseek (cloud)"))
-        base_url = str(_value(self, "llm_base_url", "", "base URL of the LLM endpoint; empty = backend default"))
-        model = str(_value(self, "llm_model", "", "model name; empty = backend default (deepseek-chat)"))
-        key_env = str(_value(self, "llm_api_key_env", "DEEPSEEK_API_KEY",
-                             "environment variable holding the API key (the key itself is never a parameter)"))
-        mode = str(_value(self, "llm_output_mode", "", "tools or json_schema; empty = backend default"))
-        timeout_s = _float(self, "llm_timeout_s", 0.0, "one LLM request, s; 0 = backend default", 0.0, 300.0)
-        deadline_s = _float(self, "llm_deadline_s", 0.0, "whole LLM call with retries, s; 0 = backend default",
-                            0.0, 600.0)
-        retries = _int(self, "llm_max_retries", -1, "LLM retries; -1 = backend default", -1, 5)
-        llm_tools = str(_value(self, "llm_tools", "",
-                               "comma list of tools the LLM may use; empty = backend default "
-                               "(embedded: speak,gesture,call_staff); call_staff is always allowed"))
-        self.llm_enabled = bool(_value(self, "llm_enabled", True, "false: rules and knowledge only"))
-        warm = bool(_value(self, "llm_start_on_launch", True,
-                           "start the embedded LLM server at launch (in the background) instead of on first use"))
-        use_embeddings = bool(_value(self, "use_embeddings", True,
-                                     "retrieve knowledge with the MiniLM embedding model (else lexical only)"))
-        safety_similarity = bool(_value(
-            self, "safety_similarity", True,
-            "safety net: compare utterances the rules pass with the labelled distress/stop examples "
-            "(multilingual e5); false: rules only"))
-        shout_timeout_s = _float(self, "shout_answer_timeout_s", 15.0,
-                                 "after a loud shout without words the robot asks 'are you all right?'; "
-                                 "no answer this long -> staff alert, s", 3.0, 120.0)
-        max_speed = _float(self, "max_nav_speed_mps", 0.5, "highest speed a navigation goal may ask, m/s", 0.05, 1.5)
-        fall_cfg = FallConfig(
-            approach_speed_mps=_float(self, "fall_approach_speed_mps", 0.25,
-                                      "speed when driving to a fallen person, m/s", 0.05, 0.5),
-            answer_timeout_s=_float(self, "fall_answer_timeout_s", 20.0,
-                                    "no answer this long after asking -> escalate, s", 1.0, 600.0),
-            arrive_timeout_s=_float(self, "fall_arrive_timeout_s", 120.0,
-                                    "not at the person this long -> escalate, s", 5.0, 1800.0))
-        self.fall_standoff_m = _float(self, "fall_standoff_m", 0.8,
-                                      "stop this far from a fallen person (never drive onto them), m", 0.3, 2.0)
-        self.fall_near_m = _float(self, "fall_near_m", 1.6,
-                                  "a drive that ends this close to the person counts as arrived, m", 0.5, 3.0)
-        confirm_s = _float(self, "reminder_confirm_timeout_s", 120.0,
-                           "wait this long for a reminder's confirmation before prompting again, s", 5.0, 3600.0)
-        prompts = _int(self, "reminder_max_prompts", 2, "prompts before a reminder is escalated", 1, 10)
-        daily = str(_value(self, "daily_reminders", "",
-                           "daily reminders 'HH:MM|resident|text' separated by ';'"))
-        self.action_wait_s = _float(self, "action_server_wait_s", 1.0,
-                                    "how long to wait for an action server before skipping a goal, s", 0.0, 30.0)
-        self.default_language = str(_value(self, "language", "en", "reply language when a request has none"))
-        self.act_on_low_confidence = bool(_value(self, "act_on_low_confidence", False,
-                                                 "act on low-confidence transcripts (safety phrases always count)"))
-        session_s = _float(self, "session_timeout_s", 900.0, "conversation forgotten after this idle time, s",
-                           10.0, 86400.0)
-        turns = _int(self, "memory_max_turns", 8, "messages of conversation kept per person", 1, 64)
-        if backend not in [b.value for b in Backend]:
-            raise ValueError(f"parameter llm_backend={backend!r}: one of {[b.value for b in Backend]}")
-        if self.default_language not in ("en", "zh"):
-            raise ValueError("parameter language must be en or zh")
-
-        llm = None
-        if self.llm_enabled:
-            settings = dict(backend=backend, base_url=base_url, model=model, api_key_env=key_env,
-                            output_mode=mode or None, timeout_s=timeout_s or None, deadline_s=deadline_s or None,
-                            max_retries=None if retries < 0 else retries, tools=llm_tools or None)
-            llm = LLMClient(LLMConfig(**settings))
-        self.reminders = ReminderScheduler(confirm_timeout_s=confirm_s, max_prompts=prompts)
-        self.brain = Brain(self.site, llm=llm, use_embeddings=use_embeddings, max_speed_mps=max_speed,
-                           memory=ConversationMemory(max_turns=turns, ttl_s=session_s), reminders=self.reminders)
-        for entry in filter(None, (e.strip() for e in daily.split(";"))):
-            try:
-                when, resident, text = (p.strip() for p in entry.split("|", 2))
-                self.reminders.add(resident, when, text, daily=True)
-            except ValueError as exc:
-                raise ValueError(f"parameter daily_reminders: bad entry {entry!r} ({exc})") from None
+        settings = declare_table(self, BRAIN)          # ParameterError (a ValueError) stops the start
+        self.site = settings.site
+        self.llm_enabled = settings.llm is not None
+        self.fall_standoff_m = settings.fall_standoff_m
+        self.fall_near_m = settings.fall_near_m
+        self.action_wait_s = settings.action_server_wait_s
+        self.default_language = settings.language
+        self.act_on_low_confidence = settings.act_on_low_confidence
+        llm = LLMClient(settings.llm) if settings.llm is not None else None
+        self.reminders = ReminderScheduler(confirm_timeout_s=settings.reminder_confirm_timeout_s,
+                                           max_prompts=settings.reminder_max_prompts)
+        self.brain = Brain(self.site, llm=llm, use_embeddings=settings.use_embeddings,
+                           max_speed_mps=settings.max_nav_speed_mps,
+                           memory=ConversationMemory(max_turns=settings.memory_max_turns,
+                                                     ttl_s=settings.session_timeout_s),
+                           reminders=self.reminders)
+        for daily in settings.daily_reminders:
+            self.reminders.add(daily.resident, daily.when, daily.text, daily=True)
         from carebot.world import load_world
 
         self.world = load_world(self.site)
-        self.fall = FallResponder(fall_cfg, self.default_language)
-        self.check_in = ShoutCheckIn(CheckInConfig(answer_timeout_s=shout_timeout_s), self.default_language)
+        self.fall = FallResponder(settings.fall, self.default_language)
+        self.check_in = ShoutCheckIn(settings.check_in, self.default_language)
         self.own_voice = OwnVoice()
         self._own_alerts: dict[str, None] = {}   # ids of incidents this node opened, oldest first
         self._fall_lock = threading.Lock()
@@ -220,17 +140,17 @@ class BrainNode(Node):
         self._work: queue.Queue[_Utterance | None] = queue.Queue(maxsize=WORK_QUEUE)
         self._worker = threading.Thread(target=self._work_loop, name="brain-dialogue", daemon=True)
         self._worker.start()
-        if llm is not None and warm:
+        if llm is not None and settings.llm_start_on_launch:
             threading.Thread(target=self._warm_llm, name="brain-llm-start", daemon=True).start()
         self._similarity_state = "off"
-        if safety_similarity:
+        if settings.safety_similarity:
             # The rules answer from the first transcript; the similarity check joins them
             # when its model and example vectors are loaded (seconds; a minute uncached).
             self._similarity_state = "loading"
             threading.Thread(target=self._load_similarity, name="brain-similarity", daemon=True).start()
         self.get_logger().info(
             f"brain ready: site {self.site}, {len(self.brain.kb.entries)} knowledge entries, "
-            f"{len(self.brain.places.names)} places, LLM {backend if llm else 'off'}")
+            f"{len(self.brain.places.names)} places, LLM {settings.llm.backend.value if llm else 'off'}")
 
     # ------------------------------------------------------------------ LLM start
     def _warm_llm(self) -> None:

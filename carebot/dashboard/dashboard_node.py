@@ -19,13 +19,8 @@ from pathlib import Path
 
 from rclpy.clock import Clock, ClockType
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from carebot_interfaces.msg import Alert, RobotStatus, Transcript
 from carebot_interfaces.srv import Ask, UpdateAlert
@@ -38,20 +33,18 @@ from carebot.alert_delivery import ALERTS_QOS, ALERTS_TOPIC, RECEIPTS_QOS, RECEI
 from carebot.dashboard import ros_convert
 from carebot.dashboard.alerts import AlertActionError, AlertBook, AlertRecord, StaffAction
 from carebot.dashboard.auth import Authenticator, parse_accounts, verify_password
+from carebot.dashboard.parameters import DASHBOARD
 from carebot.dashboard.site_map import load_map
 from carebot.dashboard.store import DashboardStore
 from carebot.dashboard.web import DashboardApp, DashboardServer, LinkError
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.diagnostics_board import DiagnosticsBoard, StatusEntry, level_of
 from carebot.node_runner import run_node
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
 
 NODE_NAME = "dashboard"
 DEMO_PASSWORD = "carebot-demo"    # of the shipped example accounts (config/*.yaml)
 EXPIRY_PERIOD_S = 60.0            # how often old transcripts and sessions are deleted
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL, history=HistoryPolicy.KEEP_LAST)
-RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
-                          durability=DurabilityPolicy.VOLATILE, history=HistoryPolicy.KEEP_LAST)
 
 
 def default_database() -> Path:
@@ -59,52 +52,12 @@ def default_database() -> Path:
     return Path(base) / "carebot" / "dashboard.sqlite3"
 
 
-def _desc(text: str, **kwargs) -> ParameterDescriptor:
-    return ParameterDescriptor(description=text, **kwargs)
-
-
 class DashboardNode(Node):
     """Thin adapter between ROS and the dashboard's web app."""
 
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
-        self.declare_parameter("host", "127.0.0.1", _desc(
-            "address the web server binds; 0.0.0.0 exposes it to the network (use HTTPS in front)"))
-        self.declare_parameter("port", 8080, _desc(
-            "TCP port of the web server; 0 picks a free one",
-            integer_range=[IntegerRange(from_value=0, to_value=65535, step=1)]))
-        self.declare_parameter("database", "", _desc(
-            "SQLite file for alerts, acknowledgements, transcripts and sessions; "
-            "empty = $XDG_DATA_HOME/carebot/dashboard.sqlite3"))
-        self.declare_parameter("staff_accounts", Parameter.Type.STRING_ARRAY, _desc(
-            "staff logins as NAME:HASH; make the hash with `carebot dashboard hash-password`"))
-        self.declare_parameter("session_timeout_s", 43200.0, _desc(
-            "idle time after which a login expires, s",
-            floating_point_range=[FloatingPointRange(from_value=60.0, to_value=604800.0, step=0.0)]))
-        self.declare_parameter("transcript_retention_s", 86400.0, _desc(
-            "transcripts older than this are deleted, s",
-            floating_point_range=[FloatingPointRange(from_value=60.0, to_value=31536000.0, step=0.0)]))
-        self.declare_parameter("camera_view", False, _desc(
-            "show the perception debug image on the page (off: never subscribed)"))
-        self.declare_parameter("camera_jpeg_quality", 70, _desc(
-            "JPEG quality of the camera view",
-            integer_range=[IntegerRange(from_value=10, to_value=100, step=1)]))
-        self.declare_parameter("world", "care_home", _desc(
-            "site world drawn as the map: a site name (models/worlds/<name>.yaml) or a file"))
-        self.declare_parameter("title", "carebot", _desc("title shown on the page"))
-        self.declare_parameter("ask_timeout_s", 20.0, _desc(
-            "how long the chat waits for brain/ask, s",
-            floating_point_range=[FloatingPointRange(from_value=0.5, to_value=300.0, step=0.0)]))
-        self.declare_parameter("estop_timeout_s", 2.0, _desc(
-            "how long the stop button waits for safety/trigger_estop, s",
-            floating_point_range=[FloatingPointRange(from_value=0.1, to_value=30.0, step=0.0)]))
-        self.declare_parameter("secure_cookie", False, _desc(
-            "mark the session cookie Secure (set true when served behind HTTPS)"))
-
-        p = {name: self._value(name) for name in (
-            "host", "port", "database", "staff_accounts", "session_timeout_s",
-            "transcript_retention_s", "camera_view", "camera_jpeg_quality", "world", "title",
-            "ask_timeout_s", "estop_timeout_s", "secure_cookie")}
+        p = declare_table(self, DASHBOARD)   # ParameterError (a ValueError) stops the start
         accounts = parse_accounts(list(p["staff_accounts"] or []))   # ValueError names the entry
         if not accounts:
             self.get_logger().warning("no staff_accounts configured: nobody can log in; add one "
@@ -157,7 +110,7 @@ class DashboardNode(Node):
                                  callback_group=io_group)
         if self._camera_view:
             self.create_subscription(Image, "perception/debug_image", self._on_debug_image,
-                                     qos_profile_sensor_data, callback_group=io_group)
+                                     SENSOR_QOS, callback_group=io_group)
         self.create_service(UpdateAlert, "alerts/update", self._on_update_alert, callback_group=io_group)
         self._estop_pub = self.create_publisher(Bool, "safety/estop", RELIABLE_QOS)
         self._ask_client = self.create_client(Ask, "brain/ask", callback_group=client_group)
@@ -182,13 +135,6 @@ class DashboardNode(Node):
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_health, clock=steady)
         self.create_timer(EXPIRY_PERIOD_S, self._expire, clock=steady)
         self._expire()
-
-    def _value(self, name: str):
-        """A parameter's value; None for one declared by type only and not set in config."""
-        try:
-            return self.get_parameter(name).value
-        except ParameterUninitializedException:
-            return None
 
     # ------------------------------------------------------------------ ROS -> app
     def _on_alert(self, msg: Alert) -> None:

@@ -19,7 +19,6 @@ import threading
 import time
 from typing import Callable
 
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
@@ -27,8 +26,11 @@ from carebot.alert_delivery import AlertSender
 from carebot.alert_enums import AlertKind
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DIAGNOSTICS_TOPIC, DiagnosticsPublisher, HealthReport, Level
 from carebot.diagnostics_board import level_of
+from carebot.frames import fill_stamp
+from carebot.launcher.parameters import SUPERVISOR
+from carebot.ros_common import declare_table
 from carebot.launcher.supervisor import ChildEvent, EventKind, describe_exit
-from carebot.launcher.watchdog import STARTUP_TIMEOUT_S, SILENCE_TIMEOUT_S, SystemAlert, Watchdog, WatchdogConfig
+from carebot.launcher.watchdog import SystemAlert, Watchdog
 
 NODE_NAME = "supervisor"
 TICK_S = 1.0                 # silence is judged in tens of seconds: once a second is plenty
@@ -41,16 +43,7 @@ class SupervisionNode(Node):
     def __init__(self, nodes: list[str], *, namespace: str = "", context=None,
                  clock: Callable[[], float] = time.monotonic):
         super().__init__(NODE_NAME, namespace=namespace or None, context=context)
-        self.declare_parameter("diagnostics_timeout_s", SILENCE_TIMEOUT_S, ParameterDescriptor(
-            description="a node that reported on /diagnostics and then stays silent this long gets a "
-                        "SYSTEM alert (hung?), s; it is never killed for it",
-            floating_point_range=[FloatingPointRange(from_value=5.0, to_value=3600.0, step=0.0)]))
-        self.declare_parameter("startup_timeout_s", STARTUP_TIMEOUT_S, ParameterDescriptor(
-            description="a node that has not reported this long after it (re)started gets a SYSTEM "
-                        "alert, s; long, because loading models on two cores takes minutes",
-            floating_point_range=[FloatingPointRange(from_value=10.0, to_value=3600.0, step=0.0)]))
-        config = WatchdogConfig(float(self.get_parameter("diagnostics_timeout_s").value),
-                                float(self.get_parameter("startup_timeout_s").value))
+        config = declare_table(self, SUPERVISOR)   # ParameterError (a ValueError) stops the start
         self._now = clock   # not _clock: rclpy.Node keeps its ROS clock there
         self._lock = threading.Lock()
         self.watchdog = Watchdog(nodes, config)
@@ -131,8 +124,7 @@ class SupervisionNode(Node):
 def _stamp(seconds: float):
     from builtin_interfaces.msg import Time
 
-    total = int(round(seconds * 1e9))
-    return Time(sec=total // 1_000_000_000, nanosec=total % 1_000_000_000)
+    return fill_stamp(Time(), seconds)
 
 
 class SupervisionRuntime:

@@ -36,8 +36,10 @@ from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, Heal
 from carebot.motion.arm_guard import EstopWatch, PersonSeen, gesture_refusal
 from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
 from carebot.motion.gestures import REST_HEAD, GestureError, GestureName, GesturePlanner
-from carebot.motion.ros_common import (BASE_FRAMES, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
-                                       declare_value, finite, reject_unknown_parameters, yaw_of)
+from carebot.frames import finite, yaw_of
+from carebot.motion.description import BASE_FRAMES
+from carebot.motion.parameters import ARM_HEAD
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
 from carebot.motion.trajectory import Trajectory, Waypoint
 from carebot.node_runner import run_node
 
@@ -65,29 +67,19 @@ def trajectory_msg(traj: Trajectory) -> JointTrajectory:
 class ArmHeadNode(Node):
     def __init__(self) -> None:
         super().__init__("arm_head")
-        speed_scale = declare_float(self, "speed_scale", 0.9, "fraction of the URDF velocity limits used", 0.05, 1.0)
-        self.tolerance = declare_float(self, "joint_tolerance", 0.05, "rad: a gesture has reached its target",
-                                       0.005, 0.5)
-        self.settle_timeout = declare_float(self, "settle_timeout", 3.0, "s allowed after a trajectory's end",
-                                            0.5, 30.0)
-        self.look_tolerance = declare_float(self, "look_tolerance", 0.05, "rad: gaze on target", 0.005, 0.5)
-        self.look_timeout = declare_float(self, "look_timeout", 6.0, "s for LookAt to reach its target", 1.0, 60.0)
-        self.rest_after = declare_float(self, "return_to_rest_after", 5.0,
-                                        "s holding point / hand-over before folding the arm; 0 = hold", 0.0, 600.0)
-        self.person_height = declare_float(self, "person_look_height", 1.5, "m: where a standing person's face is",
-                                           0.5, 2.2)
-        self.fallen_height = declare_float(self, "fallen_look_height", 0.2, "m: where a fallen person is", 0.0, 1.0)
-        self.persons_timeout = declare_float(self, "persons_timeout", 1.0, "s a person detection stays valid",
-                                             0.1, 10.0)
-        self.joints_wait = declare_float(self, "joint_states_wait", 10.0,
-                                         "s a goal waits for the first joint_states and robot/status (start-up)", 0.0, 120.0)
-        self.rest_on_start = bool(declare_value(self, "rest_on_start", True,
-                                                "fold the arm and centre the head when joint_states first arrive "
-                                                "(and robot/status says the e-stop is off)"))
-        self.person_distance = declare_float(self, "gesture_person_distance", 1.0,
-                                             "m from the robot's centre: no arm gesture (wave, point, handover) "
-                                             "starts with a person this close", 0.5, 5.0)
-        reject_unknown_parameters(self)
+        p = declare_table(self, ARM_HEAD)              # ParameterError (a ValueError) stops the start
+        speed_scale = p["speed_scale"]
+        self.tolerance = p["joint_tolerance"]
+        self.settle_timeout = p["settle_timeout"]
+        self.look_tolerance = p["look_tolerance"]
+        self.look_timeout = p["look_timeout"]
+        self.rest_after = p["return_to_rest_after"]
+        self.person_height = p["person_look_height"]
+        self.fallen_height = p["fallen_look_height"]
+        self.persons_timeout = p["persons_timeout"]
+        self.joints_wait = p["joint_states_wait"]
+        self.rest_on_start = p["rest_on_start"]
+        self.person_distance = p["gesture_person_distance"]
         self.planner = GesturePlanner(speed_scale=speed_scale)
         self._lock = threading.Lock()
         self._joints: dict[str, float] = {}

@@ -31,14 +31,15 @@ from carebot_interfaces.msg import PersonArray, RobotStatus
 from carebot_interfaces.srv import ResetEstop
 
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
-from carebot.motion import description as desc
 from carebot.motion import estop_store
 from carebot.motion import scan as scanlib
 from carebot.motion.arm_guard import ArmFootprint
-from carebot.motion.ros_common import (BASE_FRAMES, COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float,
-                                       declare_value, finite, reject_unknown_parameters, yaw_of)
-from carebot.motion.safety import Mode, SafetyConfig, SafetyLayer, Source
-from carebot.world import WorldError, load_world
+from carebot.motion.description import BASE_FRAMES
+from carebot.motion.parameters import BASE_SAFETY
+from carebot.motion.safety import Mode, SafetyLayer, Source
+from carebot.ros_common import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
+from carebot.frames import finite, yaw_of
+from carebot.world import load_world
 from carebot.node_runner import run_node
 
 ODOM_FRESH_S = 0.5           # s: older odometry is not used to place returns on the map
@@ -49,66 +50,18 @@ ANONYMOUS = "unknown (std_srvs/Trigger on safety/reset_estop)"
 class BaseSafetyNode(Node):
     def __init__(self) -> None:
         super().__init__("base_safety")
-        defaults = SafetyConfig()
-        f = lambda name, desc_, lo, hi: declare_float(self, name, getattr(defaults, name), desc_, lo, hi)  # noqa: E731
-        config = SafetyConfig(
-            max_linear_speed=f("max_linear_speed", "forward speed limit, m/s", 0.05, 2.0),
-            max_reverse_speed=f("max_reverse_speed", "reverse speed limit, m/s", 0.0, 1.0),
-            max_angular_speed=f("max_angular_speed", "turn rate limit, rad/s", 0.1, 3.0),
-            max_linear_accel=f("max_linear_accel", "speeding-up limit, m/s^2", 0.05, 3.0),
-            max_linear_decel=f("max_linear_decel", "ordinary slow-down limit, m/s^2", 0.05, 5.0),
-            max_angular_accel=f("max_angular_accel", "turn-rate change limit, rad/s^2", 0.1, 10.0),
-            cmd_timeout=f("cmd_timeout", "s without a command from the followed source before the base stops",
-                          0.05, 2.0),
-            scan_timeout=f("scan_timeout", "s without a lidar scan before the base stops", 0.05, 2.0),
-            persons_timeout=f("persons_timeout", "s a person detection stays valid", 0.1, 5.0),
-            person_slow_radius=f("person_slow_radius", "m from the robot's edge where people slow it down",
-                                 0.5, 5.0),
-            person_slow_speed=f("person_slow_speed", "speed limit near people, m/s (<= 0.3)", 0.0, 0.3),
-            person_slow_angular=f("person_slow_angular", "turn-rate limit near people, rad/s", 0.1, 3.0),
-            person_radius=f("person_radius", "m, a person as a disc around the reported position", 0.05, 1.0),
-            person_stop_margin=f("person_stop_margin", "m kept free around people beyond stop_margin", 0.0, 1.5),
-            footprint_radius=f("footprint_radius", "robot radius, m (urdf/README.md)", 0.1, 1.0),
-            side_margin=f("side_margin", "m added to the radius for the travel corridor", 0.0, 0.5),
-            stop_margin=f("stop_margin", "m always kept between the robot and anything ahead", 0.02, 1.0),
-            brake_decel=f("brake_decel", "deceleration the base surely brakes at, m/s^2", 0.1, 5.0),
-            reaction_time=f("reaction_time", "s from a scan to braking wheels", 0.0, 1.0),
-            absurd_linear_speed=f("absurd_linear_speed", "m/s above which a command is rejected", 0.5, 20.0),
-            absurd_angular_speed=f("absurd_angular_speed", "rad/s above which a command is rejected", 0.5, 50.0),
-            min_valid_beam_fraction=f("min_valid_beam_fraction",
-                                      "share of lidar beams (whole scan, and the travel sector) that must not be "
-                                      "NaN; fewer: lidar fault / no travel that way", 0.3, 1.0),
-            max_beam_gap=f("max_beam_gap", "rad: widest stretch of the travel sector without a valid beam", 0.01, 1.0),
-            travel_sector_half_angle=f("travel_sector_half_angle",
-                                       "rad each side of the direction of travel the lidar must see", 0.2, 1.5707963),
-            arm_state_timeout=f("arm_state_timeout", "s after which joint_states are too old to say the arm is "
-                                "tucked (then no turning in place)", 0.1, 5.0),
-        )
-        self.layer = SafetyLayer(config)              # validates; ValueError stops the start
-        rate = declare_float(self, "control_rate_hz", 20.0, "cmd_vel output rate, Hz", 5.0, 200.0)
+        settings = declare_table(self, BASE_SAFETY)     # ParameterError (a ValueError) stops the start
+        config = settings.safety
+        self.layer = SafetyLayer(config)
+        rate = settings.control_rate_hz
         self._horizon = 1.5 / rate      # s: a command timing out before the next tick stops the base now
-        status_rate = declare_float(self, "status_rate_hz", 2.0, "robot/status repeat rate, Hz", 0.2, 20.0)
-        self.laser_xy = (declare_float(self, "laser_x", desc.LASER_X, "lidar x in the base frame, m", -1.0, 1.0),
-                         declare_float(self, "laser_y", 0.0, "lidar y in the base frame, m", -1.0, 1.0))
-        self.laser_yaw = declare_float(self, "laser_yaw", 0.0, "lidar yaw in the base frame, rad", -math.pi, math.pi)
-        self.self_radius = declare_float(self, "self_filter_radius", desc.FOOTPRINT_RADIUS - 0.02,
-                                         "m: returns this close to the base centre are the robot itself", 0.0, 1.0)
-        site = str(declare_value(self, "site", "", "site whose static map tells walls from people; empty: none"))
-        state_dir = str(declare_value(self, "state_dir", "",
-                                      "folder of the e-stop state file; empty: $CAREBOT_STATE_DIR, else "
-                                      "$XDG_STATE_HOME/carebot, else ~/.local/state/carebot"))
-        self.allow_anonymous_reset = bool(declare_value(
-            self, "allow_anonymous_reset", True,
-            "accept safety/reset_estop (std_srvs/Trigger, recorded as 'unknown'); false: only "
-            "safety/reset_estop_with_reason, which says who and why"))
-        self.static_map = None
-        if site:
-            try:
-                self.static_map = scanlib.StaticMap(load_world(site))
-            except (WorldError, OSError) as exc:
-                raise ValueError(f"site {site!r}: {exc}") from exc
-
-        reject_unknown_parameters(self)
+        status_rate = settings.status_rate_hz
+        self.laser_xy = settings.laser_xy
+        self.laser_yaw = settings.laser_yaw
+        self.self_radius = settings.self_filter_radius
+        self.allow_anonymous_reset = settings.allow_anonymous_reset
+        state_dir = settings.state_dir
+        self.static_map = scanlib.StaticMap(load_world(settings.site)) if settings.site else None
         self.arm_footprint = ArmFootprint(footprint_radius=config.footprint_radius)
         self.latch = estop_store.PersistentLatch(estop_store.state_file(state_dir))
         for note in self.latch.open():
@@ -150,7 +103,7 @@ class BaseSafetyNode(Node):
         self._arm_reach: float | None = None
         self.get_logger().info(f"base safety up: max {config.max_linear_speed} m/s, timeout "
                                f"{config.cmd_timeout} s, slow {config.person_slow_speed} m/s within "
-                               f"{config.person_slow_radius} m of people, map filter {'on' if site else 'off'}")
+                               f"{config.person_slow_radius} m of people, map filter {'on' if settings.site else 'off'}")
 
     # --- inputs ------------------------------------------------------------------
     def _on_cmd(self, source: Source, msg: Twist) -> None:

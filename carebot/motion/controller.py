@@ -6,10 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def wrap_angle(angle: float) -> float:
-    """Angle in [-pi, pi)."""
-    return (angle + math.pi) % (2 * math.pi) - math.pi
+from carebot.frames import PlanarPose, wrap_angle  # noqa: F401  (wrap_angle: used here, re-exported)
 
 
 @dataclass(frozen=True)
@@ -93,9 +90,7 @@ class PurePursuit:
         dist = np.hypot(ahead[:, 0] - x, ahead[:, 1] - y)
         beyond = np.nonzero(dist >= cfg.lookahead)[0]
         carrot = ahead[beyond[0]] if len(beyond) else goal
-        dx, dy = carrot[0] - x, carrot[1] - y
-        local_x = math.cos(yaw) * dx + math.sin(yaw) * dy
-        local_y = -math.sin(yaw) * dx + math.cos(yaw) * dy
+        local_x, local_y = PlanarPose(x, y, yaw).from_map(carrot[0], carrot[1])
         heading_error = math.atan2(local_y, local_x)
         if abs(heading_error) > cfg.rotate_threshold:
             self._linear = 0.0

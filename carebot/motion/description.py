@@ -17,7 +17,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from carebot.paths import ROOT
+
 URDF_PATH = ROOT / "urdf" / "carebot.urdf"
 
 # --- Base (m, kg) --------------------------------------------------------
@@ -34,6 +35,10 @@ CASTER_OFFSET_X = 0.20           # front and rear casters
 CASTER_MASS = 0.2
 MAX_WHEEL_SPEED = 12.0           # rad/s, ~0.96 m/s at the rim
 MAX_WHEEL_TORQUE = 20.0          # N m
+
+# Frames of the base in which relative targets may be given, with their height above the
+# floor (m): base_footprint on the floor, base_link on the wheel axle.
+BASE_FRAMES = {"": 0.0, "base_footprint": 0.0, "base_link": WHEEL_RADIUS}
 
 # --- Lidar (2D, on the front of the top deck) -----------------------------
 LASER_X = 0.14

@@ -34,15 +34,14 @@ from carebot_interfaces.action import Gesture, NavigateTo
 from carebot_interfaces.msg import RobotStatus
 
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
-from carebot.motion import description as desc
 from carebot.motion import scan as scanlib
 from carebot.motion.arm_guard import ArmFootprint, in_place_turn
-from carebot.motion.controller import PursuitConfig
-from carebot.motion.navigation import NavConfig, NavError, Navigator, NavState
-from carebot.motion.planner import CostMap, PlannerConfig
-from carebot.motion.ros_common import (LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_float, declare_value,
-                                       finite, reject_unknown_parameters, set_yaw, yaw_of)
-from carebot.world import WorldError, load_world
+from carebot.frames import finite, set_yaw, yaw_of
+from carebot.motion.navigation import NavError, Navigator, NavState
+from carebot.motion.parameters import NAVIGATOR
+from carebot.motion.planner import CostMap
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
+from carebot.world import load_world
 from carebot.node_runner import run_node
 
 ODOM_STALE_S = 1.0           # s: older odometry pauses the robot
@@ -55,57 +54,15 @@ FEEDBACK_PERIOD_S = 0.2
 class NavigatorNode(Node):
     def __init__(self) -> None:
         super().__init__("navigator")
-        site = str(declare_value(self, "site", "care_home", "site whose map and places are used"))
-        try:
-            self.world = load_world(site)
-        except (WorldError, OSError) as exc:
-            raise ValueError(f"site {site!r}: {exc}") from exc
-        pc, nc, plc = PursuitConfig(), NavConfig(), PlannerConfig()
-        self.pursuit = PursuitConfig(
-            lookahead=declare_float(self, "lookahead", pc.lookahead, "pure-pursuit look-ahead, m", 0.1, 3.0),
-            max_linear=declare_float(self, "max_speed", pc.max_linear, "default top speed, m/s", 0.05, 1.5),
-            max_angular=declare_float(self, "max_angular_speed", pc.max_angular, "turn-rate limit, rad/s", 0.1, 3.0),
-            linear_accel=declare_float(self, "linear_accel", pc.linear_accel, "speeding-up rate, m/s^2", 0.05, 3.0),
-            rotate_threshold=pc.rotate_threshold,
-            goal_tolerance=declare_float(self, "goal_tolerance", pc.goal_tolerance, "arrival distance, m", 0.03, 1.0),
-            yaw_tolerance=declare_float(self, "yaw_tolerance", pc.yaw_tolerance, "arrival heading error, rad",
-                                        0.02, 3.2),
-            approach_distance=pc.approach_distance, min_linear=pc.min_linear, yaw_gain=pc.yaw_gain).validate()
-        self.nav_config = NavConfig(
-            block_lookahead=declare_float(self, "block_lookahead", nc.block_lookahead,
-                                          "m of path ahead checked for obstacles", 0.3, 5.0),
-            block_clearance=declare_float(self, "block_clearance", nc.block_clearance,
-                                          "m beyond the robot radius that blocks the path", 0.05, 1.0),
-            wait_before_replan=declare_float(self, "wait_before_replan", nc.wait_before_replan,
-                                             "s to wait for the way to clear before re-planning", 0.1, 30.0),
-            blocked_timeout=declare_float(self, "blocked_timeout", nc.blocked_timeout,
-                                          "s blocked with no way around before giving up", 1.0, 600.0),
-            progress_distance=nc.progress_distance,
-            progress_timeout=declare_float(self, "progress_timeout", nc.progress_timeout,
-                                           "s without progress before re-planning", 1.0, 300.0),
-            min_goal_timeout=declare_float(self, "min_goal_timeout", nc.min_goal_timeout,
-                                           "s added to every goal's time budget", 5.0, 3600.0),
-            time_factor=declare_float(self, "time_factor", nc.time_factor,
-                                      "goal time budget as a multiple of the planned drive time", 1.0, 20.0),
-            obstacle_range=nc.obstacle_range).validate()
-        planner_config = PlannerConfig(
-            resolution=declare_float(self, "plan_resolution", plc.resolution, "planning cell size, m", 0.05, 0.5),
-            robot_radius=declare_float(self, "robot_radius", plc.robot_radius, "footprint radius, m", 0.1, 1.0),
-            inflation_margin=declare_float(self, "inflation_margin", plc.inflation_margin,
-                                           "m kept free beyond the robot radius", 0.0, 0.5),
-            preferred_clearance=declare_float(self, "preferred_clearance", plc.preferred_clearance,
-                                              "m of room the planner prefers", 0.2, 3.0)).validate()
-        self.rate = declare_float(self, "control_rate_hz", 20.0, "control loop rate, Hz", 2.0, 100.0)
-        self.odom_wait = declare_float(self, "odom_wait", 10.0, "s a goal waits for the first odometry (start-up)",
-                                       0.0, 120.0)
-        self.laser_xy = (declare_float(self, "laser_x", desc.LASER_X, "lidar x in the base frame, m", -1.0, 1.0),
-                         declare_float(self, "laser_y", 0.0, "lidar y in the base frame, m", -1.0, 1.0))
-        self.self_radius = declare_float(self, "self_filter_radius", desc.FOOTPRINT_RADIUS - 0.02,
-                                         "m: returns this close to the base centre are the robot itself", 0.0, 1.0)
-        self.tuck_timeout = declare_float(self, "tuck_timeout", 15.0,
-                                          "s to wait for arm_head to tuck the arm before driving or turning "
-                                          "in place; then the goal ends BLOCKED", 1.0, 120.0)
-        reject_unknown_parameters(self)
+        settings = declare_table(self, NAVIGATOR)      # ParameterError (a ValueError) stops the start
+        site = settings.site
+        self.world = load_world(site)
+        self.pursuit, self.nav_config, planner_config = settings.pursuit, settings.navigation, settings.planner
+        self.rate = settings.control_rate_hz
+        self.odom_wait = settings.odom_wait
+        self.laser_xy = settings.laser_xy
+        self.self_radius = settings.self_filter_radius
+        self.tuck_timeout = settings.tuck_timeout
         started = time.perf_counter()
         self.arm_footprint = ArmFootprint(footprint_radius=planner_config.robot_radius)
         self.costmap = CostMap.from_world(self.world, planner_config)

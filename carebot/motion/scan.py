@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from carebot.frames import PlanarPose
 from carebot.world import World, occupancy_grid
 
 # A break between two consecutive returns farther apart than this starts a new cluster.
@@ -255,10 +256,7 @@ def travel_clearance(points: np.ndarray, radii: np.ndarray | None, half_width: f
 
 def to_map(points: np.ndarray, pose: tuple[float, float, float]) -> np.ndarray:
     """Base-frame points (N, 2) into the map frame for the base pose (x, y, yaw)."""
-    x, y, yaw = pose
-    c, s = math.cos(yaw), math.sin(yaw)
-    pts = np.asarray(points, dtype=float).reshape(-1, 2)
-    return np.column_stack((x + c * pts[:, 0] - s * pts[:, 1], y + s * pts[:, 0] + c * pts[:, 1]))
+    return PlanarPose(*pose).points_to_map(points)
 
 
 class StaticMap:

@@ -20,7 +20,6 @@ from dataclasses import replace
 
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from rcl_interfaces.msg import ParameterDescriptor
 from builtin_interfaces.msg import Time as TimeMsg
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -40,8 +39,9 @@ from carebot.perception.geometry import CameraPose, Intrinsics, floor_point
 from carebot.perception.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
 from carebot.perception.pose_history import PlanarPose, PoseHistory
-from carebot.motion.ros_common import yaw_of
+from carebot.frames import yaw_of
 from carebot.node_runner import run_node
+from carebot.ros_common import declare_table
 from carebot.world import load_world
 
 NODE_NAME = "perception"
@@ -65,11 +65,8 @@ class PerceptionNode(Node):
 
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
-        values = {}
-        for p in settings_mod.PARAMETERS:
-            self.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description))
-            values[p.name] = self.get_parameter(p.name).value
-        self.settings = settings_mod.build(values)  # ValueError: main() logs it and exits non-zero
+        # ParameterError (a ValueError) names every bad key; main() logs it and exits non-zero.
+        self.settings = declare_table(self, settings_mod.PERCEPTION)
         opts = self.settings.node
 
         self.health = HealthReport("carebot/perception")

@@ -5,16 +5,6 @@ import collections
 import time
 
 
-def split_stamp(seconds: float) -> tuple[int, int]:
-    """(sec, nanosec) of a time in seconds; rounding never carries into a wrong second.
-
-    Summed time steps give 2.9999999999 for 3.0: rounding the fraction alone to
-    1e9 ns and wrapping it would stamp 2.0, one second back in time.
-    """
-    nanoseconds = int(round(seconds * 1e9))
-    return nanoseconds // 1_000_000_000, nanoseconds % 1_000_000_000
-
-
 class Schedule:
     """Fires every 1/rate seconds of sim time (rate 0: never)."""
 

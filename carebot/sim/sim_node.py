@@ -23,48 +23,36 @@ from builtin_interfaces.msg import Time as TimeMsg
 from carebot_interfaces.msg import AudioChunk, PersonArray, ToolCall
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import (QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy)
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan
 from trajectory_msgs.msg import JointTrajectory
 
+from carebot.frames import fill_stamp, set_yaw
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.paths import ROOT
 from carebot.sim.actors import ActorError, Posture, load_actors
 from carebot.sim.control import (ControlError, LockstepCommand, RobotCommand, SayCommand, Tool,
                                  parse_command)
 from carebot.sim.engine import BasePose, Simulation
-from carebot.sim.rates import Pacer, Schedule, split_stamp
+from carebot.sim.rates import Pacer, Schedule
 from carebot.sim.robot import CameraSpec, read_description
 from carebot.sim.sensors import CameraRenderer, gl_backend, intrinsics
 from carebot.sim.trajectory import TrajectoryError, make_trajectory
 from carebot.sim.voice import MicrophoneStream, synthesize_pcm
 from carebot.world import load_world
 from carebot.node_runner import run_node
+from carebot.ros_common import AUDIO_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
+from carebot.sim.parameters import SIM
 
-SENSOR_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT,
-                        history=QoSHistoryPolicy.KEEP_LAST, durability=QoSDurabilityPolicy.VOLATILE)
-RELIABLE_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-AUDIO_QOS = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
 BASE_LINK_HEIGHT_M = 0.08    # base_link sits on the wheel axle above base_footprint (urdf/README.md)
 MAX_COMMANDS_PER_STEP = 50   # a flood of commands cannot stall the loop
 SYNC_RESEND_S = 1.0          # lockstep: offer an unanswered frame again after this many wall seconds
 
 
 def _stamp(seconds: float) -> TimeMsg:
-    sec, nanosec = split_stamp(seconds)
-    return TimeMsg(sec=sec, nanosec=nanosec)
-
-
-def _d(description: str, **kw) -> ParameterDescriptor:
-    return ParameterDescriptor(description=description, **kw)
-
-
-def _range(lo: float, hi: float) -> list[FloatingPointRange]:
-    return [FloatingPointRange(from_value=lo, to_value=hi)]
+    return fill_stamp(TimeMsg(), seconds)
 
 
 class SimNode(Node):
@@ -72,7 +60,7 @@ class SimNode(Node):
 
     def __init__(self) -> None:
         super().__init__("sim")
-        p = self._read_parameters()
+        p = declare_table(self, SIM)     # ParameterError (a ValueError) stops the start
         world = load_world(p["world_file"] or p["site"])
         actors_file = Path(p["actors_file"]) if p["actors_file"] else ROOT / "models" / "actors" / f"{world.name}.yaml"
         actors = load_actors(actors_file) if actors_file.exists() else []
@@ -127,52 +115,6 @@ class SimNode(Node):
             f"({'on, ' + gl_backend() if p['camera_enabled'] else 'off'}); target real-time factor "
             f"{p['real_time_factor']:g}")
 
-    # ------------------------------------------------------------------ parameters
-    def _read_parameters(self) -> dict:
-
-        self.declare_parameter("site", "care_home", _d("site world in models/worlds (care_home, public_hall)"))
-        self.declare_parameter("world_file", "", _d("path of a world YAML; overrides site"))
-        self.declare_parameter("actors_file", "", _d("people YAML; empty = models/actors/<world>.yaml"))
-        self.declare_parameter("robot_start", "", _d("'x y yaw_deg' start pose in the map frame; empty = the world's robot_start"))
-        self.declare_parameter("real_time_factor", 1.0, _d("sim seconds per wall second to aim for; 0 = as fast as possible",
-                                            floating_point_range=_range(0.0, 100.0)))
-        self.declare_parameter("timestep_s", 0.01, _d("sim step, s (also the /clock period)", floating_point_range=_range(0.001, 0.05)))
-        self.declare_parameter("camera_enabled", True, _d("render and publish the camera"))
-        self.declare_parameter("camera_rate_hz", 5.0, _d("camera frames per sim second; 0 = the URDF's update_rate",
-                                          floating_point_range=_range(0.0, 60.0)))
-        self.declare_parameter("camera_width", 0, _d("image width px; 0 = the URDF's", integer_range=[IntegerRange(from_value=0, to_value=1280)]))
-        self.declare_parameter("camera_height", 0, _d("image height px; 0 = the URDF's", integer_range=[IntegerRange(from_value=0, to_value=960)]))
-        self.declare_parameter("lidar_rate_hz", 0.0, _d("scans per sim second; 0 = the URDF's update_rate",
-                                         floating_point_range=_range(0.0, 50.0)))
-        self.declare_parameter("lidar_noise_m", 0.005, _d("standard deviation of range noise, m", floating_point_range=_range(0.0, 0.5)))
-        self.declare_parameter("odom_rate_hz", 50.0, _d("odometry messages per sim second", floating_point_range=_range(1.0, 200.0)))
-        self.declare_parameter("joint_states_rate_hz", 50.0, _d("joint_states per sim second", floating_point_range=_range(1.0, 200.0)))
-        self.declare_parameter("audio_enabled", True, _d("publish the simulated microphone on speech/audio_in"))
-        self.declare_parameter("sync_topic", "", _d(
-            "lockstep with a camera consumer: a PersonArray topic (e.g. perception/persons) whose header stamp "
-            "says which frame it has processed; the next frame waits until the last one is answered; empty = off"))
-        self.declare_parameter("sync_timeout_s", 5.0, _d("wall seconds to wait for the consumer before going on",
-                                                         floating_point_range=_range(0.1, 60.0)))
-        self.declare_parameter("seed", 0, _d("random seed of sensor noise", integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1)]))
-        self.declare_parameter("map_frame", "map", _d("frame of odom poses (ground truth)"))
-        self.declare_parameter("base_frame", "base_link", _d("robot base frame (odom child frame)"))
-        self.declare_parameter("laser_frame", "laser", _d("frame of scan"))
-        self.declare_parameter("camera_frame", "camera_optical_frame", _d("frame of image and camera_info"))
-        names = ("site", "world_file", "actors_file", "robot_start", "real_time_factor", "timestep_s",
-                 "camera_enabled", "camera_rate_hz", "camera_width", "camera_height", "lidar_rate_hz",
-                 "lidar_noise_m", "odom_rate_hz", "joint_states_rate_hz", "audio_enabled", "sync_topic", "sync_timeout_s", "seed", "map_frame",
-                 "base_frame", "laser_frame", "camera_frame")
-        p = {n: self.get_parameter(n).value for n in names}
-        start = str(p["robot_start"]).replace(",", " ").split()
-        if start and len(start) != 3:
-            raise ValueError(f"parameter robot_start {p['robot_start']!r}: expected 'x y yaw_deg'")
-        try:
-            p["robot_start"] = (float(start[0]), float(start[1]), math.radians(float(start[2]))) if start else None
-        except ValueError:
-            raise ValueError(f"parameter robot_start {p['robot_start']!r}: expected numbers") from None
-        if (p["camera_width"] == 0) != (p["camera_height"] == 0):
-            raise ValueError("parameters camera_width and camera_height: set both or neither")
-        return p
 
     # ------------------------------------------------------------------ callbacks (queue only)
     def _queue(self, item) -> None:
@@ -352,8 +294,7 @@ class SimNode(Node):
         msg.pose.pose.position.x = sim.pose.x
         msg.pose.pose.position.y = sim.pose.y
         msg.pose.pose.position.z = BASE_LINK_HEIGHT_M
-        msg.pose.pose.orientation.z = math.sin(sim.pose.yaw / 2)
-        msg.pose.pose.orientation.w = math.cos(sim.pose.yaw / 2)
+        set_yaw(msg.pose.pose.orientation, sim.pose.yaw)
         msg.twist.twist.linear.x = sim.velocity[0]
         msg.twist.twist.angular.z = sim.velocity[1]
         # Ground truth: tiny covariances say so to consumers that weigh them.

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from carebot.dashboard.auth import hash_password
@@ -193,12 +194,31 @@ class AlertSenderPeer:
         self._thread.join(timeout=5)
 
 
-def node_parameters(env: dict[str, str], node: str, timeout: float = 20.0) -> dict[str, tuple]:
-    """{name: (ParameterType value, (min, max) or None)} a running node declares, asked over
-    its parameter services."""
+# Parameters rclpy gives every node, whatever it declares.
+ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service")
+
+
+def is_ros_own(name: str) -> bool:
+    return name in ROS_OWN_PARAMETERS or name.startswith("qos_overrides.")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One parameter as a running node declares it (rcl_interfaces ParameterDescriptor + value)."""
+
+    type: int                                  # rcl_interfaces/ParameterType
+    range: tuple | None                        # (from, to) of the integer or floating-point range
+    description: str
+    constraints: str                           # additional_constraints
+    value: object                              # None: declared without a value
+
+
+def node_parameters(env: dict[str, str], node: str, timeout: float = 20.0) -> dict[str, Declared]:
+    """What a running node declares, asked over its parameter services (list, describe, get)."""
     import rclpy
     from rclpy.context import Context
-    from rcl_interfaces.srv import DescribeParameters, ListParameters
+    from rclpy.parameter import parameter_value_to_python
+    from rcl_interfaces.srv import DescribeParameters, GetParameters, ListParameters
     from rclpy.executors import SingleThreadedExecutor
 
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env["ROS_AUTOMATIC_DISCOVERY_RANGE"]
@@ -213,14 +233,20 @@ def node_parameters(env: dict[str, str], node: str, timeout: float = 20.0) -> di
             future = client.call_async(request)
             executor = SingleThreadedExecutor(context=context)
             rclpy.spin_until_future_complete(peer, future, executor=executor, timeout_sec=timeout)
+            assert future.done(), f"{node}/{name} did not answer within {timeout} s"
             return future.result()
 
         names = list(call(ListParameters, "list_parameters", ListParameters.Request()).result.names)
         described = call(DescribeParameters, "describe_parameters", DescribeParameters.Request(names=names))
+        values = call(GetParameters, "get_parameters", GetParameters.Request(names=names)).values
         out = {}
-        for d in described.descriptors:
+        for d, value in zip(described.descriptors, values):
             ranges = list(d.floating_point_range) or list(d.integer_range)
-            out[d.name] = (d.type, (ranges[0].from_value, ranges[0].to_value) if ranges else None)
+            python = parameter_value_to_python(value)
+            out[d.name] = Declared(d.type, (ranges[0].from_value, ranges[0].to_value) if ranges else None,
+                                   d.description, d.additional_constraints,
+                                   list(python) if isinstance(python, (list, tuple)) or hasattr(python, "tolist")
+                                   else python)
         return out
     finally:
         context.try_shutdown()

@@ -7,12 +7,12 @@ import sys
 import threading
 import time
 
-from carebot.motion.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 
 CMD_SOURCE = """
 import sys, rclpy
 from geometry_msgs.msg import Twist
-from carebot.motion.ros_common import RELIABLE_QOS
+from carebot.ros_common import RELIABLE_QOS
 rclpy.init()
 node = rclpy.create_node('test_cmd_source')
 pub = node.create_publisher(Twist, sys.argv[1], RELIABLE_QOS)

@@ -7,9 +7,8 @@ import subprocess
 
 import pytest
 
-from bringup_support import CAREBOT, free_port, http_ok, node_parameters, pid_alive, started_pids, write_config
+from bringup_support import CAREBOT, free_port, http_ok, is_ros_own, node_parameters, pid_alive, started_pids, write_config
 from carebot import bringup, config_check
-from carebot.config_check import ParamType
 from carebot.testing.ros_env import isolated_env, start, stop, wait_for
 
 pytestmark = pytest.mark.ros
@@ -30,24 +29,16 @@ def test_killed_node_is_restarted_and_serves_again_then_sigterm_stops_all(tmp_pa
         first = started_pids(log, "dashboard")
         assert len(first) == 1
 
-        # the schema `carebot up` checked (read from the node's source) is what the
-        # running node really declares: names, types and ranges
+        # the table `carebot up` checked the file with is what the running node declares
+        # (every node: tests/integration/test_node_parameters.py)
         declared = node_parameters(env, "/ward1/dashboard")
-        schema = config_check.node_schemas([bringup.node_by_name("dashboard")])["dashboard"]
-        kinds = {ParamType.BOOL: 1, ParamType.INTEGER: 2, ParamType.DOUBLE: 3, ParamType.STRING: 4,
-                 ParamType.STRING_ARRAY: 9}
-        ours = {k for k in declared if not k.startswith(("qos_overrides.", "start_type_description"))}
-        assert ours == set(schema.rules)
-        for name, (kind, bounds) in declared.items():
-            if name in schema.rules:
-                rule = schema.rules[name]
-                assert kinds[rule.type] == kind, name
-                assert bounds == ((rule.min, rule.max) if rule.min is not None else None), name
+        table = config_check.node_tables([bringup.node_by_name("dashboard")])["dashboard"]
+        assert {k for k in declared if not is_ros_own(k)} == set(table.names)
 
         # carebot up's own supervision node runs in the namespace with its section of the file
         supervisor = node_parameters(env, "/ward1/supervisor")
-        supervisor_schema = config_check.node_schemas([bringup.SUPERVISOR])["supervisor"]
-        assert {k for k in supervisor if k in supervisor_schema.rules} == set(supervisor_schema.rules)
+        supervisor_table = config_check.node_tables([bringup.SUPERVISOR])["supervisor"]
+        assert {k for k in supervisor if k in supervisor_table} == set(supervisor_table.names)
 
         # `carebot status` hears the dashboard's diagnostics in the same domain
         status = subprocess.run(CAREBOT + ["status", "--listen", "3"], env=env, capture_output=True,

@@ -16,7 +16,7 @@ from carebot.bringup import site_config
 from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
 from carebot.motion.gestures import GesturePlanner, REST_ARM
 from carebot.motion.kinematics import TOOL_AXIS, TOOL_FRAME
-from carebot.motion.ros_common import RELIABLE_QOS, SENSOR_QOS
+from carebot.ros_common import RELIABLE_QOS, SENSOR_QOS
 from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
 
 pytestmark = pytest.mark.ros
@@ -48,7 +48,7 @@ class JointsStandIn:
         self.js_pub = self.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
         self.persons_pub = self.node.create_publisher(PersonArray, "perception/persons", SENSOR_QOS)
         from carebot_interfaces.msg import RobotStatus
-        from carebot.motion.ros_common import LATCHED_QOS
+        from carebot.ros_common import LATCHED_QOS
         self.RobotStatus = RobotStatus
         self.status_pub = self.node.create_publisher(RobotStatus, "robot/status", LATCHED_QOS)
         self.persons = []                # (track id, x, y); x None: a person without a floor position

@@ -1,101 +1,89 @@
-"""Parameter files are checked against the nodes' own declarations before anything starts."""
-import textwrap
+"""Parameter files are checked against the nodes' parameter tables before anything starts."""
+import subprocess
+import sys
 
 import pytest
 
 from carebot import bringup, config_check
-from carebot.config_check import NodeSchema, ParamType, Rule, declared_parameters, validate
+from carebot.config_check import validate
+from carebot.parameters import CrossRule, Param, ParameterError, ParamTable, ParamType
 
-NODE_SOURCE = textwrap.dedent('''
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-    from rclpy.parameter import Parameter
-    DEFAULT_RATE_HZ = 10.0
-    MODELS = ["a", "b"]
-
-    def _desc(text, **kw):
-        return ParameterDescriptor(description=text, **kw)
-
-    class N:
-        def __init__(self):
-            self.declare_parameter("rate_hz", DEFAULT_RATE_HZ, ParameterDescriptor(
-                description="rate", floating_point_range=[FloatingPointRange(from_value=0.5, to_value=30.0)]))
-            self.declare_parameter("imgsz", 640, _desc("size", integer_range=[IntegerRange(from_value=32, to_value=1280, step=32)]))
-            self.declare_parameter("model", "yolo", ParameterDescriptor(description="m"))
-            self.declare_parameter("enabled", True)
-            self.declare_parameter("models", MODELS)
-            self.declare_parameter("limits", [0.1, -0.2])
-            self.declare_parameter("accounts", Parameter.Type.STRING_ARRAY)
-            self.declare_parameters("pid", [("kp", 1.0), ("ki", 0.0)])
-''')
+TABLE = ParamTable("n", (
+    Param("rate_hz", ParamType.DOUBLE, 10.0, "rate", "Hz", 0.5, 30.0),
+    Param("imgsz", ParamType.INTEGER, 640, "size", "px", 32, 1280,
+          check=lambda v: None if v % 32 == 0 else f"{v} is not a multiple of 32"),
+    Param("model", ParamType.STRING, "yolo", "m", choices=("yolo", "detr")),
+    Param("enabled", ParamType.BOOL, True, "on"),
+    Param("models", ParamType.STRING_ARRAY, ["a", "b"], "list"),
+    Param("limits", ParamType.DOUBLE_ARRAY, [0.1, -0.2], "limits"),
+    Param("accounts", ParamType.STRING_ARRAY, None, "no default"),
+    Param("low", ParamType.DOUBLE, 0.2, "low"),
+    Param("high", ParamType.DOUBLE, 0.8, "high"),
+), rules=(CrossRule(("low", "high"), lambda lo, hi: lo < hi, "low must be below high"),))
 
 
-@pytest.fixture(scope="module")
-def schema():
-    return declared_parameters(NODE_SOURCE, "n")
+def _issues(params, table=TABLE, node="n"):
+    return validate({node: {"ros__parameters": params}}, {table.node: table})
 
 
-def test_declarations_give_types_and_ranges(schema):
-    rules = schema.rules
-    assert not schema.open
-    assert rules["rate_hz"].type is ParamType.DOUBLE and (rules["rate_hz"].min, rules["rate_hz"].max) == (0.5, 30.0)
-    assert rules["imgsz"].type is ParamType.INTEGER and rules["imgsz"].max == 1280
-    assert rules["model"].type is ParamType.STRING
-    assert rules["enabled"].type is ParamType.BOOL
-    assert rules["models"].type is ParamType.STRING_ARRAY
-    assert rules["limits"].type is ParamType.DOUBLE_ARRAY
-    assert rules["accounts"].type is ParamType.STRING_ARRAY
-    assert rules["pid.kp"].type is ParamType.DOUBLE
-
-
-def test_names_built_at_run_time_make_the_schema_open():
-    source = "class N:\n    def f(self, name):\n        self.declare_parameter(name, 1)\n        self.declare_parameter('x', 2)\n"
-    schema = declared_parameters(source, "n")
-    assert schema.open and schema.rules["x"].type is ParamType.INTEGER
-
-
-def _issues(params, schema, node="n"):
-    return validate({node: {"ros__parameters": params}}, {schema.node: schema})
-
-
-def test_good_values_pass(schema):
-    assert _issues({"rate_hz": 5.0, "imgsz": 320, "models": ["x"], "pid": {"kp": 2.0}}, schema) == []
+def test_good_values_pass():
+    assert _issues({"rate_hz": 5.0, "imgsz": 320, "models": ["x"], "model": "detr", "accounts": ["a:b"]}) == []
 
 
 @pytest.mark.parametrize("params, key, words", [
     ({"rate_hz": 5}, "n.rate_hz", "decimal point"),
     ({"rate_hz": 99.0}, "n.rate_hz", "above the maximum 30.0"),
+    ({"rate_hz": float("nan")}, "n.rate_hz", "not a finite number"),
     ({"imgsz": 16}, "n.imgsz", "below the minimum 32"),
+    ({"imgsz": 100}, "n.imgsz", "not a multiple of 32"),
     ({"imgsz": "big"}, "n.imgsz", "expects a integer"),
+    ({"model": "sam"}, "n.model", "'sam' is not one of 'yolo', 'detr'"),
     ({"enabled": "yes"}, "n.enabled", "expects a bool"),
     ({"models": []}, "n.models", "empty list"),
     ({"models": None}, "n.models", "no value"),
     ({"limits": [1.0, "x"]}, "n.limits", "not a ROS parameter value"),
     ({"colour": "blue"}, "n.colour", "unknown parameter"),
     ({"pid": {"kd": 1.0}}, "n.pid.kd", "unknown parameter"),
+    ({"low": 0.9}, "n.low, high", "low must be below high"),
+    ({"use_sim_time": "true"}, "n.use_sim_time", "expects a bool"),
 ])
-def test_bad_values_name_the_key_and_reason(schema, params, key, words):
-    issues = _issues(params, schema)
+def test_bad_values_name_the_key_and_reason(params, key, words):
+    issues = _issues(params)
     assert len(issues) == 1, issues
     assert issues[0].key == key and words in issues[0].reason
 
 
-def test_open_schema_allows_unknown_keys_but_checks_known_ones():
-    schema = NodeSchema("n", {"rate": Rule(ParamType.DOUBLE, min=0.0)}, open=True)
-    assert _issues({"anything": 1}, schema) == []
-    assert [i.key for i in _issues({"rate": -1.0}, schema)] == ["n.rate"]
+def test_every_bad_key_is_named_at_once():
+    issues = _issues({"rate_hz": 99.0, "model": "sam", "colour": "blue"})
+    assert [i.key for i in issues] == ["n.rate_hz", "n.model", "n.colour"]
+
+
+def test_the_node_and_the_check_give_the_same_verdict():
+    """ParamTable.load (the node) raises exactly the issues ParamTable.issues (the check) lists."""
+    with pytest.raises(ParameterError) as caught:
+        TABLE.load({"rate_hz": 99.0, "model": "sam"})
+    assert caught.value.issues == TABLE.issues({"rate_hz": 99.0, "model": "sam"})
+    assert TABLE.load({"rate_hz": 2.0})["rate_hz"] == 2.0
+
+
+def test_a_default_its_own_rules_refuse_is_a_programming_error():
+    with pytest.raises(ValueError, match="default of x"):
+        Param("x", ParamType.DOUBLE, 5.0, "x", min=0.0, max=1.0)
 
 
 def test_unknown_node_section_and_bad_structure():
-    schemas = {"n": NodeSchema("n")}
-    issues = validate({"nn": {"ros__parameters": {}}, "n": {"params": {}}}, schemas)
+    tables = {"n": TABLE}
+    issues = validate({"nn": {"ros__parameters": {}}, "n": {"params": {}}}, tables)
     assert [i.key for i in issues] == ["nn", "n"]
     assert "unknown node section" in issues[0].reason and "ros__parameters" in issues[1].reason
 
 
-def test_wildcard_section_accepts_keys_any_node_declares(schema):
-    other = NodeSchema("m", {"x": Rule(ParamType.INTEGER)})
-    schemas = {"n": schema, "m": other}
-    assert validate({"/**": {"ros__parameters": {"use_sim_time": True}}}, schemas) == []
+def test_wildcard_section_checks_keys_where_nodes_declare_them():
+    other = ParamTable("m", (Param("rate_hz", ParamType.INTEGER, 1, "rate"),))
+    tables = {"n": TABLE, "m": other}
+    assert validate({"/**": {"ros__parameters": {"use_sim_time": True}}}, tables) == []
+    issues = validate({"/**": {"ros__parameters": {"rate_hz": 2}}}, tables)
+    assert [i.reason for i in issues] == ["(n) expects a double, got integer 2 (write it with a decimal point, e.g. 2.0)"]
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
@@ -110,21 +98,58 @@ def test_missing_file_is_refused(tmp_path):
     assert "does not exist" in issues[0].reason
 
 
+def test_every_configured_node_has_a_table():
+    tables = config_check.node_tables()
+    assert set(tables) == {spec.name for spec in bringup.CONFIGURED_NODES}
+    for name, table in tables.items():
+        assert table.node == name
+        assert all(p.description for p in table.params), name
+
+
 @pytest.mark.parametrize("site", bringup.SITES)
 def test_shipped_site_files_are_valid(site):
     assert config_check.check_file(bringup.site_config(site)) == []
 
 
-def test_dashboard_schema_comes_from_its_node_and_role_rules(tmp_path):
-    schemas = config_check.node_schemas()
-    dash = schemas["dashboard"]
-    assert not dash.open and dash.rules["port"].max == 65535 and dash.rules["use_sim_time"].type is ParamType.BOOL
+def test_dashboard_values_are_refused_with_the_key(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("dashboard:\n  ros__parameters:\n    port: 70000\n    staff_accounts: ['nurse:plaintext']\n"
                     "    host: 'my laptop'\n")
     with pytest.raises(config_check.ConfigError) as caught:
-        config_check.require_valid(path, schemas)
+        config_check.require_valid(path)
     text = str(caught.value)
     assert "dashboard.port: 70000 is above the maximum 65535" in text
     assert "dashboard.staff_accounts" in text and "not a scrypt hash" in text
     assert "dashboard.host" in text
+
+
+BAD_VALUES = """
+perception:
+  ros__parameters:
+    conf: 5.0
+    imgsz: 33
+speech:
+  ros__parameters:
+    language: klingon
+brain:
+  ros__parameters:
+    language: fr
+    llm_backend: nonsense
+"""
+
+
+def test_config_check_command_names_every_bad_value(tmp_path):
+    """The values of issue 15: each one is named with its key, and the command fails."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_VALUES)
+    run = subprocess.run([sys.executable, "-m", "carebot.cli", "config-check", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"{path}: 5 problem(s)"
+    for expected in ("perception.conf: 5.0 is above the maximum 1.0",
+                     "perception.imgsz: 33 must be a positive multiple of 32",
+                     "speech.language: 'klingon' is not one of",
+                     "brain.language: 'fr' is not one of 'en', 'zh'",
+                     "brain.llm_backend: 'nonsense' is not one of"):
+        assert any(line.startswith(f"  - {expected}") for line in lines), (expected, run.stdout)

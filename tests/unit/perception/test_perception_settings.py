@@ -15,8 +15,7 @@ def test_defaults_build_and_every_parameter_has_a_description():
     s = settings.build({})
     assert s.detector.imgsz == 640 and s.detector.second_look_imgsz == 320 and s.detector.backend == "auto"
     assert s.node.publish_debug_image is False and s.node.furniture_world == ""
-    assert all(p.description for p in settings.PARAMETERS)
-    assert len({p.name for p in settings.PARAMETERS}) == len(settings.PARAMETERS)
+    assert all(p.description for p in settings.PERCEPTION.params)
 
 
 @pytest.mark.parametrize("site", ["care_home", "public_hall"])
@@ -57,10 +56,10 @@ def test_bad_values_name_the_parameter(values, name):
 
 def test_cli_and_config_check_know_the_same_backends_and_defaults():
     from carebot.config_check import check_file
-    from carebot.perception import cli, config_rules
+    from carebot.perception import cli
     from carebot.perception.detector import BACKENDS, DetectorConfig
 
-    assert cli.BACKENDS == config_rules.BACKENDS == BACKENDS
+    assert cli.BACKENDS == settings.PERCEPTION["backend"].choices == BACKENDS
     d = DetectorConfig()
     assert (cli.DEFAULT_BACKEND, cli.DEFAULT_IMGSZ, cli.DEFAULT_SECOND_LOOK) == (d.backend, d.imgsz, d.second_look_imgsz)
     for site in ("care_home", "public_hall"):

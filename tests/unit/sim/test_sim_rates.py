@@ -1,7 +1,8 @@
 """Publish schedules and real-time pacing (fake clocks, no sleeping)."""
 import pytest
 
-from carebot.sim.rates import Pacer, Schedule, split_stamp
+from carebot.frames import split_s
+from carebot.sim.rates import Pacer, Schedule
 
 
 def test_schedule_fires_at_its_rate_and_skips_missed_slots():
@@ -61,8 +62,8 @@ def test_stamps_never_jump_back_a_second():
     t, previous = 0.0, (0, 0)
     for _ in range(1000):
         t += 0.01                      # summed steps: 2.9999999999 instead of 3.0
-        stamp = split_stamp(t)
+        stamp = split_s(t)
         assert stamp > previous and 0 <= stamp[1] < 1_000_000_000
         previous = stamp
-    assert split_stamp(2.9999999999999) == (3, 0)
-    assert split_stamp(1.5) == (1, 500_000_000)
+    assert split_s(2.9999999999999) == (3, 0)
+    assert split_s(1.5) == (1, 500_000_000)

@@ -1,0 +1,14 @@
+"""Parameters of ``carebot up``'s supervision node (no ROS); see carebot/parameters.py."""
+from __future__ import annotations
+
+from carebot.launcher.watchdog import SILENCE_TIMEOUT_S, STARTUP_TIMEOUT_S, WatchdogConfig
+from carebot.parameters import Param, ParamTable, ParamType
+
+SUPERVISOR = ParamTable("supervisor", (
+    Param("diagnostics_timeout_s", ParamType.DOUBLE, SILENCE_TIMEOUT_S,
+          "a node that reported on /diagnostics and then stays silent this long gets a SYSTEM alert (hung?); "
+          "it is never killed for it", "s", 5.0, 3600.0),
+    Param("startup_timeout_s", ParamType.DOUBLE, STARTUP_TIMEOUT_S,
+          "a node that has not reported this long after it (re)started gets a SYSTEM alert; long, because "
+          "loading models on two cores takes minutes", "s", 10.0, 3600.0),
+), build=lambda v: WatchdogConfig(v["diagnostics_timeout_s"], v["startup_timeout_s"]))

@@ -1,0 +1,103 @@
+"""ROS glue every node shares: QoS profiles, parameter declaration from a table, the clock.
+
+The one module besides the node files that imports rclpy. Pure conversions (angles,
+quaternions, stamps, planar frames) live in ``carebot.frames``; parameter tables in
+``carebot.parameters`` and each role's ``parameters`` module.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
+                              ParameterUninitializedException)
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from carebot.parameters import COMMON_PREFIXES, Issue, Param, ParameterError, ParamTable, ParamType
+
+# docs/interfaces.md: sensor = best effort depth 1 (the newest frame wins, no backlog);
+# latched = reliable transient local depth 1 (late joiners get the state);
+# reliable = reliable volatile depth 10 (events and commands).
+SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Velocity commands: only the newest counts. Twist has no stamp, so the safety layer times
+# a command from its arrival; a queued backlog would replay old commands as fresh ones
+# after a stall and keep the base moving past the command timeout.
+COMMAND_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
+# Audio blocks of a simulated microphone: every block counts (a gap is a lost syllable),
+# 100 blocks (~3 s at 30 ms) ride out a busy subscriber.
+AUDIO_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+
+_ROS_TYPES = {
+    ParamType.BOOL: (ParameterType.PARAMETER_BOOL, Parameter.Type.BOOL),
+    ParamType.INTEGER: (ParameterType.PARAMETER_INTEGER, Parameter.Type.INTEGER),
+    ParamType.DOUBLE: (ParameterType.PARAMETER_DOUBLE, Parameter.Type.DOUBLE),
+    ParamType.STRING: (ParameterType.PARAMETER_STRING, Parameter.Type.STRING),
+    ParamType.BOOL_ARRAY: (ParameterType.PARAMETER_BOOL_ARRAY, Parameter.Type.BOOL_ARRAY),
+    ParamType.INTEGER_ARRAY: (ParameterType.PARAMETER_INTEGER_ARRAY, Parameter.Type.INTEGER_ARRAY),
+    ParamType.DOUBLE_ARRAY: (ParameterType.PARAMETER_DOUBLE_ARRAY, Parameter.Type.DOUBLE_ARRAY),
+    ParamType.STRING_ARRAY: (ParameterType.PARAMETER_STRING_ARRAY, Parameter.Type.STRING_ARRAY),
+}
+INT64_MAX = 2 ** 63 - 1
+
+
+def descriptor(param: Param) -> ParameterDescriptor:
+    """The ParameterDescriptor a table entry is declared with (ros2 param describe shows it)."""
+    d = ParameterDescriptor(name=param.name, type=_ROS_TYPES[param.type][0], description=param.text,
+                            additional_constraints=param.constraints)
+    if param.min is not None or param.max is not None:
+        if param.type in (ParamType.INTEGER, ParamType.INTEGER_ARRAY):
+            lo = int(param.min) if param.min is not None else -INT64_MAX - 1
+            hi = int(param.max) if param.max is not None else INT64_MAX
+            d.integer_range = [IntegerRange(from_value=lo, to_value=hi, step=0)]
+        elif param.type in (ParamType.DOUBLE, ParamType.DOUBLE_ARRAY):
+            lo = float(param.min) if param.min is not None else -float("inf")
+            hi = float(param.max) if param.max is not None else float("inf")
+            d.floating_point_range = [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
+    return d
+
+
+def declare_table(node: Node, table: ParamTable) -> Any:
+    """Declare every parameter of ``table`` on ``node``, read them once and load the settings.
+
+    Returns ``table.load(values)``; raises ParameterError (a ValueError) naming every bad
+    key: a value rclpy refuses at declaration (wrong type, out of range), an override the
+    node does not declare (rclpy would ignore a misspelt key silently), and whatever the
+    table refuses, which is also what ``carebot config-check`` refuses.
+    """
+    issues: list[Issue] = []
+    for param in table.params:
+        default = param.default if param.default is not None else _ROS_TYPES[param.type][1]
+        try:
+            node.declare_parameter(param.name, default, descriptor(param))
+        except (InvalidParameterValueException, InvalidParameterTypeException) as exc:
+            issues.append(Issue(param.name, str(exc)))
+    refused = {issue.key for issue in issues}
+    issues += [Issue(name, f"unknown parameter of node {table.node!r}; it declares: {', '.join(table.names)}")
+               for name in unknown_overrides(node) if name not in refused]
+    if issues:
+        raise ParameterError(table.node, issues)
+    values = {}
+    for param in table.params:
+        try:
+            value = node.get_parameter(param.name).value
+        except ParameterUninitializedException:   # declared by type only and not given
+            continue
+        if value is not None:
+            values[param.name] = list(value) if param.type.is_array else value
+    return table.load(values)
+
+
+def unknown_overrides(node: Node) -> list[str]:
+    """Parameters given to the node (params file, -p) that it never declared."""
+    overrides = getattr(node, "_parameter_overrides", None) or {}
+    return sorted(name for name in overrides
+                  if not node.has_parameter(name) and not name.startswith(COMMON_PREFIXES))
+
+
+def now_s(node: Node) -> float:
+    """The node's clock (sim time under use_sim_time) in seconds."""
+    return node.get_clock().now().nanoseconds * 1e-9

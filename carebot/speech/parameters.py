@@ -1,0 +1,99 @@
+"""The speech node's parameter table (no ROS); see carebot/parameters.py."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from carebot.parameters import CrossRule, Param, ParamTable, ParamType
+from carebot.paths import ROOT
+from carebot.speech.frontend import NoiseSuppression
+from carebot.speech.loudness import SHOUT_CLIPPED_FRACTION, SHOUT_LEVEL_DBFS
+from carebot.speech.recognizer import AUTO, MODEL_NAMES, PROMPT_MODES
+from carebot.speech.tts import TtsEngine
+
+S, I, D, B = ParamType.STRING, ParamType.INTEGER, ParamType.DOUBLE, ParamType.BOOL
+AUDIO_SOURCES = ("device", "topic", "file")
+# The languages Whisper knows (faster_whisper.tokenizer._LANGUAGE_CODES), written out here
+# so that the config check need not load faster-whisper and CTranslate2.
+WHISPER_LANGUAGES = tuple(
+    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he hi hr ht hu "
+    "hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl nn no oc pa pl ps pt "
+    "ro ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo zh yue".split())
+
+
+def languages(text: str) -> tuple[str, ...]:
+    """'en,zh' -> ('en', 'zh')."""
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def _languages_problem(text: str) -> str | None:
+    unknown = [x for x in languages(text) if x not in WHISPER_LANGUAGES]
+    return f"not Whisper languages: {', '.join(unknown)}" if unknown else None
+
+
+def _site_problem(site: str) -> str | None:
+    if site and not (ROOT / "config" / "sites" / site).is_dir():
+        return f"{site!r} has no config/sites/{site} folder"
+    return None
+
+
+SPEECH = ParamTable("speech", (
+    Param("audio_source", S, "device", "device (pyaudio), topic (speech/audio_in) or file", choices=AUDIO_SOURCES),
+    Param("device", S, "", "input device: name (substring) or index; empty = default; 'pulse' = PulseAudio"),
+    Param("device_rate", I, 0, "rate to open the device at; 0 = 16 kHz if supported, else its default", "Hz",
+          0, 192000),
+    Param("reopen_interval_s", D, 2.0, "between attempts to reopen a lost input device", "s", 0.1, 60.0),
+    Param("file_path", S, "", "WAV file read when audio_source is file"),
+    Param("file_realtime", B, True, "pace a WAV file like a live microphone"),
+    Param("model", S, "tiny.en", "Whisper model: tiny.en (English) or base (multilingual)",
+          choices=tuple(MODEL_NAMES)),
+    Param("language", S, "en", "ISO 639-1 language of the site, or auto to detect",
+          choices=(AUTO,) + WHISPER_LANGUAGES),
+    Param("languages", S, "en,zh", "comma-separated languages allowed when language is auto",
+          check=_languages_problem, constraint="comma-separated Whisper language codes"),
+    Param("cpu_threads", I, 2, "CPU threads for Whisper", min=1, max=64),
+    Param("beam_size", I, 1, "Whisper beam size (1 = greedy, fastest)", min=1, max=10),
+    Param("end_silence_ms", I, 500, "silence after which an utterance that reads as a complete command ends", "ms",
+          90, 3000),
+    Param("max_pause_ms", I, 1300, "adaptive end of speech: an utterance that reads as unfinished waits this long "
+          "for the speaker to go on; 0 = off (every utterance ends after end_silence_ms)", "ms", 0, 3000),
+    Param("max_utterance_s", D, 15.0, "longest utterance before it is cut", "s", 1.0, 30.0),
+    Param("min_level_dbfs", D, -55.0, "quietest speech level", "dBFS", -90.0, -10.0),
+    Param("no_speech_threshold", D, 0.6, "Whisper no-speech probability above which unsure text is dropped", "",
+          0.0, 1.0),
+    Param("min_avg_logprob", D, -1.2, "average token log-probability below which text is dropped", "", -10.0, 0.0),
+    Param("shout_level_dbfs", D, SHOUT_LEVEL_DBFS, "active speech level (RMS at the microphone) from which a "
+          "voice-like utterance is a shout; published even without words", "dBFS", -60.0, 0.0),
+    Param("shout_clipped_fraction", D, SHOUT_CLIPPED_FRACTION, "share of microphone samples at full scale from "
+          "which a voice-like utterance is a shout", "", 0.0001, 1.0),
+    Param("low_confidence_threshold", D, 0.55, "confidence below which a transcript is marked low_confidence", "",
+          0.0, 1.0),
+    Param("echo_cancellation", B, True, "remove the robot's own voice from the microphone signal (WebRTC AEC3, "
+          "the loudspeaker's samples as reference; with playback device)"),
+    Param("noise_suppression", S, "off", "noise suppressor before the VAD and Whisper: off, webrtc or deepfilter "
+          "(DeepFilterNet3, ~25 % of a core)", choices=tuple(n.value for n in NoiseSuppression)),
+    Param("webrtc_ns_level", I, 1, "WebRTC noise suppression level 0..3 (at most 6, 12, 18, 21 dB)", min=0, max=3),
+    Param("gain", B, True, "bring each utterance to gain_target_dbfs before Whisper (automatic gain)"),
+    Param("gain_target_dbfs", D, -23.0, "active speech level Whisper gets", "dBFS", -40.0, -6.0),
+    Param("max_gain_db", D, 30.0, "most amplification of a quiet utterance", "dB", 0.0, 60.0),
+    Param("site", S, "", "site whose vocabulary biases recognition (config/sites/<site>, "
+          "models/worlds/<site>.yaml); empty = none", check=_site_problem, constraint="empty or a config/sites folder"),
+    Param("vocabulary", S, "prompt", "how the site vocabulary reaches Whisper: prompt, hotwords or off",
+          choices=("off",) + PROMPT_MODES),
+    Param("tts_engine", S, "auto", "auto (Piper for English, espeak-ng otherwise), piper or espeak",
+          choices=tuple(e.value for e in TtsEngine)),
+    Param("tts_language", S, "en", "language of Speak goals that name none"),
+    Param("tts_rate_wpm", D, 130.0, "default speaking rate; slow for elderly listeners", "words/min", 80.0, 260.0),
+    Param("tts_volume", D, 1.0, "default volume of the normalised speech", "", 0.05, 1.0),
+    Param("playback", S, "device", "device (loudspeaker via pyaudio) or none (simulation: takes the time, plays "
+          "nothing)", choices=("device", "none")),
+    Param("output_device", S, "", "loudspeaker: name (substring) or index; empty = default"),
+    Param("barge_in", B, True, "a stop or help phrase heard while speaking cuts the speech"),
+    Param("echo_tail_s", D, 0.4, "after speaking still treated as the robot's own voice", "s", 0.0, 5.0),
+    Param("record_dir", S, "", "if set, every utterance is saved there as WAV (raw audio on disk: off by default)"),
+), rules=(
+    CrossRule(("model", "language"), lambda m, lang: not m.endswith(".en") or lang in ("en", AUTO),
+              "an English-only model needs language en or auto: use model base"),
+    CrossRule(("audio_source", "file_path"), lambda src, path: src != "file" or Path(path).is_file(),
+              "audio_source file needs file_path to name a WAV file"),
+))
+
