@@ -136,7 +136,9 @@ def bench_ros(clips):
 
 
 # --------------------------------------------------------------------------- room
-CACHE_VERSION = 3    # bump when the pipeline changes in a way that changes results
+# Noise kinds whose synthesis changed: their items get a new cache key.
+NOISE_VERSION = {"babble": 2, "lounge": 2}
+CACHE_VERSION = 4    # bump when the pipeline changes in a way that changes results
 
 
 def variants():
@@ -199,7 +201,7 @@ def room_run(args) -> None:
         if args.conditions != "all" else list(room_corpus.CONDITIONS)
     cache = Cache(Path(args.cache))
     rc = room_corpus.RoomCorpus()
-    items = list(rc.items(args.split, conditions, args.limit))
+    items = list(rc.items(args.split, conditions, args.limit, kinds=tuple(k for k in args.kinds.split(",") if k)))
     model_tag = f"{args.model}/b{args.beam}/{args.vocabulary}"
     print(f"{args.split}: {len(items) // len(conditions)} sentences x {len(conditions)} conditions, "
           f"model {args.model}, beam {args.beam}, vocabulary {args.vocabulary}, "
@@ -210,7 +212,9 @@ def room_run(args) -> None:
     for name in names:
         fe, rec_over, vad_over = table[name]
         for item in items:
-            key = "|".join([str(CACHE_VERSION), name, model_tag, args.split, item.condition.name,
+            cond_key = item.condition.name + (f"@{NOISE_VERSION[item.condition.noise]}"
+                                              if item.condition.noise in NOISE_VERSION else "")
+            key = "|".join([str(CACHE_VERSION), name, model_tag, args.split, cond_key,
                             item.voice.label, item.sentence.text])
             hit = cache.get(key)
             if hit is None:
@@ -234,20 +238,24 @@ def room_run(args) -> None:
                 detector = UtteranceDetector(vad)
                 tail = np.zeros(int(SAMPLE_RATE * (detector.end_wait_s + 0.1)), np.float32)
                 utterances = detector.process(np.concatenate([cleaned, tail])) + detector.flush()
-                texts, waits, spent = [], [], 0.0
+                texts, waits, spent, background = [], [], 0.0, []
+                lo, hi = (item.speech_start_s - 0.3) * SAMPLE_RATE, (item.speech_end_s + 0.3) * SAMPLE_RATE
                 for u in utterances:
                     u.raw = np.concatenate([item.mic, tail])[u.audio_start_sample:u.audio_start_sample + len(u.audio)]
                     started = time.perf_counter()
                     r = tr.transcribe_utterance(u)
                     spent += time.perf_counter() - started
-                    waits.append((u.detected_sample - u.end_sample) / SAMPLE_RATE + (time.perf_counter() - started))
+                    overlaps = u.end_sample > lo and u.start_sample < hi
+                    if overlaps:
+                        waits.append((u.detected_sample - u.end_sample) / SAMPLE_RATE + (time.perf_counter() - started))
                     if r.accepted:
-                        texts.append(r.text)
+                        (texts if overlaps else background).append(r.text)
                 hyp = " ".join(texts)
                 errors, words = corpus.word_errors(item.sentence.text, hyp)
                 hit = {"hyp": hyp, "errors": errors, "words": words, "latency": waits[-1] if waits else None,
                        "compute": spent, "fe_cpu": fe_cpu, "audio_s": len(item.mic) / SAMPLE_RATE,
-                       "stages": frontend.stages if frontend else [], "kind": item.sentence.kind}
+                       "stages": frontend.stages if frontend else [], "kind": item.sentence.kind,
+                       "background": background}
                 cache.put(key, hit)
                 if args.verbose:
                     print(f"  {name:12s} {item.condition.name:10s} {errors}/{words} {item.sentence.text!r} -> {hyp!r}")
@@ -281,8 +289,66 @@ def room_run(args) -> None:
                          for h in hits if h["kind"] == kind]
                 parts.append(f"{kind} {corpus.error_rate(pairs):.3f}")
             print(f"  {name:14s} " + ", ".join(parts))
-    print("FE cpu: front-end CPU seconds per second of audio (1.0 = one core); latency: end of speech -> "
-          "transcript (VAD wait + front-end-free recognition), s")
+    print("Transcripts from the background alone (TV, other people, the robot), per minute of audio")
+    for name in names:
+        row = f"{name:14s}"
+        for c in conditions:
+            hits = results.get((name, c.name), [])
+            minutes = sum(h["audio_s"] for h in hits) / 60.0
+            row += f"{sum(len(h.get('background', [])) for h in hits) / max(minutes, 1e-9):10.2f}"
+        print(row)
+    print("WER: the resident's sentence against the transcripts of the utterances that overlap it; "
+          "FE cpu: front-end CPU seconds per second of audio (1.0 = one core); latency: end of speech -> "
+          "transcript (VAD wait + Whisper), s")
+
+
+def paused_run(args) -> None:
+    """Slow speech with a pause in the middle of each sentence: how often the sentence is split,
+    its word error rate, and end of speech -> last transcript, per end-of-speech setting."""
+    from carebot.speech import room_corpus
+    from carebot.speech.endpoint import EndOfSpeech
+    from carebot.speech.vad import VadConfig
+
+    rc = room_corpus.RoomCorpus()
+    chosen = [s for s in room_corpus.sentences(args.split) if len(s.text.split()) >= 5]
+    if args.limit:
+        chosen = chosen[:args.limit]
+    slow = [room_corpus.RoomVoice(corpus.Voice("piper", "joe", 100), 0.94),
+            room_corpus.RoomVoice(corpus.Voice("espeak", "en-us+f3", 100)),
+            room_corpus.RoomVoice(corpus.Voice("piper", "joe", 95), 1.05)]
+    settings = {"fixed 500 ms (old)": VadConfig(end_silence_ms=500),
+                "fixed 1300 ms": VadConfig(end_silence_ms=1300),
+                "adaptive 500/1300 ms": VadConfig(end_silence_ms=500, max_pause_ms=1300)}
+    tr = Transcriber(RecognizerConfig(model=args.model, language="en", cpu_threads=args.threads)).load()
+    print(f"{args.split}: {len(chosen)} sentences, slow voices, pauses {args.pauses} s after the middle word; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'end of speech':22s} {'pause':>6s} {'split':>8s} {'WER':>6s} {'latency p50':>12s} {'p95':>6s} {'decodes':>8s}")
+    for label, vad in settings.items():
+        for pause in [float(p) for p in args.pauses.split(",")]:
+            splits, pairs, lats, decodes = 0, [], [], 0
+            for i, sentence in enumerate(chosen):
+                voice = slow[i % len(slow)]
+                words = sentence.text.split()
+                speech = rc.paused(sentence.text, voice, pause, len(words) // 2) if pause > 0 else \
+                    rc.speech(sentence.text, voice)
+                item = rc.item(sentence, voice, room_corpus.CONDITION_BY_NAME["clean"], speech=speech)
+                end_sample = int(item.speech_end_s * SAMPLE_RATE)
+                ends = EndOfSpeech(lambda u: tr.transcribe_utterance(u))
+                published = []
+                for u in tr.cut(item.mic, vad):
+                    for part, result in ends.feed(u):
+                        published.append((part, result))
+                decodes += ends.stats.decodes
+                texts = [r.text for _, r in published if r.accepted]
+                splits += len(texts) > 1
+                pairs.append(corpus.word_errors(sentence.text, " ".join(texts)))
+                if published:
+                    part, result = published[-1]
+                    lats.append((part.detected_sample - end_sample) / SAMPLE_RATE + result.compute_s)
+            print(f"{label:22s} {pause:6.1f} {splits:3d}/{len(chosen):<4d} {corpus.error_rate(pairs):6.3f} "
+                  f"{pct(lats, 50):11.2f}s {pct(lats, 95):5.2f}s {decodes / len(chosen):8.2f}")
+    print("latency: end of the last speech sample -> the last transcript of the sentence (VAD wait + Whisper); "
+          "decodes: Whisper calls per sentence")
 
 
 def main() -> int:
@@ -299,8 +365,14 @@ def main() -> int:
     ap.add_argument("--beam", type=int, default=1)
     ap.add_argument("--vocabulary", default="off", choices=("off", "prompt", "hotwords"))
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "carebot-speech-bench.json"))
+    ap.add_argument("--kinds", default="", help="only sentences of these kinds (request,vocabulary,distress)")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--paused", action="store_true", help="slow speech with a mid-sentence pause: end of speech")
+    ap.add_argument("--pauses", default="0,0.6,0.9,1.1", help="pause lengths, s (0: no pause)")
     args = ap.parse_args()
+    if args.paused:
+        paused_run(args)
+        return 0
     if args.room:
         room_run(args)
         return 0

@@ -17,14 +17,26 @@ import time
 def _transcribe(args) -> int:
     from carebot.models import ModelNotFound
     from carebot.speech.audio import AudioFormatError, read_wav
+    from dataclasses import replace
+
+    from carebot.speech.frontend import FrontEndConfig, NoiseSuppression
     from carebot.speech.recognizer import AUTO, RecognizerConfig
     from carebot.speech.transcriber import Transcriber, join_accepted
+    from carebot.speech.vocabulary import load_vocabulary
 
     language = args.language or ("en" if args.model.endswith(".en") else AUTO)
     try:
+        prompts = ()
+        if args.site:
+            vocab = load_vocabulary(args.site)
+            prompts = (("en", vocab.prompt("en")), ("zh", vocab.prompt("zh")))
+        # A file has no loudspeaker reference: no echo canceller; the rest as the node's defaults.
+        frontend = replace(FrontEndConfig(), echo_cancellation=False,
+                           noise_suppression=NoiseSuppression(args.noise_suppression))
         transcriber = Transcriber(RecognizerConfig(model=args.model, language=language,
                                                    languages=tuple(args.languages.split(",")) if args.languages else (),
-                                                   cpu_threads=args.threads, beam_size=args.beam_size)).load()
+                                                   cpu_threads=args.threads, beam_size=args.beam_size,
+                                                   prompts=prompts), frontend=frontend).load()
     except ValueError as exc:
         print(f"carebot transcribe: {exc}", file=sys.stderr)
         return 2
@@ -86,6 +98,8 @@ def register(subparsers) -> None:
     parser.add_argument("--languages", default="", help="with auto: comma-separated languages to choose among")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--beam-size", type=int, default=1)
+    parser.add_argument("--site", default="", help="bias recognition with this site's vocabulary (care_home, public_hall)")
+    parser.add_argument("--noise-suppression", choices=("off", "webrtc", "deepfilter"), default="off")
     parser.set_defaults(func=_transcribe)
 
     parser = subparsers.add_parser("say", help="speak a text (espeak-ng / Piper), or write it to a WAV file")

@@ -11,7 +11,13 @@ from its training subtitles ("Thank you.", "Thanks for watching!",
 * text that is a known subtitle/credit phrase, or only music/sound marks;
 * stock phrases that people also say ("thank you", "bye") unless the
   recogniser is sure of them;
-* more words than the audio could hold.
+* more words than the audio could hold;
+* a run of three or more words of the vocabulary prompt (``vocabulary``): Whisper
+  given a prompt may read it back from noise.
+
+Stop and emergency phrases ("stop", "help", "停", "救命": ``carebot.brain.phrases``) are
+not dropped for Whisper's no-speech estimate or as stock phrases: short shouted words
+often score a high no-speech probability, and a missed "stop" is worse than a false one.
 
 What passes gets a confidence (0..1, the geometric mean token probability)
 and ``low_confidence`` below a threshold.
@@ -38,6 +44,7 @@ class Verdict(enum.Enum):
     REPETITIVE = "repetitive"            # compression ratio: a looping decoder
     UNSURE = "unsure"                    # average log-probability too low
     HALLUCINATION = "hallucination"      # a known invented phrase
+    PROMPT_ECHO = "prompt_echo"          # the vocabulary prompt read back
     NO_WORDS = "no_words"                # only punctuation or sound marks
     TOO_MANY_WORDS = "too_many_words"    # more text than the audio can hold
 
@@ -54,6 +61,7 @@ class GuardConfig:
     stock_phrase_min_confidence: float = 0.8   # "thank you" etc. must be this sure
     stock_phrase_max_no_speech: float = 0.2
     max_chars_per_s: float = 25.0         # fast speech is ~15 chars/s (Latin); CJK counts 3 each
+    prompt_echo_words: int = 3            # this many prompt words in a row (and nothing else) is an echo
 
 
 @dataclass
@@ -108,6 +116,29 @@ def _weighted_chars(text: str) -> int:
     return sum(3 if "\u3400" <= ch <= "\u9fff" else 1 for ch in text if ch.isalnum())
 
 
+def _is_safety_phrase(text: str) -> bool:
+    """A stop or emergency phrase (the brain's deterministic lists)."""
+    from carebot.brain.phrases import is_emergency_phrase, is_stop_phrase
+
+    return bool(text.strip()) and (is_stop_phrase(text) or is_emergency_phrase(text))
+
+
+def _words_of(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", text).lower()
+    if re.search(r"[\u3400-\u9fff]", text):
+        return [ch for ch in text if ch.isalnum()]
+    return [w for w in (normalise(w) for w in text.split()) if w]
+
+
+def _is_prompt_echo(text: str, prompt: str, min_words: int) -> bool:
+    """The text is nothing but a run of at least min_words consecutive prompt words."""
+    words, source = _words_of(text), _words_of(prompt)
+    n = len(words)
+    if n < min_words:
+        return False
+    return any(source[i:i + n] == words for i in range(len(source) - n + 1))
+
+
 def confidence_of(segments: list[SegmentResult]) -> float:
     """Geometric-mean token probability over segments, weighted by text length."""
     if not segments:
@@ -153,6 +184,9 @@ class HallucinationGuard:
         if not kept:
             verdict, detail = reasons[0] if reasons else (Verdict.NO_WORDS, "no text")
             return GuardResult(verdict, detail=detail)
+        if recognition.prompt and _is_prompt_echo(" ".join(s.text for s in kept), recognition.prompt,
+                                                  cfg.prompt_echo_words):
+            return GuardResult(Verdict.PROMPT_ECHO, detail=" ".join(s.text for s in kept))
         sep = "" if recognition.language in ("zh", "ja", "yue") else " "
         text = sep.join(s.text for s in kept).strip()
         confidence = confidence_of(kept)
@@ -162,7 +196,7 @@ class HallucinationGuard:
         if norm in _NEVER_SPOKEN_NORM or any(s in norm for s in _NEVER_SUBSTRINGS_NORM):
             return GuardResult(Verdict.HALLUCINATION, detail=repr(text))
         worst_no_speech = max(s.no_speech_prob for s in kept)
-        if norm in _STOCK_NORM and (confidence < cfg.stock_phrase_min_confidence
+        if norm in _STOCK_NORM and not _is_safety_phrase(text) and (confidence < cfg.stock_phrase_min_confidence
                                or worst_no_speech > cfg.stock_phrase_max_no_speech):
             return GuardResult(Verdict.HALLUCINATION,
                                detail=f"stock phrase {text!r} at confidence {confidence:.2f}, "
@@ -178,7 +212,8 @@ class HallucinationGuard:
         cfg = self.config
         if not seg.text.strip():
             return Verdict.NO_WORDS
-        if seg.no_speech_prob > cfg.no_speech_threshold and seg.avg_logprob < cfg.no_speech_logprob:
+        if (seg.no_speech_prob > cfg.no_speech_threshold and seg.avg_logprob < cfg.no_speech_logprob
+                and not _is_safety_phrase(seg.text)):
             return Verdict.NO_SPEECH
         if seg.compression_ratio > cfg.compression_ratio_threshold:
             return Verdict.REPETITIVE

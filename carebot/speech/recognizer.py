@@ -78,6 +78,7 @@ class Recognition:
     segments: list[SegmentResult] = field(default_factory=list)
     audio_s: float = 0.0
     compute_s: float = 0.0
+    prompt: str = ""                # the vocabulary prompt Whisper was given ("" none)
 
     @property
     def rtf(self) -> float:
@@ -149,7 +150,7 @@ class Recognizer:
         detected = lang or info.language
         prob = lang_prob if lang_prob else float(info.language_probability or 0.0)
         text = _join([r.text for r in results], detected)
-        return Recognition(text, detected, prob, results, audio_s, compute_s)
+        return Recognition(text, detected, prob, results, audio_s, compute_s, prompt or "")
 
 
 def _join(parts: Sequence[str], language: str) -> str:

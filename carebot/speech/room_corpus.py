@@ -2,8 +2,9 @@
 
 Each item is what a microphone in a care-home lounge would deliver: a resident's
 sentence (synthetic voices, several speakers and speeds) in one of the
-``CONDITIONS``: pink noise, other people's babble, a television, reverberation,
-a whole lounge (all of them in a reverberant room), or the robot's own voice
+``CONDITIONS``: pink noise, other people's babble (eight voices), a television
+(one clear presenter over music), reverberation, a lounge (babble and pink noise in
+a reverberant room; with the television on too), or the robot's own voice
 playing over the loudspeaker (then ``far`` holds what the loudspeaker was given,
 the echo canceller's reference). Paused, slow versions of the sentences test the
 end-of-speech decision for elderly speakers.
@@ -64,8 +65,9 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("tv_10", "tv", 10.0),
     Condition("tv_5", "tv", 5.0),
     Condition("reverb", rt60_s=0.7),
-    Condition("lounge_10", "lounge", 10.0, rt60_s=0.5),     # TV + babble + pink, reverberant
+    Condition("lounge_10", "lounge", 10.0, rt60_s=0.5),     # babble + pink, reverberant
     Condition("lounge_5", "lounge", 5.0, rt60_s=0.5),
+    Condition("lounge_tv_10", "lounge_tv", 10.0, rt60_s=0.5),   # ... and the television on
     Condition("echo", echo=True, ser_db=-3.0, rt60_s=0.4),   # the robot's voice louder than the resident
 )
 CONDITION_BY_NAME = {c.name: c for c in CONDITIONS}
@@ -96,12 +98,19 @@ ROOM_VOICES: tuple[RoomVoice, ...] = (
 )
 # Other people in the room (babble) and the television presenter: espeak-ng voices that
 # are not among the residents'.
-_BABBLE_VOICES = ("en-us+m3", "en-gb-x-rp+f4", "en-us+m7", "en-gb+f2")
+# Babble: eight people talking at once (a diffuse crowd, as in speech-in-noise tests), so
+# no single voice stands out; a single clear voice is the television condition.
+_BABBLE_VOICES = ("en-us+m3", "en-gb-x-rp+f4", "en-us+m7", "en-gb+f2",
+                  "en-us+f4", "en-gb-scotland+m2", "en-us+m1", "en-gb-x-rp+f1")
 _BABBLE_LINES = (
     "Did you see the match on Saturday, it was a very close game until the end.",
     "My granddaughter is starting school next week and she is so excited about it.",
     "The soup was a bit salty today but the bread was lovely and fresh.",
     "I think it is going to rain this afternoon so we should stay inside.",
+    "We used to live by the sea when the children were small, in a little white house.",
+    "Have you finished the crossword yet, I am stuck on seven across.",
+    "The doctor said my blood pressure is much better than last month.",
+    "They are showing an old film on Sunday evening in the big room.",
 )
 _PRESENTER_LINES = ("Good evening and welcome to the news at six. Tonight, heavy rain is expected across "
                     "the north, and the council has announced new opening hours for the library. In sport, "
@@ -202,9 +211,12 @@ class RoomCorpus:
             loop = self._babble() if kind == "babble" else self._television()
             return acoustics.fit(np.roll(loop, -int(rng.integers(0, len(loop)))), n)
         if kind == "lounge":
-            # The television loudest, then people talking, then the room's hum and air (pink).
-            mix = (self.noise("tv", seconds, seed) + 0.7 * self.noise("babble", seconds, seed + 1)
-                   + 0.3 * acoustics.pink_noise(seconds, seed + 2))
+            # Other residents talking and the room's hum and air (pink), as issue 19 describes a lounge.
+            mix = self.noise("babble", seconds, seed + 1) + 0.6 * acoustics.pink_noise(seconds, seed + 2)
+            return mix / (np.sqrt(np.mean(mix ** 2)) + 1e-12)
+        if kind == "lounge_tv":
+            # The same lounge with the television on (a clear presenter: Whisper transcribes it too).
+            mix = (self.noise("lounge", seconds, seed) + 0.8 * self.noise("tv", seconds, seed + 3))
             return mix / (np.sqrt(np.mean(mix ** 2)) + 1e-12)
         raise ValueError(f"unknown noise {kind!r}")
 
@@ -250,12 +262,15 @@ class RoomCorpus:
         return Item(sentence, voice, condition, np.clip(mic, -1.0, 1.0).astype(np.float32), far,
                     lead, lead + len(clean) / SAMPLE_RATE)
 
-    def items(self, split: str, conditions: tuple[Condition, ...] | list[Condition], limit: int = 0):
-        """Every sentence of a split in every condition; voices round robin over the sentences."""
-        chosen = sentences(split)
+    def items(self, split: str, conditions: tuple[Condition, ...] | list[Condition], limit: int = 0,
+              kinds: tuple[str, ...] = ()):
+        """Every sentence of a split (first ``limit``, of ``kinds``) in every condition; voices
+        round robin over the split's sentences (a sentence always gets the same voice)."""
+        every = sentences(split)
+        chosen = [(i, s) for i, s in enumerate(every) if not kinds or s.kind in kinds]
         if limit:
             chosen = chosen[:limit]
-        for i, sentence in enumerate(chosen):
+        for i, sentence in chosen:
             voice = ROOM_VOICES[(i + (0 if split == "dev" else 3)) % len(ROOM_VOICES)]
             for condition in conditions:
                 yield self.item(sentence, voice, condition)

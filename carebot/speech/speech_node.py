@@ -40,7 +40,7 @@ from carebot.speech.hallucination_guard import GuardConfig, HallucinationGuard
 from carebot.speech.loudness import SHOUT_CLIPPED_FRACTION, SHOUT_LEVEL_DBFS, ShoutConfig
 from carebot.speech.playback import make_player
 from carebot.speech.recognizer import AUTO, MODEL_NAMES, PROMPT_MODES, Recognizer, RecognizerConfig
-from carebot.speech.vocabulary import load_vocabulary
+from carebot.speech.vocabulary import SITES_DIR, load_vocabulary
 from carebot.speech.transcriber import Transcriber
 from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine, TtsError
 from carebot.speech.vad import Utterance, UtteranceDetector, VadConfig
@@ -201,7 +201,7 @@ class SpeechNode(Node):
             problems.append(f"noise_suppression {p['noise_suppression']!r} is not one of off, webrtc, deepfilter")
         if p["vocabulary"] not in ("off",) + PROMPT_MODES:
             problems.append(f"vocabulary {p['vocabulary']!r} is not one of off, prompt, hotwords")
-        if p["site"] and not (Path(__file__).resolve().parents[2] / "config" / "sites" / str(p["site"])).is_dir():
+        if p["site"] and not (SITES_DIR / str(p["site"])).is_dir():
             problems.append(f"site {p['site']!r} has no config/sites/{p['site']} folder")
         if problems:
             raise ValueError("speech parameters: " + "; ".join(problems))

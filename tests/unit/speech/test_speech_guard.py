@@ -88,3 +88,27 @@ def test_confidence_weights_segments_by_length():
     assert confidence_of(segs) > 0.7
     assert confidence_of([]) == 0.0
     assert GuardConfig().low_confidence_threshold < GuardConfig().stock_phrase_min_confidence
+
+
+def test_stop_and_help_are_not_dropped_for_a_high_no_speech_estimate():
+    # Short shouted words often score a high no-speech probability; a missed "stop" is worse
+    # than a false one. Other text with the same scores is still dropped.
+    assert GUARD.judge(rec("Stop!", logprob=-0.8, no_speech=0.8)).accepted
+    assert GUARD.judge(rec("Help!", logprob=-0.8, no_speech=0.8)).accepted
+    assert GUARD.judge(rec("停！", logprob=-0.8, no_speech=0.8, language="zh")).accepted
+    assert GUARD.judge(rec("I see the sea.", logprob=-0.8, no_speech=0.8)).verdict == Verdict.NO_SPEECH
+    assert GUARD.judge(rec("Stop!", logprob=-1.5)).verdict == Verdict.UNSURE      # unsure is unsure
+
+
+def test_the_vocabulary_prompt_read_back_is_not_a_transcript():
+    prompt = "Nurse Li, Dr Wang, Mr Zhang, Mrs Chen, Lounge, Dining Room. Help! Stop! Wait!"
+
+    def prompted(text):
+        r = rec(text)
+        r.prompt = prompt
+        return r
+
+    assert GUARD.judge(prompted("Mr Zhang, Mrs Chen, Lounge.")).verdict == Verdict.PROMPT_ECHO
+    assert GUARD.judge(prompted("Where is Mrs Chen?")).accepted         # prompt words in a request: fine
+    assert GUARD.judge(prompted("Help!")).accepted                      # a distress word is never an echo
+    assert GUARD.judge(rec("Mr Zhang, Mrs Chen, Lounge.")).accepted     # no prompt given: no echo check

@@ -128,3 +128,28 @@ def test_base_model_rejects_silence_and_noise_too(base):
     for name in ("silence", "white", "music"):
         result = base.transcribe_audio(cases[name].astype(np.float32))
         assert not result.accepted, (name, result.text, result.detail)
+
+
+@pytest.fixture(scope="module")
+def tiny_prompted():
+    from carebot.speech.vocabulary import load_vocabulary
+
+    vocab = load_vocabulary("care_home")
+    return Transcriber(RecognizerConfig(model="tiny.en", language="en",
+                                        prompts=(("en", vocab.prompt("en")),))).load()
+
+
+@pytest.mark.parametrize("name", ["silence", "room", "white", "pink", "music", "cough", "clipped"])
+def test_the_vocabulary_prompt_invents_nothing_from_noise(tiny_prompted, name):
+    # A prompt full of names, places and "Help! Stop!" must not be read back from noise.
+    audio = _noise_cases()[name].astype(np.float32)
+    direct = tiny_prompted.transcribe_audio(audio)
+    assert not direct.accepted, (direct.text, direct.verdict, direct.detail)
+    assert not any(r.publishable for r in tiny_prompted.transcribe_clip(audio))
+
+
+def test_site_names_are_recognised_with_the_vocabulary(tiny, tiny_prompted, maker):
+    # Measured in docs/speech.md over the corpus; here one name Whisper cannot know.
+    clip = maker.make("Please tell Nurse Li that Mrs Chen is waiting", corpus.Voice("piper", "joe", 130)).samples
+    prompted = join_accepted(tiny_prompted.transcribe_clip(clip))[0]
+    assert "li" in corpus.normalise_words(prompted) and "chen" in corpus.normalise_words(prompted), prompted
