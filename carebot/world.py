@@ -78,6 +78,12 @@ class World:
                 return name
         return ""
 
+    def room_for(self, place: str = "", position: tuple[float, ...] | None = None) -> str:
+        """The room of a named place, else the room at a map position, else ''."""
+        if place in self.places:
+            return self.places[place].room
+        return self.room_at(position[0], position[1]) if position is not None else ""
+
     def place_named(self, text: str) -> Place | None:
         """A place by its name or one of its aliases (case-insensitive)."""
         key = text.strip().lower().replace("_", " ")

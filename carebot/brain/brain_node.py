@@ -1,27 +1,29 @@
-"""The brain node: a thin ROS adapter around carebot.brain.dialogue.Brain.
+"""The brain node: a thin ROS adapter around the brain's pure parts.
 
 Subscribes ``speech/transcript``, ``perception/persons``, ``alerts`` and
-``robot/status``; publishes ``alerts`` (HELP_REQUEST, ESCALATED falls,
-REMINDER_MISSED) and ``safety/estop``; calls ``safety/trigger_estop``; is a client
-of the ``speech/speak``, ``navigate_to``, ``gesture`` and ``look_at`` actions and
-serves ``brain/ask``.
+``robot/status``; publishes ``alerts`` (help, ESCALATED falls, REMINDER_MISSED) and
+``safety/estop``; calls ``safety/trigger_estop``; is a client of the ``speech/speak``,
+``navigate_to``, ``gesture`` and ``look_at`` actions and serves ``brain/ask``.
 
-Threads: the transcript callback runs only the safety net (rules in microseconds,
-then the example-similarity check, tens of milliseconds) and hands everything else
-to a worker thread, so a slow or dead LLM never delays a stop or a call for help.
-It also drops the robot's own voice heard back (``own_voice``) and checks in after
-a loud shout without words (``check_in``). ``brain/ask`` has its own
-callback group. Action servers may be missing (other nodes not up): goals are
-then skipped with a warning and the rest of the plan still runs.
+What to do is decided by pure modules: ``router`` (where a transcript or an alert goes;
+the safety net runs once per transcript), ``dialogue`` (replies and plans), the state
+machines ``fall_response``, ``check_in`` and ``errand``, and ``reminders``. They all
+answer in the one vocabulary of ``effects``; ``_dispatch`` here turns each effect into a
+ROS call and hands the results of drives back to the state machine that asked.
+
+Threads: the transcript callback runs only the router (the safety net: rules in
+microseconds, the example-similarity check in tens of milliseconds) and hands the
+dialogue to a worker thread, so a slow or dead LLM never delays a stop or a call for
+help. ``brain/ask`` has its own callback group. Action servers may be missing (other
+nodes not up): goals are then skipped with a warning and the rest of the plan still runs.
 """
 from __future__ import annotations
 
-import sys
-import math
 import queue
+import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 
 import rclpy
 from rclpy.action import ActionClient
@@ -34,58 +36,42 @@ from carebot_interfaces.action import Gesture, LookAt, NavigateTo, Speak
 from carebot_interfaces.msg import Alert, PersonArray, RobotStatus, Transcript
 from carebot_interfaces.srv import Ask
 
+from carebot import alerts
 from carebot.alert_delivery import ALERTS_LIVE_QOS, AlertSender
-from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity, new_alert_id
+from carebot.brain import effects as fx
 from carebot.brain.check_in import ShoutCheckIn
 from carebot.brain.dialogue import Brain, Decision, Source
-from carebot.brain.fall_response import (FallResponder, LookAt as LookAtEffect, Navigate,
-                                         PublishAlert, Speak as SpeakEffect, standoff_goal)
+from carebot.brain.errand import Errand
+from carebot.brain.fall_response import REPLY_TO as FALL, Approach, FallResponder, plan_approach
 from carebot.brain.llm_client import LLMClient, LLMError
-from carebot.brain.parameters import BRAIN
 from carebot.brain.memory import ConversationMemory
 from carebot.brain.own_voice import OwnVoice
-from carebot.brain.reminders import ReminderEventKind, ReminderScheduler
-from carebot.brain.ros_convert import alert_from_msg, alert_to_msg, tool_call_to_msg
+from carebot.brain.parameters import BRAIN
+from carebot.brain.reminders import ReminderScheduler
+from carebot.brain.ros_convert import tool_call_to_msg
+from carebot.brain.router import Heard, Route, Routed, TranscriptRouter
 from carebot.brain.safety_rules import language_of
-from carebot.brain.tools import ToolName
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
+from carebot.frames import PlanarPose, set_yaw
 from carebot.node_runner import run_node
 from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
+from carebot.world import load_world
 
 ALERTS_QOS = ALERTS_LIVE_QOS   # live changes only: a restarted brain must not replay old falls
 WORK_QUEUE = 8                 # utterances waiting for the dialogue worker; oldest dropped beyond
-TICK_PERIOD_S = 1.0            # reminders and fall-response timeouts
+TICK_PERIOD_S = 1.0            # reminders, fall-response, check-in and errand timeouts
 POINT_HEIGHT_M = 1.0           # height of the point gesture's target above the floor
-REMINDER_TEXT = {"en": "Reminder: {text}. Please tell me when it is done.",
-                 "zh": "提醒您：{text}。完成后请告诉我。"}
-FETCH_TEXT = {"here": {"en": "Here is your {item}.", "zh": "您的{item}来了。"},
-              "failed": {"en": "Sorry, I could not get the {item}. I will ask a member of staff.",
-                         "zh": "对不起，我没能拿到{item}，我会请工作人员帮忙。"}}
-ERRAND_LEG_TIMEOUT_S = 300.0   # one drive of an errand (there, or back)
 MAP_FRAMES = ("", "map")
-OWN_ALERTS_KEPT = 1000         # ids of incidents this node opened, remembered to ignore them on 'alerts'
-
-
-@dataclass
-class _Utterance:
-    text: str
-    person: str
-    language: str
 
 
 class BrainNode(Node):
-    """Dialogue, task decisions, fall response and reminders for one site."""
+    """Dialogue, task decisions, fall response, errands and reminders for one site."""
 
     def __init__(self):
         super().__init__("brain")
         settings = declare_table(self, BRAIN)          # ParameterError (a ValueError) stops the start
         self.site = settings.site
-        self.llm_enabled = settings.llm is not None
-        self.fall_standoff_m = settings.fall_standoff_m
-        self.fall_near_m = settings.fall_near_m
-        self.action_wait_s = settings.action_server_wait_s
-        self.default_language = settings.language
-        self.act_on_low_confidence = settings.act_on_low_confidence
+        self.settings = settings
         llm = LLMClient(settings.llm) if settings.llm is not None else None
         self.reminders = ReminderScheduler(confirm_timeout_s=settings.reminder_confirm_timeout_s,
                                            max_prompts=settings.reminder_max_prompts)
@@ -96,14 +82,16 @@ class BrainNode(Node):
                            reminders=self.reminders)
         for daily in settings.daily_reminders:
             self.reminders.add(daily.resident, daily.when, daily.text, daily=True)
-        from carebot.world import load_world
-
         self.world = load_world(self.site)
-        self.fall = FallResponder(settings.fall, self.default_language)
-        self.check_in = ShoutCheckIn(settings.check_in, self.default_language)
+        self.fall = FallResponder(settings.fall, settings.language)
+        self.check_in = ShoutCheckIn(settings.check_in, settings.language)
         self.own_voice = OwnVoice()
-        self._own_alerts: dict[str, None] = {}   # ids of incidents this node opened, oldest first
-        self._fall_lock = threading.Lock()
+        self.router = TranscriptRouter(self.brain, self.fall, self.check_in, self.own_voice,
+                                       settings.act_on_low_confidence)
+        self.errand: Errand | None = None
+        # One lock for the state machines (fall response, check-in, errand, router): their
+        # inputs come from several callback groups. Effects are carried out outside it.
+        self._lock = threading.Lock()
         self._persons: PersonArray | None = None
         self._status: RobotStatus | None = None
         self._goals: dict[str, object] = {}          # action name -> goal handle in progress
@@ -137,7 +125,7 @@ class BrainNode(Node):
         self._counts = {"rule": 0, "knowledge": 0, "llm": 0, "fallback": 0}
         self._llm_state = "off" if llm is None else "not started"
 
-        self._work: queue.Queue[_Utterance | None] = queue.Queue(maxsize=WORK_QUEUE)
+        self._work: queue.Queue[Routed | None] = queue.Queue(maxsize=WORK_QUEUE)
         self._worker = threading.Thread(target=self._work_loop, name="brain-dialogue", daemon=True)
         self._worker.start()
         if llm is not None and settings.llm_start_on_launch:
@@ -152,7 +140,7 @@ class BrainNode(Node):
             f"brain ready: site {self.site}, {len(self.brain.kb.entries)} knowledge entries, "
             f"{len(self.brain.places.names)} places, LLM {settings.llm.backend.value if llm else 'off'}")
 
-    # ------------------------------------------------------------------ LLM start
+    # ------------------------------------------------------------------ background start-up
     def _warm_llm(self) -> None:
         try:
             self._llm_state = "starting"
@@ -185,61 +173,49 @@ class BrainNode(Node):
     def _now(self) -> float:
         return time.monotonic()
 
+    def _robot(self) -> PlanarPose | None:
+        status = self._status
+        return None if status is None else PlanarPose(status.pose.x, status.pose.y, status.pose.theta)
+
     def _on_transcript(self, msg: Transcript) -> None:
-        text = msg.text.strip()
-        person = msg.speaker.strip()
-        language = msg.language if msg.language in ("en", "zh") else language_of(text)
-        if not text:
-            if msg.shout:   # a scream or shout without words: ask whether they are all right
-                self.get_logger().warning(f"loud shout without words ({msg.level_dbfs:.0f} dBFS): checking in")
-                self._run_effects(self.check_in.on_shout(self._now(), msg.level_dbfs, msg.language))
-            return
-        if self.own_voice.is_own(text):
-            self.get_logger().info("ignoring a transcript of the robot's own voice")
-            return
-        # 1. The safety net, right here: no queue, no LLM.
-        decision = self.brain.decide_safety(text, person=person, language=language)
-        if decision is not None:
-            self.get_logger().warning(f"safety net: {decision.reply!r} ({'stop' if decision.stop_robot else 'alert'})")
-            self._execute(decision, wait_for_servers=False)
+        heard = Heard(msg.text, msg.speaker, msg.language, bool(msg.shout), float(msg.level_dbfs),
+                      bool(msg.low_confidence), float(msg.confidence))
+        with self._lock:
+            routed = self.router.route(heard, self._now())
+        log = self.get_logger()
+        if routed.route is Route.SHOUT:
+            log.warning(f"loud shout without words ({heard.level_dbfs:.0f} dBFS): checking in")
+        elif routed.route is Route.OWN_VOICE:
+            log.info("ignoring a transcript of the robot's own voice")
+        elif routed.route is Route.SAFETY:
+            decision = routed.decision
+            log.warning(f"safety net: {decision.reply!r} ({'stop' if decision.stop_robot else 'alert'})")
             self._count(decision)
-            self.check_in.close(self._now())   # the alert is raised; no second one for the shout
-            # An answer to "are you all right?" that is a call for help escalates the fall too.
-            self._fall_effects(lambda now: self.fall.on_transcript(text, now))
-            return
-        # 2. A fall incident or a shout check-in waiting for an answer takes the utterance.
-        with self._fall_lock:
-            listening = self.fall.state.value in ("listening", "approaching")
-        if listening:
-            self._fall_effects(lambda now: self.fall.on_transcript(text, now))
-            return
-        if self.check_in.listening:
-            self._run_effects(self.check_in.on_transcript(text, self._now()))
-            return
-        if msg.low_confidence and not self.act_on_low_confidence:
-            self.get_logger().info(f"ignoring a low-confidence transcript ({msg.confidence:.2f})")
-            return
+        elif routed.route is Route.LOW_CONFIDENCE:
+            log.info(f"ignoring a low-confidence transcript ({heard.confidence:.2f})")
+        elif routed.route is Route.DIALOGUE:
+            self._queue(routed)
+        self._dispatch(routed.effects, wait=False)
+
+    def _queue(self, routed: Routed) -> None:
         try:
-            self._work.put_nowait(_Utterance(text, person, language))
+            self._work.put_nowait(routed)
         except queue.Full:
             self._work.get_nowait()
             self.get_logger().warning("dialogue busy: dropped the oldest waiting utterance")
-            self._work.put_nowait(_Utterance(text, person, language))
+            self._work.put_nowait(routed)
 
     def _on_alert(self, msg: Alert) -> None:
         try:
-            alert = alert_from_msg(msg)
+            alert = alerts.from_msg(msg)
         except ValueError as exc:
             self.get_logger().warning(f"ignoring malformed alert {msg.id!r}: {exc}")
             return
-        if alert.id in self._own_alerts:
-            return   # a fall this node raised from speech: the person is talking to the robot already
-        if alert.kind is AlertKind.FALL and alert.state is AlertState.RAISED:
-            track = self._fallen_track()
+        with self._lock:
+            effects = self.router.on_alert(alert, self._now(), self._fallen_track())
+        if effects and alert.state is alerts.AlertState.RAISED:
             self.get_logger().warning(f"fall alert {alert.id} at {alert.place or alert.position}: responding")
-            self._fall_effects(lambda now: self.fall.on_fall_alert(alert, now, track))
-        elif alert.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
-            self._fall_effects(lambda now: self.fall.on_alert_update(alert, now))
+        self._dispatch(effects, wait=False)
 
     def _fallen_track(self) -> int:
         persons = self._persons.persons if self._persons is not None else []
@@ -255,7 +231,7 @@ class BrainNode(Node):
             try:
                 decision = self.brain.decide(item.text, person=item.person, session=item.person,
                                              language=item.language, skip_safety=True)
-                self._execute(decision, wait_for_servers=True)
+                self._execute(decision)
                 self._count(decision)
             except Exception as exc:  # noqa: BLE001 - the worker must survive any bad request
                 self.get_logger().error(f"dialogue failed on {item.text!r}: {exc!r}")
@@ -266,7 +242,7 @@ class BrainNode(Node):
             decision = self.brain.decide(request.text, person=request.person, session=request.person or "ask",
                                          language=language)
             if request.execute:
-                self._execute(decision, wait_for_servers=True)
+                self._execute(decision)
         except Exception as exc:  # noqa: BLE001 - a bad request must not kill the service
             self.get_logger().error(f"brain/ask failed on {request.text!r}: {exc!r}")
             response.reply, response.source = "Sorry, something went wrong.", Source.RULE.value
@@ -277,102 +253,123 @@ class BrainNode(Node):
         response.latency_ms = float(decision.latency_ms)
         if decision.alert is not None:
             response.has_alert = True
-            response.alert = alert_to_msg(decision.alert, time.time())
+            response.alert = alerts.to_msg(self._with_room(decision.alert), time.time())
         self._count(decision)
         return response
+
+    def _execute(self, decision: Decision) -> None:
+        """A plan from a thread that may wait (the worker, brain/ask): action servers get a moment."""
+        self.get_logger().info(f"[{decision.source.value}] reply {decision.reply!r}; actions "
+                               f"{[a.tool for a in decision.actions]}")
+        self._dispatch(fx.decision_effects(decision), wait=True)
 
     def _count(self, decision: Decision) -> None:
         self._counts[decision.source.value] += 1
         self._counts["fallback"] += int(decision.fallback)
 
-    # ------------------------------------------------------------------ outputs
-    def _execute(self, decision: Decision, wait_for_servers: bool) -> None:
-        """Run a validated plan. Safety first: stop and alerts before anything that moves."""
-        self.get_logger().info(f"[{decision.source.value}] reply {decision.reply!r}; actions "
-                               f"{[a.tool for a in decision.actions]}")
-        if decision.stop_robot:
-            self._stop_robot("stop phrase")
-        if decision.cancel_motion:
-            self._cancel("navigate_to")
-            self._cancel("gesture")
-        if decision.alert is not None:
-            self._publish_alert(decision.alert)
-        for action in decision.actions:
-            tool = action.tool
-            if tool in (ToolName.SPEAK.value, ToolName.ANSWER.value):
-                self._speak(action.args["text"], action.args.get("language", decision.language), wait_for_servers)
-            elif tool == ToolName.NAVIGATE_TO.value:
-                goal = NavigateTo.Goal(place=action.args["place"], max_speed=float(action.args.get("max_speed", 0.0)))
-                self._send("navigate_to", goal, wait_for_servers)
-            elif tool == ToolName.GESTURE.value:
-                goal = Gesture.Goal(name=action.args["name"])
-                target = self._place_in_base(action.args.get("place", ""))
+    # ------------------------------------------------------------------ the dispatcher
+    def _dispatch(self, effects: list, wait: bool) -> None:
+        """Carry out effects in order. ``wait``: the caller may block up to action_server_wait_s
+        for a missing action server (never in a callback of the safety group)."""
+        for effect in effects:
+            if isinstance(effect, fx.StopRobot):
+                self._stop_robot(effect.reason)
+            elif isinstance(effect, fx.Cancel):
+                self._cancel(effect.action)
+            elif isinstance(effect, fx.PublishAlert):
+                self._publish_alert(effect.alert)
+            elif isinstance(effect, fx.Speak):
+                self.own_voice.said(effect.text)
+                self._send("speak", Speak.Goal(text=effect.text, language=effect.language), wait)
+            elif isinstance(effect, fx.Navigate):
+                self._navigate(effect, wait)
+            elif isinstance(effect, fx.Gesture):
+                goal = Gesture.Goal(name=effect.name)
+                target = self._place_in_base(effect.place)
                 if target is not None:
                     goal.target.x, goal.target.y, goal.target.z = target
-                self._send("gesture", goal, wait_for_servers)
-            elif tool == ToolName.LOOK_AT.value:
-                goal = LookAt.Goal(track_id=int(action.args["track_id"]),
-                                   duration=float(action.args.get("duration", 0.0)))
-                self._send("look_at", goal, wait_for_servers)
-            elif tool == ToolName.SET_REMINDER.value:
-                self.brain.commit(Decision("", [action], decision.source))
-            elif tool == ToolName.FETCH.value:
-                threading.Thread(target=self._errand, args=(action.args["item"], action.args["place"],
-                                 decision.language), name="brain-errand", daemon=True).start()
-            # call_staff: its alert was published above; stop: handled first.
+                self._send("gesture", goal, wait)
+            elif isinstance(effect, fx.LookAt):
+                self._send("look_at", LookAt.Goal(track_id=effect.track_id, duration=float(effect.duration)), wait)
+            elif isinstance(effect, fx.CommitReminder):
+                self.brain.commit(Decision("", [effect.call], Source.RULE))
+            elif isinstance(effect, fx.StartErrand):
+                self._start_errand(effect)
+            else:  # pragma: no cover - effects.Effect lists every kind
+                raise TypeError(f"unknown effect {effect!r}")
 
-    def _navigate_and_wait(self, goal, timeout_s: float) -> bool:
-        """Send a NavigateTo goal and block this (non-executor) thread until its result."""
-        done = threading.Event()
-        outcome = [False]
+    def _navigate(self, effect: fx.Navigate, wait: bool) -> None:
+        approach: Approach | None = None
+        if effect.reply_to == FALL:
+            # Drive toward a fallen person at low speed, stopping short of them, facing them.
+            approach = plan_approach(effect, self._robot(), self.settings.fall_standoff_m)
+            if approach.already_there or not (approach.goal or approach.place):
+                if not approach.already_there:
+                    self.get_logger().warning("fall alert: no place and no robot pose to place it on the map")
+                self._navigated(FALL, approach.already_there, None)
+                return
+            effect = fx.Navigate(approach.place, None if approach.goal is None else (*approach.goal, 0.0),
+                                 effect.max_speed, "map", effect.reply_to, approach.yaw)
+        goal = NavigateTo.Goal(place=effect.place, max_speed=float(effect.max_speed))
+        if effect.position is not None:
+            x, y = effect.position[0], effect.position[1]
+            if effect.frame_id not in MAP_FRAMES:
+                robot = self._robot()
+                if robot is None:
+                    self.get_logger().warning(f"goal in {effect.frame_id!r} without a robot pose: skipped")
+                    self._navigated(effect.reply_to, False, approach)
+                    return
+                x, y = robot.to_map(x, y)
+            goal.target.header.frame_id = "map"
+            goal.target.pose.position.x, goal.target.pose.position.y = float(x), float(y)
+            if effect.yaw is not None:
+                set_yaw(goal.target.pose.orientation, effect.yaw)
+        on_result = None
+        if effect.reply_to:
+            on_result = lambda ok: self._navigated(effect.reply_to, ok, approach)  # noqa: E731
+        self._send("navigate_to", goal, wait, on_result=on_result)
 
-        def on_result(ok: bool) -> None:
-            outcome[0] = ok
-            done.set()
+    def _navigated(self, reply_to: str, ok: bool, approach: Approach | None) -> None:
+        """A drive ended: hand the result to the state machine that asked for it."""
+        with self._lock:
+            now = self._now()
+            if reply_to == FALL:
+                robot = self._robot()
+                near = approach is not None and approach.arrived(
+                    ok, None if robot is None else (robot.x, robot.y), self.settings.fall_near_m)
+                effects = self.fall.on_arrived(ok or near, now)
+            elif reply_to == "errand" and self.errand is not None:
+                if not ok:
+                    self.get_logger().warning(f"errand for {self.errand.item!r} failed")
+                effects = self.errand.on_navigated(ok, now)
+            else:
+                effects = []
+        self._dispatch(effects, wait=False)
 
-        if not self._send("navigate_to", goal, wait=True, on_result=on_result):
-            return False
-        if not done.wait(timeout_s):
-            self._cancel("navigate_to")
-            return False
-        return outcome[0]
-
-    def _errand(self, item: str, place: str, language: str) -> None:
+    def _start_errand(self, effect: fx.StartErrand) -> None:
         """Fetch: drive to the place, come back to where the request was made, hand over."""
-        home = None if self._status is None else (self._status.pose.x, self._status.pose.y)
-        self.get_logger().info(f"errand: fetching {item!r} from {place}, then back to {home}")
-        ok = self._navigate_and_wait(NavigateTo.Goal(place=place), ERRAND_LEG_TIMEOUT_S)
-        if ok and home is not None:
-            back = NavigateTo.Goal()
-            back.target.header.frame_id = "map"
-            back.target.pose.position.x, back.target.pose.position.y = home
-            ok = self._navigate_and_wait(back, ERRAND_LEG_TIMEOUT_S)
-        if not ok:
-            self.get_logger().warning(f"errand for {item!r} failed")
-            self._speak(FETCH_TEXT["failed"][language].format(item=item), language, wait=False)
-            return
-        self._send("gesture", Gesture.Goal(name="handover"), wait=False)
-        self._speak(FETCH_TEXT["here"][language].format(item=item), language, wait=False)
-
-    def _to_map(self, position: tuple[float, float, float], frame: str) -> tuple[float, float] | None:
-        """A point of the alert in the map frame (perception sends base_link when it had no odometry)."""
-        if frame in MAP_FRAMES:
-            return position[0], position[1]
-        if self._status is None:
-            return None
-        pose = self._status.pose
-        c, s = math.cos(pose.theta), math.sin(pose.theta)
-        return pose.x + c * position[0] - s * position[1], pose.y + s * position[0] + c * position[1]
+        robot = self._robot()
+        home = None if robot is None else (robot.x, robot.y)
+        self.get_logger().info(f"errand: fetching {effect.item!r} from {effect.place}, then back to {home}")
+        with self._lock:
+            effects = self.errand.abandon() if self.errand is not None else []
+            self.errand = Errand(effect.item, effect.place, effect.language, home)
+            effects += self.errand.start(self._now())
+        self._dispatch(effects, wait=False)
 
     def _place_in_base(self, place: str) -> tuple[float, float, float] | None:
         """A place of the site in the robot's base frame (for pointing), if the pose is known."""
-        target = self.world.places.get(place)
-        if target is None or self._status is None:
+        target, robot = self.world.places.get(place), self._robot()
+        if target is None or robot is None:
             return None
-        pose = self._status.pose
-        dx, dy = target.x - pose.x, target.y - pose.y
-        c, s = math.cos(-pose.theta), math.sin(-pose.theta)
-        return (c * dx - s * dy, s * dx + c * dy, POINT_HEIGHT_M)
+        return (*robot.from_map(target.x, target.y), POINT_HEIGHT_M)
+
+    def _with_room(self, alert: alerts.AlertRecord) -> alerts.AlertRecord:
+        """The site room of the alert's place, or of its position on the map, when it has none."""
+        if alert.room:
+            return alert
+        position = alert.position if alert.frame_id in MAP_FRAMES else None
+        return replace(alert, room=self.world.room_for(alert.place, position))
 
     def _stop_robot(self, reason: str) -> None:
         self.estop_pub.publish(Bool(data=True))
@@ -384,23 +381,18 @@ class BrainNode(Node):
         self._cancel("gesture")
         self.get_logger().warning(f"robot stopped: {reason}")
 
-    def _publish_alert(self, alert: AlertInfo) -> None:
-        if alert.state is AlertState.RAISED:   # an incident this node opened (not a fall it escalates)
-            self._own_alerts[alert.id] = None
-            while len(self._own_alerts) > OWN_ALERTS_KEPT:
-                self._own_alerts.pop(next(iter(self._own_alerts)))
+    def _publish_alert(self, alert: alerts.AlertRecord) -> None:
+        alert = self._with_room(alert)
+        with self._lock:
+            self.router.opened(alert)        # an incident this node opened (not a fall it escalates)
         # The stamp is fixed here: re-sends repeat it, which is how the receipt names this change.
-        self.alert_sender.publish(alert_to_msg(alert, time.time()))
+        self.alert_sender.publish(alerts.to_msg(alert, time.time()))
         self.get_logger().warning(f"alert {alert.kind.name} {alert.state.name} {alert.id}: {alert.message}")
-
-    def _speak(self, text: str, language: str, wait: bool) -> None:
-        self.own_voice.said(text)
-        self._send("speak", Speak.Goal(text=text, language=language), wait)
 
     def _send(self, name: str, goal, wait: bool, on_result=None) -> bool:
         client = self.actions[name]
-        ready = client.server_is_ready() or (wait and self.action_wait_s > 0
-                                             and client.wait_for_server(timeout_sec=self.action_wait_s))
+        wait_s = self.settings.action_server_wait_s
+        ready = client.server_is_ready() or (wait and wait_s > 0 and client.wait_for_server(timeout_sec=wait_s))
         if not ready:
             self.get_logger().warning(f"action server for {name} not available: goal skipped")
             if on_result is not None:
@@ -430,72 +422,16 @@ class BrainNode(Node):
         if handle is not None:
             handle.cancel_goal_async()
 
-    # ------------------------------------------------------------------ fall response and reminders
-    def _fall_effects(self, step) -> None:
-        with self._fall_lock:
-            effects = step(self._now())
-        self._run_effects(effects)
-
-    def _run_effects(self, effects: list) -> None:
-        """Carry out the effects of the fall response and the shout check-in."""
-        for effect in effects:
-            if isinstance(effect, Navigate):
-                self._approach(effect)
-            elif isinstance(effect, SpeakEffect):
-                self._speak(effect.text, effect.language, wait=False)
-            elif isinstance(effect, PublishAlert):
-                self._publish_alert(effect.alert)
-            elif isinstance(effect, LookAtEffect):
-                self._send("look_at", LookAt.Goal(track_id=effect.track_id, duration=10.0), wait=False)
-
-    def _robot_xy(self) -> tuple[float, float] | None:
-        return None if self._status is None else (self._status.pose.x, self._status.pose.y)
-
-    def _approach(self, effect: Navigate) -> None:
-        """Drive toward a fallen person at low speed, stopping short of them."""
-        person = None if effect.position is None else self._to_map(effect.position, effect.frame_id)
-        robot = self._robot_xy()
-        goal = NavigateTo.Goal(max_speed=float(effect.max_speed))
-        if person is not None and robot is not None:
-            target = standoff_goal(robot, person, self.fall_standoff_m)
-            if target is None:   # already beside the person
-                self._fall_effects(lambda now: self.fall.on_arrived(True, now))
-                return
-            goal.target.header.frame_id = "map"
-            goal.target.pose.position.x, goal.target.pose.position.y = target[0], target[1]
-            goal.target.pose.orientation.z, goal.target.pose.orientation.w = math.sin(target[2] / 2), math.cos(target[2] / 2)
-        elif person is not None:
-            goal.target.header.frame_id = "map"
-            goal.target.pose.position.x, goal.target.pose.position.y = person
-        elif effect.place:
-            goal.place = effect.place
-        else:
-            self.get_logger().warning("fall alert: no place and no robot pose to place it on the map")
-            self._fall_effects(lambda now: self.fall.on_arrived(False, now))
-            return
-
-        def arrived(ok: bool) -> None:
-            # Blocked close to the person (they, or a chair, are in the way): close enough to ask.
-            here = self._robot_xy()
-            near = person is not None and here is not None and math.hypot(
-                person[0] - here[0], person[1] - here[1]) <= self.fall_near_m
-            self._fall_effects(lambda now: self.fall.on_arrived(ok or near, now))
-
-        self._send("navigate_to", goal, wait=False, on_result=arrived)
-
+    # ------------------------------------------------------------------ timers
     def _tick(self) -> None:
-        self._fall_effects(lambda now: self.fall.tick(now))
-        self._run_effects(self.check_in.tick(self._now()))
+        now = self._now()
+        with self._lock:
+            effects = self.fall.tick(now) + self.check_in.tick(now)
+            if self.errand is not None:
+                effects += self.errand.tick(now)
         for event in self.reminders.tick():
-            reminder = event.reminder
-            language = language_of(reminder.text, "")
-            if event.kind in (ReminderEventKind.FIRE, ReminderEventKind.REPROMPT):
-                self._speak(REMINDER_TEXT[language].format(text=reminder.text), language, wait=False)
-            else:
-                self._publish_alert(AlertInfo(id=new_alert_id("reminder"), kind=AlertKind.REMINDER_MISSED,
-                                              severity=Severity.WARNING, state=AlertState.RAISED,
-                                              person=reminder.resident, place=reminder.place,
-                                              message=event.message))
+            effects += fx.reminder_effects(event, language_of(event.reminder.text, ""))
+        self._dispatch(effects, wait=False)
 
     def _publish_health(self) -> None:
         level = Level.OK if self._llm_state in ("ready", "off", "not started", "starting") else Level.WARN

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity, new_alert_id
+from carebot.alerts import AlertKind, Severity, new_alert
 from carebot.brain.fall_response import Answer, PublishAlert, Speak, classify_answer
 from carebot.brain.safety_rules import language_of
 
@@ -100,8 +100,7 @@ class ShoutCheckIn:
 
     def _alert(self, why: str, severity: Severity, now: float) -> list:
         self._close(now)
-        alert = AlertInfo(id=new_alert_id("shout"), kind=AlertKind.HELP_REQUEST, severity=severity,
-                          state=AlertState.RAISED,
+        alert = new_alert("shout", AlertKind.HELP_REQUEST, severity,
                           message=f"Loud shout heard near the robot ({self._level_dbfs:.0f} dBFS); asked "
                                   f"\"are you all right?\": {why}")
         return [PublishAlert(alert), Speak(_CALLED[self.language], self.language)]

@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Callable, Mapping
 
-from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity, new_alert_id
+from carebot.alerts import AlertKind, AlertRecord, Severity, new_alert
 from carebot.brain.intents import Intent, IntentKind, PlaceIndex, detect_intent, is_affirmative, is_question
 from carebot.brain.knowledge import Hit, KnowledgeBase, Retriever, load_knowledge
 from carebot.brain.llm_client import LLMClient, LLMError
@@ -81,7 +81,7 @@ class Decision:
     actions: list[ToolCall]
     source: Source
     language: str = "en"
-    alert: AlertInfo | None = None
+    alert: AlertRecord | None = None
     latency_ms: float = 0.0
     stop_robot: bool = False
     cancel_motion: bool = False
@@ -170,10 +170,10 @@ class Brain:
         return self._finish(decision, list(safety.calls), person, place, safety=True)
 
     # ---------------------------------------------------------------- helpers
-    def _staff_alert(self, reason: str, urgency: str, person: str, place: str) -> AlertInfo:
-        return AlertInfo(id=new_alert_id("help"), kind=AlertKind.HELP_REQUEST,
-                         severity=URGENCY_SEVERITY.get(urgency, Severity.WARNING), state=AlertState.RAISED,
-                         person=person, place=place, message=f"Staff requested: {reason}"[:200])
+    def _staff_alert(self, reason: str, urgency: str, person: str, place: str) -> AlertRecord:
+        return new_alert("help", AlertKind.HELP_REQUEST, URGENCY_SEVERITY.get(urgency, Severity.WARNING),
+                         person=person, place=place,
+                         message=f"Staff requested: {reason}"[:200])
 
     def _finish(self, decision: Decision, calls: list[ToolCall], person: str, place: str,
                 safety: bool = False) -> Decision:

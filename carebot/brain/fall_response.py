@@ -5,7 +5,8 @@ all right -> listen -> "I'm fine": stay, staff still checks (alert stays raised)
 a call for help, "no", or no answer within ``answer_timeout_s`` -> escalate the
 alert to staff (state ESCALATED, critical). Staff acknowledging or resolving the
 incident closes it. Pure logic with explicit time; the node turns the returned
-effects into ROS goals and messages.
+effects (``carebot.brain.effects``) into ROS goals and messages, and plans the drive to
+the person with ``plan_approach``.
 """
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from carebot.brain.alerts import AlertInfo, AlertKind, AlertState, Severity
+from carebot.alerts import AlertKind, AlertRecord, AlertState, Severity
+from carebot.brain.effects import LookAt, Navigate, PublishAlert, Speak  # noqa: F401  (part of this API)
 from carebot.brain.phrases import is_emergency_phrase, normalize
 from carebot.brain.safety_rules import language_of
+from carebot.frames import PlanarPose
+
+REPLY_TO = "fall"       # Navigate.reply_to of the drive to the person
+MAP_FRAMES = ("", "map")
 
 
 class FallState(str, Enum):
@@ -42,31 +48,6 @@ class FallConfig:
             raise ValueError("fall response timeouts must be > 0 and max_questions >= 1")
 
 
-# Effects the node executes, in order.
-@dataclass(frozen=True)
-class Navigate:
-    place: str
-    position: tuple[float, float, float] | None
-    max_speed: float
-    frame_id: str = "map"          # of position; the node transforms base frames to the map
-
-
-@dataclass(frozen=True)
-class Speak:
-    text: str
-    language: str
-
-
-@dataclass(frozen=True)
-class PublishAlert:
-    alert: AlertInfo
-
-
-@dataclass(frozen=True)
-class LookAt:
-    track_id: int
-
-
 def standoff_goal(robot: tuple[float, float], person: tuple[float, float],
                   standoff_m: float) -> tuple[float, float, float] | None:
     """Where to stop near a person on the floor: ``standoff_m`` short of them on the line
@@ -77,6 +58,45 @@ def standoff_goal(robot: tuple[float, float], person: tuple[float, float],
         return None
     scale = (distance - standoff_m) / distance
     return robot[0] + dx * scale, robot[1] + dy * scale, math.atan2(dy, dx)
+
+
+@dataclass(frozen=True)
+class Approach:
+    """How to drive to a fallen person: ``goal`` (map x, y; facing ``yaw`` when known) or
+    ``place``; ``person`` is where they are on the map when known. Neither goal nor place
+    (and not already there): nowhere to go."""
+
+    goal: tuple[float, float] | None = None
+    yaw: float | None = None
+    place: str = ""
+    person: tuple[float, float] | None = None
+    already_there: bool = False
+
+    def arrived(self, ok: bool, robot: tuple[float, float] | None, near_m: float) -> bool:
+        """A drive that ended, or was blocked, within ``near_m`` of the person counts as arrived
+        (they, or a chair, are in the way): close enough to ask."""
+        return ok or (self.person is not None and robot is not None
+                      and math.hypot(self.person[0] - robot[0], self.person[1] - robot[1]) <= near_m)
+
+
+def plan_approach(effect: Navigate, robot: PlanarPose | None, standoff_m: float) -> Approach:
+    """Where to drive for the fall response's Navigate: the person's position on the map
+    (a base-frame position needs the robot's pose), stopping ``standoff_m`` short and facing
+    them when the robot's pose is known; else the alert's named place."""
+    person = None
+    if effect.position is not None:
+        if effect.frame_id in MAP_FRAMES:
+            person = (effect.position[0], effect.position[1])
+        elif robot is not None:
+            person = robot.to_map(effect.position[0], effect.position[1])
+    if person is not None and robot is not None:
+        goal = standoff_goal((robot.x, robot.y), person, standoff_m)
+        if goal is None:
+            return Approach(person=person, already_there=True)
+        return Approach(goal=(goal[0], goal[1]), yaw=goal[2], person=person)
+    if person is not None:
+        return Approach(goal=person, person=person)
+    return Approach(place=effect.place)
 
 
 _ASK = {"en": "Hello, I am the care robot. Are you all right? Do you need help?",
@@ -102,13 +122,16 @@ class Answer(str, Enum):
     UNCLEAR = "unclear"
 
 
-def classify_answer(text: str) -> Answer:
-    """How a person answered "are you all right?"."""
+def classify_answer(text: str, distress: bool | None = None) -> Answer:
+    """How a person answered "are you all right?". ``distress``: the safety net's verdict on the
+    same text when the caller has it (the rules are not matched again); None: match them here."""
     norm = normalize(text)
     compact = norm.replace(" ", "")
     if not norm:
         return Answer.UNCLEAR
-    if is_emergency_phrase(text) or _NOT_FINE_EN.search(norm) or any(p in compact for p in _NOT_FINE_ZH):
+    if distress is None:
+        distress = is_emergency_phrase(text)
+    if distress or _NOT_FINE_EN.search(norm) or any(p in compact for p in _NOT_FINE_ZH):
         return Answer.NEEDS_HELP
     if _FINE_EN.search(norm) or any(p in compact for p in _FINE_ZH):
         return Answer.FINE
@@ -122,7 +145,7 @@ class FallResponder:
         self.config = config or FallConfig()
         self.language = language
         self.state = FallState.IDLE
-        self.alert: AlertInfo | None = None
+        self.alert: AlertRecord | None = None
         self.track_id = -1
         self._since = 0.0
         self._questions = 0
@@ -144,7 +167,7 @@ class FallResponder:
         self._enter(FallState.ESCALATED, now)
         return [PublishAlert(self.alert), self._say(_ESCALATED)]
 
-    def on_fall_alert(self, alert: AlertInfo, now: float, track_id: int = -1) -> list:
+    def on_fall_alert(self, alert: AlertRecord, now: float, track_id: int = -1) -> list:
         """A FALL alert (RAISED) from perception starts the response."""
         if alert.kind is not AlertKind.FALL or alert.state is not AlertState.RAISED:
             return []
@@ -152,7 +175,8 @@ class FallResponder:
             return []    # busy with another incident; that alert is with staff already
         self.alert, self.track_id, self._questions = alert, track_id, 0
         self._enter(FallState.APPROACHING, now)
-        effects: list = [Navigate(alert.place, alert.position, self.config.approach_speed_mps, alert.frame_id)]
+        effects: list = [Navigate(alert.place, alert.position, self.config.approach_speed_mps, alert.frame_id,
+                                  reply_to=REPLY_TO)]
         if not alert.place and alert.position is None:
             effects = []   # nowhere to go: ask from here
             return effects + self.on_arrived(True, now)
@@ -170,14 +194,17 @@ class FallResponder:
         self._enter(FallState.LISTENING, now)
         return effects + [self._say(_ASK)]
 
-    def on_transcript(self, text: str, now: float) -> list:
-        """What the person said while the robot listens."""
-        if self.state is FallState.APPROACHING and is_emergency_phrase(text):
+    def on_transcript(self, text: str, now: float, distress: bool | None = None) -> list:
+        """What the person said while the robot listens. ``distress``: the safety net's verdict
+        on the text when the caller has it (see ``classify_answer``)."""
+        if distress is None and self.state in (FallState.APPROACHING, FallState.LISTENING):
+            distress = is_emergency_phrase(text)
+        if self.state is FallState.APPROACHING and distress:
             return self._escalate(f"person called for help: \"{text.strip()[:80]}\"", now)
         if self.state is not FallState.LISTENING:
             return []
         self.language = language_of(text, "") if text.strip() else self.language
-        answer = classify_answer(text)
+        answer = classify_answer(text, distress)
         if answer is Answer.NEEDS_HELP:
             return self._escalate(f"person needs help: \"{text.strip()[:80]}\"", now)
         if answer is Answer.FINE:
@@ -189,7 +216,7 @@ class FallResponder:
             return [self._say(_ASK_AGAIN)]
         return self._escalate("no clear answer", now)
 
-    def on_alert_update(self, alert: AlertInfo, now: float) -> list:
+    def on_alert_update(self, alert: AlertRecord, now: float) -> list:
         """Staff acknowledged or resolved the incident: close it."""
         if self.alert is None or alert.id != self.alert.id or not self.active:
             return []

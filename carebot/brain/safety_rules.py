@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from carebot.brain.alerts import AlertInfo, AlertState, Severity, new_alert_id
+from carebot.alerts import AlertRecord, Severity, new_alert
 from carebot.brain.distress import Distress, DistressKind
 from carebot.brain.distress import detect as detect_distress
 from carebot.brain.phrases import is_stop_phrase
@@ -80,7 +80,7 @@ class SafetyDecision:
     action: SafetyAction
     reply: str = ""
     calls: tuple[ToolCall, ...] = ()
-    alert: AlertInfo | None = None
+    alert: AlertRecord | None = None
     pattern: str = ""               # the rule or example that matched, for logs
     stop_robot: bool = False        # publish safety/estop + call safety/trigger_estop
     cancel_motion: bool = False     # cancel navigation and gestures in progress
@@ -105,8 +105,7 @@ def distress_decision(found: Distress, text: str, person: str, place: str, langu
     """The alert, staff call and spoken reply for one distress finding."""
     severity = Severity.CRITICAL if found.severity is Severity.CRITICAL else Severity.WARNING
     quote = text.strip()[:160]
-    alert = AlertInfo(id=new_alert_id("help"), kind=found.kind.alert_kind, severity=severity,
-                      state=AlertState.RAISED, person=person, place=place,
+    alert = new_alert("help", found.kind.alert_kind, severity, person=person, place=place,
                       message=f"{_HEADLINE[found.kind]} ({'urgent' if severity is Severity.CRITICAL else 'check'}): "
                               f"\"{quote}\"")
     reply = reply_for(found, language)

@@ -1,4 +1,5 @@
-"""Staff alerts without ROS: the record, its life cycle and the book that keeps them.
+"""Staff alerts without ROS: their life cycle and the book that keeps them (the record is
+``carebot.alerts.AlertRecord``, the stack's one alert type).
 
 The dashboard owns alert storage (docs/interfaces.md, ``alerts/update``): every Alert
 heard on ``alerts`` is kept, staff acknowledge and resolve through the page or the
@@ -9,10 +10,10 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from typing import Callable
 
-from carebot.alert_enums import AlertKind, AlertState, Severity  # noqa: F401  (re-exported)
+from carebot.alerts import AlertKind, AlertRecord, AlertState, Severity, coerce  # noqa: F401  (re-exported)
 
 
 class StaffAction(enum.IntEnum):
@@ -34,47 +35,6 @@ PLAUSIBLE_UNIX_TIME = 1e9
 
 class AlertActionError(ValueError):
     """A staff action that cannot apply (unknown id, already resolved ...)."""
-
-
-@dataclass(frozen=True)
-class AlertRecord:
-    """One alert as stored and shown; mirrors carebot_interfaces/msg/Alert."""
-
-    id: str
-    kind: AlertKind
-    severity: Severity
-    state: AlertState
-    person: str = ""
-    place: str = ""
-    x: float = 0.0              # m, in frame_id
-    y: float = 0.0
-    z: float = 0.0
-    frame_id: str = "map"
-    message: str = ""
-    handled_by: str = ""
-    note: str = ""
-    raised_at: float = 0.0      # unix time, s
-    updated_at: float = 0.0     # unix time of the last state change, s
-
-    @property
-    def is_open(self) -> bool:
-        return self.state is not AlertState.RESOLVED
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["kind"] = self.kind.name
-        data["severity"] = self.severity.name
-        data["state"] = self.state.name
-        return data
-
-
-def coerce(record: AlertRecord) -> AlertRecord:
-    """Validate enum fields; raises ValueError naming the bad field."""
-    try:
-        return replace(record, kind=AlertKind(record.kind), severity=Severity(record.severity),
-                       state=AlertState(record.state))
-    except ValueError as exc:
-        raise ValueError(f"alert {record.id!r}: {exc}") from None
 
 
 # Acknowledging and resolving are staff decisions. Heard on the topic they count when they

@@ -29,6 +29,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
+from carebot import alerts
 from carebot.alert_delivery import ALERTS_QOS, ALERTS_TOPIC, RECEIPTS_QOS, RECEIPTS_TOPIC
 from carebot.dashboard import ros_convert
 from carebot.dashboard.alerts import AlertActionError, AlertBook, AlertRecord, StaffAction
@@ -139,7 +140,7 @@ class DashboardNode(Node):
     # ------------------------------------------------------------------ ROS -> app
     def _on_alert(self, msg: Alert) -> None:
         try:
-            record = ros_convert.alert_from_msg(msg)
+            record = alerts.from_msg(msg)
             changed = self.book.receive(record)
         except ValueError as exc:
             # No receipt: the sender keeps re-sending (slowly), and diagnostics say WARN.
@@ -182,16 +183,16 @@ class DashboardNode(Node):
             response.success, response.message = False, str(exc)
             stored = self.book.get(request.id)
             if stored is not None:
-                ros_convert.alert_to_msg(stored, response.alert)
+                alerts.to_msg(stored, msg=response.alert)
             return response
         response.success = True
         response.message = f"alert {record.id} {record.state.name.lower()} by {record.handled_by}"
-        ros_convert.alert_to_msg(record, response.alert)
+        alerts.to_msg(record, msg=response.alert)
         self.get_logger().info(response.message)
         return response
 
     def _publish_alert(self, record: AlertRecord) -> None:
-        self._alert_pub.publish(ros_convert.alert_to_msg(record))
+        self._alert_pub.publish(alerts.to_msg(record))
 
     def _expire(self) -> None:
         now = time.time()

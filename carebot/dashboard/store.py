@@ -18,13 +18,13 @@ from pathlib import Path
 
 from carebot.dashboard.alerts import AlertKind, AlertRecord, AlertState, Severity
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2         # 2: alerts.position_known and alerts.room (Alert.msg says both)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY, kind INTEGER NOT NULL, severity INTEGER NOT NULL,
-    state INTEGER NOT NULL, person TEXT, place TEXT, x REAL, y REAL, z REAL,
-    frame_id TEXT, message TEXT, handled_by TEXT, note TEXT,
+    state INTEGER NOT NULL, person TEXT, place TEXT, room TEXT, position_known INTEGER NOT NULL DEFAULT 0,
+    x REAL, y REAL, z REAL, frame_id TEXT, message TEXT, handled_by TEXT, note TEXT,
     raised_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS alert_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, state INTEGER NOT NULL,
@@ -37,8 +37,13 @@ CREATE INDEX IF NOT EXISTS transcripts_by_time ON transcripts (at);
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, expires_at REAL NOT NULL);
 """
-_ALERT_COLUMNS = ("id", "kind", "severity", "state", "person", "place", "x", "y", "z", "frame_id",
-                  "message", "handled_by", "note", "raised_at", "updated_at")
+_ALERT_COLUMNS = ("id", "kind", "severity", "state", "person", "place", "room", "position_known", "x", "y", "z",
+                  "frame_id", "message", "handled_by", "note", "raised_at", "updated_at")
+# Schema 1 had neither column; its rows said "no position" with zeros, so that old guess is
+# kept for them, and only for them.
+_MIGRATE_1_TO_2 = ("ALTER TABLE alerts ADD COLUMN room TEXT",
+                   "ALTER TABLE alerts ADD COLUMN position_known INTEGER NOT NULL DEFAULT 0",
+                   "UPDATE alerts SET position_known = (x != 0 OR y != 0 OR z != 0)")
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,18 @@ class DashboardStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")   # an acknowledgement must survive power loss
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def _migrate(self) -> None:
+        """Bring a database written by an older dashboard to SCHEMA_VERSION."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(alerts)")}
+        if "position_known" not in columns:
+            with self._db:
+                self._db.execute("BEGIN")
+                for statement in _MIGRATE_1_TO_2:
+                    self._db.execute(statement)
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         with self._lock:
@@ -93,8 +109,8 @@ class DashboardStore:
     # ------------------------------------------------------------------ alerts
     def save_alert(self, record: AlertRecord, actor: str) -> None:
         """Insert or replace the alert and append its state change to the history."""
-        values = tuple(int(v) if isinstance(v, (AlertKind, Severity, AlertState)) else v
-                       for v in (getattr(record, c) for c in _ALERT_COLUMNS))
+        values = tuple(int(v) if isinstance(v, (AlertKind, Severity, AlertState, bool)) else v
+                       for v in (_column(record, c) for c in _ALERT_COLUMNS))
         with self._lock, self._db:
             self._db.execute("BEGIN")
             self._db.execute(f"INSERT OR REPLACE INTO alerts ({', '.join(_ALERT_COLUMNS)}) "
@@ -173,11 +189,20 @@ class DashboardStore:
                                     (time.time() if now is None else now,)).rowcount
 
 
+def _column(record: AlertRecord, column: str):
+    """The value a record stores in one column (the position in three, said known or not)."""
+    if column in ("x", "y", "z"):
+        return record.position["xyz".index(column)] if record.position is not None else 0.0
+    return getattr(record, column)
+
+
 def _alert(row) -> AlertRecord:
     data = dict(zip(_ALERT_COLUMNS, row))
     data["kind"] = AlertKind(data["kind"])
     data["severity"] = Severity(data["severity"])
     data["state"] = AlertState(data["state"])
-    for key in ("person", "place", "frame_id", "message", "handled_by", "note"):
+    for key in ("person", "place", "room", "frame_id", "message", "handled_by", "note"):
         data[key] = data[key] or ""
+    xyz = (data.pop("x") or 0.0, data.pop("y") or 0.0, data.pop("z") or 0.0)
+    data["position"] = xyz if data.pop("position_known") else None
     return AlertRecord(**data)

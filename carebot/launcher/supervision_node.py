@@ -23,10 +23,10 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
 from carebot.alert_delivery import AlertSender
-from carebot.alert_enums import AlertKind
+from carebot import alerts
+from carebot.alerts import AlertKind, AlertRecord
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DIAGNOSTICS_TOPIC, DiagnosticsPublisher, HealthReport, Level
 from carebot.diagnostics_board import level_of
-from carebot.frames import fill_stamp
 from carebot.launcher.parameters import SUPERVISOR
 from carebot.ros_common import declare_table
 from carebot.launcher.supervisor import ChildEvent, EventKind, describe_exit
@@ -93,19 +93,15 @@ class SupervisionNode(Node):
 
     # ------------------------------------------------------------------ output
     def _publish(self, changes: list[SystemAlert]) -> None:
-        from carebot_interfaces.msg import Alert
-
         for change in changes:
             wall = time.time()
             raised = self._raised_at_wall.setdefault(change.incident_id, wall - (self._now() - change.raised_at))
             if change.state.name == "RESOLVED":
                 self._raised_at_wall.pop(change.incident_id, None)
-            msg = Alert(id=change.incident_id, kind=int(AlertKind.SYSTEM), severity=int(change.severity),
-                        state=int(change.state), message=change.message, place="", person="")
-            msg.header.frame_id = ""          # no position: a node has no place on the map
-            msg.header.stamp = _stamp(wall)
-            msg.raised_at = _stamp(raised)
-            self.sender.publish(msg)
+            # No position, no place: a node has no place on the map.
+            record = AlertRecord(change.incident_id, AlertKind.SYSTEM, change.severity, change.state,
+                                 message=change.message, frame_id="", raised_at=raised, updated_at=wall)
+            self.sender.publish(alerts.to_msg(record))
             log = self.get_logger().info if change.state.name == "RESOLVED" else self.get_logger().warning
             log(f"SYSTEM alert {change.incident_id} {change.state.name}: {change.message}")
 
@@ -119,12 +115,6 @@ class SupervisionNode(Node):
         self._health.set(level, message, nodes=",".join(self.watchdog.nodes),
                          open_system_alerts=len(troubled), **stats)
         self._diagnostics.publish(self._health)
-
-
-def _stamp(seconds: float):
-    from builtin_interfaces.msg import Time
-
-    return fill_stamp(Time(), seconds)
 
 
 class SupervisionRuntime:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from carebot.brain import scripted_llm as s
-from carebot.brain.alerts import AlertKind, AlertState
+from carebot.alerts import AlertKind, AlertState
 from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
 
 from brain_support import BrainPeer

@@ -137,7 +137,8 @@ function renderAlerts(alerts) {
   $("open-count").textContent = open.length ? open.length + " open" : "";
   $("alerts-empty").hidden = alerts.length > 0;
   for (const alert of alerts) {
-    const where = [alert.place, alert.person, relativePosition(alert)].filter(Boolean).join(" · ");
+    const room = alert.room && alert.room !== alert.place ? alert.room.replace(/_/g, " ") : "";
+    const where = [alert.place, room, alert.person, relativePosition(alert)].filter(Boolean).join(" · ");
     const actions = el("div", { class: "actions" });
     if (alert.state === "RAISED" || alert.state === "ESCALATED") {
       actions.append(el("button", { class: "primary ack-btn", type: "button", textContent: "Acknowledge",
@@ -160,16 +161,17 @@ function renderAlerts(alerts) {
   }
 }
 
-// Alerts carry a map position when the robot knew its pose at the time; otherwise the
-// position is relative to the robot (perception's base frame) and cannot go on the map.
+// An alert says whether it has a position (position_known). It is on the map when the robot
+// knew its pose at the time; otherwise the position is relative to the robot (perception's
+// base frame) and cannot go on the map.
 const MAP_FRAMES = ["", "map"];
 
 function onMap(alert) {
-  return MAP_FRAMES.includes(alert.frame_id || "") && (alert.x || alert.y);
+  return alert.position_known && MAP_FRAMES.includes(alert.frame_id || "");
 }
 
 function relativePosition(alert) {
-  if (onMap(alert) || !(alert.x || alert.y)) return "";
+  if (!alert.position_known || onMap(alert)) return "";
   const side = alert.y >= 0 ? "left" : "right";
   return `${alert.x.toFixed(1)} m ahead, ${Math.abs(alert.y).toFixed(1)} m ${side} of the robot when seen`;
 }

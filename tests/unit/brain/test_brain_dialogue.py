@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from carebot.brain.alerts import AlertKind, Severity
+from carebot.alerts import AlertKind, Severity
 from carebot.brain.dialogue import Brain, Source
 from carebot.brain.intents import IntentKind, PlaceIndex, detect_intent, is_question
 from carebot.brain.knowledge import KnowledgeError, Retriever, load_knowledge, tokens

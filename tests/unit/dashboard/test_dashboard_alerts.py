@@ -171,3 +171,34 @@ def test_sim_time_stamps_become_the_wall_clock_time_of_arrival(book):
     assert record.raised_at > 100.0 and record.updated_at >= record.raised_at
     wall = book.receive(_alert(id="wall-1", raised_at=1.7e9))
     assert wall.raised_at == 1.7e9
+
+
+def test_position_and_room_are_stored_as_said(tmp_path):
+    store = DashboardStore(tmp_path / "p.sqlite3")
+    origin = _alert(id="fall-origin", position=(0.0, 0.0, 0.0), room="lounge")   # a measured (0, 0)
+    nowhere = _alert(id="help-1", kind=AlertKind.HELP_REQUEST, position=None)
+    store.save_alert(origin, actor="topic")
+    store.save_alert(nowhere, actor="topic")
+    assert store.get_alert("fall-origin").position == (0.0, 0.0, 0.0)
+    assert store.get_alert("fall-origin").room == "lounge"
+    assert store.get_alert("help-1").position is None
+
+
+def test_a_schema_1_database_is_migrated(tmp_path):
+    """Rows of an older dashboard had no position_known: their zeros meant 'no position'."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE alerts (id TEXT PRIMARY KEY, kind INTEGER NOT NULL, severity INTEGER NOT NULL,
+                state INTEGER NOT NULL, person TEXT, place TEXT, x REAL, y REAL, z REAL, frame_id TEXT,
+                message TEXT, handled_by TEXT, note TEXT, raised_at REAL NOT NULL, updated_at REAL NOT NULL);
+            INSERT INTO alerts VALUES ('a', 0, 2, 0, '', 'lounge', 0, 0, 0, 'map', 'm', '', '', 1, 1);
+            INSERT INTO alerts VALUES ('b', 0, 2, 0, '', '', 2.5, 1.0, 0, 'map', 'm', '', '', 1, 1);
+        """)
+    store = DashboardStore(path)
+    assert store.get_alert("a").position is None and store.get_alert("a").room == ""
+    assert store.get_alert("b").position == (2.5, 1.0, 0.0)
+    store.close()
+    assert DashboardStore(path).get_alert("b").position == (2.5, 1.0, 0.0)   # a second open changes nothing
