@@ -34,9 +34,10 @@ from carebot_interfaces.msg import Person, PersonArray, RobotStatus
 
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.motion.arm_guard import EstopWatch, PersonSeen, gesture_refusal
+from carebot.motion.arm_head import GestureRun, LookRun, SeenPerson, Step, look_target, start_refusal
 from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
 from carebot.motion.gestures import REST_HEAD, GestureError, GestureName, GesturePlanner
-from carebot.frames import finite, yaw_of
+from carebot.frames import PlanarPose, finite, yaw_of
 from carebot.motion.description import BASE_FRAMES
 from carebot.motion.parameters import ARM_HEAD
 from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
@@ -45,7 +46,6 @@ from carebot.node_runner import run_node
 
 FEEDBACK_PERIOD_S = 0.2
 PERSON_WAIT_S = 2.0            # s a LookAt waits to see the tracked person
-RETARGET_S = 0.3               # s between head re-aims while following a person
 STAY_GESTURES = (GestureName.POINT, GestureName.HANDOVER)
 PERSON_DATA_WAIT_S = 2.0       # s an arm gesture waits for fresh perception/persons (perception runs at a few Hz)
 RETRIGGER_S = 1.0              # s between asks to base_safety to latch a stop it does not hold
@@ -84,10 +84,10 @@ class ArmHeadNode(Node):
         self._lock = threading.Lock()
         self._joints: dict[str, float] = {}
         self._joints_stamp = -math.inf
-        self._persons: dict[int, Person] = {}
+        self._persons: dict[int, SeenPerson] = {}
         self._persons_frame = ""
         self._persons_stamp = -math.inf
-        self._pose: tuple[float, float, float] | None = None
+        self._pose: PlanarPose | None = None
         self._gesture_handle = None
         self._look_handle = None
         self._generation = 0                  # bumps on every gesture, so a late rest timer is dropped
@@ -151,7 +151,8 @@ class ArmHeadNode(Node):
 
     def _on_persons(self, msg: PersonArray) -> None:
         with self._lock:
-            self._persons = {p.track_id: p for p in msg.persons if p.has_position and p.track_id >= 0}
+            self._persons = {p.track_id: SeenPerson(p.position.x, p.position.y, p.state == Person.STATE_FALLEN)
+                             for p in msg.persons if p.has_position and p.track_id >= 0}
             self._persons_frame = msg.header.frame_id
             self._persons_stamp = time.monotonic()
             # Every person counts for the gesture rule; one whose floor point is unknown (feet out
@@ -209,11 +210,20 @@ class ArmHeadNode(Node):
         p = msg.pose.pose
         yaw = yaw_of(p.orientation)
         if finite(p.position.x, p.position.y, yaw):
-            self._pose = (p.position.x, p.position.y, yaw)
+            self._pose = PlanarPose(p.position.x, p.position.y, yaw)
 
     def joints(self) -> dict[str, float]:
         with self._lock:
             return dict(self._joints)
+
+    def _start_refusal(self, what: str) -> str:
+        """Why a goal must not start ('' when it may), after waiting for the first robot/status
+        and joint_states (start-up)."""
+        if self._estop:
+            return start_refusal(True, True, True, what)
+        status_known = self._wait_status()
+        joints_ready = status_known and not self._estop and self._wait_joints()
+        return start_refusal(self._estop, status_known, joints_ready, what)
 
     def _wait_status(self) -> bool:
         """Wait (start-up: base_safety loads its map) for the first robot/status, up to joint_states_wait."""
@@ -265,14 +275,9 @@ class ArmHeadNode(Node):
     def _execute_gesture(self, handle):
         result = Gesture.Result()
         goal = handle.request
-        if self._estop:
-            return self._fail(handle, result, "emergency stop engaged: reset it first")
-        if not self._wait_status():
-            return self._fail(handle, result, "no robot/status: the emergency stop state is unknown")
-        if self._estop:
-            return self._fail(handle, result, "emergency stop engaged: reset it first")
-        if not self._wait_joints():
-            return self._fail(handle, result, "no joint_states: cannot move or check the arm")
+        refusal = self._start_refusal("arm")
+        if refusal:
+            return self._fail(handle, result, refusal)
         refusal = self._people_refusal(goal.name)
         if refusal:
             self._done["refused_near_people"] += 1
@@ -293,32 +298,28 @@ class ArmHeadNode(Node):
         self.task_pub.publish(String(data=f"gesture:{name.value}"))
         self.get_logger().info(f"gesture {name.value}: {plan.duration:.1f} s")
         targets = {**(plan.arm.final if plan.arm else {}), **(plan.head.final if plan.head else {})}
-        started = time.monotonic()
-        deadline = started + plan.duration + self.settle_timeout
-        error = math.inf
+        run = GestureRun(targets, plan.duration, self.tolerance, self.settle_timeout, time.monotonic())
+        step = Step(False)
         try:
             while rclpy.ok():
-                if handle.is_cancel_requested:
+                step = run.step(time.monotonic(), self.joints(), handle.is_cancel_requested,
+                                self._gesture_handle is not handle, self._estop)
+                if step.hold:
                     self._hold(ARM_JOINTS)
                     self._hold(HEAD_JOINTS)
-                    return self._fail(handle, result, "canceled", canceled=True)
-                if self._gesture_handle is not handle:
-                    return self._fail(handle, result, "preempted by a new gesture")
-                if self._estop:
-                    return self._fail(handle, result, "emergency stop engaged")
-                elapsed = time.monotonic() - started
-                now = self.joints()
-                error = max(abs(now.get(n, math.inf) - q) for n, q in targets.items())
-                handle.publish_feedback(Gesture.Feedback(progress=float(min(elapsed / max(plan.duration, 1e-3), 1.0))))
-                if elapsed >= plan.duration and error <= self.tolerance:
+                if math.isfinite(step.error):        # measured (not ended by cancel, preemption, e-stop)
+                    handle.publish_feedback(Gesture.Feedback(progress=step.feedback))
+                if step.done:
                     break
-                if time.monotonic() > deadline:
-                    result.max_joint_error = float(error)
-                    return self._fail(handle, result, f"target not reached in time: joint error {error:.3f} rad")
                 time.sleep(FEEDBACK_PERIOD_S / 2)
         finally:
             if self._gesture_handle is handle:
                 self.task_pub.publish(String(data=""))
+        if not step.success:
+            if math.isfinite(step.error):
+                result.max_joint_error = float(step.error)
+            return self._fail(handle, result, step.message or "shutting down", canceled=step.canceled)
+        error = step.error
         if name in STAY_GESTURES and self.rest_after > 0:
             self._schedule_rest(generation)
         result.success = True
@@ -367,42 +368,19 @@ class ArmHeadNode(Node):
 
     def _look_target(self, goal) -> tuple[np.ndarray | None, str]:
         """Target point in base_footprint, or None and why."""
-        if goal.track_id >= 0:
-            with self._lock:
-                fresh = time.monotonic() - self._persons_stamp <= self.persons_timeout
-                person = self._persons.get(goal.track_id) if fresh else None
-                frame = self._persons_frame
-            if person is None:
-                return None, f"person {goal.track_id} not seen"
-            if frame not in BASE_FRAMES:
-                return None, f"persons are in frame {frame!r}, expected a base frame"
-            height = self.fallen_height if person.state == Person.STATE_FALLEN else self.person_height
-            return np.array([person.position.x, person.position.y, height]), ""
-        point, frame = goal.target.point, goal.target.header.frame_id
-        if not finite(point.x, point.y, point.z):
-            return None, "target point is not finite"
-        if frame in BASE_FRAMES:
-            return np.array([point.x, point.y, point.z + BASE_FRAMES[frame]]), ""
-        if frame == "map":
-            if self._pose is None:
-                return None, "map-frame target but no odometry"
-            x, y, yaw = self._pose
-            dx, dy = point.x - x, point.y - y
-            return np.array([math.cos(yaw) * dx + math.sin(yaw) * dy, -math.sin(yaw) * dx + math.cos(yaw) * dy,
-                             point.z]), ""
-        return None, f"target frame {frame!r} not supported (base_footprint, base_link or map)"
+        with self._lock:
+            fresh = time.monotonic() - self._persons_stamp <= self.persons_timeout
+            persons, frame = (dict(self._persons) if fresh else None), self._persons_frame
+        point = goal.target.point
+        return look_target(goal.track_id, persons, frame, (point.x, point.y, point.z),
+                           goal.target.header.frame_id, self._pose, self.person_height, self.fallen_height)
 
     def _execute_look(self, handle):
         result = LookAt.Result()
         goal = handle.request
-        if self._estop:
-            return self._fail(handle, result, "emergency stop engaged: reset it first")
-        if not self._wait_status():
-            return self._fail(handle, result, "no robot/status: the emergency stop state is unknown")
-        if self._estop:
-            return self._fail(handle, result, "emergency stop engaged: reset it first")
-        if not self._wait_joints():
-            return self._fail(handle, result, "no joint_states: cannot move or check the head")
+        refusal = self._start_refusal("head")
+        if refusal:
+            return self._fail(handle, result, refusal)
         self._claim_start_fold()
         deadline_seen = time.monotonic() + PERSON_WAIT_S
         target, why = self._look_target(goal)
@@ -411,46 +389,38 @@ class ArmHeadNode(Node):
             target, why = self._look_target(goal)
         if target is None:
             return self._fail(handle, result, why)
-        follow = float(goal.duration) if math.isfinite(goal.duration) and goal.duration > 0 else 0.0
-        started = time.monotonic()
-        deadline = started + max(follow, 0.0) + self.look_timeout
-        aim = None
-        last_aim = 0.0
-        error = math.inf
-        what = f"person {goal.track_id}" if goal.track_id >= 0 else "point"
+        tracking = goal.track_id >= 0
+        run = LookRun(tracking, float(goal.duration), self.look_tolerance, self.look_timeout, time.monotonic())
+        reach_error = 0.0
+        step = Step(False)
+        what = f"person {goal.track_id}" if tracking else "point"
         self.task_pub.publish(String(data=f"look_at:{what}"))
         try:
             while rclpy.ok():
                 now = time.monotonic()
-                if handle.is_cancel_requested:
-                    self._hold(HEAD_JOINTS)
-                    return self._fail(handle, result, "canceled", canceled=True)
-                if self._look_handle is not handle:
-                    return self._fail(handle, result, "preempted by a new look-at")
-                if self._estop:
-                    return self._fail(handle, result, "emergency stop engaged")
-                if goal.track_id >= 0 and now - last_aim >= RETARGET_S:
-                    new_target, _ = self._look_target(goal)
-                    if new_target is not None:
-                        target = new_target
-                if aim is None or (goal.track_id >= 0 and now - last_aim >= RETARGET_S):
-                    traj, goal_joints, reach_error = self.planner.look_at(target, self.joints())
+                if run.aim_due(now):
+                    if tracking:                      # follow the person: their newest position
+                        new_target, _ = self._look_target(goal)
+                        target = new_target if new_target is not None else target
+                    traj, _, reach_error = self.planner.look_at(target, self.joints())
                     self._send(traj, head=True)
-                    aim, last_aim = goal_joints, now
+                    run.aimed(now)
                 error = self.planner.head_error(target, self.joints())
-                handle.publish_feedback(LookAt.Feedback(angle_error=float(error)))
-                if follow == 0.0 and error <= self.look_tolerance:
+                step = run.step(now, error, reach_error, handle.is_cancel_requested,
+                                self._look_handle is not handle, self._estop)
+                if step.hold:
+                    self._hold(HEAD_JOINTS)
+                if math.isfinite(step.error):        # measured (not ended by cancel, preemption, e-stop)
+                    handle.publish_feedback(LookAt.Feedback(angle_error=float(error)))
+                if step.done:
                     break
-                if follow > 0.0 and now - started >= follow:
-                    if error <= self.look_tolerance * 2:      # a moving person: allow some lag
-                        break
-                if now > deadline:
-                    why = "target outside the head's range" if reach_error > self.look_tolerance else "too slow"
-                    return self._fail(handle, result, f"gaze {math.degrees(error):.0f} deg off target ({why})")
                 time.sleep(FEEDBACK_PERIOD_S / 2)
         finally:
             if self._look_handle is handle:
                 self.task_pub.publish(String(data=""))
+        if not step.success:
+            return self._fail(handle, result, step.message or "shutting down", canceled=step.canceled)
+        error = step.error
         result.success = True
         result.message = f"looking at the target, error {math.degrees(error):.1f} deg"
         self._done["look_at"] += 1
