@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from bringup_support import CAREBOT, AlertSenderPeer, db_rows, free_port, http_ok, started_pids, write_config  # noqa: E402
-from carebot.testing.ros_env import isolated_env, start, stop, wait_for  # noqa: E402
+from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for  # noqa: E402
 
 KIND_SYSTEM, STATE_RESOLVED = 4, 3
 

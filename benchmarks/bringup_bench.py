@@ -25,7 +25,7 @@ from carebot import bringup, config_check  # noqa: E402
 from carebot.dashboard import auth  # noqa: E402
 from carebot.dashboard.alerts import AlertKind, AlertRecord, AlertState, Severity  # noqa: E402
 from carebot.dashboard.store import DashboardStore, TranscriptEntry  # noqa: E402
-from carebot.testing.ros_env import isolated_env, start, wait_for  # noqa: E402
+from carebot.scenarios.ros_env import isolated_env, start, wait_for  # noqa: E402
 
 ALERTS = 50
 TRANSCRIPTS = 100

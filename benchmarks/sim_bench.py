@@ -63,8 +63,8 @@ def engine_rtf(seconds: float, camera_hz: float, size: tuple[int, int]) -> tuple
 
 def node_rtf(seconds: float, camera: bool) -> float:
     """Real-time factor the sim node reports on /diagnostics when unpaced."""
-    from carebot.sim.scenario_client import StackClient
-    from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+    from carebot.scenarios.client import StackClient
+    from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for
 
     env = isolated_env(MUJOCO_GL=os.environ["MUJOCO_GL"])
     proc = start(python_module("carebot.sim.sim_node", "--ros-args", "-p", "real_time_factor:=0.0",

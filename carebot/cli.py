@@ -21,7 +21,7 @@ COMMAND_MODULES = (
     "carebot.status_cli",
     "carebot.config_check",
     "carebot.dashboard.cli",
-    "carebot.sim.cli",
+    "carebot.scenarios.cli",
 )
 
 

@@ -17,7 +17,7 @@ from carebot_interfaces.action import Speak
 from carebot_interfaces.msg import AudioChunk, Transcript
 
 from carebot.speech.audio import float_to_pcm16
-from carebot.testing.ros_env import python_module
+from carebot.scenarios.ros_env import python_module
 
 NODE = python_module("carebot.speech.speech_node")
 

@@ -12,7 +12,7 @@ import pytest
 
 from carebot.brain import scripted_llm as s
 from carebot.alerts import AlertKind, AlertState
-from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for
 
 from brain_support import BrainPeer
 

@@ -9,7 +9,7 @@ import pytest
 
 from bringup_support import CAREBOT, free_port, http_ok, is_ros_own, node_parameters, pid_alive, started_pids, write_config
 from carebot import bringup, config_check
-from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for
 
 pytestmark = pytest.mark.ros
 

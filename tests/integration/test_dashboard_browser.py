@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bringup_support import CAREBOT, PASSWORD, RosPeer, free_port, http_ok, write_config
-from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bringup_support import CAREBOT, PASSWORD, RosPeer, free_port, http_ok, write_config
-from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for
 
 pytestmark = pytest.mark.ros
 cv2 = pytest.importorskip("cv2")

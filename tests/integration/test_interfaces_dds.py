@@ -1,19 +1,22 @@
 """Every carebot_interfaces type crosses real DDS between two separate processes."""
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from carebot.testing.ros_env import isolated_env, python_module, start, stop
+from carebot.scenarios.ros_env import isolated_env, start, stop
 
 pytestmark = pytest.mark.ros
+EXCHANGE = [sys.executable, str(Path(__file__).with_name("iface_exchange.py"))]
 
 
 def test_every_interface_type_crosses_dds_between_processes(tmp_path):
     env = isolated_env()
-    talker = start(python_module("carebot.testing.iface_exchange", "talker"), env, tmp_path / "talker.log")
+    talker = start(EXCHANGE + ["talker"], env, tmp_path / "talker.log")
     try:
-        listener = subprocess.run(python_module("carebot.testing.iface_exchange", "listener"),
+        listener = subprocess.run(EXCHANGE + ["listener"],
                                   env=env, capture_output=True, text=True, timeout=90)
     finally:
         talker_rc = stop(talker)

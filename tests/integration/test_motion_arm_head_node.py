@@ -17,7 +17,7 @@ from carebot.motion.description import ARM_JOINTS, GRIPPER_JOINT, HEAD_JOINTS
 from carebot.motion.gestures import GesturePlanner, REST_ARM
 from carebot.motion.kinematics import TOOL_AXIS, TOOL_FRAME
 from carebot.ros_common import RELIABLE_QOS, SENSOR_QOS
-from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for
 
 pytestmark = pytest.mark.ros
 

@@ -12,7 +12,7 @@ import pytest
 
 from bringup_support import CAREBOT, started_pids
 from carebot.motion.estop_store import FILE_NAME
-from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for
 
 from motion_support import MotionPeer
 

@@ -13,7 +13,7 @@ import pytest
 
 from carebot.bringup import site_config
 from carebot.motion.navigation import NavError
-from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for
 
 from carebot.motion.gestures import ARM_UP
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for
 
 from carebot.motion.estop_store import FILE_NAME
 from carebot.motion.gestures import ARM_UP, REST_ARM

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from carebot.testing.ros_env import isolated_env, python_module, start, stop, wait_for
+from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 START = (5.0, 3.0, 180.0)      # lounge, facing west
@@ -23,7 +23,7 @@ def sim(tmp_path_factory):
     env = isolated_env(MUJOCO_GL="osmesa")
     proc = start(python_module("carebot.sim.sim_node", "--ros-args", "-p", f"robot_start:={START[0]} {START[1]} {START[2]}",
                                "-p", "camera_rate_hz:=5.0", "-p", "lidar_noise_m:=0.0"), env, log)
-    from carebot.sim.scenario_client import StackClient
+    from carebot.scenarios.client import StackClient
 
     client = StackClient(int(env["ROS_DOMAIN_ID"]), name="sim_test_peer")
     extra = _Extra(client)
@@ -43,7 +43,7 @@ class _Extra:
         from sensor_msgs.msg import CameraInfo, JointState, LaserScan
         from trajectory_msgs.msg import JointTrajectory
 
-        from carebot.sim.scenario_client import RELIABLE_QOS, SENSOR_QOS
+        from carebot.ros_common import RELIABLE_QOS, SENSOR_QOS
 
         self.scan = self.info = self.joints = None
         self.audio: list = []

@@ -6,7 +6,7 @@ import pytest
 from carebot_interfaces.action import Speak
 
 from carebot.speech import corpus
-from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for
 
 from speech_support import NODE, SpeechClient
 

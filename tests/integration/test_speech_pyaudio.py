@@ -6,8 +6,8 @@ import pytest
 
 from carebot.speech import corpus
 from carebot.speech.audio import write_wav
-from carebot.testing import virtual_audio
-from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+import virtual_audio
+from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for
 
 from speech_support import NODE, SpeechClient
 

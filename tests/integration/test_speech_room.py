@@ -17,8 +17,8 @@ from carebot_interfaces.action import Speak
 from carebot.speech import corpus
 from carebot.speech.audio import SAMPLE_RATE
 from carebot.speech.room_corpus import RoomCorpus, RoomVoice
-from carebot.testing import virtual_audio
-from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+import virtual_audio
+from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for
 
 from speech_support import NODE, SpeechClient
 

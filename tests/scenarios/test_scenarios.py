@@ -1,11 +1,11 @@
 """The four scenarios of issue 7, the whole stack over real DDS against the MuJoCo
-simulation (carebot.sim.scenarios; the same runs as `carebot demo`). Each run's
+simulation (carebot.scenarios.catalog; the same runs as `carebot demo`). Each run's
 timeline, figures and frames land in the test's tmp folder; the measured
 timings are printed and attached to the test report as properties."""
 import pytest
 
-from carebot.sim.runner import run_scenario
-from carebot.sim.scenarios import SCENARIOS
+from carebot.scenarios.runner import run_scenario
+from carebot.scenarios.catalog import SCENARIOS
 
 pytestmark = [pytest.mark.slow, pytest.mark.ros]
 

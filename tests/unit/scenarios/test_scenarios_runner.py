@@ -7,10 +7,10 @@ import pytest
 import yaml
 
 from carebot import bringup, config_check
-from carebot.sim.report import write_report
-from carebot.sim.runner import actors_file, merged_params
-from carebot.sim.scenario import Event, Metric, ScenarioContext, ScenarioFailed, ScenarioResult
-from carebot.sim.scenarios import SCENARIOS, id_card_counter
+from carebot.scenarios.report import write_report
+from carebot.scenarios.runner import actors_file, merged_params
+from carebot.scenarios.scenario import Event, Metric, ScenarioContext, ScenarioFailed, ScenarioResult
+from carebot.scenarios.catalog import SCENARIOS, id_card_counter
 from carebot.world import load_world, occupancy_grid
 
 

@@ -1,11 +1,12 @@
 """Two-process check that every carebot_interfaces type crosses real DDS.
 
-``python -m carebot.testing.iface_exchange talker``   publishes a sample of every
+``python iface_exchange.py talker``   publishes a sample of every
 message type (msg, and the parts of every srv and action) on its own topic,
 serves the Ask service and the NavigateTo action.
-``python -m carebot.testing.iface_exchange listener`` receives them, calls the
+``python iface_exchange.py listener`` receives them, calls the
 service, sends a goal, compares everything with the samples it builds itself and
-prints one JSON report; exit code 0 only when all matched.
+prints one JSON report; exit code 0 only when all matched. Run as a script by
+test_interfaces_dds.py (its folder is then on sys.path, so ``iface_samples`` imports).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from rclpy.action import ActionClient, ActionServer
 from rclpy.executors import ExternalShutdownException
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from carebot.testing.samples import populate, to_plain
+from iface_samples import populate, to_plain
 
 PACKAGE = "carebot_interfaces"
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,

@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "osmesa")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from carebot.sim.scenarios import SCENARIOS
+    from carebot.scenarios.catalog import SCENARIOS
 
     if args.list:
         for spec in SCENARIOS.values():
@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"carebot demo: unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}", file=sys.stderr)
         return EXIT_NOTHING_RAN
-    from carebot.sim.report import write_report
-    from carebot.sim.runner import run_scenario
+    from carebot.scenarios.report import write_report
+    from carebot.scenarios.runner import run_scenario
 
     out = args.out.resolve()
     started = time.monotonic()

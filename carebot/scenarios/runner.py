@@ -5,7 +5,7 @@ up`` and the launch files use) restricted to the scenario's nodes; the site's
 parameter file is copied with the scenario's overrides (robot start, people,
 simulated microphone, no loudspeaker, a free dashboard port). The processes run
 under ``carebot.launcher``'s Supervisor in a private DDS domain
-(``carebot.testing.ros_env.isolated_env``); a node that crashes fails the
+(``carebot.scenarios.ros_env.isolated_env``); a node that crashes fails the
 scenario. Everything a run writes goes to its output folder.
 """
 from __future__ import annotations
@@ -22,8 +22,8 @@ from carebot import bringup
 from carebot.launcher.cli import missing_modules, node_command
 from carebot.launcher.supervisor import ChildSpec, Supervisor
 from carebot.paths import ROOT
-from carebot.sim.scenario import ScenarioContext, ScenarioFailed, ScenarioResult, ScenarioSpec
-from carebot.testing.ros_env import isolated_env
+from carebot.scenarios.scenario import ScenarioContext, ScenarioFailed, ScenarioResult, ScenarioSpec
+from carebot.scenarios.ros_env import isolated_env
 from carebot.world import load_world
 
 READY_WALL_S = 240.0          # models load on a busy 2-core CI machine: be patient, then fail clearly
@@ -103,7 +103,7 @@ def run_scenario(spec: ScenarioSpec, out_dir: Path, progress: Callable[[str], No
     progress(f"[{spec.name}] {spec.title}: starting {', '.join(spec.nodes)} (DDS domain {domain}, log {log_path})")
     thread.start()
 
-    from carebot.sim.scenario_client import StackClient   # rclpy only once a stack is started
+    from carebot.scenarios.client import StackClient   # rclpy only once a stack is started
 
     client = StackClient(domain)
     world = load_world(spec.site)

@@ -23,16 +23,15 @@ from nav_msgs.msg import Odometry
 from rclpy.action import ActionClient
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 
-from carebot.frames import yaw_of
+from carebot.frames import stamp_to_s as _seconds, yaw_of
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 
-SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Alerts and receipts: reliable and volatile (live), like the brain's subscription.
 ALERTS_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
 
@@ -63,10 +62,6 @@ class StackState:
     image: Image | None = None
     debug_image: Image | None = None
     diagnostics: dict[str, tuple[int, str, dict[str, str], float]] = field(default_factory=dict)
-
-
-def _seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class StackClient:

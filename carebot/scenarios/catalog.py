@@ -23,8 +23,9 @@ from pathlib import Path
 
 import yaml
 
+from carebot.alert_enums import AlertKind, AlertState, Severity
 from carebot.paths import ROOT
-from carebot.sim.scenario import ScenarioContext, ScenarioFailed, ScenarioSpec, place_distance
+from carebot.scenarios.scenario import ScenarioContext, ScenarioFailed, ScenarioSpec, place_distance
 
 FULL_STACK = ("sim", "perception", "speech", "brain", "base_safety", "navigator", "arm_head", "dashboard")
 MOTION_ONLY = ("sim", "base_safety", "navigator")
@@ -33,11 +34,6 @@ HEAR_AND_ALERT = ("sim", "speech", "brain", "base_safety", "dashboard")
 SPEECH_TO_DASHBOARD_TARGET_S = 3.0   # end of the resident's speech -> CRITICAL alert stored by the dashboard
 
 # Message constants (carebot_interfaces), repeated here so this module imports without ROS.
-ALERT_KIND_FALL = 0
-ALERT_KIND_MEDICAL = 5
-ALERT_SEVERITY_CRITICAL = 2
-ALERT_STATE_RAISED = 0
-ALERT_STATE_ESCALATED = 2
 PERSON_NORMAL = 0
 
 FALL_TO_ALERT_TARGET_S = 5.0
@@ -90,7 +86,7 @@ def resident_fall(ctx: ScenarioContext) -> None:
     t_fall = client.control("fall", actor="resident")
     ctx.log("the resident falls", "action")
     alert = ctx.wait("a FALL alert is raised",
-                     lambda: _first_alert(ctx, ALERT_KIND_FALL, ALERT_STATE_RAISED, t_fall), 30)
+                     lambda: _first_alert(ctx, AlertKind.FALL, AlertState.RAISED, t_fall), 30)
     ctx.frame("fall_alert")
     ctx.log(f"alert {alert.msg.id}: {alert.msg.message} (place {alert.msg.place or '?'})")
     fall_to_alert = ctx.metric("fall_to_alert", alert.sim_time - t_fall, "s", limit=FALL_TO_ALERT_TARGET_S)
@@ -103,7 +99,7 @@ def resident_fall(ctx: ScenarioContext) -> None:
     # Perception's timing is measured: back to real-time pacing, which motion's wall-clock loops expect.
     client.control("lockstep", on="false")
     def arrived() -> bool:
-        early = _first_alert(ctx, ALERT_KIND_FALL, ALERT_STATE_ESCALATED, t_fall)
+        early = _first_alert(ctx, AlertKind.FALL, AlertState.ESCALATED, t_fall)
         if early is not None and client.distance_to(rx, ry) >= NEAR_PERSON_M:
             raise ScenarioFailed(f"the alert was escalated before the robot reached the resident "
                                  f"({client.distance_to(rx, ry):.1f} m away): {early.msg.message}")
@@ -113,7 +109,7 @@ def resident_fall(ctx: ScenarioContext) -> None:
     ctx.wait("the robot asks the resident", lambda: client.spoke_since(t_fall), 30)
     ctx.log("nobody answers", "action")
     escalated = ctx.wait("the alert is escalated to staff",
-                         lambda: _first_alert(ctx, ALERT_KIND_FALL, ALERT_STATE_ESCALATED, t_fall), 120)
+                         lambda: _first_alert(ctx, AlertKind.FALL, AlertState.ESCALATED, t_fall), 120)
     ctx.metric("fall_to_escalation", escalated.sim_time - t_fall, "s")
     ctx.check("the escalated alert is the incident that was raised", escalated.msg.id == alert.msg.id,
               f"raised {alert.msg.id}, escalated {escalated.msg.id}")
@@ -233,8 +229,8 @@ def chest_pain(ctx: ScenarioContext) -> None:
     wall_heard = ctx.wall()
     ctx.log(f"transcript: {heard.msg.text!r} (speech ended at {end_of_speech:.2f} s)")
     stored = ctx.wait("the dashboard stores a CRITICAL medical alert",
-                      lambda: next((r for r in client.stored_alerts(ALERT_KIND_MEDICAL)
-                                    if r.sim_time >= t_say and r.msg.severity == ALERT_SEVERITY_CRITICAL), None), 30)
+                      lambda: next((r for r in client.stored_alerts(AlertKind.MEDICAL)
+                                    if r.sim_time >= t_say and r.msg.severity == Severity.CRITICAL), None), 30)
     ctx.log(f"alert {stored.msg.id}: {stored.msg.message}")
     to_dashboard = ctx.metric("speech_end_to_dashboard", stored.sim_time - end_of_speech, "s",
                               limit=SPEECH_TO_DASHBOARD_TARGET_S)

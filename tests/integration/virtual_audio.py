@@ -150,7 +150,7 @@ def play_wav(path: str | os.PathLike, wait: bool = True) -> subprocess.Popen:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m carebot.testing.virtual_audio start|stop``."""
+    """``python tests/integration/virtual_audio.py start|stop``."""
     import sys
 
     argv = sys.argv[1:] if argv is None else argv
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["stop"]:
         VirtualAudio(started_daemon=True).stop()   # the shared daemon
         return 0
-    print("usage: python -m carebot.testing.virtual_audio start|stop")
+    print("usage: python tests/integration/virtual_audio.py start|stop")
     return 2
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from carebot.sim.scenario import ScenarioResult
+from carebot.scenarios.scenario import ScenarioResult
 from carebot.world import load_world, occupancy_grid
 
 
