@@ -67,6 +67,14 @@ def cpu_line() -> str:
     return f"{name}; {os.cpu_count()} CPUs; {' '.join(ext) or 'no AVX2'}"
 
 
+def parse_part(spec: str):
+    """'dev', 'heldout' or 'heldout@1000' (a fresh held-out part: its images start at index 1000)."""
+    from carebot.perception import scene_sets as ss
+
+    name, _, first = spec.partition("@")
+    return ss.Part(name), int(first or 0)
+
+
 def section_conditions(per_condition: int, parts: list[str]) -> None:
     from carebot.perception import scene_sets as ss
     from carebot.perception.evaluate import detect_all, evaluate_conditions, fused_decision, raw_model_decision
@@ -77,9 +85,9 @@ def section_conditions(per_condition: int, parts: list[str]) -> None:
     print(f"shipped: backend {shipped.backend}, imgsz {shipped.cfg.imgsz}, second look "
           f"{shipped.cfg.second_look_imgsz}; raw model.predict on {raw[640].backend} (same boxes as torch: "
           "tests/unit/perception/test_perception_backends.py)")
-    for part_name in parts:
-        part = ss.Part(part_name)
-        images = ss.image_set(part, per_condition)
+    for spec in parts:
+        part, first = parse_part(spec)
+        images = ss.image_set(part, per_condition, first=first)
         looks_before = shipped.second_looks
         t0 = time.perf_counter()
         dets = detect_all(shipped, images)
@@ -88,7 +96,7 @@ def section_conditions(per_condition: int, parts: list[str]) -> None:
                    "defaults, no furniture": evaluate_conditions(images, dets, fused_decision(use_furniture=False))}
         for sz in SIZES:
             columns[f"raw predict {sz}"] = evaluate_conditions(images, detect_all(raw[sz], images), raw_model_decision)
-        print(f"\n-- {part.value}: {len(images)} images; shipped pipeline {per_image:.0f} ms/image here, "
+        print(f"\n-- {spec}: {len(images)} images; shipped pipeline {per_image:.0f} ms/image here, "
               f"second look on {shipped.second_looks - looks_before}/{len(images)} --")
         names = list(columns)
         print(f"{'condition':10s}" + "".join(f"{n:>24s}" for n in names))
@@ -145,9 +153,9 @@ def section_alerts(parts: list[str], per_kind: int, persistence_s: float) -> Non
     cfg = replace(FallConfig(), persistence_s=persistence_s, clear_s=persistence_s)
     print(f"\n== alerts: sequences at 4 frames/s, persistence {persistence_s} s (care home), shipped detector ==")
     det = Detector(DetectorConfig())
-    for part_name in parts:
-        part = ss.Part(part_name)
-        seqs = ss.sequence_set(part, falls_per_kind=per_kind, others_per_kind=max(1, per_kind // 2 + 1))
+    for spec in parts:
+        part, first = parse_part(spec)
+        seqs = ss.sequence_set(part, falls_per_kind=per_kind, others_per_kind=max(1, per_kind // 2 + 1), first=first)
         conf, delays = Confusion(), []
         for seq in seqs:
             out = run_labelled_sequence(det, seq, cfg)
@@ -157,7 +165,7 @@ def section_alerts(parts: list[str], per_kind: int, persistence_s: float) -> Non
             delay = f"{out.alert_delay_s:.1f} s" if out.alert_delay_s is not None else "-"
             print(f"   {seq.name:34s} raised {out.raised}  alert after reaching the floor {delay}  ids {out.ids_seen}")
         span = f"{min(delays):.1f}-{max(delays):.1f} s (median {statistics.median(delays):.1f})" if delays else "-"
-        print(f"{part.value}: incidents {conf.summary()}; fall-to-alert {span}")
+        print(f"{spec}: incidents {conf.summary()}; fall-to-alert {span}")
 
 
 def frames_for_timing(n: int) -> list[np.ndarray]:
@@ -173,7 +181,7 @@ def median_ms(samples: list[float]) -> float:
 
 def section_speed(frames: list[np.ndarray]) -> None:
     print("\n== speed: model.predict on this CPU (torch threads: %d) ==" % __import__("torch").get_num_threads())
-    detectors = {sz: Detector(DetectorConfig(imgsz=sz)) for sz in SIZES}
+    detectors = {sz: Detector(DetectorConfig(imgsz=sz, backend="torch", second_look_imgsz=0)) for sz in SIZES}
     times = {sz: [] for sz in SIZES}
     for frame in frames:
         for sz, det in detectors.items():
@@ -191,7 +199,7 @@ def section_images(count: int) -> None:
           f"{count} empty + 2 original photos) ==")
     labelled = scenes.labelled_set(count, seed=2024)
     for sz in SIZES:
-        ev = evaluate_images(Detector(DetectorConfig(imgsz=sz)), labelled)
+        ev = evaluate_images(Detector(DetectorConfig(imgsz=sz, backend="torch", second_look_imgsz=0)), labelled)
         print(f"imgsz {sz} images: fall {ev.fall.summary()}; upright found as normal "
               f"{ev.upright_found}/{ev.upright_total}; empty scenes with nobody {ev.empty_clean}/{ev.empty_total}")
 
@@ -204,7 +212,7 @@ def section_sequences(n_sequences: int, seed: int = 100, sizes: tuple[int, ...] 
     other = [scenes.sequence(m, fps=4.0, source=i % 2, floor=list(scenes.Floor)[(i + 1) % 3], seed=seed + 100 + i)
              for i in range(max(1, n_sequences // 2)) for m in (scenes.Motion.WALK, scenes.Motion.BEND)]
     for sz in sizes:
-        seq_ev = evaluate_sequences(Detector(DetectorConfig(imgsz=sz)), fall_seqs + other)
+        seq_ev = evaluate_sequences(Detector(DetectorConfig(imgsz=sz, backend="torch", second_look_imgsz=0)), fall_seqs + other)
         print(f"imgsz {sz} sequences: incidents {seq_ev.incidents.summary()}")
         for out in seq_ev.outcomes:
             delay = f"{out.alert_delay_s:.1f}" if out.alert_delay_s is not None else "-"
@@ -229,7 +237,8 @@ def section_node(frames: list[np.ndarray], imgsz: int) -> None:
     os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = env["FASTRTPS_DEFAULT_PROFILES_FILE"]   # frames in SHM
     log = Path(tempfile.gettempdir()) / "perception_bench_node.log"
     proc = ros_env.start(ros_env.python_module("carebot.perception.perception_node", "--ros-args",
-                                               "-p", f"imgsz:={imgsz}"), env, log)
+                                               "-p", f"imgsz:={imgsz}", "-p", "backend:=torch",
+                                               "-p", "second_look_imgsz:=0"), env, log)
     rclpy.init()
     node = rclpy.create_node("perception_bench")
     received: dict[tuple[int, int], float] = {}
@@ -299,8 +308,8 @@ def section_node(frames: list[np.ndarray], imgsz: int) -> None:
 def raw_worker(n_frames: int, imgsz: int) -> int:
     """--raw-worker: model.predict and model.track on frame i for each index read from stdin, prints ms."""
     frames = frames_for_timing(n_frames)
-    det = Detector(DetectorConfig(imgsz=imgsz))
-    tracker = Detector(DetectorConfig(imgsz=imgsz))
+    det = Detector(DetectorConfig(imgsz=imgsz, backend="torch", second_look_imgsz=0))
+    tracker = Detector(DetectorConfig(imgsz=imgsz, backend="torch", second_look_imgsz=0))
     print("ready", flush=True)
     for line in sys.stdin:
         if line.strip() == "peak":
@@ -334,8 +343,8 @@ def section_onnx(frames: list[np.ndarray], count: int) -> None:
         pairs.append(("exported onnx", str(exported), 320))
     labelled = scenes.labelled_set(count, seed=2024)
     for name, path, sz in pairs:
-        torch_det = Detector(DetectorConfig(imgsz=sz))
-        onnx_det = Detector(DetectorConfig(model_path=path, imgsz=sz))
+        torch_det = Detector(DetectorConfig(imgsz=sz, backend="torch", second_look_imgsz=0))
+        onnx_det = Detector(DetectorConfig(model_path=path, imgsz=sz, second_look_imgsz=0))
         t_pt, t_ox = [], []
         for frame in frames:
             for det, acc in ((torch_det, t_pt), (onnx_det, t_ox)):
@@ -355,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="conditions,backends,alerts",
                         help="comma-separated sections: conditions,backends,alerts,speed,node,onnx,images,sequences")
     parser.add_argument("--per-condition", type=int, default=20, help="labelled images per condition and part")
-    parser.add_argument("--parts", default="dev,heldout", help="scene_sets parts for conditions/alerts")
+    parser.add_argument("--parts", default="dev,heldout@1000",
+                        help="scene_sets parts for conditions/alerts: dev, heldout, heldout@N (images from index N: "
+                             "a fresh held-out part; heldout@1000 is the one docs/perception.md reports)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the frames in the backends section")
     parser.add_argument("--falls-per-kind", type=int, default=3, help="fall sequences per kind in the alerts section")
     parser.add_argument("--frames", type=int, default=12, help="frames for the timing sections")

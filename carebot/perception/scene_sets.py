@@ -697,9 +697,10 @@ def sequence(part: Part, motion: SeqMotion, index: int, fps: float = 4.0, lie_s:
 
 
 def sequence_set(part: Part, falls_per_kind: int = 3, others_per_kind: int = 2, fps: float = 4.0,
-                 lie_s: float = 6.0) -> list[LabelledSequence]:
+                 lie_s: float = 6.0, first: int = 0) -> list[LabelledSequence]:
+    """Sequences of every motion; first shifts the indices (a fresh set with the same recipe)."""
     out = []
     for motion in SeqMotion:
         n = falls_per_kind if motion.is_fall else others_per_kind
-        out.extend(sequence(part, motion, i, fps, lie_s) for i in range(n))
+        out.extend(sequence(part, motion, i, fps, lie_s) for i in range(first, first + n))
     return out

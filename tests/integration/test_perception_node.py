@@ -8,6 +8,7 @@ flood of frames never builds a backlog.
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import time
@@ -300,6 +301,10 @@ def test_diagnostics_report_ready(running):
     assert mine and mine[-1].level in (b"\x00", b"\x01")  # OK, or WARN when frames paused
     values = {kv.key: kv.value for kv in mine[-1].values}
     assert int(values["frames_processed"]) > 0 and "best.pt" in values["model"]
+    # backend auto on a CPU: the OpenVINO export made by `python -m carebot.models prepare`
+    # (or on first use); torch only as a logged fallback when openvino is missing.
+    expected = "openvino" if importlib.util.find_spec("openvino") else "torch"
+    assert values["backend"] == expected, (values, log.read_text()[-2000:])
 
 
 def test_a_broken_model_file_leaves_the_node_up_and_not_ready(tmp_path):

@@ -45,3 +45,17 @@ def test_perceive_prints_one_json_object_per_image(tmp_path: Path):
 def test_perceive_with_a_missing_model_says_why():
     result = perceive("--model", "/nonexistent/model.pt", str(scenes.assets_dir() / "bus.jpg"))
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_perceive_backend_choice_gives_the_same_people():
+    bus = str(scenes.assets_dir() / "bus.jpg")
+    torch_run = perceive("--backend", "torch", bus)
+    default_run = perceive(bus)   # auto: OpenVINO on this CPU
+    assert torch_run.returncode == 0 and default_run.returncode == 0, (torch_run.stderr, default_run.stderr)
+    a = json.loads(torch_run.stdout)["persons"]
+    b = json.loads(default_run.stdout)["persons"]
+    assert [p["state"] for p in a] == [p["state"] for p in b]
+    for p, q in zip(a, b):
+        assert max(abs(x - y) for x, y in zip(p["bbox"], q["bbox"])) < 2.0
+    assert "fallback" not in default_run.stderr   # openvino is installed: no fallback
+    assert perceive("--backend", "tensorrt", bus).returncode == 2   # argparse refuses it
