@@ -6,6 +6,11 @@ Why separate processes: torch (perception, ultralytics), MuJoCo's OSMesa rendere
 interpreter (a segfault was seen when one test module's imports met another's).
 Each integration and scenario file and each unit folder gets a fresh interpreter,
 so no test depends on what an earlier one loaded.
+
+Honest runs: a skipped test is a failure unless it is on ALLOWED_SKIPS below (a short
+list, each with its reason), and an expected failure (xfail) is a failure too. A broken
+ROS install, a missing model or a package setup did not install must not pass as a
+quiet "N skipped".
 """
 from __future__ import annotations
 
@@ -18,6 +23,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)")
+# pytest -rsxX short summary lines: "SKIPPED [1] tests/x.py:12: reason", "XFAIL tests/x.py::t - reason".
+SKIP_LINE = re.compile(r"^SKIPPED \[\d+\] (?P<path>[^:]+):\d+: (?P<reason>.*)$")
+XFAIL_LINE = re.compile(r"^(?:XFAIL|XPASS) (?P<test>\S+)")
+
+# The skips a run may have, and why each is not a hole in the suite. Matched on the test
+# file and a fragment of the skip's reason.
+ALLOWED_SKIPS: tuple[tuple[str, str, str], ...] = (
+    ("tests/unit/motion/test_motion_estop_store.py", "root reads files whatever their mode",
+     "an unreadable state file cannot be made for root; the corrupt-file and missing-file cases still run"),
+    ("tests/unit/foundation/test_setup_script.py", "no real non-3.11 Python on this machine",
+     "the fake-interpreter case of the same check still runs"),
+    ("tests/unit/perception/test_perception_backends.py", "set CAREBOT_TEST_ONNX=1",
+     "opt-in: the ONNX export of a backend that is not the default takes a minute; OpenVINO and torch run"),
+)
 # pytest exit codes: 0 all passed, 1 some failed, 5 nothing collected.
 NO_TESTS_COLLECTED = 5
 
@@ -28,14 +47,29 @@ def groups() -> list[Path]:
     return unit + files
 
 
+def unexpected_skips(output: str) -> list[str]:
+    """The skip and xfail lines of a pytest -rsxX output that ALLOWED_SKIPS does not cover."""
+    found = []
+    for line in output.splitlines():
+        skip = SKIP_LINE.match(line.strip())
+        if skip and not any(skip["path"] == path and fragment in skip["reason"]
+                            for path, fragment, _ in ALLOWED_SKIPS):
+            found.append(line.strip())
+        elif XFAIL_LINE.match(line.strip()):
+            found.append(line.strip())
+    return found
+
+
 def main(extra: list[str]) -> int:
     totals: dict[str, int] = {}
     failed_groups: list[str] = []
+    refused_skips = 0
     started = time.monotonic()
     for group in groups():
         rel = group.relative_to(ROOT)
         t0 = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(rel), *extra],
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rsxX", "-p", "no:cacheprovider", str(rel),
+                               *extra],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines = proc.stdout.rstrip().splitlines()
         summary = lines[-1] if lines else ""
@@ -43,14 +77,21 @@ def main(extra: list[str]) -> int:
         for kind, n in counts.items():
             key = "errors" if kind.startswith("error") else kind
             totals[key] = totals.get(key, 0) + n
-        ok = proc.returncode in (0, NO_TESTS_COLLECTED)
+        unexpected = unexpected_skips(proc.stdout)
+        refused_skips += len(unexpected)
+        ok = proc.returncode in (0, NO_TESTS_COLLECTED) and not unexpected
         print(f"[suite] {rel}: {summary.strip('= ')} ({time.monotonic() - t0:.0f} s)", flush=True)
+        if unexpected:
+            print("[suite] skipped or xfail without a place on ALLOWED_SKIPS (scripts/run_suite.py):\n  "
+                  + "\n  ".join(unexpected), flush=True)
         if not ok:
             failed_groups.append(str(rel))
-            print(proc.stdout[-20000:], flush=True)   # the failures, in full
+            if proc.returncode not in (0, NO_TESTS_COLLECTED):
+                print(proc.stdout[-20000:], flush=True)   # the failures, in full
     minutes = (time.monotonic() - started) / 60
     print(f"[suite] {len(groups())} groups in {minutes:.1f} min; failed groups: {', '.join(failed_groups) or 'none'}")
-    failed = totals.get("failed", 0) + totals.get("errors", 0)
+    # A skip or xfail that is not allowed counts as a failure.
+    failed = totals.get("failed", 0) + totals.get("errors", 0) + refused_skips
     # The plain closing line CI reads: 'N passed, N failed, N skipped'.
     print(f"{totals.get('passed', 0)} passed, {failed} failed, {totals.get('skipped', 0)} skipped")
     return 1 if failed_groups or failed else 0

@@ -17,7 +17,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 TABLET = (800, 1280)          # portrait tablet, CSS pixels
 
-selenium = pytest.importorskip("selenium", reason="selenium is in requirements/stack.txt")
 if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
     pytest.skip("Debian chromium + chromium-driver are needed (scripts/setup.sh installs them)",
                 allow_module_level=True)

@@ -4,6 +4,7 @@ import json
 import urllib.request
 from http.cookiejar import CookieJar
 
+import cv2
 import numpy as np
 import pytest
 
@@ -11,7 +12,6 @@ from bringup_support import CAREBOT, PASSWORD, RosPeer, free_port, http_ok, writ
 from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for
 
 pytestmark = pytest.mark.ros
-cv2 = pytest.importorskip("cv2")
 
 
 def test_debug_image_is_served_as_jpeg_when_enabled(tmp_path):

@@ -1,8 +1,6 @@
 """The dashboard's STOP button against the real base safety node (motion role), both
 under `carebot up`: the stop latches in base_safety, the page shows EMERGENCY STOP
-from robot/status, and only the page's explicit reset releases it. Skipped while the
-motion role's node does not exist."""
-import importlib.util
+from robot/status, and only the page's explicit reset releases it."""
 import shutil
 
 import pytest
@@ -11,10 +9,6 @@ from bringup_support import CAREBOT, free_port, http_ok, write_config
 from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-
-if importlib.util.find_spec("carebot.motion.base_safety_node") is None:
-    pytest.skip("carebot.motion.base_safety_node not written yet", allow_module_level=True)
-pytest.importorskip("selenium", reason="selenium is in requirements/stack.txt")
 
 from test_dashboard_browser import _browser, _login, _wait  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402

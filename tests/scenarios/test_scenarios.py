@@ -9,18 +9,7 @@ from carebot.scenarios.catalog import SCENARIOS
 
 pytestmark = [pytest.mark.slow, pytest.mark.ros]
 
-# Scenarios that fail on a diagnosed defect of another node (not of the simulation or of
-# the scenario): they still run, and report XPASS once the defect is fixed.
-KNOWN_DEFECTS: dict[str, str] = {}   # name -> diagnosis; none open now
-
-
-def _param(name):
-    if name in KNOWN_DEFECTS:
-        return pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_DEFECTS[name], strict=False))
-    return name
-
-
-@pytest.mark.parametrize("name", [_param(n) for n in SCENARIOS])
+@pytest.mark.parametrize("name", list(SCENARIOS))
 def test_scenario(name, tmp_path, record_property, capsys):
     result = run_scenario(SCENARIOS[name], tmp_path / name)
     with capsys.disabled():
@@ -31,8 +20,7 @@ def test_scenario(name, tmp_path, record_property, capsys):
     record_property("wall_s", result.wall_s)
     for metric in result.metrics:
         record_property(metric.name, metric.value)
-    if result.skipped:
-        pytest.skip(f"{name}: {result.skipped}")
+    assert not result.skipped, f"{name} could not run: {result.skipped}"     # a missing node is a failure
     log = (tmp_path / name / "stack.log")
     assert result.passed, (f"{name} failed: {result.failure}\n--- timeline ---\n"
                            + "\n".join(f"{e.sim_time:8.2f} {e.kind:6s} {e.text}" for e in result.events)

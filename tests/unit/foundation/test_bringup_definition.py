@@ -1,5 +1,6 @@
 """The node set is defined once and every executable it names is installed."""
-import runpy
+import importlib.util
+from importlib.metadata import distribution
 from pathlib import Path
 
 from carebot import bringup
@@ -7,11 +8,15 @@ from carebot import bringup
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_setup_py_entry_points_come_from_bringup():
-    scripts = bringup.console_scripts()
-    assert scripts[0] == "carebot = carebot.cli:main"
+def test_installed_executables_are_the_node_set():
+    """What pip installed (the package metadata setup.py wrote) against bringup's node set:
+    a node added to bringup without reinstalling, or an executable setup.py invents, fails."""
+    installed = {ep.name: ep.value for ep in distribution("carebot").entry_points if ep.group == "console_scripts"}
+    expected = {"carebot": "carebot.cli:main"} | {n.executable: f"{n.module}:main" for n in bringup.NODES}
+    assert installed == expected
     for node in bringup.NODES:
-        assert f"{node.executable} = {node.module}:main" in scripts
+        assert importlib.util.find_spec(node.module) is not None, node.module
+        assert "\ndef main(" in Path(importlib.util.find_spec(node.module).origin).read_text(), node.module
 
 
 def test_node_names_and_executables_are_unique():

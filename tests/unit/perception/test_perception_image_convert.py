@@ -101,8 +101,14 @@ def test_array_to_fields_rejects_mismatches():
 
 
 def test_fields_fit_a_real_sensor_msgs_image():
-    Image = pytest.importorskip("sensor_msgs.msg", reason="ROS message wheels not installed").Image
+    from sensor_msgs.msg import Image    # the ROS wheels are part of the stack: no skip
+
     bgr = RNG.integers(0, 256, (6, 4, 3), dtype=np.uint8)
     ros = Image(**array_to_image_fields(bgr, "bgr8"))
-    assert ros.step == 12 and ros.is_bigendian == int(sys.byteorder == "big" and False)
+    assert ros.step == 12 and ros.is_bigendian == 0          # 8-bit samples have no byte order
     np.testing.assert_array_equal(image_to_bgr(ros), bgr)
+    # 16-bit samples go out in this machine's byte order, and the flag says which
+    depth = RNG.integers(0, 65536, (3, 5), dtype=np.uint16)
+    ros16 = Image(**array_to_image_fields(depth, "mono16"))
+    assert ros16.step == 10 and ros16.is_bigendian == int(sys.byteorder == "big")
+    assert bytes(ros16.data) == depth.tobytes()

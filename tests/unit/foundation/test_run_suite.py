@@ -1,0 +1,33 @@
+"""The suite runner fails on a skip or an xfail that is not on its short, reasoned allow-list."""
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+spec = importlib.util.spec_from_file_location("run_suite", ROOT / "scripts" / "run_suite.py")
+run_suite = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(run_suite)
+
+OUTPUT = """\
+.....s...x
+=========================== short test summary info ============================
+SKIPPED [1] tests/unit/motion/test_motion_estop_store.py:79: root reads files whatever their mode
+SKIPPED [2] tests/integration/test_speech_pyaudio.py:20: PulseAudio is not installed (scripts/setup.sh installs it)
+SKIPPED [1] tests/unit/foundation/test_executors.py:10: could not import 'rclpy': No module named 'rclpy'
+XFAIL tests/scenarios/test_scenarios.py::test_scenario[hall_id_card] - known defect
+8 passed, 3 skipped, 1 xfailed in 2.00s
+"""
+
+
+def test_skips_off_the_list_and_xfails_are_reported():
+    unexpected = run_suite.unexpected_skips(OUTPUT)
+    assert len(unexpected) == 3
+    assert any("PulseAudio" in line for line in unexpected)          # setup's job: not a quiet skip
+    assert any("rclpy" in line for line in unexpected)               # a broken ROS install fails the run
+    assert any(line.startswith("XFAIL") for line in unexpected)
+    assert not any("root reads files" in line for line in unexpected)   # on the list, with its reason
+
+
+def test_the_allow_list_is_short_and_every_entry_says_why():
+    assert len(run_suite.ALLOWED_SKIPS) <= 5
+    for path, fragment, why in run_suite.ALLOWED_SKIPS:
+        assert (ROOT / path).is_file() and fragment in (ROOT / path).read_text() and len(why) > 20, path
