@@ -145,10 +145,14 @@ def variants():
     """Front-end variants: name -> (FrontEndConfig, recogniser overrides, vad overrides)."""
     from carebot.speech.frontend import FrontEndConfig, NoiseSuppression as NS
 
-    off = dict(echo_cancellation=False, noise_suppression=NS.OFF, gain=False)
+    off = dict(echo_cancellation=False, noise_suppression=NS.OFF, gain=False, foreground=False)
     return {
         "old": (FrontEndConfig(**off), {}, {}),                                   # carebot before the front end
         "gain": (FrontEndConfig(**{**off, "gain": True}), {}, {}),
+        "fg": (FrontEndConfig(**{**off, "foreground": True}), {}, {}),
+        "gain+fg": (FrontEndConfig(**{**off, "gain": True, "foreground": True}), {}, {}),
+        "gain+fg+webrtc": (FrontEndConfig(**{**off, "gain": True, "foreground": True,
+                                            "noise_suppression": NS.WEBRTC}), {}, {}),
         "webrtc": (FrontEndConfig(**{**off, "gain": True, "noise_suppression": NS.WEBRTC}), {}, {}),
         "webrtc2": (FrontEndConfig(**{**off, "gain": True, "noise_suppression": NS.WEBRTC,
                                       "webrtc_ns_level": 2}), {}, {}),
@@ -156,6 +160,7 @@ def variants():
         "deepfilter12": (FrontEndConfig(**{**off, "gain": True, "noise_suppression": NS.DEEPFILTER,
                                            "deepfilter_atten_lim_db": 12.0}), {}, {}),
         "aec": (FrontEndConfig(**{**off, "gain": True, "echo_cancellation": True}), {}, {}),
+        "aec+fg": (FrontEndConfig(**{**off, "gain": True, "foreground": True, "echo_cancellation": True}), {}, {}),
         "aec+webrtc": (FrontEndConfig(**{**off, "gain": True, "echo_cancellation": True,
                                          "noise_suppression": NS.WEBRTC}), {}, {}),
         "aec+deepfilter": (FrontEndConfig(**{**off, "gain": True, "echo_cancellation": True,
@@ -238,6 +243,7 @@ def room_run(args) -> None:
                 detector = UtteranceDetector(vad)
                 tail = np.zeros(int(SAMPLE_RATE * (detector.end_wait_s + 0.1)), np.float32)
                 utterances = detector.process(np.concatenate([cleaned, tail])) + detector.flush()
+                utterances = [u for u in utterances if not u.tentative]    # fixed end of speech here
                 texts, waits, spent, background = [], [], 0.0, []
                 lo, hi = (item.speech_start_s - 0.3) * SAMPLE_RATE, (item.speech_end_s + 0.3) * SAMPLE_RATE
                 for u in utterances:

@@ -53,6 +53,8 @@ class FrontEndConfig:
     webrtc_ns_level: int = 1              # 0..3: at most 6, 12, 18, 21 dB of suppression
     deepfilter_atten_lim_db: float = 18.0  # DeepFilterNet: at most this much suppression (keeps speech natural)
     gain: bool = True                     # per-utterance level normalisation before Whisper
+    foreground: bool = False              # trim quieter talk (a TV) off an utterance's edges (measured: off)
+    foreground_range_db: float = 8.0      # edges this far below the utterance's loud level are background
     target_dbfs: float = -23.0            # active speech level Whisper gets
     max_gain_db: float = 30.0             # at most this much amplification (noise must not be blown up)
 
@@ -63,6 +65,8 @@ class FrontEndConfig:
             raise ValueError(f"deepfilter_atten_lim_db must be in (0, 100] dB (got {self.deepfilter_atten_lim_db})")
         if not -40.0 <= self.target_dbfs <= -6.0:
             raise ValueError(f"target_dbfs must be -40..-6 dBFS (got {self.target_dbfs})")
+        if not 3.0 <= self.foreground_range_db <= 30.0:
+            raise ValueError(f"foreground_range_db must be 3..30 dB (got {self.foreground_range_db})")
         if not 0.0 <= self.max_gain_db <= 60.0:
             raise ValueError(f"max_gain_db must be 0..60 dB (got {self.max_gain_db})")
         return self
@@ -70,6 +74,42 @@ class FrontEndConfig:
 
 class FrontEndUnavailable(RuntimeError):
     """A stage's package is not installed; the message names it."""
+
+
+# --------------------------------------------------------------------------- foreground
+FOREGROUND_WINDOW_S = 0.3                 # level smoothing: about a word
+FOREGROUND_PAD_S = (0.25, 0.35)           # kept before the first / after the last foreground window
+FOREGROUND_MIN_TRIM_S = 0.5               # an edge shorter than this is left alone
+FOREGROUND_QUIET_ROOM_DB = 25.0           # speech this far above the room's level before it: nothing to trim
+
+
+def foreground_span(audio: np.ndarray, room_dbfs: float | None, range_db: float = 8.0) -> tuple[int, int]:
+    """The part of an utterance spoken by the loudest talker: [start, end) in samples.
+
+    In a lounge the VAD often runs a resident's request together with the television
+    or other people talking before and after it, and Whisper writes all of it down.
+    The person speaking *to the robot* is the loudest: windows of about a word whose
+    level stays ``range_db`` below the utterance's loud level (90th percentile) at the
+    start and the end are cut off. In a quiet room (speech ``FOREGROUND_QUIET_ROOM_DB``
+    above the room's level in the second before, ``room_dbfs``; None: unknown, taken
+    as noisy) nothing is cut, so a soft last word is never lost there.
+    """
+    n = len(audio)
+    win = int(FOREGROUND_WINDOW_S * SAMPLE_RATE)
+    hop = win // 3
+    if n < 3 * win:
+        return 0, n
+    starts = np.arange(0, n - win + 1, hop)
+    x = np.asarray(audio, np.float64)
+    levels = np.array([10.0 * np.log10(np.mean(x[i:i + win] ** 2) + 1e-12) for i in starts])
+    loud = float(np.percentile(levels, 90))
+    if room_dbfs is not None and loud - room_dbfs >= FOREGROUND_QUIET_ROOM_DB:
+        return 0, n
+    fg = np.flatnonzero(levels >= loud - range_db)
+    first = max(0, int(starts[fg[0]]) - int(FOREGROUND_PAD_S[0] * SAMPLE_RATE))
+    last = min(n, int(starts[fg[-1]]) + win + int(FOREGROUND_PAD_S[1] * SAMPLE_RATE))
+    min_trim = int(FOREGROUND_MIN_TRIM_S * SAMPLE_RATE)
+    return (first if first >= min_trim else 0), (last if n - last >= min_trim else n)
 
 
 # --------------------------------------------------------------------------- gain

@@ -92,9 +92,11 @@ class SpeechNode(Node):
         self.declare_parameter("shout_clipped_fraction", SHOUT_CLIPPED_FRACTION, d(description="share of microphone samples at full scale (0..1) from which a voice-like utterance is a shout", floating_point_range=[FloatingPointRange(from_value=0.0001, to_value=1.0)]))
         self.declare_parameter("low_confidence_threshold", 0.55, d(description="confidence below which a transcript is marked low_confidence", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0)]))
         self.declare_parameter("echo_cancellation", True, d(description="remove the robot's own voice from the microphone signal (WebRTC AEC3, the loudspeaker's samples as reference; with playback device)"))
-        self.declare_parameter("noise_suppression", "off", d(description="noise suppressor before the VAD and Whisper: off, webrtc or deepfilter (DeepFilterNet3, ~25 % of a core)"))
+        self.declare_parameter("noise_suppression", "webrtc", d(description="noise suppressor before the VAD and Whisper: off, webrtc or deepfilter (DeepFilterNet3, ~25 % of a core)"))
         self.declare_parameter("webrtc_ns_level", 1, d(description="WebRTC noise suppression level 0..3 (at most 6, 12, 18, 21 dB)", integer_range=[IntegerRange(from_value=0, to_value=3)]))
         self.declare_parameter("gain", True, d(description="bring each utterance to gain_target_dbfs before Whisper (automatic gain)"))
+        self.declare_parameter("foreground", False, d(description="trim quieter talk (a television) off the edges of an utterance before Whisper, in a noisy room (helps with a TV, hurts in babble: docs/speech.md)"))
+        self.declare_parameter("foreground_range_db", 8.0, d(description="edges of an utterance this far below its loud level are background (dB)", floating_point_range=[FloatingPointRange(from_value=3.0, to_value=30.0)]))
         self.declare_parameter("gain_target_dbfs", -23.0, d(description="active speech level Whisper gets (dBFS)", floating_point_range=[FloatingPointRange(from_value=-40.0, to_value=-6.0)]))
         self.declare_parameter("max_gain_db", 30.0, d(description="most amplification of a quiet utterance (dB)", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=60.0)]))
         self.declare_parameter("site", "", d(description="site whose vocabulary biases recognition (config/sites/<site>, models/worlds/<site>.yaml); empty = none"))
@@ -113,6 +115,7 @@ class SpeechNode(Node):
             "audio_source", "device", "device_rate", "reopen_interval_s", "file_path", "file_realtime", "model",
             "language", "languages", "cpu_threads", "beam_size", "end_silence_ms", "max_pause_ms", "max_utterance_s",
             "echo_cancellation", "noise_suppression", "webrtc_ns_level", "gain", "gain_target_dbfs", "max_gain_db",
+            "foreground", "foreground_range_db",
             "site", "vocabulary",
             "min_level_dbfs", "no_speech_threshold", "min_avg_logprob", "low_confidence_threshold",
             "shout_level_dbfs", "shout_clipped_fraction", "tts_engine",
@@ -140,6 +143,7 @@ class SpeechNode(Node):
         frontend = FrontEndConfig(echo_cancellation=self._aec_active,
                                   noise_suppression=NoiseSuppression(p["noise_suppression"]),
                                   webrtc_ns_level=int(p["webrtc_ns_level"]), gain=bool(p["gain"]),
+                                  foreground=bool(p["foreground"]), foreground_range_db=float(p["foreground_range_db"]),
                                   target_dbfs=float(p["gain_target_dbfs"]), max_gain_db=float(p["max_gain_db"]))
         self._transcriber = Transcriber(
             Recognizer(RecognizerConfig(model=p["model"], language=p["language"], languages=languages,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from carebot.speech.audio import SAMPLE_RATE
-from carebot.speech.frontend import FrontEnd, FrontEndConfig, NoiseSuppression, normalise_level
+from carebot.speech.frontend import FrontEnd, FrontEndConfig, NoiseSuppression, foreground_span, normalise_level
 from carebot.speech.hallucination_guard import GuardConfig, GuardResult, HallucinationGuard, Verdict
 from carebot.speech.loudness import Loudness, ShoutConfig, is_shout, measure, tame
 from carebot.speech.recognizer import Recognition, Recognizer, RecognizerConfig
@@ -76,13 +76,19 @@ class Transcriber:
         return self
 
     def transcribe_audio(self, audio: np.ndarray, start_s: float = 0.0, language: str | None = None,
-                         raw: np.ndarray | None = None) -> Transcription:
+                         raw: np.ndarray | None = None, floor_dbfs: float | None = None) -> Transcription:
         """Recognise one utterance's audio (16 kHz mono float32) and guard it.
 
-        ``raw``: the same stretch before any front-end filtering, for clipping.
+        ``raw``: the same stretch before any front-end filtering, for clipping;
+        ``floor_dbfs``: the room's noise floor (for the foreground trim; None: assume noisy).
         """
         started = time.perf_counter()
         audio = np.asarray(audio, np.float32)
+        if self.frontend_config.foreground:
+            lo, hi = foreground_span(audio, floor_dbfs, self.frontend_config.foreground_range_db)
+            if (lo, hi) != (0, len(audio)):
+                audio = audio[lo:hi]
+                raw = raw[lo:hi] if raw is not None and len(raw) >= hi else raw
         end_s = start_s + len(audio) / SAMPLE_RATE
         loud = measure(audio, raw)
         early = self.guard.check_audio(audio)
@@ -98,7 +104,7 @@ class Transcriber:
 
     def transcribe_utterance(self, utterance: Utterance, language: str | None = None) -> Transcription:
         result = self.transcribe_audio(utterance.audio, utterance.start_s, language,
-                                       utterance.raw)
+                                       utterance.raw, utterance.floor_dbfs)
         result.end_s = utterance.end_s
         return result
 

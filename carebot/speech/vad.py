@@ -123,6 +123,7 @@ class Utterance:
     new_speech: bool = True    # final: speech after the last tentative utterance of the segment
     raw: np.ndarray | None = None  # the same stretch before the front end (for clipping), if kept
     audio_start_sample: int = -1   # stream index of audio[0] (the pre-roll starts before start_sample)
+    floor_dbfs: float | None = None  # the room's level in the second before the utterance (None: no history)
 
     @property
     def start_s(self) -> float:
@@ -148,6 +149,7 @@ class _Open:
     tentative_sent: bool = False   # a tentative utterance went out in this pause
     any_tentative: bool = False    # ... at any pause of this segment
     speech_since_tentative: bool = True
+    floor_dbfs: float | None = None    # mean level of the room in the second before the start
 
 
 class UtteranceDetector:
@@ -217,6 +219,15 @@ class UtteranceDetector:
             floor = min(floor, self.config.min_level_dbfs)
         self._floor_db = floor
 
+    def _room_level(self) -> float | None:
+        """Mean power of the second before now (dBFS), without the frames that start speech;
+        None when the stream is younger than that."""
+        frames = int(1000 / FRAME_MS)
+        history = list(self._levels)[:-self.config.start_window]
+        if len(history) < frames:
+            return None
+        return float(10.0 * np.log10(np.mean(10.0 ** (np.array(history[-frames:]) / 10.0))))
+
     def _frame(self, frame: np.ndarray) -> Utterance | None:
         cfg = self.config
         feats = frame_features(frame)
@@ -241,7 +252,7 @@ class UtteranceDetector:
                 self._segment += 1
                 self._open = _Open(frames=pre + [frame], first_sample=frame_start - len(pre) * FRAME,
                                    start_sample=start_sample, last_speech_end=frame_start + FRAME,
-                                   voiced_frames=sum(self._recent))
+                                   voiced_frames=sum(self._recent), floor_dbfs=self._room_level())
                 self._recent.clear()
                 self._preroll.clear()
             else:
@@ -281,7 +292,7 @@ class UtteranceDetector:
             # Speech goes on: a new utterance continues right here.
             self._segment += 1
             self._open = _Open(first_sample=self._position, start_sample=self._position,
-                               last_speech_end=self._position)
+                               last_speech_end=self._position, floor_dbfs=self._room_level())
         return result
 
     def _snapshot(self, end_sample: int) -> Utterance | None:
@@ -293,7 +304,8 @@ class UtteranceDetector:
         if voiced_ms < self.config.min_voiced_ms:
             return None
         return Utterance(audio[:keep].copy(), utt.start_sample, end_sample, self._position, voiced_ms,
-                         tentative=True, segment=self._segment, audio_start_sample=utt.first_sample)
+                         tentative=True, segment=self._segment, audio_start_sample=utt.first_sample,
+                         floor_dbfs=utt.floor_dbfs)
 
     def _close(self, end_sample: int, truncated: bool) -> Utterance | None:
         utt = self._open
@@ -308,4 +320,4 @@ class UtteranceDetector:
             return None
         return Utterance(audio[:keep], utt.start_sample, end_sample, self._position, voiced_ms, truncated,
                          segment=self._segment, new_speech=utt.speech_since_tentative or not utt.any_tentative,
-                         audio_start_sample=utt.first_sample)
+                         audio_start_sample=utt.first_sample, floor_dbfs=utt.floor_dbfs)

@@ -97,3 +97,21 @@ def test_raw_history_returns_what_was_kept():
                                   stream[2 * SAMPLE_RATE + 10:2 * SAMPLE_RATE + 20])
     assert history.slice(0, 100) is None                     # too old
     assert history.slice(len(stream) - 10, len(stream) + 10) is None   # not yet recorded
+
+
+def test_foreground_trims_quieter_talk_off_the_edges_only_in_a_noisy_room():
+    from carebot.speech.frontend import foreground_span
+
+    resident = speak("Could you please bring me a glass of water")
+    background = 0.25 * speak("Good evening and welcome to the news at six, heavy rain tonight", rate=170)
+    before, after = background[:SAMPLE_RATE], background[SAMPLE_RATE:2 * SAMPLE_RATE]
+    utterance = np.concatenate([before, resident, after])          # the VAD ran them together
+    lo, hi = foreground_span(utterance, room_dbfs=None)              # no quiet history: a noisy room
+    assert 0.5 * SAMPLE_RATE <= lo <= SAMPLE_RATE                      # most of the TV before is cut
+    assert SAMPLE_RATE + len(resident) <= hi <= 1.5 * SAMPLE_RATE + len(resident)   # the request is kept
+    # In a quiet room (the second before was silent) nothing is cut, soft words included.
+    assert foreground_span(utterance, room_dbfs=-65.0) == (0, len(utterance))
+    # Plain speech with silence around it is never cut into.
+    padded = np.concatenate([silence(0.3), resident, silence(0.3)])
+    lo, hi = foreground_span(padded, room_dbfs=None)
+    assert lo <= int(0.3 * SAMPLE_RATE) and hi >= int(0.3 * SAMPLE_RATE) + len(resident)
