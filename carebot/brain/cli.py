@@ -50,7 +50,6 @@ def register(subparsers) -> None:
 
 def ask_ros(text: str, person: str, language: str, execute: bool, timeout: float) -> dict:
     """Call brain/ask of a running stack; the answer in the same JSON shape."""
-
     import rclpy
     from carebot_interfaces.srv import Ask
 

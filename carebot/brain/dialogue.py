@@ -421,7 +421,7 @@ class Brain:
 
     def _follow_offer(self, text: str, intent: Intent, lang: str, person: str, session: str,
                       place: str) -> Decision | None:
-        """"Yes please" / "take me there" right after "I can take you there": go there."""
+        """A "yes please" / "take me there" right after "I can take you there": go there."""
         key = (person, session)
         offer = self._offers.get(key)
         if offer is None or self._clock() - offer[2] > self.OFFER_VALID_S:
@@ -440,7 +440,7 @@ class Brain:
 
     def _follow_staff_offer(self, text: str, intent: Intent, lang: str, person: str, session: str,
                             place: str) -> Decision | None:
-        """"Yes" / 好的 right after "I can call a member of staff for you": call them."""
+        """A "yes" / 好的 right after "I can call a member of staff for you": call them."""
         key = (person, session)
         offer = self._staff_offers.get(key)
         if offer is None or self._clock() - offer[1] > self.OFFER_VALID_S:

@@ -29,7 +29,7 @@ class FallState(str, Enum):
     IDLE = "idle"
     APPROACHING = "approaching"     # driving to the person at low speed
     LISTENING = "listening"         # asked "are you all right?", waiting for an answer
-    WAITING_STAFF = "waiting_staff" # the person says they are fine; staff still checks
+    WAITING_STAFF = "waiting_staff"  # the person says they are fine; staff still checks
     ESCALATED = "escalated"         # staff called with high priority, staying with the person
     CLOSED = "closed"
 

@@ -27,6 +27,7 @@ class IntentKind(str, Enum):
     THANKS = "thanks"
     FETCH = "fetch"           # bring me a glass of water
 
+
 @dataclass(frozen=True)
 class Intent:
     kind: IntentKind
@@ -90,8 +91,10 @@ _GESTURES_EN = (("wave", re.compile(r"\bwave\b|\bsay hello with\b")),
 _GESTURES_ZH = (("wave", ("挥手", "招手", "挥挥手", "摆摆手")), ("nod", ("点头", "点点头")),
                 ("handover", ("递给我", "拿给我", "交给我", "递一下")), ("point", ("指给我", "指一下", "指指")))
 _EN_STAFF = re.compile(
-    r"\b(?:talk|speak) (?:to|with) (?:a |the |an )?(?:staff|member of staff|person|human|real person|someone|somebody|manager|supervisor|carer|caregiver|officer|clerk)\b"
-    r"|\b(?:i want|i d like|i would like|can i see|i need|get me|find me|call) (?:a |the |an )?(?:staff|member of staff|staff member|human|real person|carer|caregiver|supervisor|manager|clerk|officer)\b"
+    r"\b(?:talk|speak) (?:to|with) (?:a |the |an )?(?:staff|member of staff|person|human|real person|someone|"
+    r"somebody|manager|supervisor|carer|caregiver|officer|clerk)\b"
+    r"|\b(?:i want|i d like|i would like|can i see|i need|get me|find me|call) (?:a |the |an )?(?:staff|"
+    r"member of staff|staff member|human|real person|carer|caregiver|supervisor|manager|clerk|officer)\b"
     r"|\bcomplain\b|\bcomplaint\b")
 _ZH_STAFF = ("找工作人员", "叫工作人员", "人工服务", "转人工", "找人工", "找护工", "叫护工", "找经理", "找领导", "投诉",
              "工作人员过来", "叫个人来", "找个人")
@@ -113,7 +116,7 @@ _ZH_DECLINE = ("不用", "不要", "不了", "算了", "不必")
 
 
 def is_affirmative(text: str) -> bool:
-    """"Yes please" / 好的: accepting what the robot just offered."""
+    """A "yes please" / 好的: accepting what the robot just offered."""
     norm = normalize(text)
     compact = norm.replace(" ", "")
     if not norm or _EN_DECLINE.search(norm) or any(d in compact for d in _ZH_DECLINE):
@@ -154,7 +157,8 @@ def is_question(text: str) -> bool:
 
 
 def _reminder_detail(norm: str, compact: str) -> str:
-    m = re.search(r"\bremind (?:me|him|her|us|them) (?:to |that |about |of )?(.+?)(?: at \d.*| in \w+ (?:minute|minutes|hour|hours).*| tomorrow.*| tonight.*)?$", norm)
+    m = re.search(r"\bremind (?:me|him|her|us|them) (?:to |that |about |of )?(.+?)"
+                  r"(?: at \d.*| in \w+ (?:minute|minutes|hour|hours).*| tomorrow.*| tonight.*)?$", norm)
     if m:
         return m.group(1).strip()
     for key in _ZH_REMIND:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from carebot.brain.tools import ToolCall
 
+
 def tool_call_to_msg(call: ToolCall):
     """ToolCall -> carebot_interfaces/ToolCall (argument values as text; lists as JSON)."""
     import json

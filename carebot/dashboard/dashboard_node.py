@@ -284,7 +284,8 @@ class DashboardNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(DashboardNode, name="dashboard", threads=4, on_exit=DashboardNode.close, start_errors=(ValueError, OSError), args=args)
+    return run_node(DashboardNode, name="dashboard", threads=4, on_exit=DashboardNode.close,
+                    start_errors=(ValueError, OSError), args=args)
 
 
 if __name__ == "__main__":

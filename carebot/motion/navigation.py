@@ -44,8 +44,9 @@ class NavConfig:
 
     block_lookahead: float = 1.2        # m of path ahead checked against lidar returns
     block_clearance: float = 0.30       # m beyond the robot radius: a return this close to the path ahead blocks it
-    detour_clearance: float = 1.0       # m from the path to dynamic returns when re-planning around them
-                                        # (beyond the safety layer's reach around people: 0.87 m)
+    # m from the path to dynamic returns when re-planning around them (beyond the safety
+    # layer's reach around people: 0.87 m)
+    detour_clearance: float = 1.0
     wait_before_replan: float = 2.0     # s to wait for a person to step aside before re-planning
     blocked_timeout: float = 20.0       # s without a way past an obstacle -> BLOCKED
     progress_distance: float = 0.2      # m that counts as progress

@@ -210,8 +210,9 @@ class PerceptionNode(Node):
             self._debug_pub.publish(debug)
         latency_ms = (self.get_clock().now().nanoseconds * 1e-9 - stamp) * 1000.0
         self._stats["processed"] += 1
-        self._stats["latency_ms"] = 0.9 * self._stats["latency_ms"] + 0.1 * latency_ms if self._stats["processed"] > 1 else latency_ms
-        self._stats["infer_ms"] = 0.9 * self._stats["infer_ms"] + 0.1 * infer_ms if self._stats["processed"] > 1 else infer_ms
+        first = self._stats["processed"] == 1      # running means, seeded by the first frame
+        self._stats["latency_ms"] = latency_ms if first else 0.9 * self._stats["latency_ms"] + 0.1 * latency_ms
+        self._stats["infer_ms"] = infer_ms if first else 0.9 * self._stats["infer_ms"] + 0.1 * infer_ms
 
     # ----- messages -----
     def _position(self, box: Box, width: int, height: int) -> tuple[float, float, float] | None:

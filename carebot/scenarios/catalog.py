@@ -98,6 +98,7 @@ def resident_fall(ctx: ScenarioContext) -> None:
               f"({alert.msg.position.x:.2f}, {alert.msg.position.y:.2f}) vs ({rx:.2f}, {ry:.2f})")
     # Perception's timing is measured: back to real-time pacing, which motion's wall-clock loops expect.
     client.control("lockstep", on="false")
+
     def arrived() -> bool:
         early = _first_alert(ctx, AlertKind.FALL, AlertState.ESCALATED, t_fall)
         if early is not None and client.distance_to(rx, ry) >= NEAR_PERSON_M:

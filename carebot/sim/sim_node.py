@@ -115,7 +115,6 @@ class SimNode(Node):
             f"({'on, ' + gl_backend() if p['camera_enabled'] else 'off'}); target real-time factor "
             f"{p['real_time_factor']:g}")
 
-
     # ------------------------------------------------------------------ callbacks (queue only)
     def _queue(self, item) -> None:
         try:
@@ -390,7 +389,8 @@ class SimNode(Node):
 def main(args: list[str] | None = None) -> int:
     os.environ.setdefault("MUJOCO_GL", "osmesa")
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
-    return run_node(SimNode, name="sim", on_exit=SimNode.stop, start_errors=(ValueError, RuntimeError, OSError), start_error_code=1, args=args)
+    return run_node(SimNode, name="sim", on_exit=SimNode.stop, start_errors=(ValueError, RuntimeError, OSError),
+                    start_error_code=1, args=args)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,8 @@ def _box_link(model: ET.Element, name: str, pose: str, size: tuple[float, float,
         _sub(metal, "albedo_map", texture)
 
 
-def world_sdf(world: World, actors: list[Actor] = (), texture_uri=lambda photo: f"model://{PEOPLE_MODEL}/materials/textures/person_{photo}.jpg") -> str:
+def world_sdf(world: World, actors: list[Actor] = (),
+              texture_uri=lambda photo: f"model://{PEOPLE_MODEL}/materials/textures/person_{photo}.jpg") -> str:
     """SDF text of a site world (without the robot, which the launch file spawns)."""
     sdf = ET.Element("sdf", version=SDF_VERSION)
     w = _sub(sdf, "world", name=world.name)

@@ -96,4 +96,3 @@ SPEECH = ParamTable("speech", (
     CrossRule(("audio_source", "file_path"), lambda src, path: src != "file" or Path(path).is_file(),
               "audio_source file needs file_path to name a WAV file"),
 ))
-

@@ -105,6 +105,7 @@ def test_file_source_records_only_when_asked_and_reports_health(tmp_path, maker)
         assert corpus.word_errors(sentence, client.transcripts[0].text)[0] <= 1
         assert client.transcripts[0].source == f"file:{wav}"
         assert len(list(rec.glob("*.wav"))) == 1          # record_dir set: the utterance is kept
+
         def values():
             return {kv.key: kv.value for kv in client.diagnostics[-1].values} if client.diagnostics else {}
 

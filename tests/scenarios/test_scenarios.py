@@ -1,4 +1,4 @@
-"""The four scenarios of issue 7, the whole stack over real DDS against the MuJoCo
+"""Every scenario of the catalog, the whole stack over real DDS against the MuJoCo
 simulation (carebot.scenarios.catalog; the same runs as `carebot demo`). Each run's
 timeline, figures and frames land in the test's tmp folder; the measured
 timings are printed and attached to the test report as properties."""
@@ -8,6 +8,7 @@ from carebot.scenarios.runner import run_scenario
 from carebot.scenarios.catalog import SCENARIOS
 
 pytestmark = [pytest.mark.slow, pytest.mark.ros]
+
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_scenario(name, tmp_path, record_property, capsys):

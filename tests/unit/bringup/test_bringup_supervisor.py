@@ -93,7 +93,8 @@ def test_killing_takes_the_nodes_helpers_with_it(tmp_path):
 
 
 def test_shutdown_sends_sigint_then_kills_a_child_that_ignores_it():
-    polite = _python("import signal, time\nsignal.signal(signal.SIGINT, lambda *a: exit(0))\nprint('ready', flush=True)\ntime.sleep(60)")
+    polite = _python("import signal, time\nsignal.signal(signal.SIGINT, lambda *a: exit(0))\n"
+                     "print('ready', flush=True)\ntime.sleep(60)")
     stubborn = _python("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)")
     out = io.StringIO()

@@ -121,7 +121,8 @@ def test_speech_after_a_published_command_is_a_new_transcript(speech_words):
     first, second = speech_words[2], speech_words[1]
     audio = np.concatenate([silence(0.5), first, silence(0.8), second])
     t1 = 0.5 + len(first) / SAMPLE_RATE
-    ends = EndOfSpeech(_fake_recogniser([(0.5, t1, "with some milk please"), (t1 + 0.8, len(audio) / SAMPLE_RATE, "a cup of tea")]))
+    ends = EndOfSpeech(_fake_recogniser([(0.5, t1, "with some milk please"),
+                                         (t1 + 0.8, len(audio) / SAMPLE_RATE, "a cup of tea")]))
     out = [r.text for u in _run(UtteranceDetector(ADAPTIVE), audio) for _, r in ends.feed(u)]
     assert out == ["with some milk please", "a cup of tea"]
 
