@@ -69,7 +69,7 @@ def main() -> int:
         print(f"start-up: embedded LLM server {t_llm:.1f} s, two brains with MiniLM {t_brain:.1f} s")
 
         results = {}
-        for name in ("requests", "requests_heldout"):
+        for name in ("requests", "requests_dev2", "requests_heldout"):
             items = load_labelled(DATA / f"{name}.yaml")
             outcomes = run(brains, items)
             lex_outcomes = run(lexical, items)
