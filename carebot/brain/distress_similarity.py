@@ -3,8 +3,8 @@
 The rules (``distress.py``) catch what they were written for; people say the same
 thing a hundred other ways ("I've come over all queer", 我这心里头发慌). This check
 compares an utterance with a bank of labelled examples that ships with the robot
-(``data/distress_examples.yaml``: distress by kind and severity, stop commands, and
-ordinary requests including look-alikes) and decides by the nearest neighbours:
+(``data/distress_examples*.yaml``, written independently by two authors: distress by
+kind and severity, stop commands, and ordinary requests including look-alikes) and decides by the nearest neighbours:
 distress when the closest distress example is closer, by a margin, than the
 closest ordinary or stop example. Ranking, not a fixed cosine threshold, because
 the multilingual e5 model's cosines bunch together (see ``embeddings.py``).
@@ -30,7 +30,8 @@ from carebot.brain.utterance import Utterance
 
 log = logging.getLogger("carebot.brain.distress_similarity")
 
-EXAMPLES_PATH = Path(__file__).resolve().parent / "data" / "distress_examples.yaml"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+EXAMPLES_GLOB = "distress_examples*.yaml"
 LABELS = ("distress", "stop", "ordinary")
 # How much closer (cosine) the nearest distress example must be than the nearest
 # ordinary or stop one. Chosen on the development set (tests/data/brain/distress_dev.yaml)
@@ -49,7 +50,15 @@ class Example:
     severity: Severity = Severity.WARNING
 
 
-def load_examples(path: str | Path = EXAMPLES_PATH, key: str = "examples") -> list[Example]:
+def shipped_examples() -> list[Example]:
+    """Every example bank that ships with the robot (data/distress_examples*.yaml)."""
+    paths = sorted(DATA_DIR.glob(EXAMPLES_GLOB))
+    if not paths:
+        raise OSError(f"no example bank {DATA_DIR / EXAMPLES_GLOB}")
+    return [e for path in paths for e in load_examples(path)]
+
+
+def load_examples(path: str | Path, key: str = "examples") -> list[Example]:
     """Labelled examples from a YAML file (``examples:`` or ``items:`` list); ValueError names a bad row."""
     with open(path, encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
@@ -108,7 +117,7 @@ class DistressSimilarity:
     def __init__(self, embedder: Embedder, examples: list[Example] | None = None,
                  distress_margin: float | None = None, stop_margin: float | None = None):
         self.embedder = embedder
-        examples = examples if examples is not None else load_examples()
+        examples = examples if examples is not None else shipped_examples()
         if not embedder.multilingual:   # an English model cannot read the Mandarin examples
             examples = [e for e in examples if e.language == "en"]
         self.examples = examples
@@ -149,13 +158,14 @@ class DistressSimilarity:
         return None, stop
 
 
-def load_similarity(embedder_name: str = "e5", path: str | Path = EXAMPLES_PATH) -> DistressSimilarity | None:
+def load_similarity(embedder_name: str = "e5", path: str | Path | None = None) -> DistressSimilarity | None:
     """The similarity check with the shipped bank, or None (logged) when its model or
     bank cannot be loaded: the rules still run, the robot still hears distress."""
     from carebot.brain import embeddings
 
     try:
-        return DistressSimilarity(embeddings.load(embedder_name), load_examples(path))
+        examples = load_examples(path) if path is not None else shipped_examples()
+        return DistressSimilarity(embeddings.load(embedder_name), examples)
     except (ImportError, OSError, ValueError, RuntimeError) as exc:
         log.error("distress similarity check unavailable (%s: %s); rules only", type(exc).__name__, exc)
         return None

@@ -1,9 +1,10 @@
 """The safety net on the labelled sets (issue 11), with the real multilingual e5 model.
 
 distress_dev.yaml was used while writing the rules and choosing the similarity margins;
-distress_heldout.yaml was written independently and is only measured here (its
-thresholds sit a little under the measured figures, which are in docs/brain.md). Rows
-whose words are also in the shipped example bank are left out of both.
+distress_heldout.yaml and distress_heldout2.yaml were written independently and are only
+measured here (the thresholds sit a little under the measured figures, which are in
+docs/brain.md; a few items of the first were seen in its author's report, the second was
+never looked at). Rows whose words are also in the shipped example banks are left out.
 No LLM anywhere: this is the layer that must work when the LLM is down.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from carebot.brain.distress import DistressKind
-from carebot.brain.distress_similarity import load_examples, load_similarity
+from carebot.brain.distress_similarity import load_similarity, shipped_examples
 from carebot.brain.evaluation import judge_safety, load_safety_set, rate
 from carebot.brain.safety_rules import SafetyNet
 
@@ -32,7 +33,7 @@ def judged(net):
     """Outcomes per set, rules + similarity, on the rows whose words are not in the bank."""
     examples = net.similarity.examples
     return {name: judge_safety(net, load_safety_set(DATA / name, unseen_by=examples))
-            for name in ("distress_dev.yaml", "distress_heldout.yaml")}
+            for name in ("distress_dev.yaml", "distress_heldout.yaml", "distress_heldout2.yaml")}
 
 
 def share(outcomes, **where) -> float:
@@ -43,7 +44,8 @@ def share(outcomes, **where) -> float:
 
 @pytest.mark.parametrize("name, distress, stop, plain, lookalike", [
     ("distress_dev.yaml", 0.99, 0.95, 1.0, 0.90),
-    ("distress_heldout.yaml", 0.95, 0.90, 0.97, 0.88),
+    ("distress_heldout.yaml", 0.95, 0.90, 0.97, 0.85),
+    ("distress_heldout2.yaml", 0.90, 0.90, 0.97, 0.90),
 ])
 def test_recall_and_false_alerts_per_language(judged, name, distress, stop, plain, lookalike):
     outcomes = judged[name]
@@ -69,7 +71,7 @@ def test_the_similarity_check_adds_recall_the_rules_miss(net, judged):
 
 
 def test_the_example_bank_covers_every_kind_in_both_languages():
-    examples = load_examples()
+    examples = shipped_examples()
     for language in ("en", "zh"):
         mine = [e for e in examples if e.language == language]
         assert sum(e.label == "ordinary" for e in mine) >= 150 and sum(e.label == "stop" for e in mine) >= 50
