@@ -222,10 +222,11 @@ class ParamTable:
     def issues(self, given: Mapping[str, Any]) -> list[Issue]:
         """Every problem of these values (a file's section, or what a node was given).
 
-        Unknown keys and bad values are named one by one; the cross-field rules and the
-        build step run when every single value is fine (they need the values typed).
+        Unknown keys and bad values are named one by one; a cross-field rule runs when each
+        of its keys holds a good value; the build step when every value and rule is fine.
         """
         issues: list[Issue] = []
+        bad: set[str] = set()
         for key, value in given.items():
             if key in COMMON_PARAMETERS or key.startswith(COMMON_PREFIXES):
                 continue
@@ -233,11 +234,11 @@ class ParamTable:
                 issues.append(Issue(key, f"unknown parameter of node {self.node!r}; it declares: "
                                          f"{', '.join(self.names)}"))
                 continue
-            issues += [Issue(key, reason) for reason in self[key].problems(value)]
-        if issues:
-            return issues
+            reasons = self[key].problems(value)
+            issues += [Issue(key, reason) for reason in reasons]
+            bad |= {key} if reasons else set()
         values = self.values(given)
-        issues = [i for i in (rule.issue(values) for rule in self.rules) if i is not None]
+        issues += [i for i in (rule.issue(values) for rule in self.rules if not bad & set(rule.keys)) if i is not None]
         if issues or self.build is None:
             return issues
         try:

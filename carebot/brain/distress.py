@@ -254,7 +254,8 @@ _EN_RULES: list[_Rule] = [
             r"\b(?:collapsed|fainted|unconscious|not breathing|stopped breathing|not responding|unresponsive|out cold)\b"),
     *_rules(O, WARNING,
             r"\b" + _PERSON + r"\b(?: \w+){0,3}? (?:is|s|looks?|looking|seems?|seeming|feels?|feeling|isn t|is not|"
-            r"doesn t|does not|not|gone|going|turned) " + _VERY + r"(?:unwell|poorly|ill|sick|very hot|hot and sweaty|sweaty|clammy|pale|"
+            r"doesn t|does not|not|gone|going|turned) " + _VERY
+            + r"(?:unwell|poorly|ill|sick|very hot|hot and sweaty|sweaty|clammy|pale|"
             r"confused|not right|not well|well|not himself|not herself|himself|herself|in pain|hurt|injured|"
             r"feeling well|look well|look right|seem right|dizzy|faint|weak|shaky|having trouble|struggling|"
             r"bad|terrible|awful|off|strange|funny|burning up|boiling)\b"
@@ -357,7 +358,8 @@ _EN_GUARDS = (
     r"\w+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|baby|toddler|teenager|student|nurse|soldier)\b",
     r"\b(?:has|have|is|s|had) (?:all )?(?:gone(?: away)?|better|eased|healed|cleared up|settled)"
     r"(?= since| now| completely| totally| thank| after| and i|$)",
-    r"\bno longer\b|\banymore\b|\bany more\b|\bsince the operation\b|\ball better\b", r"\bonce upon\b", r"\b(?:film|movie|book|novel|programme|program|show|"
+    r"\bno longer\b|\banymore\b|\bany more\b|\bsince the operation\b|\ball better\b", r"\bonce upon\b",
+    r"\b(?:film|movie|book|novel|programme|program|show|"
     r"series|news|story|play|song|game|crossword|quiz)\b",
     # idioms
     r"\bsick (?:and tired )?of\b", r"\bdying (?:for|to)\b", r"\bheart (?:belongs|is set|goes out|of gold|"
@@ -444,7 +446,8 @@ _ZH_RULES: list[_Rule] = [
             r"帮我叫(?:个|一个)?(?:护工|护士|人)",
             r"打(?:个)?(?:120|一二零|幺二零|急救电话)|救护车|(?:叫|打|要|找|喊)急救|急救车|紧急情况"),
     *_rules(O, CRITICAL,
-            _ZH_PERSON + r".{0,6}?(?<!别)(?<!不要)(?<!小心)(?<!防止)(?<!以免)(?<!当心)(?<!怕)(?:叫不醒|喊不醒|醒不过来|醒不了|没(?:有)?反应|不动了|一动不动|动不了|倒在地上|倒地|"
+            _ZH_PERSON + r".{0,6}?(?<!别)(?<!不要)(?<!小心)(?<!防止)(?<!以免)(?<!当心)(?<!怕)"
+            r"(?:叫不醒|喊不醒|醒不过来|醒不了|没(?:有)?反应|不动了|一动不动|动不了|倒在地上|倒地|"
             r"躺在地上|躺地上|摔倒|摔了(?!(?:一个|个|一只|只|一块|块|一下午|杯|碗|盘|瓶|手机|东西))|跌倒|跌了|滑倒|"
             r"昏倒|晕倒|晕过去|昏过去|昏迷|不说话了|没气了|没(?:有)?呼吸|不呼吸|不喘气|喘不过气|喘不上气|抽搐|口吐白沫|"
             r"脸色(?:发青|发紫|发白|很差|不对|铁青)|嘴唇(?:发紫|发青)|噎住|呛住|卡住|流血|出血|叫(?:他|她)?不答应|"

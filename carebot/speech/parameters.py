@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from carebot.parameters import CrossRule, Param, ParamTable, ParamType
-from carebot.paths import ROOT
 from carebot.speech.frontend import NoiseSuppression
 from carebot.speech.loudness import SHOUT_CLIPPED_FRACTION, SHOUT_LEVEL_DBFS
 from carebot.speech.recognizer import AUTO, MODEL_NAMES, PROMPT_MODES
 from carebot.speech.tts import TtsEngine
+from carebot.speech.vocabulary import SITES_DIR
 
 S, I, D, B = ParamType.STRING, ParamType.INTEGER, ParamType.DOUBLE, ParamType.BOOL
 AUDIO_SOURCES = ("device", "topic", "file")
@@ -31,7 +31,7 @@ def _languages_problem(text: str) -> str | None:
 
 
 def _site_problem(site: str) -> str | None:
-    if site and not (ROOT / "config" / "sites" / site).is_dir():
+    if site and not (SITES_DIR / site).is_dir():
         return f"{site!r} has no config/sites/{site} folder"
     return None
 
@@ -69,10 +69,14 @@ SPEECH = ParamTable("speech", (
           0.0, 1.0),
     Param("echo_cancellation", B, True, "remove the robot's own voice from the microphone signal (WebRTC AEC3, "
           "the loudspeaker's samples as reference; with playback device)"),
-    Param("noise_suppression", S, "off", "noise suppressor before the VAD and Whisper: off, webrtc or deepfilter "
+    Param("noise_suppression", S, "webrtc", "noise suppressor before the VAD and Whisper: off, webrtc or deepfilter "
           "(DeepFilterNet3, ~25 % of a core)", choices=tuple(n.value for n in NoiseSuppression)),
     Param("webrtc_ns_level", I, 1, "WebRTC noise suppression level 0..3 (at most 6, 12, 18, 21 dB)", min=0, max=3),
     Param("gain", B, True, "bring each utterance to gain_target_dbfs before Whisper (automatic gain)"),
+    Param("foreground", B, False, "trim quieter talk (a television) off the edges of an utterance before Whisper, "
+          "in a noisy room (helps with a TV, hurts in babble: docs/speech.md)"),
+    Param("foreground_range_db", D, 8.0, "edges of an utterance this far below its loud level are background", "dB",
+          3.0, 30.0),
     Param("gain_target_dbfs", D, -23.0, "active speech level Whisper gets", "dBFS", -40.0, -6.0),
     Param("max_gain_db", D, 30.0, "most amplification of a quiet utterance", "dB", 0.0, 60.0),
     Param("site", S, "", "site whose vocabulary biases recognition (config/sites/<site>, "

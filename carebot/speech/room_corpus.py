@@ -282,5 +282,5 @@ def _to16k(clip: Clip) -> np.ndarray:
 
 def _trim(x: np.ndarray, threshold: float = 0.01) -> np.ndarray:
     """Cut the synthesiser's leading/trailing silence (pauses are then exact)."""
-    loud = np.flatnonzero(np.abs(x) > threshold * max(1e-6, float(np.max(np.abs(x)))) )
+    loud = np.flatnonzero(np.abs(x) > threshold * max(1e-6, float(np.max(np.abs(x)))))
     return x[max(0, loud[0] - 160):loud[-1] + 160] if loud.size else x

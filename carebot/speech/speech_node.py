@@ -16,11 +16,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from builtin_interfaces.msg import Time as TimeMsg
 from std_msgs.msg import Bool
 
@@ -37,25 +36,23 @@ from carebot.speech.barge_in import HeardAction, SpeakingGate, decide
 from carebot.speech.endpoint import EndOfSpeech
 from carebot.speech.frontend import EchoReference, FrontEndConfig, NoiseSuppression, RawHistory
 from carebot.speech.hallucination_guard import GuardConfig, HallucinationGuard
-from carebot.speech.loudness import SHOUT_CLIPPED_FRACTION, SHOUT_LEVEL_DBFS, ShoutConfig
+from carebot.speech.loudness import ShoutConfig
 from carebot.speech.playback import make_player
-from carebot.speech.recognizer import AUTO, MODEL_NAMES, PROMPT_MODES, Recognizer, RecognizerConfig
-from carebot.speech.vocabulary import SITES_DIR, load_vocabulary
+from carebot.speech.parameters import SPEECH
+from carebot.speech.recognizer import PROMPT_MODES, Recognizer, RecognizerConfig
+from carebot.speech.vocabulary import load_vocabulary
 from carebot.speech.transcriber import Transcriber
 from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine, TtsError
 from carebot.speech.vad import Utterance, UtteranceDetector, VadConfig
+from carebot.frames import fill_stamp
 from carebot.node_runner import run_node
+from carebot.ros_common import AUDIO_QOS, LATCHED_QOS, RELIABLE_QOS, declare_table
 
-AUDIO_SOURCES = ("device", "topic", "file")
 UTTERANCE_QUEUE = 8      # utterances waiting for Whisper; older ones are dropped when it falls behind
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-AUDIO_IN_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def _time_msg(seconds: float) -> TimeMsg:
-    sec = int(seconds)
-    return TimeMsg(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+    return fill_stamp(TimeMsg(), seconds)
 
 
 @dataclass
@@ -70,58 +67,8 @@ class _Heard:
 class SpeechNode(Node):
     def __init__(self) -> None:
         super().__init__("speech")
-        d = ParameterDescriptor
-        self.declare_parameter("audio_source", "device", d(description="device (pyaudio), topic (speech/audio_in) or file"))
-        self.declare_parameter("device", "", d(description="input device: name (substring) or index; empty = default; 'pulse' = PulseAudio"))
-        self.declare_parameter("device_rate", 0, d(description="Hz to open the device at; 0 = 16 kHz if supported, else its default", integer_range=[IntegerRange(from_value=0, to_value=192000)]))
-        self.declare_parameter("reopen_interval_s", 2.0, d(description="s between attempts to reopen a lost input device", floating_point_range=[FloatingPointRange(from_value=0.1, to_value=60.0)]))
-        self.declare_parameter("file_path", "", d(description="WAV file read when audio_source is file"))
-        self.declare_parameter("file_realtime", True, d(description="pace a WAV file like a live microphone"))
-        self.declare_parameter("model", "tiny.en", d(description="Whisper model: tiny.en (English) or base (multilingual)"))
-        self.declare_parameter("language", "en", d(description="ISO 639-1 language of the site, or auto to detect"))
-        self.declare_parameter("languages", "en,zh", d(description="comma-separated languages allowed when language is auto"))
-        self.declare_parameter("cpu_threads", 2, d(description="CPU threads for Whisper", integer_range=[IntegerRange(from_value=1, to_value=64)]))
-        self.declare_parameter("beam_size", 1, d(description="Whisper beam size (1 = greedy, fastest)", integer_range=[IntegerRange(from_value=1, to_value=10)]))
-        self.declare_parameter("end_silence_ms", 500, d(description="silence after which an utterance that reads as a complete command ends (ms)", integer_range=[IntegerRange(from_value=90, to_value=3000)]))
-        self.declare_parameter("max_pause_ms", 1300, d(description="adaptive end of speech: an utterance that reads as unfinished waits this long for the speaker to go on (ms); 0 = off (every utterance ends after end_silence_ms)", integer_range=[IntegerRange(from_value=0, to_value=3000)]))
-        self.declare_parameter("max_utterance_s", 15.0, d(description="longest utterance before it is cut (s)", floating_point_range=[FloatingPointRange(from_value=1.0, to_value=30.0)]))
-        self.declare_parameter("min_level_dbfs", -55.0, d(description="quietest speech level (dBFS)", floating_point_range=[FloatingPointRange(from_value=-90.0, to_value=-10.0)]))
-        self.declare_parameter("no_speech_threshold", 0.6, d(description="Whisper no-speech probability above which unsure text is dropped", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0)]))
-        self.declare_parameter("min_avg_logprob", -1.2, d(description="average token log-probability below which text is dropped", floating_point_range=[FloatingPointRange(from_value=-10.0, to_value=0.0)]))
-        self.declare_parameter("shout_level_dbfs", SHOUT_LEVEL_DBFS, d(description="active speech level (RMS, dBFS at the microphone) from which a voice-like utterance is a shout; published even without words", floating_point_range=[FloatingPointRange(from_value=-60.0, to_value=0.0)]))
-        self.declare_parameter("shout_clipped_fraction", SHOUT_CLIPPED_FRACTION, d(description="share of microphone samples at full scale (0..1) from which a voice-like utterance is a shout", floating_point_range=[FloatingPointRange(from_value=0.0001, to_value=1.0)]))
-        self.declare_parameter("low_confidence_threshold", 0.55, d(description="confidence below which a transcript is marked low_confidence", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0)]))
-        self.declare_parameter("echo_cancellation", True, d(description="remove the robot's own voice from the microphone signal (WebRTC AEC3, the loudspeaker's samples as reference; with playback device)"))
-        self.declare_parameter("noise_suppression", "webrtc", d(description="noise suppressor before the VAD and Whisper: off, webrtc or deepfilter (DeepFilterNet3, ~25 % of a core)"))
-        self.declare_parameter("webrtc_ns_level", 1, d(description="WebRTC noise suppression level 0..3 (at most 6, 12, 18, 21 dB)", integer_range=[IntegerRange(from_value=0, to_value=3)]))
-        self.declare_parameter("gain", True, d(description="bring each utterance to gain_target_dbfs before Whisper (automatic gain)"))
-        self.declare_parameter("foreground", False, d(description="trim quieter talk (a television) off the edges of an utterance before Whisper, in a noisy room (helps with a TV, hurts in babble: docs/speech.md)"))
-        self.declare_parameter("foreground_range_db", 8.0, d(description="edges of an utterance this far below its loud level are background (dB)", floating_point_range=[FloatingPointRange(from_value=3.0, to_value=30.0)]))
-        self.declare_parameter("gain_target_dbfs", -23.0, d(description="active speech level Whisper gets (dBFS)", floating_point_range=[FloatingPointRange(from_value=-40.0, to_value=-6.0)]))
-        self.declare_parameter("max_gain_db", 30.0, d(description="most amplification of a quiet utterance (dB)", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=60.0)]))
-        self.declare_parameter("site", "", d(description="site whose vocabulary biases recognition (config/sites/<site>, models/worlds/<site>.yaml); empty = none"))
-        self.declare_parameter("vocabulary", "prompt", d(description="how the site vocabulary reaches Whisper: prompt, hotwords or off"))
-        self.declare_parameter("tts_engine", "auto", d(description="auto (Piper for English, espeak-ng otherwise), piper or espeak"))
-        self.declare_parameter("tts_language", "en", d(description="language of Speak goals that name none"))
-        self.declare_parameter("tts_rate_wpm", 130.0, d(description="default speaking rate (words/min); slow for elderly listeners", floating_point_range=[FloatingPointRange(from_value=80.0, to_value=260.0)]))
-        self.declare_parameter("tts_volume", 1.0, d(description="default volume 0..1 of the normalised speech", floating_point_range=[FloatingPointRange(from_value=0.05, to_value=1.0)]))
-        self.declare_parameter("playback", "device", d(description="device (loudspeaker via pyaudio) or none (simulation: takes the time, plays nothing)"))
-        self.declare_parameter("output_device", "", d(description="loudspeaker: name (substring) or index; empty = default"))
-        self.declare_parameter("barge_in", True, d(description="a stop or help phrase heard while speaking cuts the speech"))
-        self.declare_parameter("echo_tail_s", 0.4, d(description="s after speaking still treated as the robot's own voice", floating_point_range=[FloatingPointRange(from_value=0.0, to_value=5.0)]))
-        self.declare_parameter("record_dir", "", d(description="if set, every utterance is saved there as WAV (raw audio on disk: off by default)"))
-
-        p = {name: self.get_parameter(name).value for name in (
-            "audio_source", "device", "device_rate", "reopen_interval_s", "file_path", "file_realtime", "model",
-            "language", "languages", "cpu_threads", "beam_size", "end_silence_ms", "max_pause_ms", "max_utterance_s",
-            "echo_cancellation", "noise_suppression", "webrtc_ns_level", "gain", "gain_target_dbfs", "max_gain_db",
-            "foreground", "foreground_range_db",
-            "site", "vocabulary",
-            "min_level_dbfs", "no_speech_threshold", "min_avg_logprob", "low_confidence_threshold",
-            "shout_level_dbfs", "shout_clipped_fraction", "tts_engine",
-            "tts_language", "tts_rate_wpm", "tts_volume", "playback", "output_device", "barge_in", "echo_tail_s",
-            "record_dir")}
-        self._validate(p)
+        # ParameterError (a ValueError) names every bad key; main() logs it and exits non-zero.
+        p = declare_table(self, SPEECH)
         self._p = p
         self._report = HealthReport("carebot/speech", Level.STALE, "starting")
         self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "dropped": 0, "shouts": 0}
@@ -159,6 +106,8 @@ class SpeechNode(Node):
         self._reference = EchoReference()
         self._raw = RawHistory(float(p["max_utterance_s"]) + 3.0)
         self._endpoint = EndOfSpeech(self._transcribe)
+        self._use_prompt = True         # set per utterance by the recognition thread
+        self._echo_in = self._echo_out = 0.0   # microphone power before/after the AEC while playing
         self._synth = Synthesizer(TtsConfig(engine=TtsEngine(p["tts_engine"]), default_language=p["tts_language"],
                                             rate_wpm=float(p["tts_rate_wpm"]), volume=float(p["tts_volume"])))
         self._player = make_player(p["playback"], p["output_device"])
@@ -166,8 +115,8 @@ class SpeechNode(Node):
         self._speak_lock = threading.Lock()
         self._preempt = threading.Event()
 
-        self._transcript_pub = self.create_publisher(Transcript, "speech/transcript", RELIABLE)
-        self._speaking_pub = self.create_publisher(Bool, "speech/speaking", LATCHED)
+        self._transcript_pub = self.create_publisher(Transcript, "speech/transcript", RELIABLE_QOS)
+        self._speaking_pub = self.create_publisher(Bool, "speech/speaking", LATCHED_QOS)
         self._speaking_pub.publish(Bool(data=False))
         self._diagnostics = DiagnosticsPublisher(self)
         self._action = ActionServer(self, Speak, "speech/speak", execute_callback=self._execute_speak,
@@ -187,33 +136,10 @@ class SpeechNode(Node):
         self.get_logger().info(f"speech node up: source {self._source.name}, model {p['model']}, language {p['language']}")
 
     # ------------------------------------------------------------------ setup
-    def _validate(self, p: dict) -> None:
-        problems = []
-        if p["audio_source"] not in AUDIO_SOURCES:
-            problems.append(f"audio_source {p['audio_source']!r} is not one of {AUDIO_SOURCES}")
-        if p["audio_source"] == "file" and not Path(str(p["file_path"])).is_file():
-            problems.append(f"file_path {p['file_path']!r} is not a file")
-        if p["model"] not in MODEL_NAMES:
-            problems.append(f"model {p['model']!r} is not one of {tuple(MODEL_NAMES)}")
-        if p["model"].endswith(".en") and p["language"] not in ("en", AUTO):
-            problems.append(f"model {p['model']} is English-only, language is {p['language']!r}: use model base")
-        if p["tts_engine"] not in tuple(e.value for e in TtsEngine):
-            problems.append(f"tts_engine {p['tts_engine']!r} is not one of auto, piper, espeak")
-        if p["playback"] not in ("device", "none"):
-            problems.append(f"playback {p['playback']!r} is not device or none")
-        if p["noise_suppression"] not in tuple(n.value for n in NoiseSuppression):
-            problems.append(f"noise_suppression {p['noise_suppression']!r} is not one of off, webrtc, deepfilter")
-        if p["vocabulary"] not in ("off",) + PROMPT_MODES:
-            problems.append(f"vocabulary {p['vocabulary']!r} is not one of off, prompt, hotwords")
-        if p["site"] and not (SITES_DIR / str(p["site"])).is_dir():
-            problems.append(f"site {p['site']!r} has no config/sites/{p['site']} folder")
-        if problems:
-            raise ValueError("speech parameters: " + "; ".join(problems))
-
     def _make_source(self, p: dict):
         if p["audio_source"] == "topic":
             source = PushSource()
-            self.create_subscription(AudioChunk, "speech/audio_in", self._on_audio, AUDIO_IN_QOS,
+            self.create_subscription(AudioChunk, "speech/audio_in", self._on_audio, AUDIO_QOS,
                                      callback_group=MutuallyExclusiveCallbackGroup())
             return source
         if p["audio_source"] == "file":
@@ -261,7 +187,13 @@ class SpeechNode(Node):
                 far = None
                 if self._aec_active:
                     far = self._reference.take(len(samples))
-                samples = self._frontend.process(samples, far)
+                cleaned = self._frontend.process(samples, far)
+                if far is not None and far.any():
+                    # Echo return loss enhancement while the robot plays (diagnostics):
+                    # microphone power in over power out, summed over the blocks with a reference.
+                    self._echo_in += float(np.sum(np.square(samples[:len(cleaned)], dtype=np.float64)))
+                    self._echo_out += float(np.sum(np.square(cleaned, dtype=np.float64)))
+                samples = cleaned
             hearing_self = self._gate.hearing_self()
             for utt in detector.process(samples):
                 utt.raw = self._raw.slice(utt.audio_start_sample, utt.audio_start_sample + len(utt.audio))
@@ -291,7 +223,8 @@ class SpeechNode(Node):
         try:
             self._transcriber.load()
             self._model_ready = True
-            self.get_logger().info(f"speech ready: Whisper {self._p['model']} loaded in {self._transcriber.recognizer.load_s:.1f} s")
+            self.get_logger().info(f"speech ready: Whisper {self._p['model']} loaded in "
+                                   f"{self._transcriber.recognizer.load_s:.1f} s")
         except (models.ModelNotFound, RuntimeError, OSError, ValueError) as exc:
             fix = getattr(exc, "fix", "")
             self._model_error = f"{exc} {('fix: ' + fix) if fix else ''}".strip()
@@ -313,11 +246,14 @@ class SpeechNode(Node):
             self._record(utt)
         # Adaptive end of speech (endpoint.py): a complete command is published at its first
         # pause, an unfinished one is held until the speaker goes on or the longest pause passed.
+        # While the robot speaks, no vocabulary prompt: only stop/help count then, and a prompt
+        # full of them would pull the robot's own residual echo towards them.
+        self._use_prompt = not heard.during_speech
         for part, result in self._endpoint.feed(utt):
             self._publish(heard, part, result)
 
     def _transcribe(self, utt: Utterance):
-        result = self._transcriber.transcribe_utterance(utt)
+        result = self._transcriber.transcribe_utterance(utt, use_prompt=self._use_prompt)
         if result.recognition is not None:
             self._last_rtf = result.recognition.rtf
         if not result.publishable:
@@ -355,8 +291,10 @@ class SpeechNode(Node):
             self._counts["shouts"] += 1
             self.get_logger().warning(f"shout heard ({result.level_dbfs:.1f} dBFS, "
                                       f"{result.loudness.clipped_fraction:.1%} clipped): {text!r}")
+        # End of speech -> transcript: the wait in the queue plus the endpointing delay.
+        delay_s = time.monotonic() - heard.queued_at + (utt.detected_sample - utt.end_sample) / SAMPLE_RATE
         self.get_logger().info(f"transcript [{result.language} {result.confidence:.2f}] {text!r} "
-                               f"(end of speech -> transcript {time.monotonic() - heard.queued_at + (utt.detected_sample - utt.end_sample) / SAMPLE_RATE:.2f} s)")
+                               f"(end of speech -> transcript {delay_s:.2f} s)")
 
     def _record(self, utt: Utterance) -> None:
         folder = Path(self._p["record_dir"])
@@ -434,6 +372,8 @@ class SpeechNode(Node):
                       held_unfinished=self._endpoint.stats.held, published_early=self._endpoint.stats.early)
         if self._frontend is not None:
             values.update({f"cpu_{k}": f"{self._frontend.stats.share(k):.4f}" for k in ("aec", "ns")})
+        if self._echo_in > 0:
+            values["echo_reduction_db"] = f"{10.0 * np.log10(self._echo_in / max(self._echo_out, 1e-12)):.1f}"
         if isinstance(self._source, PyAudioSource):
             values.update(reopen_count=self._source.reopen_count, last_error=self._source.last_error)
         if isinstance(self._source, PushSource):

@@ -54,8 +54,10 @@ def test_bad_values_name_the_key_and_reason(params, key, words):
 
 
 def test_every_bad_key_is_named_at_once():
-    issues = _issues({"rate_hz": 99.0, "model": "sam", "colour": "blue"})
-    assert [i.key for i in issues] == ["n.rate_hz", "n.model", "n.colour"]
+    issues = _issues({"rate_hz": 99.0, "model": "sam", "colour": "blue", "low": 0.9})
+    assert [i.key for i in issues] == ["n.rate_hz", "n.model", "n.colour", "n.low, high"]
+    # a rule over a value that is bad on its own is not judged (its words would mislead)
+    assert [i.key for i in _issues({"low": "x", "high": 0.1})] == ["n.low"]
 
 
 def test_the_node_and_the_check_give_the_same_verdict():
