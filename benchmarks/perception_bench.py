@@ -225,8 +225,8 @@ def section_node(frames: list[np.ndarray], imgsz: int) -> None:
     import rclpy
     from rclpy.qos import qos_profile_sensor_data
 
-    from carebot.perception.image_convert import array_to_image_fields
-    from carebot.testing import ros_env
+    from carebot.image_convert import array_to_image_fields
+    from carebot.scenarios import ros_env
     from carebot_interfaces.msg import PersonArray
     from sensor_msgs.msg import Image
 

@@ -106,7 +106,7 @@ def bench_ros(clips):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
     from speech_support import NODE, SpeechClient
 
-    from carebot.testing.ros_env import isolated_env, start, stop, wait_for
+    from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for
 
     env = isolated_env()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"speech-bench-{os.getpid()}.log"

@@ -269,7 +269,7 @@ class DashboardNode(Node):
             return None
         import cv2
 
-        from carebot.perception.image_convert import ImageFormatError, image_to_bgr
+        from carebot.image_convert import ImageFormatError, image_to_bgr
 
         try:
             ok, data = cv2.imencode(".jpg", image_to_bgr(msg), [cv2.IMWRITE_JPEG_QUALITY, self._jpeg_quality])

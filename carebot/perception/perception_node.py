@@ -1,6 +1,6 @@
 """The perception node: camera frames in, persons and fall alerts out.
 
-Thin adapter around the pure modules: image_convert (decode), detector (ultralytics
+Thin adapter around the pure modules: carebot.image_convert (decode), detector (ultralytics
 model + tracker), fall_logic (decision), geometry (floor position), pose_history
 (map-frame odometry, to place a fall alert where the person is). Inference runs
 in one worker thread that always takes the newest frame (LatestSlot): the
@@ -20,13 +20,14 @@ from dataclasses import replace
 
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from builtin_interfaces.msg import Time as TimeMsg
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from carebot_interfaces.msg import Alert, Person, PersonArray
 
+from carebot import alerts
 from carebot.alert_delivery import ALERTS_LIVE_QOS, ALERTS_TOPIC, AlertSender
+from carebot.alerts import AlertKind, AlertRecord, AlertState, Severity
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.perception import settings as settings_mod
 from carebot.perception.annotate import annotate
@@ -36,10 +37,10 @@ from carebot.perception.fall_alerts import IncidentStates
 from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, PersonReport
 from carebot.perception.furniture import resting_on
 from carebot.perception.geometry import CameraPose, Intrinsics, floor_point
-from carebot.perception.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
+from carebot.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
-from carebot.perception.pose_history import PlanarPose, PoseHistory
-from carebot.frames import yaw_of
+from carebot.perception.pose_history import PoseHistory
+from carebot.frames import PlanarPose, stamp_to_s, yaw_of
 from carebot.node_runner import run_node
 from carebot.ros_common import declare_table
 from carebot.world import load_world
@@ -48,15 +49,6 @@ NODE_NAME = "perception"
 NO_FRAMES_WARN_S = 5.0                     # no camera frame this long: diagnostics WARN
 LOG_THROTTLE_S = 5.0
 WORKER_POLL_S = 0.5
-
-
-def _stamp_s(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def _time_msg(seconds: float) -> TimeMsg:
-    sec = int(seconds)
-    return TimeMsg(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
 
 
 class PerceptionNode(Node):
@@ -97,7 +89,9 @@ class PerceptionNode(Node):
         self._poses_lock = threading.Lock()
         self._detector: Detector | None = None
         # The site's furniture (beds, sofas): a person lying on it is resting (furniture.py).
-        self._furniture = (load_world(opts.furniture_world).furniture if opts.furniture_world else ())
+        # Its rooms: a fall alert on the map says which room it is in.
+        self._world = load_world(opts.furniture_world) if opts.furniture_world else None
+        self._furniture = self._world.furniture if self._world is not None else ()
         self._monitor = FallMonitor(self.settings.fall)
         self._last_stamp: float | None = None
         self._last_frame_wall: float | None = None
@@ -134,7 +128,7 @@ class PerceptionNode(Node):
         p = msg.pose.pose.position
         pose = PlanarPose(p.x, p.y, yaw_of(msg.pose.pose.orientation))
         with self._poses_lock:
-            self._poses.add(_stamp_s(msg.header.stamp), pose)
+            self._poses.add(stamp_to_s(msg.header.stamp), pose)
 
     # ----- worker -----
     def _run_worker(self) -> None:
@@ -182,7 +176,7 @@ class PerceptionNode(Node):
 
     def _process(self, msg: Image) -> None:
         self._last_frame_wall = time.monotonic()
-        stamp = _stamp_s(msg.header.stamp)
+        stamp = stamp_to_s(msg.header.stamp)
         now = self.get_clock().now().nanoseconds * 1e-9
         if stamp == 0.0:
             stamp = now  # a driver without stamps: use arrival time
@@ -246,7 +240,7 @@ class PerceptionNode(Node):
         for det in detections:
             base = self._position(det.box, width, height)
             if base is not None:
-                det = replace(det, floor=pose.to_map(base)[:2])
+                det = replace(det, floor=pose.to_map(base[0], base[1]))
             if camera is not None:   # lying on the site's bed/sofa: resting, not fallen (furniture.py)
                 det = replace(det, resting_on=resting_on(det.box, *camera, self._furniture,
                                                          self.settings.node.floor_z, (pose.x, pose.y, pose.theta)))
@@ -275,7 +269,7 @@ class PerceptionNode(Node):
         pose = None if position is None else self._pose_at(event.stamp)
         if pose is None:
             return opts.base_frame, position
-        return opts.map_frame, pose.to_map(position)
+        return opts.map_frame, (*pose.to_map(position[0], position[1]), position[2])
 
     def _person_array(self, msg: Image, reports: list[PersonReport], width: int, height: int) -> PersonArray:
         out = PersonArray()
@@ -301,19 +295,16 @@ class PerceptionNode(Node):
             log.warning(f"fall incident {event.incident_id}: person (track {event.track_id}) not seen again; "
                         "the alert stays raised for staff")
             return
-        alert = Alert(id=event.incident_id, kind=Alert.KIND_FALL, severity=Alert.SEVERITY_CRITICAL,
-                      person=f"track {event.track_id}")
-        alert.header.stamp = _time_msg(event.stamp)
-        alert.raised_at = alert.header.stamp
-        h, w = int(msg.height), int(msg.width)
-        alert.header.frame_id, position = self._alert_position(event, w, h)
-        if position is not None:
-            alert.position_known = True
-            alert.position.x, alert.position.y, alert.position.z = position
-        alert.state = Alert.STATE_RAISED   # perception never closes an incident: staff do
+        frame, position = self._alert_position(event, int(msg.width), int(msg.height))
+        room = self._world.room_at(position[0], position[1]) if (
+            self._world is not None and position is not None and frame == self.settings.node.map_frame) else ""
+        # Perception never closes an incident (staff do): every change it sends is RAISED.
+        alert = AlertRecord(event.incident_id, AlertKind.FALL, Severity.CRITICAL, AlertState.RAISED,
+                            person=f"track {event.track_id}", room=room, position=position, frame_id=frame,
+                            raised_at=event.stamp, updated_at=event.stamp)
         if event.change is AlertChange.RAISED:
-            alert.message = (f"Person (track {event.track_id}) appears to have fallen: "
-                             f"fall score {event.fall_score:.2f}, down {event.seconds_down:.1f} s")
+            alert = replace(alert, message=f"Person (track {event.track_id}) appears to have fallen: "
+                                           f"fall score {event.fall_score:.2f}, down {event.seconds_down:.1f} s")
             self._incidents.raised(event.incident_id, alert.message, event.stamp)
             log.warning(f"FALL alert raised: {alert.message} [{event.incident_id}]")
         else:
@@ -323,11 +314,10 @@ class PerceptionNode(Node):
                 log.info(f"fall incident {event.incident_id}: person (track {event.track_id}) is up again; "
                          f"the incident is {known.state.name if known else 'unknown here'}: left to staff")
                 return
-            alert.message = update[0]
-            alert.raised_at = _time_msg(update[1])   # the incident's, not this update's
+            alert = replace(alert, message=update[0], raised_at=update[1])   # the incident's start, not this update's
             log.info(f"fall incident {event.incident_id}: person (track {event.track_id}) is up again; "
                      "reported, staff resolve it")
-        self._alerts.publish(alert)
+        self._alerts.publish(alerts.to_msg(alert))
 
     # ----- diagnostics -----
     def _publish_diagnostics(self) -> None:

@@ -12,29 +12,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
 
-
-def _wrap(angle: float) -> float:
-    return math.atan2(math.sin(angle), math.cos(angle))
-
-
-@dataclass(frozen=True)
-class PlanarPose:
-    """The base's pose in the map: position in m, heading in rad (left +)."""
-
-    x: float
-    y: float
-    theta: float
-
-    def is_finite(self) -> bool:
-        return all(math.isfinite(v) for v in (self.x, self.y, self.theta))
-
-    def to_map(self, point: tuple[float, float, float]) -> tuple[float, float, float]:
-        """A point of the base frame in map coordinates (z unchanged: the map is planar)."""
-        c, s = math.cos(self.theta), math.sin(self.theta)
-        px, py, pz = point
-        return self.x + c * px - s * py, self.y + s * px + c * py, pz
+from carebot.frames import PlanarPose, wrap_angle as _wrap   # noqa: F401  (PlanarPose: part of this API)
 
 
 class PoseHistory:

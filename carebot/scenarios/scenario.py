@@ -124,7 +124,7 @@ class ScenarioContext:
         """Save the newest camera frame (perception's annotated one when there is one) as PNG."""
         from PIL import Image as PILImage
 
-        from carebot.perception.image_convert import image_to_bgr   # numpy only: no model is loaded
+        from carebot.image_convert import image_to_bgr   # numpy only: no model is loaded
 
         msg = self.client.state.debug_image or self.client.state.image
         if msg is None:

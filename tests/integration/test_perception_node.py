@@ -2,7 +2,7 @@
 
 Images go in on camera/image_raw; PersonArray, debug images, alerts and
 diagnostics come out. Each test module run uses its own DDS domain
-(carebot.testing.ros_env). Frames are paced by the node's answers (send, wait for
+(carebot.scenarios.ros_env). Frames are paced by the node's answers (send, wait for
 the PersonArray with that stamp) except in the burst test, which checks that a
 flood of frames never builds a backlog.
 """
@@ -23,8 +23,8 @@ rclpy = pytest.importorskip("rclpy", reason="ROS 2 wheels not installed")
 from rclpy.qos import QoSProfile, qos_profile_sensor_data  # noqa: E402
 
 from carebot.perception import scenes  # noqa: E402
-from carebot.perception.image_convert import array_to_image_fields  # noqa: E402
-from carebot.testing import ros_env  # noqa: E402
+from carebot.image_convert import array_to_image_fields  # noqa: E402
+from carebot.scenarios import ros_env  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

@@ -7,12 +7,13 @@ from carebot.perception.pose_history import PlanarPose, PoseHistory
 
 
 def test_a_point_ahead_of_a_robot_facing_north_lies_north_of_it():
-    x, y, z = PlanarPose(2.0, 3.0, math.pi / 2).to_map((1.5, 0.0, 0.1))
+    x, y = PlanarPose(2.0, 3.0, math.pi / 2).to_map(1.5, 0.0)
+    z = 0.1
     assert (x, y, z) == pytest.approx((2.0, 4.5, 0.1))
 
 
 def test_a_point_to_the_left_of_a_robot_facing_west_lies_south_of_it():
-    x, y, _ = PlanarPose(0.0, 0.0, math.pi).to_map((0.0, 1.0, 0.0))
+    x, y = PlanarPose(0.0, 0.0, math.pi).to_map(0.0, 1.0)
     assert (x, y) == pytest.approx((0.0, -1.0))
 
 

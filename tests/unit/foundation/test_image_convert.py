@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from carebot.perception.image_convert import (Encoding, ImageFormatError, array_to_image_fields, image_to_array,
+from carebot.image_convert import (Encoding, ImageFormatError, array_to_image_fields, image_to_array,
                                               image_to_bgr, parse_encoding)
 
 RNG = np.random.default_rng(7)

@@ -1,1 +1,0 @@
-"""Helpers shared by the tests: isolated DDS domains and child processes."""
