@@ -125,8 +125,9 @@ class Recognizer:
         best = max(allowed, key=lambda item: item[1])
         return best[0], float(best[1])
 
-    def transcribe(self, audio: np.ndarray, language: str | None = None) -> Recognition:
-        """Recognise mono float32 16 kHz audio. Empty audio gives an empty Recognition."""
+    def transcribe(self, audio: np.ndarray, language: str | None = None, use_prompt: bool = True) -> Recognition:
+        """Recognise mono float32 16 kHz audio. Empty audio gives an empty Recognition.
+        ``use_prompt=False``: without the site vocabulary (e.g. while the robot speaks)."""
         self.load()
         audio = np.asarray(audio, dtype=np.float32)[: int(_MAX_AUDIO_S * SAMPLE_RATE)]
         audio_s = len(audio) / SAMPLE_RATE
@@ -135,7 +136,7 @@ class Recognizer:
         start = time.perf_counter()
         with self._lock:
             lang, lang_prob = self._language_for(audio, language)
-            prompt = self.config.prompt_for(lang)
+            prompt = self.config.prompt_for(lang) if use_prompt else None
             as_hotwords = self.config.prompt_mode == "hotwords"
             segments, info = self._model.transcribe(
                 audio, language=lang, beam_size=self.config.beam_size,

@@ -76,7 +76,8 @@ class Transcriber:
         return self
 
     def transcribe_audio(self, audio: np.ndarray, start_s: float = 0.0, language: str | None = None,
-                         raw: np.ndarray | None = None, floor_dbfs: float | None = None) -> Transcription:
+                         raw: np.ndarray | None = None, floor_dbfs: float | None = None,
+                         use_prompt: bool = True) -> Transcription:
         """Recognise one utterance's audio (16 kHz mono float32) and guard it.
 
         ``raw``: the same stretch before any front-end filtering, for clipping;
@@ -97,14 +98,15 @@ class Transcriber:
         cfg = self.frontend_config
         heard = (normalise_level(audio, cfg.target_dbfs, cfg.max_gain_db, loud.level_dbfs) if cfg.gain
                  else tame(audio, loud, self.shout_config))
-        recognition = self.recognizer.transcribe(heard, language)
+        recognition = self.recognizer.transcribe(heard, language, use_prompt)
         verdict = self.guard.judge(recognition)
         return self._result(verdict, recognition, start_s, end_s, started, loud,
                             is_shout(loud, self.shout_config))
 
-    def transcribe_utterance(self, utterance: Utterance, language: str | None = None) -> Transcription:
+    def transcribe_utterance(self, utterance: Utterance, language: str | None = None,
+                             use_prompt: bool = True) -> Transcription:
         result = self.transcribe_audio(utterance.audio, utterance.start_s, language,
-                                       utterance.raw, utterance.floor_dbfs)
+                                       utterance.raw, utterance.floor_dbfs, use_prompt)
         result.end_s = utterance.end_s
         return result
 

@@ -9,7 +9,9 @@ never leave the robot.
 
 The distress and stop words (``DISTRESS_WORDS``) are always in the prompt, last
 (nearest to what is decoded), so that biasing towards names can never pull "help"
-towards "Helen": measured in docs/speech.md.
+towards "Helen": measured in docs/speech.md. The prompt is not used while the robot
+itself speaks (the node then listens only for stop and help, and a prompt full of
+them would pull the robot's own residual echo towards them).
 """
 from __future__ import annotations
 
@@ -25,10 +27,12 @@ SITES_DIR = ROOT / "config" / "sites"
 WORLDS_DIR = ROOT / "models" / "worlds"
 MAX_PROMPT_WORDS = 60          # Whisper keeps at most 223 prompt tokens; stay far below
 # Always in the prompt, whatever the site: what must never be recognised as something else.
+# Single words, not sentences: a whole phrase in the prompt ("I can't breathe.") is what
+# Whisper reads back from a garbled sound (measured: the robot's own residual echo came
+# out as "We can't breathe.").
 DISTRESS_WORDS = {
-    "en": ("Help!", "Stop!", "Wait!", "Nurse!", "Call a doctor.", "Ambulance.", "I have fallen.",
-           "Fire!", "Smoke.", "My chest hurts.", "I can't breathe.", "I feel dizzy."),
-    "zh": ("救命！", "停！", "等一下。", "护士！", "叫医生。", "救护车。", "我摔倒了。", "着火了！", "我胸口疼。"),
+    "en": ("Help!", "Stop!", "Wait!", "Nurse!", "Doctor!", "Ambulance!", "Fallen.", "Fire!", "Pain."),
+    "zh": ("救命！", "停！", "等一下！", "护士！", "医生！", "救护车！", "摔倒。", "着火！", "疼。"),
 }
 _NAMED = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Doctor|Nurse)\.?\s+[A-Z][a-z]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
