@@ -325,6 +325,8 @@ def paused_run(args) -> None:
     settings = {"fixed 500 ms (old)": VadConfig(end_silence_ms=500),
                 "fixed 1300 ms": VadConfig(end_silence_ms=1300),
                 "adaptive 500/1300 ms": VadConfig(end_silence_ms=500, max_pause_ms=1300)}
+    if args.settings:
+        settings = {k: v for k, v in settings.items() if k.split()[0] in args.settings.split(",")}
     tr = Transcriber(RecognizerConfig(model=args.model, language="en", cpu_threads=args.threads)).load()
     print(f"{args.split}: {len(chosen)} sentences, slow voices, pauses {args.pauses} s after the middle word; "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -375,6 +377,7 @@ def main() -> int:
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--paused", action="store_true", help="slow speech with a mid-sentence pause: end of speech")
     ap.add_argument("--pauses", default="0,0.6,0.9,1.1", help="pause lengths, s (0: no pause)")
+    ap.add_argument("--settings", default="", help="paused: only these end-of-speech settings (fixed,adaptive)")
     args = ap.parse_args()
     if args.paused:
         paused_run(args)

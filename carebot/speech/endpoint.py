@@ -37,10 +37,11 @@ um uh er erm hmm very really more most much many just also too
 """.split())
 # ...that may still end a sentence when they are its last word
 _EN_STANDALONE = frozenset("""
-stop help wait yes no yeah ok okay thanks hello hi bye nurse please sorry pardon what why how
+stop help wait yes no yeah ok okay thanks thank you hello hi bye nurse please sorry pardon
 """.split())
 _ZH_UNFINISHED_TAIL = ("的", "和", "跟", "在", "我", "给", "把", "去", "要", "想", "请", "到", "还有", "然后",
                        "那个", "就是", "帮", "帮我", "让", "叫", "被", "对", "从", "往", "向", "如果", "因为", "但是")
+COMPLETE_MIN_WORDS = 4          # shorter texts wait for more, unless stop/help/yes/no and the like
 _TRAILING_OFF = re.compile(r"(\.\.\.|…|,|，|、|-|—)\s*$")
 _WORD = re.compile(r"[a-z']+")
 
@@ -49,13 +50,16 @@ def looks_complete(text: str, language: str = "en") -> bool:
     """Whether a transcript reads like a whole request (not "I would like to ...").
 
     Whisper marks trailing speech with "..." or a comma; otherwise the last word
-    decides. Stop and help phrases are always complete.
+    decides, and a text of fewer than ``COMPLETE_MIN_WORDS`` words ("What time?",
+    "Could you please.") waits for more. Stop and help phrases are always complete.
     """
     text = text.strip()
     if not text:
         return False
     if _TRAILING_OFF.search(text):
         return False
+    if _is_safety_phrase(text):
+        return True
     if language.startswith("zh") or re.search(r"[\u3400-\u9fff]", text):
         core = re.sub(r"[\s\W_]+$", "", text)
         return bool(core) and not core.endswith(_ZH_UNFINISHED_TAIL)
@@ -63,11 +67,15 @@ def looks_complete(text: str, language: str = "en") -> bool:
     if not words:
         return False
     last = words[-1].strip("'")
-    if len(words) == 1:
-        return last in _EN_STANDALONE
-    if last in _EN_STANDALONE:
-        return True
+    if len(words) < COMPLETE_MIN_WORDS:
+        return all(w.strip("'") in _EN_STANDALONE for w in words)
     return last not in _EN_UNFINISHED
+
+
+def _is_safety_phrase(text: str) -> bool:
+    from carebot.brain.phrases import is_emergency_phrase, is_stop_phrase
+
+    return is_stop_phrase(text) or is_emergency_phrase(text)
 
 
 @dataclass

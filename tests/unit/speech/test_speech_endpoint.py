@@ -18,7 +18,8 @@ ADAPTIVE = VadConfig(end_silence_ms=500, max_pause_ms=1300)
 @pytest.mark.parametrize("text,complete", [
     ("Please call the nurse for me.", True),
     ("Stop!", True), ("help", True), ("Wait.", True), ("yes", True),
-    ("Where are my glasses?", True),
+    ("Where are my glasses?", True), ("I need help.", True), ("Thank you.", True),
+    ("What time?", False), ("Could you please.", False), ("Where are my", False),
     ("I would like to...", False), ("Could you bring me the", False), ("I want to go to", False),
     ("Can you help me find my", False), ("Please take me to the dining room and", False),
     ("I need help getting,", False), ("Could", False), ("", False),
