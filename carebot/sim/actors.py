@@ -11,7 +11,7 @@ Two ways to lie on the floor (``FallStyle``):
   from the side, as fall data sets show them. Measured with the shipped fall
   model at 640 px, camera 1.3 m high, head level: Fall 0.74 at 3.0 m, 0.65 at
   3.5 m (docs/sim.md).
-- ``face_up``: the photo faces the sky (ARCHITECTURE.md's verified orientation,
+- ``face_up``: the photo faces the sky (the verified orientation of docs/sim.md,
   quat -0.5 0.5 0.5 0.5 = yaw -90 deg here). Seen obliquely from 1.3 m it is
   thin in the image: Fall 0.45 at 3.0 m with the head tilted 0.3 rad, nothing at 3.5 m.
 """

@@ -1,7 +1,7 @@
 """The simulated camera shows people the real YOLO fall model finds: upright
 people as Normal where the camera geometry puts them, a fallen person as Fall,
 an empty view as nobody. MuJoCo renders in a child process (OSMesa and torch
-must not share one: ARCHITECTURE.md; nor may MuJoCo and torch's triton be loaded
+must not share one: docs/sim.md, "Processes"; nor may MuJoCo and torch's triton be loaded
 together); the model runs here, and nothing here imports MuJoCo."""
 import os
 import subprocess

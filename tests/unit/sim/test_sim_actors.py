@@ -35,7 +35,7 @@ def test_standing_cutout_stands_on_the_floor_upright():
 
 
 def test_fall_ends_face_up_on_the_floor_in_the_verified_orientation():
-    # ARCHITECTURE.md: quat (-0.5, 0.5, 0.5, 0.5) lies face up; that is yaw -90 deg here.
+    # docs/sim.md: quat (-0.5, 0.5, 0.5, 0.5) lies face up; that is yaw -90 deg here.
     actor = Actor("a", "man_jacket", 1.0, 1.0, -math.pi / 2, face_camera=False, fall_style=FallStyle.FACE_UP)
     actor.fall()
     assert actor.posture is Posture.FALLING
