@@ -197,6 +197,34 @@ class Detector:
         except Exception as exc:  # e.g. an ONNX file that only fails when run, a bad device name
             raise ModelLoadError(f"model {path} failed its first inference on {self.cfg.device}: "
                                  f"{type(exc).__name__}: {exc}") from exc
+        self.unpinned = self._unpin_openvino()
+
+    def _unpin_openvino(self) -> bool:
+        """Recompile an OpenVINO model without CPU pinning; True when done.
+
+        OpenVINO pins its threads to cores by default. On the robot's two cores, shared with
+        the speech, brain and motion nodes (and the simulation in CI), a pinned thread waits
+        whenever its core is busy: unpinned, a 640 frame took 544 instead of 613 ms under a
+        load of 5-8 (docs/perception.md; the same at 320). ultralytics compiles the model itself with
+        only a latency hint, so this reaches into its OpenVINO backend and leaves it as it was
+        if that ever changes."""
+        backend = getattr(getattr(getattr(self._model, "predictor", None), "model", None), "backend", None)
+        if backend is None or not hasattr(backend, "ov_compiled_model") or getattr(backend, "ov", None) is None:
+            return False
+        try:
+            ov = backend.ov
+            core = ov.Core()
+            xml = self.model_file if self.model_file.suffix == ".xml" else next(Path(self.model_file).glob("*.xml"))
+            config = {"PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
+            compiled = core.compile_model(core.read_model(str(xml)), "CPU", config)
+            backend.ov_compiled_model = compiled
+            if hasattr(backend, "compile_model"):
+                from functools import partial
+
+                backend.compile_model = partial(core.compile_model, device_name="CPU", config=config)
+            return True
+        except Exception:  # an ultralytics/OpenVINO change: keep its own compiled model
+            return False
 
     def _choose_file(self) -> tuple[str, Path]:
         """(backend, file to load): a .pt for torch, else its cached export (made on first use)."""
