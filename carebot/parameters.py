@@ -260,6 +260,17 @@ class ParamTable:
         return self.build(values) if self.build is not None else values
 
 
+def refusal_of(parse: Callable[[Any], object]) -> Callable[[Any], str | None]:
+    """A format check made from a parser: the words of its ValueError, or None when it parses."""
+    def check(value: Any) -> str | None:
+        try:
+            parse(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    return check
+
+
 def world_problem(value: str, required: bool = False) -> str | None:
     """None when ``value`` names a loadable site world (name or YAML path), else why not."""
     if value == "":

@@ -8,7 +8,7 @@ from carebot.brain.check_in import CheckInConfig
 from carebot.brain.fall_response import FallConfig
 from carebot.brain.llm_client import Backend, LLMConfig, OutputMode
 from carebot.brain.reminders import parse_time_expression
-from carebot.parameters import Param, ParamTable, ParamType, SettingError, world_problem
+from carebot.parameters import Param, ParamTable, ParamType, SettingError, refusal_of, world_problem
 
 S, I, D, B = ParamType.STRING, ParamType.INTEGER, ParamType.DOUBLE, ParamType.BOOL
 LANGUAGES = ("en", "zh")
@@ -32,14 +32,6 @@ def daily_reminders(text: str) -> list[DailyReminder]:
             raise ValueError(f"bad entry {entry!r}: time {parts[0]!r} not understood")
         out.append(DailyReminder(*parts))
     return out
-
-
-def _reminders_problem(text: str) -> str | None:
-    try:
-        daily_reminders(text)
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 @dataclass(frozen=True)
@@ -124,7 +116,7 @@ BRAIN = ParamTable("brain", (
           "wait this long for a reminder's confirmation before prompting again", "s", 5.0, 3600.0),
     Param("reminder_max_prompts", I, 2, "prompts before a reminder is escalated", min=1, max=10),
     Param("daily_reminders", S, "", "daily reminders 'HH:MM|resident|text' separated by ';'",
-          check=_reminders_problem, constraint="'HH:MM|resident|text' entries separated by ';'"),
+          check=refusal_of(daily_reminders), constraint="'HH:MM|resident|text' entries separated by ';'"),
     Param("action_server_wait_s", D, 1.0, "how long to wait for an action server before skipping a goal", "s",
           0.0, 30.0),
     Param("language", S, "en", "reply language when a request has none", choices=LANGUAGES),

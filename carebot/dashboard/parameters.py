@@ -4,15 +4,7 @@ from __future__ import annotations
 import ipaddress
 
 from carebot.dashboard.auth import parse_accounts
-from carebot.parameters import Param, ParamTable, ParamType
-
-
-def _accounts(entries: list[str]) -> str | None:
-    try:
-        parse_accounts(list(entries))
-    except ValueError as exc:
-        return str(exc)
-    return None
+from carebot.parameters import Param, ParamTable, ParamType, refusal_of
 
 
 def _host(value: str) -> str | None:
@@ -34,7 +26,7 @@ DASHBOARD = ParamTable("dashboard", (
           "empty = $XDG_DATA_HOME/carebot/dashboard.sqlite3"),
     Param("staff_accounts", ParamType.STRING_ARRAY, None,
           "staff logins as NAME:HASH; make the hash with `carebot dashboard hash-password`",
-          check=_accounts, constraint="NAME:HASH entries (scrypt), each name once"),
+          check=refusal_of(lambda entries: parse_accounts(list(entries))), constraint="NAME:HASH entries (scrypt), each name once"),
     Param("session_timeout_s", ParamType.DOUBLE, 43200.0, "idle time after which a login expires", "s",
           60.0, 604800.0),
     Param("transcript_retention_s", ParamType.DOUBLE, 86400.0, "transcripts older than this are deleted", "s",

@@ -299,22 +299,11 @@ class ArmHeadNode(Node):
         self.get_logger().info(f"gesture {name.value}: {plan.duration:.1f} s")
         targets = {**(plan.arm.final if plan.arm else {}), **(plan.head.final if plan.head else {})}
         run = GestureRun(targets, plan.duration, self.tolerance, self.settle_timeout, time.monotonic())
-        step = Step(False)
-        try:
-            while rclpy.ok():
-                step = run.step(time.monotonic(), self.joints(), handle.is_cancel_requested,
-                                self._gesture_handle is not handle, self._estop)
-                if step.hold:
-                    self._hold(ARM_JOINTS)
-                    self._hold(HEAD_JOINTS)
-                if math.isfinite(step.error):        # measured (not ended by cancel, preemption, e-stop)
-                    handle.publish_feedback(Gesture.Feedback(progress=step.feedback))
-                if step.done:
-                    break
-                time.sleep(FEEDBACK_PERIOD_S / 2)
-        finally:
-            if self._gesture_handle is handle:
-                self.task_pub.publish(String(data=""))
+        step = self._supervise(
+            handle, lambda: run.step(time.monotonic(), self.joints(), handle.is_cancel_requested,
+                                     self._gesture_handle is not handle, self._estop),
+            lambda s: Gesture.Feedback(progress=s.feedback), (ARM_JOINTS, HEAD_JOINTS),
+            lambda: self._gesture_handle is handle)
         if not step.success:
             if math.isfinite(step.error):
                 result.max_joint_error = float(step.error)
@@ -329,6 +318,26 @@ class ArmHeadNode(Node):
         self._done["gestures"] += 1
         handle.succeed()
         return result
+
+    def _supervise(self, handle, step, feedback, hold: tuple, current) -> Step:
+        """Step a goal until it ends (the pure supervisor decides): hold ``hold`` joint groups
+        when it says so, feedback while it measures, paced; clear the task when this goal ends."""
+        last = Step(False, message="shutting down")
+        try:
+            while rclpy.ok():
+                last = step()
+                if last.hold:
+                    for names in hold:
+                        self._hold(names)
+                if math.isfinite(last.error):        # measured (not ended by cancel, preemption, e-stop)
+                    handle.publish_feedback(feedback(last))
+                if last.done:
+                    break
+                time.sleep(FEEDBACK_PERIOD_S / 2)
+        finally:
+            if current():
+                self.task_pub.publish(String(data=""))
+        return last
 
     def _people_refusal(self, name: str) -> str:
         """Why an arm gesture must not start near people ('' when it may; unknown names pass
@@ -391,33 +400,25 @@ class ArmHeadNode(Node):
             return self._fail(handle, result, why)
         tracking = goal.track_id >= 0
         run = LookRun(tracking, float(goal.duration), self.look_tolerance, self.look_timeout, time.monotonic())
-        reach_error = 0.0
-        step = Step(False)
+        aim = {"target": target, "reach_error": 0.0}
         what = f"person {goal.track_id}" if tracking else "point"
         self.task_pub.publish(String(data=f"look_at:{what}"))
-        try:
-            while rclpy.ok():
-                now = time.monotonic()
-                if run.aim_due(now):
-                    if tracking:                      # follow the person: their newest position
-                        new_target, _ = self._look_target(goal)
-                        target = new_target if new_target is not None else target
-                    traj, _, reach_error = self.planner.look_at(target, self.joints())
-                    self._send(traj, head=True)
-                    run.aimed(now)
-                error = self.planner.head_error(target, self.joints())
-                step = run.step(now, error, reach_error, handle.is_cancel_requested,
-                                self._look_handle is not handle, self._estop)
-                if step.hold:
-                    self._hold(HEAD_JOINTS)
-                if math.isfinite(step.error):        # measured (not ended by cancel, preemption, e-stop)
-                    handle.publish_feedback(LookAt.Feedback(angle_error=float(error)))
-                if step.done:
-                    break
-                time.sleep(FEEDBACK_PERIOD_S / 2)
-        finally:
-            if self._look_handle is handle:
-                self.task_pub.publish(String(data=""))
+
+        def look_step() -> Step:
+            now = time.monotonic()
+            if run.aim_due(now):
+                if tracking:                          # follow the person: their newest position
+                    new_target, _ = self._look_target(goal)
+                    aim["target"] = new_target if new_target is not None else aim["target"]
+                traj, _, aim["reach_error"] = self.planner.look_at(aim["target"], self.joints())
+                self._send(traj, head=True)
+                run.aimed(now)
+            error = self.planner.head_error(aim["target"], self.joints())
+            return run.step(now, error, aim["reach_error"], handle.is_cancel_requested,
+                            self._look_handle is not handle, self._estop)
+
+        step = self._supervise(handle, look_step, lambda s: LookAt.Feedback(angle_error=float(s.feedback)),
+                               (HEAD_JOINTS,), lambda: self._look_handle is handle)
         if not step.success:
             return self._fail(handle, result, step.message or "shutting down", canceled=step.canceled)
         error = step.error

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from carebot.parameters import CrossRule, Param, ParamTable, ParamType, SettingError
+from carebot.parameters import CrossRule, Param, ParamTable, ParamType, SettingError, refusal_of
 
 S, I, D, B = ParamType.STRING, ParamType.INTEGER, ParamType.DOUBLE, ParamType.BOOL
 
@@ -25,14 +25,6 @@ def robot_start(text: str) -> tuple[float, float, float] | None:
     return x, y, math.radians(yaw_deg)
 
 
-def _robot_start_problem(text: str) -> str | None:
-    try:
-        robot_start(text)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
 def _build(v: Mapping[str, Any]) -> dict[str, Any]:
     """The values, with robot_start parsed to (x, y, yaw rad) or None."""
     try:
@@ -46,7 +38,7 @@ SIM = ParamTable("sim", (
     Param("world_file", S, "", "path of a world YAML; overrides site"),
     Param("actors_file", S, "", "people YAML; empty = models/actors/<world>.yaml"),
     Param("robot_start", S, "", "'x y yaw_deg' start pose in the map frame; empty = the world's robot_start",
-          check=_robot_start_problem, constraint="empty or 'x y yaw_deg'"),
+          check=refusal_of(robot_start), constraint="empty or 'x y yaw_deg'"),
     Param("real_time_factor", D, 1.0, "sim seconds per wall second to aim for; 0 = as fast as possible", "",
           0.0, 100.0),
     Param("timestep_s", D, 0.01, "sim step (also the /clock period)", "s", 0.001, 0.05),
