@@ -312,6 +312,11 @@ class UtteranceDetector:
         self._open = None
         if utt is None:
             return None
+        # The pause just heard is the pre-roll of whatever comes next: speech that starts right
+        # after a long pause closed the segment must not lose its onset ("Stop!" -> "Duh.").
+        if not truncated and utt.silent_frames:
+            self._preroll.extend(utt.frames[-min(utt.silent_frames, self._preroll.maxlen):])
+        self._recent.clear()
         audio = np.concatenate(utt.frames) if utt.frames else np.zeros(0, np.float32)
         # Keep up to 150 ms after the last speech frame: Whisper likes a soft ending.
         keep = min(len(audio), end_sample - utt.first_sample + int(0.15 * SAMPLE_RATE))

@@ -134,8 +134,9 @@ def test_shouts_and_screams_are_published_with_their_level(tmp_path, maker):
 
     env = isolated_env()
     log = tmp_path / "speech.log"
+    # espeak-ng for the robot's Speak: fast to synthesise on a busy machine.
     proc = start(NODE + ["--ros-args", "-p", "audio_source:=topic", "-p", "playback:=none",
-                         "-p", "model:=tiny.en", "-p", "language:=en", "-p", "tts_engine:=piper"], env, log)
+                         "-p", "model:=tiny.en", "-p", "language:=en", "-p", "tts_engine:=espeak"], env, log)
     client = SpeechClient(env)
     rate = 22050
     try:
@@ -166,7 +167,7 @@ def test_shouts_and_screams_are_published_with_their_level(tmp_path, maker):
         goal = client.speak.send_goal_async(Speak.Goal(text=sentence, language="en", rate=110.0))
         assert wait_for(lambda: goal.done(), 10) and goal.result().accepted
         result = goal.result().get_result_async()
-        assert wait_for(lambda: client.speaking[-1:] == [True], 10)
+        assert wait_for(lambda: client.speaking[-1:] == [True], 20)
         own = np.clip(_clip22k(maker, sentence) * 4.0, -1.0, 1.0)
         client.stream(_pad(own, rate, 0.1, 0.2), rate)
         assert wait_for(lambda: result.done(), 30)

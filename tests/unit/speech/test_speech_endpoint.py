@@ -140,3 +140,13 @@ def test_site_vocabulary_names_places_people_and_always_the_distress_words():
     assert "护士站" in care.prompt("zh") and "救命" in care.prompt("zh")
     assert "Help!" in load_vocabulary("no_such_site").prompt("en")    # no files: distress words only
     assert len(prompt.split()) <= 70
+
+
+def test_speech_right_after_a_closed_segment_keeps_its_onset(speech_words):
+    # The second phrase starts 0.1 s after the longest pause closed the first segment:
+    # its pre-roll must still be there (a lost onset turned "Stop!" into "Duh.").
+    audio = np.concatenate([silence(0.5), speech_words[0], silence(1.45), speech_words[1]])
+    utts = [u for u in _run(UtteranceDetector(ADAPTIVE), audio) if not u.tentative]
+    assert len(utts) == 2
+    second = utts[1]
+    assert (second.start_sample - second.audio_start_sample) / SAMPLE_RATE >= 0.15
