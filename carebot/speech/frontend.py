@@ -49,7 +49,7 @@ class FrontEndConfig:
     """Stages of the front end; levels in dB / dBFS."""
 
     echo_cancellation: bool = True
-    noise_suppression: NoiseSuppression = NoiseSuppression.WEBRTC
+    noise_suppression: NoiseSuppression = NoiseSuppression.OFF   # the node turns WebRTC on for a live microphone
     webrtc_ns_level: int = 1              # 0..3: at most 6, 12, 18, 21 dB of suppression
     deepfilter_atten_lim_db: float = 18.0  # DeepFilterNet: at most this much suppression (keeps speech natural)
     gain: bool = True                     # per-utterance level normalisation before Whisper
