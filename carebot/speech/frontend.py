@@ -343,36 +343,3 @@ class RawHistory:
         idx = np.arange(start, end) % self._size
         return self._buffer[idx].copy()
 
-
-MIC_LOSS_S = 0.06                          # a microphone block this much later than its count says: samples lost
-
-
-class MicClock:
-    """Notices microphone samples lost in an input overflow.
-
-    The echo reference is handed out by sample count (``EchoReference``); when the
-    device drops input samples (a capture thread starved on a busy machine), the
-    reference would run behind the echo from then on. Each block's start time (device
-    time, corrected for frames still buffered) is compared with the time its sample
-    count predicts; a block more than ``MIC_LOSS_S`` late means that much was lost. The
-    earliest consistent start is kept as the anchor (a block is never early).
-    """
-
-    def __init__(self, loss_s: float = MIC_LOSS_S):
-        self.loss_s = loss_s
-        self._anchor: float | None = None
-        self._count = 0
-        self.lost_total = 0
-
-    def lost_samples(self, t0: float, n: int) -> int:
-        """Samples lost just before a block starting at t0 with n samples (0 mostly)."""
-        lost = 0
-        expected = None if self._anchor is None else self._anchor + self._count / SAMPLE_RATE
-        if expected is None or t0 < expected:
-            self._anchor = t0 - self._count / SAMPLE_RATE
-        elif t0 - expected > self.loss_s:
-            lost = int(round((t0 - expected) * SAMPLE_RATE))
-            self._count += lost
-            self.lost_total += lost
-        self._count += n
-        return lost

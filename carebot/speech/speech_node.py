@@ -34,7 +34,7 @@ from carebot.speech.audio_source import (PushSource, PyAudioSource, SourceState,
 from carebot.speech.audio import StreamResampler
 from carebot.speech.barge_in import HeardAction, SpeakingGate, decide
 from carebot.speech.endpoint import EndOfSpeech
-from carebot.speech.frontend import EchoReference, FrontEndConfig, MicClock, NoiseSuppression, RawHistory
+from carebot.speech.frontend import EchoReference, FrontEndConfig, NoiseSuppression, RawHistory
 from carebot.speech.hallucination_guard import GuardConfig, HallucinationGuard
 from carebot.speech.loudness import ShoutConfig
 from carebot.speech.playback import make_player
@@ -112,7 +112,6 @@ class SpeechNode(Node):
         self._endpoint = EndOfSpeech(self._transcribe)
         self._use_prompt = True         # set per utterance by the recognition thread
         self._echo_in = self._echo_out = 0.0   # microphone power before/after the AEC while playing
-        self._mic_clock: MicClock | None = None
         self._synth = Synthesizer(TtsConfig(engine=TtsEngine(p["tts_engine"]), default_language=p["tts_language"],
                                             rate_wpm=float(p["tts_rate_wpm"]), volume=float(p["tts_volume"])))
         self._player = make_player(p["playback"], p["output_device"])
@@ -173,7 +172,6 @@ class SpeechNode(Node):
     # ------------------------------------------------------------------ capture
     def _capture_loop(self) -> None:
         detector = UtteranceDetector(self._vad_config)
-        mic_clock = self._mic_clock = MicClock()
         position = 0
         overlap = False        # the utterance in progress overlapped the robot's own speech
         while self._running.is_set():
@@ -192,11 +190,8 @@ class SpeechNode(Node):
             if self._frontend is not None:
                 far = None
                 if self._aec_active:
-                    lost = mic_clock.lost_samples(block.t0, len(samples))
-                    if lost:
-                        # The input overflowed (a busy machine): those microphone samples are
-                        # gone, so the reference that went with them must go too.
-                        self._reference.take(lost)
+                    # Sample for sample (EchoReference): every sentence starts a fresh alignment,
+                    # as the queue runs empty when the robot stops talking.
                     far = self._reference.take(len(samples))
                 cleaned = self._frontend.process(samples, far)
                 if far is not None and far.any():
@@ -383,8 +378,6 @@ class SpeechNode(Node):
                       held_unfinished=self._endpoint.stats.held, published_early=self._endpoint.stats.early)
         if self._frontend is not None:
             values.update({f"cpu_{k}": f"{self._frontend.stats.share(k):.4f}" for k in ("aec", "ns")})
-        if self._mic_clock is not None and self._mic_clock.lost_total:
-            values["mic_samples_lost"] = self._mic_clock.lost_total
         if self._echo_in > 0:
             values["echo_reduction_db"] = f"{10.0 * np.log10(self._echo_in / max(self._echo_out, 1e-12)):.1f}"
         if isinstance(self._source, PyAudioSource):
