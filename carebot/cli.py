@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "carebot.config_check",
     "carebot.dashboard.cli",
     "carebot.scenarios.cli",
+    "carebot.bag.cli",
 )
 
 
