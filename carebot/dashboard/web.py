@@ -323,8 +323,11 @@ def make_handler(app: DashboardApp) -> type[BaseHTTPRequestHandler]:
 class DashboardServer:
     """The HTTP server in its own thread; ``port=0`` picks a free port."""
 
-    def __init__(self, app: DashboardApp, host: str = "127.0.0.1", port: int = 8080):
-        self._httpd = ThreadingHTTPServer((host, port), make_handler(app))
+    def __init__(self, app: DashboardApp, host: str = "127.0.0.1", port: int = 8080,
+                 handler_factory: Callable[[DashboardApp], type[BaseHTTPRequestHandler]] = make_handler):
+        # handler_factory: the fleet view (carebot.fleet.web) serves its own page and routes on
+        # top of this handler's login, sessions and alert actions.
+        self._httpd = ThreadingHTTPServer((host, port), handler_factory(app))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="dashboard-http",
                                         kwargs={"poll_interval": 0.2}, daemon=True)
