@@ -14,6 +14,7 @@ import numpy as np
 import yaml
 
 WORLDS_DIR = Path(__file__).resolve().parent.parent / "models" / "worlds"
+LANDMARK_RANGE_M = 2.0     # a point farther than this from every named thing is said by its room alone
 
 
 class WorldError(ValueError):
@@ -70,6 +71,9 @@ class World:
     places: dict[str, Place]
     robot_start: tuple[float, float, float]   # x, y, yaw (rad)
     source: Path | None = field(default=None, compare=False)
+    # What staff read for a room, place or piece of furniture, per language (the file's
+    # ``labels``): {name: {"en": "lounge", "zh-CN": "休息室"}}.
+    labels: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
     def room_at(self, x: float, y: float) -> str:
         """Name of the room containing (x, y), or '' outside every room."""
@@ -83,6 +87,35 @@ class World:
         if place in self.places:
             return self.places[place].room
         return self.room_at(position[0], position[1]) if position is not None else ""
+
+    def label(self, name: str, language: str = "en") -> str:
+        """The name staff read for a room, place or furniture in ``language`` (zh-CN, en; zh
+        means zh-CN); the English label, else the name with spaces, when the file has none."""
+        labels = self.labels.get(name, {})
+        lang = "zh-CN" if language.lower().startswith("zh") else "en"
+        return labels.get(lang) or labels.get("en") or name.replace("_", " ")
+
+    def landmark_near(self, x: float, y: float, max_m: float = LANDMARK_RANGE_M) -> str:
+        """The nearest named thing staff can look for at (x, y): a labelled piece of furniture or
+        a named place that is not a whole room, in the same room and within ``max_m`` (distance
+        to a box's edge; 0 inside it). '' when there is none."""
+        room = self.room_at(x, y)
+        best, best_d = "", max_m
+        for box in self.furniture:
+            if box.name not in self.labels or self.room_at(box.cx, box.cy) != room:
+                continue
+            c, s = math.cos(box.yaw), math.sin(box.yaw)
+            lx, ly = (x - box.cx) * c + (y - box.cy) * s, -(x - box.cx) * s + (y - box.cy) * c
+            d = math.hypot(max(abs(lx) - box.sx / 2, 0.0), max(abs(ly) - box.sy / 2, 0.0))
+            if d <= best_d:
+                best, best_d = box.name, d
+        for place in self.places.values():
+            if place.name in self.rooms or place.room != room:
+                continue
+            d = math.hypot(x - place.x, y - place.y)
+            if d < best_d:
+                best, best_d = place.name, d
+        return best
 
     def place_named(self, text: str) -> Place | None:
         """A place by its name or one of its aliases (case-insensitive)."""
@@ -102,6 +135,30 @@ def _floats(value, count: int, where: str) -> list[float]:
         raise WorldError(f"{where}: expected numbers, got {value!r}") from None
     if not all(math.isfinite(v) for v in out):
         raise WorldError(f"{where}: numbers must be finite, got {value!r}")
+    return out
+
+
+LABEL_LANGUAGES = ("en", "zh-CN")
+
+
+def _labels(data, names: set[str], where: str) -> dict[str, dict[str, str]]:
+    """The ``labels`` section: each key a room, place or furniture name of this world, each
+    value {en: ..., zh-CN: ...} (non-empty text); a typo in a name or language is refused."""
+    if not isinstance(data, dict):
+        raise WorldError(f"{where}: labels must be a mapping of names to {{en, zh-CN}}")
+    out = {}
+    for name, texts in data.items():
+        if str(name) not in names:
+            raise WorldError(f"{where}: labels.{name}: no room, place or furniture of that name")
+        if not isinstance(texts, dict):
+            raise WorldError(f"{where}: labels.{name}: expected {{en: ..., zh-CN: ...}}, got {texts!r}")
+        unknown = set(texts) - set(LABEL_LANGUAGES)
+        if unknown:
+            raise WorldError(f"{where}: labels.{name}: unknown language(s) {sorted(unknown)}; "
+                             f"use {', '.join(LABEL_LANGUAGES)}")
+        if not all(isinstance(v, str) and v.strip() for v in texts.values()):
+            raise WorldError(f"{where}: labels.{name}: each label must be non-empty text")
+        out[str(name)] = {str(k): str(v).strip() for k, v in texts.items()}
     return out
 
 
@@ -130,9 +187,10 @@ def parse_world(data: dict, source: Path | None = None) -> World:
         x, y, yaw = _floats((spec or {}).get("pose"), 3, f"{where}: places.{pname}.pose")
         places[str(pname)] = Place(str(pname), x, y, math.radians(yaw), "",
                                    tuple(str(a) for a in (spec.get("aliases") or ())))
+    labels = _labels(data.get("labels") or {}, set(rooms) | set(places) | {b.name for b in furniture}, where)
     world = World(name, width, height, float(data.get("wall_height", 2.4)),
                   float(data.get("wall_thickness", 0.15)), world_rooms, walls, tuple(furniture),
-                  places, (start[0], start[1], math.radians(start[2])), source)
+                  places, (start[0], start[1], math.radians(start[2])), source, labels)
     # Fill each place's room now that rooms are known; check places lie inside.
     for pname, place in list(world.places.items()):
         if not (0 <= place.x <= width and 0 <= place.y <= height):
