@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from carebot.alert_enums import AlertState
+from carebot.i18n import alert_text
 
 # How far an incident has gone; perception only ever speaks while it is at RAISED.
 _PROGRESS = {AlertState.RAISED: 0, AlertState.ESCALATED: 1, AlertState.ACKNOWLEDGED: 2,
@@ -21,10 +22,10 @@ _PROGRESS = {AlertState.RAISED: 0, AlertState.ESCALATED: 1, AlertState.ACKNOWLED
 MAX_INCIDENTS = 256          # remembered incidents; the oldest are forgotten first
 
 
-def up_again_message(raised_message: str, track_id: int) -> str:
-    """The incident's words after the person was seen up: what was raised stays readable."""
-    return (f"{raised_message} | person (track {track_id}) seen up again; "
-            "staff to check on them and resolve")
+def up_again_message(raised_message: str, language: str = "en") -> str:
+    """The incident's words after the person was seen up, in ``language``: what was raised
+    stays readable (carebot.i18n.alert_text)."""
+    return alert_text.fall_up_again(language, raised_message)
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,10 @@ class IncidentStates:
         with self._lock:
             return self._incidents.get(incident_id)
 
-    def up_again(self, incident_id: str, track_id: int) -> tuple[str, float] | None:
+    def up_again(self, incident_id: str, language: str = "en") -> tuple[str, float] | None:
         """(message, raised_at) of a "person is up" update, or None when perception must stay
         quiet: the incident was escalated, acknowledged or resolved, or is not one it raised."""
         known = self.get(incident_id)
         if known is None or known.state is not AlertState.RAISED:
             return None
-        return up_again_message(known.message, track_id), known.raised_at
+        return up_again_message(known.message, language), known.raised_at

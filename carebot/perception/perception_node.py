@@ -28,6 +28,7 @@ from carebot_interfaces.msg import Alert, Person, PersonArray
 from carebot import alerts
 from carebot.alert_delivery import ALERTS_LIVE_QOS, ALERTS_TOPIC, AlertSender
 from carebot.alerts import AlertKind, AlertRecord, AlertState, Severity
+from carebot.i18n import alert_text
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.perception import settings as settings_mod
 from carebot.perception.annotate import annotate
@@ -296,19 +297,23 @@ class PerceptionNode(Node):
                         "the alert stays raised for staff")
             return
         frame, position = self._alert_position(event, int(msg.width), int(msg.height))
-        room = self._world.room_at(position[0], position[1]) if (
-            self._world is not None and position is not None and frame == self.settings.node.map_frame) else ""
+        on_map = self._world is not None and position is not None and frame == self.settings.node.map_frame
+        # Staff look for a room and a thing in it: the room of the map point and the nearest
+        # labelled furniture or place (carebot.world.landmark_near), named in the site's language.
+        room = self._world.room_at(position[0], position[1]) if on_map else ""
+        place = self._world.landmark_near(position[0], position[1]) if on_map else ""
         # Perception never closes an incident (staff do): every change it sends is RAISED.
         alert = AlertRecord(event.incident_id, AlertKind.FALL, Severity.CRITICAL, AlertState.RAISED,
-                            person=f"track {event.track_id}", room=room, position=position, frame_id=frame,
-                            raised_at=event.stamp, updated_at=event.stamp)
+                            person=f"track {event.track_id}", place=place, room=room, position=position,
+                            frame_id=frame, raised_at=event.stamp, updated_at=event.stamp)
+        language = self.settings.node.alert_language
         if event.change is AlertChange.RAISED:
-            alert = replace(alert, message=f"Person (track {event.track_id}) appears to have fallen: "
-                                           f"fall score {event.fall_score:.2f}, down {event.seconds_down:.1f} s")
+            alert = replace(alert, message=alert_text.fall_raised(language, self._world, room, place, event.seconds_down,
+                                                                  event.track_id, event.fall_score))
             self._incidents.raised(event.incident_id, alert.message, event.stamp)
             log.warning(f"FALL alert raised: {alert.message} [{event.incident_id}]")
         else:
-            update = self._incidents.up_again(event.incident_id, event.track_id)
+            update = self._incidents.up_again(event.incident_id, language)
             if update is None:
                 known = self._incidents.get(event.incident_id)
                 log.info(f"fall incident {event.incident_id}: person (track {event.track_id}) is up again; "

@@ -16,6 +16,7 @@ from carebot.perception.fall_logic import FallConfig
 from carebot.perception.geometry import CameraPose
 
 
+ALERT_LANGUAGES = ("en", "zh-CN")     # carebot.i18n.LANGUAGES
 _FALL = FallConfig()
 _DET = DetectorConfig()
 S, I, D, B = ParamType.STRING, ParamType.INTEGER, ParamType.DOUBLE, ParamType.BOOL
@@ -57,6 +58,8 @@ PARAMETERS: tuple[Param, ...] = (
           "sofas and armchairs mean resting, not fallen, for a person lying on them (needs odometry; "
           "empty = off)", check=world_problem, constraint="empty or a site world (models/worlds)"),
     Param("publish_debug_image", B, False, "publish perception/debug_image with boxes drawn (CPU cost)"),
+    Param("alert_language", S, "en", "language of fall alert texts for staff (the site's language; "
+          "room and place names from furniture_world's labels)", choices=ALERT_LANGUAGES),
     Param("base_frame", S, "base_link", "frame of person floor positions (PersonArray.header.frame_id)",
           check=lambda v: None if v.strip() else "must not be empty", constraint="not empty"),
     Param("map_frame", S, "map", "fall alerts are placed in this frame with the pose from `odom` at the image's "
@@ -84,6 +87,7 @@ _RULES = (
 class NodeOptions:
     furniture_world: str
     publish_debug_image: bool
+    alert_language: str
     base_frame: str
     map_frame: str
     floor_z: float
@@ -124,7 +128,8 @@ def _build(v: Mapping[str, object]) -> PerceptionSettings:
     world = str(v["furniture_world"]).strip()
     node = NodeOptions(
         furniture_world=world,
-        publish_debug_image=bool(v["publish_debug_image"]), base_frame=str(v["base_frame"]),
+        publish_debug_image=bool(v["publish_debug_image"]), alert_language=str(v["alert_language"]),
+        base_frame=str(v["base_frame"]),
         map_frame=str(v["map_frame"]).strip(), floor_z=float(v["floor_z"]),
         camera=CameraPose(float(v["camera_x"]), float(v["camera_y"]), float(v["camera_z"]),
                           float(v["camera_yaw"]), float(v["camera_pitch"])),

@@ -230,7 +230,10 @@ def test_a_fall_raises_one_alert_and_getting_up_is_reported_not_resolved(running
     assert all(a.state == a.STATE_RAISED for a in client.alerts)
     assert alert.kind == alert.KIND_FALL and alert.severity == alert.SEVERITY_CRITICAL
     assert uuid.UUID(alert.id) and up.id == alert.id
-    assert up.message.startswith(alert.message) and "seen up again" in up.message
+    # the raised headline stays readable, the details (track, score) too (carebot.i18n.alert_text)
+    raised_head, up_head = alert.message.split("\n")[0], up.message.split("\n")[0]
+    assert up_head.startswith(raised_head) and "seen up again" in up_head
+    assert alert.message.split("\n")[1:] == up.message.split("\n")[1:] and "fall score" in up.message
     assert up.raised_at == alert.raised_at and up.severity == alert.severity
     assert base + seq.fall_at <= alert.header.stamp.sec + alert.header.stamp.nanosec * 1e-9 <= base + seq.up_at
     assert 1 in states and states[-1] == 0  # fallen during the sequence, normal at its end
