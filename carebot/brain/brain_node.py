@@ -79,11 +79,12 @@ class BrainNode(Node):
                            max_speed_mps=settings.max_nav_speed_mps,
                            memory=ConversationMemory(max_turns=settings.memory_max_turns,
                                                      ttl_s=settings.session_timeout_s),
-                           reminders=self.reminders)
+                           reminders=self.reminders, alert_language=settings.language)
         for daily in settings.daily_reminders:
             self.reminders.add(daily.resident, daily.when, daily.text, daily=True)
         self.world = load_world(self.site)
-        self.fall = FallResponder(settings.fall, settings.language)
+        # `language` is the site's: the robot speaks it first, staff read alerts in it.
+        self.fall = FallResponder(settings.fall, settings.language, alert_language=settings.language)
         self.check_in = ShoutCheckIn(settings.check_in, settings.language)
         self.own_voice = OwnVoice()
         self.router = TranscriptRouter(self.brain, self.fall, self.check_in, self.own_voice,
@@ -430,7 +431,7 @@ class BrainNode(Node):
             if self.errand is not None:
                 effects += self.errand.tick(now)
         for event in self.reminders.tick():
-            effects += fx.reminder_effects(event, language_of(event.reminder.text, ""))
+            effects += fx.reminder_effects(event, language_of(event.reminder.text, ""), self.settings.language)
         self._dispatch(effects, wait=False)
 
     def _publish_health(self) -> None:

@@ -16,6 +16,7 @@ from enum import Enum
 from carebot.alerts import AlertKind, Severity, new_alert
 from carebot.brain.fall_response import Answer, PublishAlert, Speak, classify_answer
 from carebot.brain.safety_rules import language_of
+from carebot.i18n import alert_text
 
 
 class CheckInState(str, Enum):
@@ -78,16 +79,16 @@ class ShoutCheckIn:
             self._close(now)
             return [Speak(_FINE[self.language], self.language)]
         if answer is Answer.NEEDS_HELP:
-            return self._alert(f"answered \"{text.strip()[:80]}\"", Severity.CRITICAL, now)
+            return self._alert("needs_help", Severity.CRITICAL, now, quote=text)
         if self._questions < self.config.max_questions:
             self._questions += 1
             self._since = now
             return [Speak(_ASK_AGAIN[self.language], self.language)]
-        return self._alert("no clear answer", Severity.WARNING, now)
+        return self._alert("unclear", Severity.WARNING, now)
 
     def tick(self, now: float) -> list:
         if self.listening and now - self._since >= self.config.answer_timeout_s:
-            return self._alert(f"no answer within {self.config.answer_timeout_s:.0f} s", Severity.WARNING, now)
+            return self._alert("no_answer", Severity.WARNING, now, s=f"{self.config.answer_timeout_s:.0f}")
         return []
 
     def close(self, now: float) -> None:
@@ -98,9 +99,11 @@ class ShoutCheckIn:
     def _close(self, now: float) -> None:
         self.state, self._ended = CheckInState.IDLE, now
 
-    def _alert(self, why: str, severity: Severity, now: float) -> list:
+    def _alert(self, reason: str, severity: Severity, now: float, quote: str = "", **values) -> list:
+        """Staff alert in the site's language (``default_language``); ``reason`` as in
+        alert_text.shout_message, what the person said in the details."""
         self._close(now)
         alert = new_alert("shout", AlertKind.HELP_REQUEST, severity,
-                          message=f"Loud shout heard near the robot ({self._level_dbfs:.0f} dBFS); asked "
-                                  f"\"are you all right?\": {why}")
+                          message=alert_text.shout_message(self.default_language, reason, self._level_dbfs, quote,
+                                                           **values))
         return [PublishAlert(alert), Speak(_CALLED[self.language], self.language)]

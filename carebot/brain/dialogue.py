@@ -31,6 +31,8 @@ from carebot.brain.reminders import ReminderScheduler, parse_time_expression
 from carebot.brain.safety_rules import SafetyAction, SafetyNet, language_of
 from carebot.brain.tools import (DEFAULT_RATE_LIMITS, ToolCall, ToolName, ToolPolicy, ToolRejected,
                                  ToolValidator)
+from carebot.i18n import alert_text
+from carebot.i18n import text as catalogue_text
 
 log = logging.getLogger("carebot.brain.dialogue")
 
@@ -129,8 +131,10 @@ class Brain:
                  memory: ConversationMemory | None = None, reminders: ReminderScheduler | None = None,
                  use_embeddings: bool = True, max_speed_mps: float = 0.5, safety: SafetyNet | None = None,
                  rate_limits: Mapping[str, tuple[int, float]] | None = None,
-                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], datetime] = datetime.now):
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], datetime] = datetime.now,
+                 alert_language: str = "en"):
         self.site = site
+        self.alert_language = alert_language   # what staff read in alerts: the site's language
         self.kb = knowledge or load_knowledge(site)
         self.places = PlaceIndex(dict(places) if places is not None else site_places(site))
         self.retriever = retriever or Retriever(self.kb, use_embeddings=use_embeddings)
@@ -162,7 +166,8 @@ class Brain:
         """The safety net alone (no queue, no LLM): a Decision for distress or stop, else None."""
         text = (text or "").strip()
         lang = language_of(text, language)
-        safety = self.safety.evaluate(text, person=person, place=place, language=lang)
+        safety = self.safety.evaluate(text, person=person, place=place, language=lang,
+                                      alert_language=self.alert_language)
         if safety.action is SafetyAction.NONE:
             return None
         decision = Decision(safety.reply, [], Source.RULE, lang, alert=safety.alert,
@@ -173,7 +178,7 @@ class Brain:
     def _staff_alert(self, reason: str, urgency: str, person: str, place: str) -> AlertRecord:
         return new_alert("help", AlertKind.HELP_REQUEST, URGENCY_SEVERITY.get(urgency, Severity.WARNING),
                          person=person, place=place,
-                         message=f"Staff requested: {reason}"[:200])
+                         message=alert_text.staff_message(self.alert_language, reason))
 
     def _finish(self, decision: Decision, calls: list[ToolCall], person: str, place: str,
                 safety: bool = False) -> Decision:
@@ -237,7 +242,7 @@ class Brain:
             source_place = self.kb.fetch_place(item)
             if not source_place:
                 reply = say("fetch_staff", lang, item=item)
-                calls = [ToolCall(ToolName.CALL_STAFF.value, {"reason": f"please bring {item} (asked: \"{text[:120]}\")",
+                calls = [ToolCall(ToolName.CALL_STAFF.value, {"reason": self._reason("bring", text, item=item),
                                                               "urgency": "low"}), speak(reply)]
                 return self._finish(Decision(reply, [], Source.RULE, lang), calls, person, place)
             reply = say("fetch", lang, item=item, place=self._label(source_place, lang))
@@ -252,7 +257,7 @@ class Brain:
                                 [speak(reply), ToolCall(ToolName.GESTURE.value, args)], person, place)
         if kind is IntentKind.STAFF:
             reply = say("staff", lang)
-            calls = [ToolCall(ToolName.CALL_STAFF.value, {"reason": f"asked for staff: \"{text.strip()[:150]}\"",
+            calls = [ToolCall(ToolName.CALL_STAFF.value, {"reason": self._reason("asked", text),
                                                           "urgency": "normal"}), speak(reply)]
             return self._finish(Decision(reply, [], Source.RULE, lang), calls, person, place)
         if kind is IntentKind.REMINDER:
@@ -272,6 +277,11 @@ class Brain:
             return self._finish(Decision(reply, [], Source.RULE, lang),
                                 [speak(reply), ToolCall(ToolName.GESTURE.value, {"name": gesture})], person, place)
         return None
+
+    def _reason(self, why: str, quote: str, **values) -> str:
+        """A call_staff reason in the site's language (staff read it in the alert's details)."""
+        quote = " ".join(quote.split())[:120]
+        return catalogue_text(f"staff.reason.{why}", self.alert_language, quote=quote, **values)[:200]
 
     def _label(self, place: str, lang: str) -> str:
         aliases = self._alias_map.get(place, ())
@@ -449,7 +459,7 @@ class Brain:
             return None
         del self._staff_offers[key]
         reply = say("staff", lang)
-        calls = [ToolCall(ToolName.CALL_STAFF.value, {"reason": f"accepted the offer of staff after: \"{offer[0][:140]}\"",
+        calls = [ToolCall(ToolName.CALL_STAFF.value, {"reason": self._reason("offer", offer[0]),
                                                       "urgency": "normal"}),
                  ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})]
         return self._finish(Decision(reply, [], Source.RULE, lang), calls, person, place)

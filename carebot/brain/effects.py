@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from carebot.alerts import AlertKind, AlertRecord, Severity, new_alert
 from carebot.brain.tools import ToolCall, ToolName
+from carebot.i18n import alert_text
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,14 @@ REMINDER_TEXT = {"en": "Reminder: {text}. Please tell me when it is done.",
                  "zh": "提醒您：{text}。完成后请告诉我。"}
 
 
-def reminder_effects(event, language: str) -> list[Effect]:
-    """A reminder firing or prompted again is said; one nobody confirmed goes to staff."""
+def reminder_effects(event, language: str, alert_language: str = "en") -> list[Effect]:
+    """A reminder firing or prompted again is said (in ``language``); one nobody confirmed goes
+    to staff, in ``alert_language`` (the site's)."""
     from carebot.brain.reminders import ReminderEventKind
 
     reminder = event.reminder
     if event.kind in (ReminderEventKind.FIRE, ReminderEventKind.REPROMPT):
         return [Speak(REMINDER_TEXT[language].format(text=reminder.text), language)]
+    message = alert_text.reminder_missed(alert_language, reminder.text, f"{reminder.due:%H:%M}", reminder.prompts)
     return [PublishAlert(new_alert("reminder", AlertKind.REMINDER_MISSED, Severity.WARNING,
-                                   person=reminder.resident, place=reminder.place, message=event.message))]
+                                   person=reminder.resident, place=reminder.place, message=message))]

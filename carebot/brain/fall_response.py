@@ -20,6 +20,7 @@ from carebot.brain.effects import LookAt, Navigate, PublishAlert, Speak  # noqa:
 from carebot.brain.phrases import is_emergency_phrase, normalize
 from carebot.brain.safety_rules import language_of
 from carebot.frames import PlanarPose
+from carebot.i18n import alert_text
 
 REPLY_TO = "fall"       # Navigate.reply_to of the drive to the person
 MAP_FRAMES = ("", "map")
@@ -141,9 +142,10 @@ def classify_answer(text: str, distress: bool | None = None) -> Answer:
 class FallResponder:
     """One fall incident at a time; later incidents stay with staff via their own alerts."""
 
-    def __init__(self, config: FallConfig | None = None, language: str = "en"):
+    def __init__(self, config: FallConfig | None = None, language: str = "en", alert_language: str = ""):
         self.config = config or FallConfig()
-        self.language = language
+        self.language = language          # spoken: the site's, then the language the person answers in
+        self.alert_language = alert_language or language   # staff read the site's language, always
         self.state = FallState.IDLE
         self.alert: AlertRecord | None = None
         self.track_id = -1
@@ -160,10 +162,13 @@ class FallResponder:
     def _say(self, table: dict) -> Speak:
         return Speak(table[self.language], self.language)
 
-    def _escalate(self, reason: str, now: float) -> list:
+    def _escalate(self, reason: str, now: float, with_person: bool, quote: str = "", **values) -> list:
+        """``reason``: one of alert_text.ESCALATION_REASONS; ``with_person``: the robot is with
+        them (and stays); ``quote``: what they said, for the details."""
         assert self.alert is not None
-        self.alert = self.alert.with_state(AlertState.ESCALATED, f"{self.alert.message} | escalated: {reason}",
-                                           severity=Severity.CRITICAL)
+        message = alert_text.fall_escalated(self.alert_language, self.alert.message, reason, with_person,
+                                            quote, **values)
+        self.alert = self.alert.with_state(AlertState.ESCALATED, message, severity=Severity.CRITICAL)
         self._enter(FallState.ESCALATED, now)
         return [PublishAlert(self.alert), self._say(_ESCALATED)]
 
@@ -188,7 +193,7 @@ class FallResponder:
             return []
         effects: list = [LookAt(self.track_id)] if self.track_id >= 0 else []
         if not success:
-            effects += self._escalate("robot could not reach the person", now)
+            effects += self._escalate("unreachable", now, with_person=False)
             return effects
         self._questions = 1
         self._enter(FallState.LISTENING, now)
@@ -200,13 +205,13 @@ class FallResponder:
         if distress is None and self.state in (FallState.APPROACHING, FallState.LISTENING):
             distress = is_emergency_phrase(text)
         if self.state is FallState.APPROACHING and distress:
-            return self._escalate(f"person called for help: \"{text.strip()[:80]}\"", now)
+            return self._escalate("called_for_help", now, with_person=False, quote=text)
         if self.state is not FallState.LISTENING:
             return []
         self.language = language_of(text, "") if text.strip() else self.language
         answer = classify_answer(text, distress)
         if answer is Answer.NEEDS_HELP:
-            return self._escalate(f"person needs help: \"{text.strip()[:80]}\"", now)
+            return self._escalate("needs_help", now, with_person=True, quote=text)
         if answer is Answer.FINE:
             self._enter(FallState.WAITING_STAFF, now)
             return [self._say(_FINE)]
@@ -214,7 +219,7 @@ class FallResponder:
             self._questions += 1
             self._since = now   # a fresh answer window after asking again
             return [self._say(_ASK_AGAIN)]
-        return self._escalate("no clear answer", now)
+        return self._escalate("unclear", now, with_person=True)
 
     def on_alert_update(self, alert: AlertRecord, now: float) -> list:
         """Staff acknowledged or resolved the incident: close it."""
@@ -229,7 +234,7 @@ class FallResponder:
     def tick(self, now: float) -> list:
         """Timeouts: not arrived, or no answer."""
         if self.state is FallState.APPROACHING and now - self._since >= self.config.arrive_timeout_s:
-            return self._escalate("robot did not arrive in time", now)
+            return self._escalate("late", now, with_person=False)
         if self.state is FallState.LISTENING and now - self._since >= self.config.answer_timeout_s:
-            return self._escalate(f"no answer within {self.config.answer_timeout_s:.0f} s", now)
+            return self._escalate("no_answer", now, with_person=True, s=f"{self.config.answer_timeout_s:.0f}")
         return []

@@ -119,7 +119,8 @@ BRAIN = ParamTable("brain", (
           check=refusal_of(daily_reminders), constraint="'HH:MM|resident|text' entries separated by ';'"),
     Param("action_server_wait_s", D, 1.0, "how long to wait for an action server before skipping a goal", "s",
           0.0, 30.0),
-    Param("language", S, "en", "reply language when a request has none", choices=LANGUAGES),
+    Param("language", S, "en", "the site's language: what the robot says first (fall questions, check-ins) and "
+          "what staff read in alerts; replies follow the language a person speaks", choices=LANGUAGES),
     Param("act_on_low_confidence", B, False, "act on low-confidence transcripts (safety phrases always count)"),
     Param("session_timeout_s", D, 900.0, "conversation forgotten after this idle time", "s", 10.0, 86400.0),
     Param("memory_max_turns", I, 8, "messages of conversation kept per person", min=1, max=64),

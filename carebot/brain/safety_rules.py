@@ -20,6 +20,7 @@ from carebot.brain.distress import detect as detect_distress
 from carebot.brain.phrases import is_stop_phrase
 from carebot.brain.tools import ToolCall, ToolName
 from carebot.brain.utterance import Utterance, has_cjk
+from carebot.i18n import alert_text
 
 # What the robot says after raising the alert: what it did, and what to do now.
 REPLIES = {
@@ -54,9 +55,6 @@ REPLIES = {
 REASSURE = {"en": REPLIES[(DistressKind.CALL_FOR_HELP, Severity.CRITICAL)][0],
             "zh": REPLIES[(DistressKind.CALL_FOR_HELP, Severity.CRITICAL)][1]}
 STOPPING = {"en": "Stopping.", "zh": "好的，我停下。"}
-_HEADLINE = {DistressKind.MEDICAL: "Resident unwell", DistressKind.CALL_FOR_HELP: "Call for help",
-             DistressKind.OTHER_PERSON: "Someone else in trouble", DistressKind.FIRE: "Fire or smoke reported",
-             DistressKind.MEDICATION: "Medicine problem", DistressKind.FALL: "Fall reported"}
 
 
 def reply_for(distress: Distress, language: str) -> str:
@@ -101,16 +99,19 @@ def language_of(text: str, hint: str = "") -> str:
     return "zh" if has_cjk(text) else "en"
 
 
-def distress_decision(found: Distress, text: str, person: str, place: str, language: str) -> SafetyDecision:
-    """The alert, staff call and spoken reply for one distress finding."""
+def distress_decision(found: Distress, text: str, person: str, place: str, language: str,
+                      alert_language: str = "") -> SafetyDecision:
+    """The alert, staff call and spoken reply for one distress finding: the robot answers in
+    ``language`` (the speaker's), staff read ``alert_language`` (the site's; default: the same)."""
     severity = Severity.CRITICAL if found.severity is Severity.CRITICAL else Severity.WARNING
-    quote = text.strip()[:160]
-    alert = new_alert("help", found.kind.alert_kind, severity, person=person, place=place,
-                      message=f"{_HEADLINE[found.kind]} ({'urgent' if severity is Severity.CRITICAL else 'check'}): "
-                              f"\"{quote}\"")
+    message = alert_text.help_message(alert_language or language, found.kind.name,
+                                      severity is Severity.CRITICAL, text)
+    alert = new_alert("help", found.kind.alert_kind, severity, person=person, place=place, message=message)
     reply = reply_for(found, language)
     urgency = "critical" if severity is Severity.CRITICAL else "normal"
-    calls = (ToolCall(ToolName.CALL_STAFF.value, {"reason": alert.message[:200], "urgency": urgency}),
+    head, details = alert_text.split(alert.message)
+    reason = " · ".join([head, *details])[:200]      # one line for the call_staff tool
+    calls = (ToolCall(ToolName.CALL_STAFF.value, {"reason": reason, "urgency": urgency}),
              ToolCall(ToolName.SPEAK.value, {"text": reply, "language": language}))
     return SafetyDecision(SafetyAction.EMERGENCY, reply, calls, alert, f"{found.via}: {found.evidence}",
                           stop_robot=False, cancel_motion=True, distress=found)
@@ -129,7 +130,9 @@ class SafetyNet:
     def __init__(self, similarity: SimilarityCheck | None = None):
         self.similarity = similarity
 
-    def evaluate(self, text: str, person: str = "", place: str = "", language: str = "") -> SafetyDecision:
+    def evaluate(self, text: str, person: str = "", place: str = "", language: str = "",
+                 alert_language: str = "") -> SafetyDecision:
+        """The verdict on one utterance; ``alert_language``: what staff read (the site's)."""
         u = Utterance.of(text, language)
         lang = language_of(text, language)
         if u.empty:
@@ -142,7 +145,7 @@ class SafetyNet:
             if stop:
                 return stop_decision("similarity", lang)
         if found is not None:
-            return distress_decision(found, text, person, place, lang)
+            return distress_decision(found, text, person, place, lang, alert_language)
         return SafetyDecision(SafetyAction.NONE)
 
 
