@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "carebot.status_cli",
     "carebot.config_check",
     "carebot.dashboard.cli",
+    "carebot.fleet.cli",
     "carebot.scenarios.cli",
     "carebot.bag.cli",
 )
