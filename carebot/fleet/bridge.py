@@ -111,9 +111,11 @@ class BridgeCore:
 
     # ------------------------------------------------------------------ inputs from ROS
     def on_status(self, status: Status, now: float) -> None:
+        was = self.status
         self.status = status
         own = bool(status.task) or status.mode in BUSY_MODES
-        if own and not self._driving:
+        ended = was is not None and (bool(was.task) or was.mode in BUSY_MODES) and not own
+        if (own or ended) and not self._driving:     # the hold counts from the end of a task
             self._own_task_seen_at = now
 
     def on_diagnostics(self, entries, now: float) -> None:

@@ -1,7 +1,7 @@
 """``carebot fleet``: the fleet's router and staff view, and certificates for a trial.
 
-    carebot fleet serve --config config/fleet.yaml     # router + fleet view until Ctrl-C
-    carebot fleet certs --out DIR site/robot_a site/robot_b
+``carebot fleet serve --config config/fleet.yaml`` runs the router and the fleet view until
+Ctrl-C; ``carebot fleet certs --out DIR site/robot_a site/robot_b`` makes a CA and certificates.
 """
 from __future__ import annotations
 
