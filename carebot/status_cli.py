@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from pathlib import Path
 
+from carebot import bringup, dds_confinement
 from carebot.diagnostics import DIAGNOSTICS_TOPIC, Level
 from carebot.diagnostics_board import DiagnosticsBoard, StatusEntry, format_table, level_of, worst
 
@@ -18,7 +21,7 @@ NOTHING_HEARD_WAIT_S = 6.0
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "status", help="summarise the running nodes' diagnostics",
-        description="Listen to /diagnostics (in this ROS_DOMAIN_ID) and print one line per node. "
+        description="Listen to /diagnostics (in the site's ROS domain) and print one line per node. "
                     "Exit 0 when every node is OK or WARN, 1 otherwise or when none is heard.")
     parser.add_argument("--listen", type=float, default=DEFAULT_LISTEN_S, metavar="S",
                         help="seconds to listen (default %(default)s; up to "
@@ -26,6 +29,9 @@ def register(subparsers) -> None:
     parser.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
     parser.add_argument("-v", "--verbose", action="store_true", help="show each node's key values")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--site", default=bringup.SITES[0], choices=bringup.SITES,
+                        help="site whose stack to listen to: its ROS domain (ROS_DOMAIN_ID wins when set)")
+    parser.add_argument("--config", type=Path, help="parameter file of the running stack instead of the site's")
     parser.set_defaults(func=run)
 
 
@@ -46,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
     board = DiagnosticsBoard()
+    # The running stack's DDS: its domain and carebot's loopback-only profile.
+    os.environ.update(dds_confinement.stack_environment(os.environ, args.config or bringup.site_config(args.site)))
     rclpy.init(args=[])
     try:
         node = rclpy.create_node("carebot_status")

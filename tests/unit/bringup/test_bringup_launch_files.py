@@ -108,17 +108,43 @@ def test_only_and_use_sim_time_override(load):
     assert nodes[0].kwargs["parameters"][1] == {"use_sim_time": False}
 
 
-def test_nodes_get_the_dds_profile_for_camera_frames_unless_one_is_set(load, monkeypatch, tmp_path):
+def _environment(actions) -> dict:
+    return dict(a.args for a in actions if type(a).__name__ == "SetEnvironmentVariable")
+
+
+def test_nodes_get_the_dds_profile_and_the_site_domain_unless_set(load, monkeypatch, tmp_path):
     monkeypatch.delenv(bringup.DDS_PROFILE_VARIABLE, raising=False)
-    actions = _run_opaque(load("bringup.launch.py"))
-    [env] = [a for a in actions if type(a).__name__ == "SetEnvironmentVariable"]
-    name, value = env.args
-    assert name == "FASTRTPS_DEFAULT_PROFILES_FILE" and Path(value).name == "fastdds_large_messages.xml"
+    monkeypatch.delenv("ROS_DOMAIN_ID", raising=False)
+    env = _environment(_run_opaque(load("bringup.launch.py")))
+    value = env["FASTRTPS_DEFAULT_PROFILES_FILE"]
+    assert Path(value).name == "fastdds_large_messages.xml"
     assert "<segment_size>" in Path(value).read_text()        # the profile ships in config/
+    assert "<interfaceWhiteList>" in Path(value).read_text()  # ... and keeps DDS on loopback
+    site = yaml.safe_load((bringup.config_dir() / "care_home.yaml").read_text())
+    assert env["ROS_DOMAIN_ID"] == str(site["supervisor"]["ros__parameters"]["ros_domain_id"]) != "0"
     own = tmp_path / "site_profile.xml"
     monkeypatch.setenv(bringup.DDS_PROFILE_VARIABLE, str(own))
-    [env] = [a for a in _run_opaque(load("bringup.launch.py")) if type(a).__name__ == "SetEnvironmentVariable"]
-    assert env.args == ("FASTRTPS_DEFAULT_PROFILES_FILE", str(own))   # the operator's own profile wins
+    monkeypatch.setenv("ROS_DOMAIN_ID", "7")
+    env = _environment(_run_opaque(load("bringup.launch.py")))
+    assert env == {"FASTRTPS_DEFAULT_PROFILES_FILE": str(own), "ROS_DOMAIN_ID": "7"}   # the operator's own win
+
+
+def test_sros2_enclave_per_node_when_security_is_on(load, monkeypatch, tmp_path):
+    from carebot import dds_confinement
+
+    monkeypatch.setattr(dds_confinement, "dds_security_available", lambda: True)   # a full ROS 2 install
+    monkeypatch.setenv("ROS_SECURITY_ENABLE", "true")
+    monkeypatch.setenv("ROS_SECURITY_KEYSTORE", str(tmp_path))
+    with pytest.raises(RuntimeError, match=r"enclave /dashboard is missing .*create_enclave"):
+        _run_opaque(load("bringup.launch.py"), only="dashboard")
+    for name in dds_confinement.ENCLAVE_FILES:
+        (tmp_path / "enclaves" / "carebot" / "dashboard").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "enclaves" / "carebot" / "dashboard" / name).write_text("x")
+    [node] = _nodes(_run_opaque(load("bringup.launch.py"), only="dashboard", namespace="carebot"))
+    assert node.kwargs["ros_arguments"] == ["--enclave", "/carebot/dashboard"]
+    monkeypatch.delenv("ROS_SECURITY_ENABLE")
+    [node] = _nodes(_run_opaque(load("bringup.launch.py"), only="dashboard"))
+    assert node.kwargs["ros_arguments"] == []
 
 
 def test_bad_config_stops_the_launch_naming_the_key(load, tmp_path):
