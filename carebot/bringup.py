@@ -59,8 +59,11 @@ NODES: tuple[NodeSpec, ...] = (
 # node's; `ros2 launch` has no such node (launch_ros respawns without alerts).
 SUPERVISOR = NodeSpec("supervisor", "", "carebot.launcher.supervision_node",
                       parameters="carebot.launcher.parameters:SUPERVISOR")
+# Not started by default: `carebot up --live-view` adds the Foxglove live view (docs/bag.md).
+LIVE_VIEW = NodeSpec("live_view", "live_view_node", "carebot.bag.live_view_node", required=False,
+                     parameters="carebot.bag.parameters:LIVE_VIEW")
 # Every section a parameter file may hold.
-CONFIGURED_NODES: tuple[NodeSpec, ...] = NODES + (SUPERVISOR,)
+CONFIGURED_NODES: tuple[NodeSpec, ...] = NODES + (SUPERVISOR, LIVE_VIEW)
 
 
 def console_scripts() -> list[str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 EXIT_BAG = 1
 EXIT_USAGE = 2
+SIM_TIME_BEFORE_NS = 10 ** 9 * 86400 * 365 * 20     # stamps before 1990 are simulation time
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)[bB]?\s*$")
 
 
@@ -45,6 +46,8 @@ def register(subparsers) -> None:
                                      "transcripts are kept for the site's dashboard.transcript_retention_s.")
     rec.add_argument("--topics", nargs="+", metavar="TOPIC", help="record only these topics (private ones too)")
     rec.add_argument("--all", action="store_true", help="every topic except hidden and private ones (the default)")
+    rec.add_argument("--include", nargs="+", default=[], metavar="TOPIC",
+                     help="with all topics: these too, private or hidden (e.g. camera/image_raw)")
     rec.add_argument("--exclude", nargs="+", default=[], metavar="TOPIC", help="never record these topics")
     rec.add_argument("--include-hidden-topics", action="store_true", help="also record hidden topics (/_action/...)")
     rec.add_argument("-o", "--out", type=Path, help="bag folder to create (default: ./rosbag2_<date>-<time>)")
@@ -120,8 +123,9 @@ def run_record(args: argparse.Namespace) -> int:
             continue
         if removed:
             print(f"pruned {bag}: removed {', '.join(removed)} (past the site's transcript retention)")
-    selection = Selection.make(args.topics, args.exclude, args.namespace, retention, args.include_hidden_topics)
-    print("privacy: camera images and raw audio are left out unless named with --topics; "
+    selection = Selection.make(args.topics, args.exclude, args.namespace, retention, args.include_hidden_topics,
+                               args.include)
+    print("privacy: camera images and raw audio are left out unless named (--topics, --include); "
           f"transcripts are kept {retention:g} s ({RETENTION_PARAMETER} in {config}), then pruned")
     from carebot.bag.recorder_node import RecordOptions, record
 
@@ -140,9 +144,11 @@ def run_record(args: argparse.Namespace) -> int:
 
 def format_info(info) -> str:
     """``ros2 bag info``-like text."""
-    from carebot.bag.topics import KEY_EXPIRES, KEY_REMOVED, expired_topics
+    from carebot.bag.topics import KEY_EXPIRES, KEY_REMOVED, KEY_TRANSCRIPT_TOPICS, expired_topics
 
     def stamp(ns: int) -> str:
+        if ns < SIM_TIME_BEFORE_NS:       # a recording on sim time (--use-sim-time): seconds since the sim started
+            return f"{ns / 1e9:.3f} s (sim time)"
         return f"{_dt.datetime.fromtimestamp(ns / 1e9, _dt.timezone.utc):%Y-%m-%d %H:%M:%S.%f} UTC ({ns / 1e9:.3f})"
     lines = [f"Files:             {', '.join(f.name for f in info.files)}",
              f"Bag size:          {info.size_bytes / 1e6:.1f} MB",
@@ -160,7 +166,8 @@ def format_info(info) -> str:
                                            f"{', transient local' if qos.transient_local else ''}")
         lines.append(f"  {topic.name:{width}s} | {topic.type} | {topic.count} msgs{qos_text}")
     expired = expired_topics(info.custom_data, _dt.datetime.now(_dt.timezone.utc))
-    if info.custom_data.get(KEY_EXPIRES):
+    transcripts = [t for t in info.custom_data.get(KEY_TRANSCRIPT_TOPICS, "").split(",") if info.topic(t)]
+    if info.custom_data.get(KEY_EXPIRES) and (transcripts or info.custom_data.get(KEY_REMOVED)):
         state = ("removed " + info.custom_data[KEY_REMOVED] if info.custom_data.get(KEY_REMOVED)
                  else "EXPIRED: run `carebot bag prune`" if expired else "kept until " + info.custom_data[KEY_EXPIRES])
         lines.append(f"Transcripts:       {state}")

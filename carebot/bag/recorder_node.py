@@ -95,6 +95,7 @@ class RecorderNode(Node):
         self.report = report
         self.decisions: dict[str, Decision] = {}
         self.lost: dict[str, int] = {}
+        self.before_clock = 0          # messages that came before the first /clock (use_sim_time), not recorded
         self.transcript_topics: list[str] = []
         self.started = time.monotonic()
         self._raw_subscriptions = []
@@ -147,7 +148,11 @@ class RecorderNode(Node):
             self.transcript_topics.append(topic)
 
         def on_message(data: bytes, topic=topic) -> None:
-            self.writer.write(topic, self.get_clock().now().nanoseconds, data)
+            stamp = self.get_clock().now().nanoseconds
+            if stamp == 0:        # sim time before the first /clock: a 0 stamp would sort before everything
+                self.before_clock += 1
+                return
+            self.writer.write(topic, stamp, data)
 
         def on_lost(status, topic=topic) -> None:
             self.lost[topic] = self.lost.get(topic, 0) + int(status.total_count_change)
@@ -191,6 +196,9 @@ def record(options: RecordOptions, report: Callable[[str], None] = print, args: 
         writer.custom_data.update(retention_data(
             transcripts, options.selection.retention_s, _dt.datetime.now(_dt.timezone.utc)))
         lost = node.lost if node is not None else {}
+        if node is not None and node.before_clock:
+            writer.custom_data["carebot.before_first_clock"] = str(node.before_clock)
+            report(f"{node.before_clock} messages arrived before the first /clock and were not recorded")
         if any(lost.values()):
             writer.custom_data["carebot.messages_lost"] = ", ".join(f"{t}: {n}" for t, n in sorted(lost.items()) if n)
         info = writer.close()        # before anything of ROS that could fail at shutdown

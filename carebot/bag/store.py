@@ -242,8 +242,8 @@ def default_bag_name(now: _dt.datetime | None = None) -> str:
 
 
 class BagWriter:
-    """Writes one bag folder. ``write`` returns False once the bag stopped taking messages
-    (``stop_reason`` says why); ``close`` finishes the file and writes metadata.yaml."""
+    """Writes one bag folder. Once the bag stops taking messages (a limit, a full disk) ``stopped``
+    is true and ``stop_reason`` says why; ``close`` finishes the file and writes metadata.yaml."""
 
     def __init__(self, folder: Path | str, *, max_bytes: int = 0, max_duration_ns: int = 0,
                  chunk_bytes: int = CHUNK_BYTES, reserve_bytes: int | None = None,
@@ -305,7 +305,8 @@ class BagWriter:
         return name
 
     def write(self, topic: str, log_time_ns: int, data: bytes, publish_time_ns: int | None = None) -> bool:
-        """Add one serialized message; False (and nothing written) once the recording stopped."""
+        """Add one serialized message: True when it is in the bag. False (nothing written) once the
+        bag stopped; a message that fills the bag is kept and ``stopped`` turns true after it."""
         if self.stopped or self.closed:
             return False
         entry = self._topics[topic]
@@ -319,7 +320,7 @@ class BagWriter:
         self._writer.add_message(entry.channel_id, log_time_ns, bytes(data),
                                  log_time_ns if publish_time_ns is None else publish_time_ns, entry.count)
         self._commit()
-        return not self.stopped
+        return True
 
     def flush(self) -> None:
         """Close the open chunk and put it on disk (a crash then loses nothing before this point)."""
@@ -677,8 +678,8 @@ def iter_messages(path: Path | str, topics: list[str] | None = None, start_ns: i
             with open(file, "rb") as handle:
                 reader = make_reader(handle)
                 for schema, channel, message in reader.iter_messages(
-                        topics=sorted(wanted) if wanted is not None else None, start_time=start_ns,
-                        end_time=None if end_ns is None else end_ns - 1, log_time_order=True):
+                        topics=sorted(wanted) if wanted is not None else None, starting_at=start_ns,
+                        ending_before=end_ns, log_time_order=True):
                     yield BagMessage(channel.topic, schema.name if schema else "", message.log_time, message.data)
             continue
         schemas, channels, messages, _meta2, _good, _problem = _scan(file)

@@ -92,12 +92,15 @@ class Selection:
     exclude: frozenset[str] = frozenset()
     retention_s: float = DEFAULT_RETENTION_S    # 0: the site keeps no transcripts, none are recorded
     include_hidden: bool = False
+    include: frozenset[str] = frozenset()       # with all topics: these named ones too, private or hidden
 
     @classmethod
     def make(cls, topics: Iterable[str] | None, exclude: Iterable[str] = (), namespace: str = "/",
-             retention_s: float = DEFAULT_RETENTION_S, include_hidden: bool = False) -> "Selection":
+             retention_s: float = DEFAULT_RETENTION_S, include_hidden: bool = False,
+             include: Iterable[str] = ()) -> "Selection":
         named = None if topics is None else frozenset(absolute(t, namespace) for t in topics)
-        return cls(named, frozenset(absolute(t, namespace) for t in exclude), float(retention_s), include_hidden)
+        return cls(named, frozenset(absolute(t, namespace) for t in exclude), float(retention_s), include_hidden,
+                   frozenset(absolute(t, namespace) for t in include))
 
     def decide(self, topic: str, type_name: str) -> Decision:
         """Record ``topic`` or not, and why."""
@@ -109,6 +112,8 @@ class Selection:
         if self.topics is not None:
             if topic not in self.topics:
                 return Decision(topic, type_name, False, "not named (--topics)", privacy)
+            return Decision(topic, type_name, True, self._kept(privacy, named=True), privacy)
+        if topic in self.include:
             return Decision(topic, type_name, True, self._kept(privacy, named=True), privacy)
         if is_hidden(topic) and not self.include_hidden:
             return Decision(topic, type_name, False, "hidden topic (name it with --topics)", privacy)

@@ -13,9 +13,10 @@ import os
 import signal
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
-from carebot import bringup, config_check
+from carebot import bringup, config_check, dds_confinement
 from carebot.launcher.supervisor import STOP_GRACE_S, ChildSpec, Supervisor
 
 EXIT_CONFIG = 2            # refused: bad configuration or missing node
@@ -62,6 +63,9 @@ def register(subparsers) -> None:
     parser.add_argument("--grace", type=float, default=STOP_GRACE_S,
                         help="seconds a node gets to stop after SIGINT before it is killed")
     parser.add_argument("--log-dir", type=Path, help="also write each node's output to DIR/<node>.log")
+    parser.add_argument("--live-view", action="store_true",
+                        help="also start the Foxglove live view (WebSocket on loopback:8765 unless the site file's "
+                             "live_view section says otherwise; docs/bag.md)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, start nothing")
     parser.set_defaults(func=run)
 
@@ -91,13 +95,32 @@ def _run(args: argparse.Namespace, params_dir: Path) -> int:
         print("carebot up: node module(s) not found, the stack is not started: "
               f"{', '.join(missing)}; start the others with --only", file=sys.stderr)
         return EXIT_CONFIG
-    env = bringup.node_environment(os.environ)
-    specs = [ChildSpec(launch.spec.name, tuple(node_command(launch)), env=env) for launch in plan]
+    # DDS on this computer only, in the site's domain (carebot.dds_confinement, docs/security.md).
+    env = dds_confinement.stack_environment(os.environ, params_file)
+    launches = list(plan)
+    if args.live_view and plan:
+        # Same parameter file, namespace and clock as the stack: the view is one more node of it.
+        launches.append(replace(plan[0], spec=bringup.LIVE_VIEW))
+    enclaves = {launch.spec.name: dds_confinement.enclave_of(launch.namespace, launch.spec.name) for launch in launches}
+    supervisor_enclave = [dds_confinement.enclave_of(plan[0].namespace, "supervisor")] if plan else []
+    problems = dds_confinement.security_problems(env, list(enclaves.values()) + supervisor_enclave)
+    if problems:
+        print("carebot up: SROS2 is switched on (ROS_SECURITY_ENABLE=true) but cannot work, the stack is not "
+              "started:\n  - " + "\n  - ".join(problems), file=sys.stderr)
+        return EXIT_CONFIG
+    secure = dds_confinement.security_enabled(env)
+    specs = [ChildSpec(launch.spec.name, tuple(node_command(launch) + (["--enclave", enclaves[launch.spec.name]]
+                                                                        if secure else [])), env=env)
+             for launch in launches]
     if args.dry_run:
         for spec in specs:
             print(f"{spec.name}: {' '.join(spec.argv)}")
         return 0
-    supervision = start_supervision(plan, env)
+    print(f"[carebot up] ROS domain {env[dds_confinement.DOMAIN_VARIABLE]}, DDS profile "
+          f"{env[bringup.DDS_PROFILE_VARIABLE]}{', SROS2 enclaves' if secure else ''}", flush=True)
+    for finding in dds_confinement.environment_findings(env):
+        print(f"[carebot up] warning: DDS is not confined to this computer: {finding}", file=sys.stderr, flush=True)
+    supervision = start_supervision(launches, env)
     supervisor = Supervisor(specs, grace_s=args.grace, log_dir=args.log_dir,
                             on_event=supervision.on_child_event if supervision else None)
 
@@ -133,10 +156,19 @@ def start_supervision(plan: list[bringup.NodeLaunch], env: dict[str, str]):
 
         runtime = SupervisionRuntime([launch.spec.name for launch in plan], plan[0].params_file,
                                      namespace=plan[0].namespace,
-                                     env={bringup.DDS_PROFILE_VARIABLE: env[bringup.DDS_PROFILE_VARIABLE]})
+                                     env=_supervision_environment(plan[0].namespace, env))
     except Exception as exc:  # noqa: BLE001 - no ROS here: keep supervising the processes
         print(f"[carebot up] warning: no SYSTEM alerts for staff (the supervision node did not start: "
               f"{type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
         return None
     print(f"[carebot up] SYSTEM alerts from node {plan[0].namespace}/{NODE_NAME}", flush=True)
     return runtime
+
+
+def _supervision_environment(namespace: str, env: dict[str, str]) -> dict[str, str]:
+    """What the in-process supervision node needs of the stack's environment: the same DDS
+    profile and domain, and under SROS2 its own enclave (rcl reads the override variable)."""
+    out = {key: env[key] for key in (bringup.DDS_PROFILE_VARIABLE, dds_confinement.DOMAIN_VARIABLE) if key in env}
+    if dds_confinement.security_enabled(env):
+        out["ROS_SECURITY_ENCLAVE_OVERRIDE"] = dds_confinement.enclave_of(namespace, "supervisor")
+    return out

@@ -29,6 +29,9 @@ def register(subparsers) -> None:
                         help="run only this scenario (repeatable; default: all; see --list)")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder (default %(default)s)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument("--no-bag", action="store_true", help="do not record the scenarios (default: <out>/<scenario>/bag)")
+    parser.add_argument("--bag-include", nargs="+", default=[], metavar="TOPIC",
+                        help="record these private topics too (e.g. camera/image_raw; off by default for privacy)")
     parser.set_defaults(func=run)
 
 
@@ -47,14 +50,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"carebot demo: unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}", file=sys.stderr)
         return EXIT_NOTHING_RAN
     from carebot.scenarios.report import write_report
-    from carebot.scenarios.runner import run_scenario
+    from carebot.scenarios.runner import BagRequest, run_scenario
 
     out = args.out.resolve()
     started = time.monotonic()
     results = []
     for i, name in enumerate(names, 1):
         print(f"[demo] scenario {i}/{len(names)}: {name}", flush=True)
-        results.append(run_scenario(SCENARIOS[name], out / name, progress=lambda line: print(line, flush=True)))
+        results.append(run_scenario(SCENARIOS[name], out / name, progress=lambda line: print(line, flush=True),
+                                    bag=BagRequest(not args.no_bag, tuple(args.bag_include))))
     report = write_report(results, out)
     print(f"[demo] {sum(r.passed for r in results)} passed, {sum(r.status == 'failed' for r in results)} failed, "
           f"{sum(bool(r.skipped) for r in results)} skipped in {time.monotonic() - started:.0f} s; report: {report}")

@@ -11,8 +11,11 @@ scenario. Everything a run writes goes to its output folder.
 from __future__ import annotations
 
 import copy
+import shutil
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +26,7 @@ from carebot.launcher.cli import missing_modules, node_command
 from carebot.launcher.supervisor import ChildSpec, Supervisor
 from carebot.paths import ROOT
 from carebot.scenarios.scenario import ScenarioContext, ScenarioFailed, ScenarioResult, ScenarioSpec
-from carebot.scenarios.ros_env import isolated_env
+from carebot.scenarios.ros_env import isolated_env, start, stop
 from carebot.world import load_world
 
 READY_WALL_S = 240.0          # models load on a busy 2-core CI machine: be patient, then fail clearly
@@ -36,6 +39,42 @@ STACK_OVERRIDES: dict[str, dict[str, object]] = {
     "perception": {"publish_debug_image": True},     # annotated frames for the report
     "dashboard": {"port": 0},
 }
+
+
+@dataclass(frozen=True)
+class BagRequest:
+    """How a scenario is recorded into ``<out>/bag`` (carebot bag record, docs/bag.md).
+
+    By default every topic but the private ones (camera images, raw audio), as anyone's
+    recording; ``include`` names private topics to record too (a test that replays the
+    camera into perception names camera/image_raw).
+    """
+
+    enabled: bool = True
+    include: tuple[str, ...] = ()
+
+
+BAG_FOLDER = "bag"
+BAG_STOP_S = 30.0            # the recorder closes its file on SIGINT; a large chunk to compress takes a moment
+
+
+def recorder_command(out_dir: Path, params: Path, request: BagRequest) -> list[str]:
+    """``carebot bag record`` for a scenario: sim time, the scenario's parameter file for the retention."""
+    command = [sys.executable, "-m", "carebot.cli", "bag", "record", "--out", str(out_dir / BAG_FOLDER),
+               "--use-sim-time", "--config", str(params)]
+    if request.include:
+        command += ["--include", *request.include]
+    return command
+
+
+def _remove_old_bag(folder: Path) -> None:
+    """A previous run's bag in the scenario's folder goes, as its frames and result do; only a bag
+    folder (metadata.yaml or .mcap files and nothing else) is removed."""
+    if not folder.is_dir():
+        return
+    names = {p.name for p in folder.iterdir()}
+    if names and all(n == "metadata.yaml" or n.endswith((".mcap", ".yaml.tmp")) for n in names):
+        shutil.rmtree(folder)
 
 
 def merged_params(site: str, spec: ScenarioSpec, out_dir: Path) -> Path:
@@ -77,13 +116,18 @@ def _health_name(node: str) -> str:
     return f"carebot/{node}"
 
 
-def run_scenario(spec: ScenarioSpec, out_dir: Path, progress: Callable[[str], None] = print) -> ScenarioResult:
-    """Start the stack, run the scenario's script, stop everything; never raises for a failed scenario."""
+def run_scenario(spec: ScenarioSpec, out_dir: Path, progress: Callable[[str], None] = print,
+                 bag: BagRequest = BagRequest()) -> ScenarioResult:
+    """Start the stack, run the scenario's script, stop everything; never raises for a failed scenario.
+
+    The run is recorded into ``out_dir/bag`` (``bag``: what, or nothing); the recorder starts
+    with the stack and stops before it, so the bag ends with the scenario.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = ScenarioResult(spec.name, spec.title, spec.site)
-    plan = bringup.launch_plan(site=spec.site, sim=True, config=merged_params(spec.site, spec, out_dir),
-                               only=list(spec.nodes))
+    params = merged_params(spec.site, spec, out_dir)
+    plan = bringup.launch_plan(site=spec.site, sim=True, config=params, only=list(spec.nodes))
     missing = missing_modules(plan)
     if missing:
         result.skipped = f"node(s) not built yet: {', '.join(missing)}"
@@ -102,6 +146,11 @@ def run_scenario(spec: ScenarioSpec, out_dir: Path, progress: Callable[[str], No
     wall0 = time.monotonic()
     progress(f"[{spec.name}] {spec.title}: starting {', '.join(spec.nodes)} (DDS domain {domain}, log {log_path})")
     thread.start()
+    recorder = None
+    if bag.enabled:
+        _remove_old_bag(out_dir / BAG_FOLDER)
+        recorder = start(recorder_command(out_dir, params, bag), env, out_dir / "bag.log")
+        progress(f"[{spec.name}] recording to {out_dir / BAG_FOLDER} (log {out_dir / 'bag.log'})")
 
     from carebot.scenarios.client import StackClient   # rclpy only once a stack is started
 
@@ -133,6 +182,10 @@ def run_scenario(spec: ScenarioSpec, out_dir: Path, progress: Callable[[str], No
         with client.lock:
             result.path = list(client.state.path)
         client.close()
+        if recorder is not None:
+            code = stop(recorder, timeout=BAG_STOP_S)
+            progress(f"[{spec.name}] bag {out_dir / BAG_FOLDER}: " + ("closed" if code == 0 else
+                                                                       f"recorder exit {code} (see bag.log)"))
         supervisor.stop()
         thread.join(timeout=STOP_GRACE_S + 10)
         log.close()
