@@ -14,6 +14,7 @@ cannot, and the cookie is SameSite=Strict):
   POST /api/alerts/<id>/acknowledge {note}    POST /api/alerts/<id>/resolve {note}
   POST /api/ask {text}                     POST /api/estop     POST /api/estop/reset
   GET  /api/camera.jpg  (404 unless the camera view is enabled)
+  GET  /api/strings?lang=zh-CN|en   the page's texts (no login: the login form needs them too)
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from carebot.dashboard.alerts import AlertActionError, AlertBook, StaffAction
 from carebot.dashboard.auth import Authenticator
+from carebot.dashboard.locale import SiteLocale
 from carebot.dashboard.store import DashboardStore, TranscriptEntry
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -104,6 +106,7 @@ class DashboardApp:
     title: str = "carebot"
     transcript_retention_s: float = 86400.0
     secure_cookie: bool = False
+    locale: SiteLocale = field(default_factory=SiteLocale)   # the site's language and time zone
     log: Callable[[str], None] = lambda message: None
     clock: Callable[[], float] = time.time
     stats: RequestStats = field(default_factory=RequestStats)
@@ -233,6 +236,8 @@ def make_handler(app: DashboardApp) -> type[BaseHTTPRequestHandler]:
                            {"Cache-Control": "no-cache"})
             elif path == "/healthz":
                 self._send(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
+            elif path == "/api/strings":
+                self._strings()
             elif path == "/api/me":
                 self._json(HTTPStatus.OK, {"user": self._user()})
             elif path == "/api/state":
@@ -282,6 +287,13 @@ def make_handler(app: DashboardApp) -> type[BaseHTTPRequestHandler]:
                     raise _error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc)) from None
             else:
                 raise _error(HTTPStatus.NOT_FOUND, "not found")
+
+        def _strings(self) -> None:
+            """The page's texts in the asked language (carebot.dashboard.locale)."""
+            try:
+                self._json(HTTPStatus.OK, app.locale.strings(urlsplit(self.path).query))
+            except ValueError as exc:
+                raise _error(HTTPStatus.BAD_REQUEST, str(exc)) from None
 
         def _cookie(self, value: str, max_age: int) -> str:
             secure = "; Secure" if app.secure_cookie else ""
