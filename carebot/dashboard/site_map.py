@@ -11,6 +11,8 @@ def map_json(world: World) -> dict:
         "rooms": {name: list(box) for name, box in world.rooms.items()},
         "walls": [[w.x0, w.y0, w.x1, w.y1] for w in world.walls],
         "places": [{"name": p.name, "x": p.x, "y": p.y} for p in world.places.values()],
+        # Rooms, places and furniture in both languages: the page names them in its own.
+        "labels": {name: dict(texts) for name, texts in world.labels.items()},
     }
 
 
