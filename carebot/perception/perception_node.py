@@ -302,9 +302,10 @@ class PerceptionNode(Node):
         # labelled furniture or place (carebot.world.landmark_near), named in the site's language.
         room = self._world.room_at(position[0], position[1]) if on_map else ""
         place = self._world.landmark_near(position[0], position[1]) if on_map else ""
-        # Perception never closes an incident (staff do): every change it sends is RAISED.
+        # Perception never closes an incident (staff do): every change it sends is RAISED. Who it
+        # is, perception does not know (person stays empty): the track id is in the details.
         alert = AlertRecord(event.incident_id, AlertKind.FALL, Severity.CRITICAL, AlertState.RAISED,
-                            person=f"track {event.track_id}", place=place, room=room, position=position,
+                            place=place, room=room, position=position,
                             frame_id=frame, raised_at=event.stamp, updated_at=event.stamp)
         language = self.settings.node.alert_language
         if event.change is AlertChange.RAISED:
