@@ -184,8 +184,10 @@ class FleetBridgeNode(Node):
                 handle = self._goals.pop(effect.task_id, None)
                 if handle is not None:
                     handle.cancel_goal_async()
+            elif isinstance(effect, Log) and effect.level == "warning":
+                self.get_logger().warning(effect.text)     # rclpy: one severity per call site
             elif isinstance(effect, Log):
-                (self.get_logger().warning if effect.level == "warning" else self.get_logger().info)(effect.text)
+                self.get_logger().info(effect.text)
 
     def _send_goal(self, effect: Navigate) -> None:
         goal = NavigateTo.Goal(place=effect.place, max_speed=float(effect.speed))

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from carebot.alerts import AlertKind, AlertState, Severity, new_alert
-from carebot.dashboard.auth import Authenticator, hash_password
+from carebot.dashboard.auth import Authenticator, hash_password, parse_accounts
 from carebot.dashboard.store import DashboardStore
 from carebot.dashboard.web import DashboardApp, DashboardServer
 from carebot.fleet import keys, payloads
@@ -17,6 +17,7 @@ from carebot.fleet.store import FleetStore
 from carebot.fleet.web import FleetLink, fleet_handler_factory
 
 PASSWORD = "a-long-nurse-password"
+ACCOUNTS = [f"nurse:{hash_password(PASSWORD)}"]      # the production cost and format
 
 
 class Sent:
@@ -38,7 +39,7 @@ def view(tmp_path):
     fleet_store = FleetStore(tmp_path / "fleet.sqlite3")
     sent = Sent()
     service = FleetService(store, fleet_store, send=sent, ask_alerts=lambda s, r: sent.asked.append((s, r)))
-    auth = Authenticator({"nurse": hash_password(PASSWORD, n=1024)}, store, 3600.0)
+    auth = Authenticator(parse_accounts(ACCOUNTS), store, 3600.0)
     app = DashboardApp(book=service.book, store=store, auth=auth, link=FleetLink(service), title="fleet")
     server = DashboardServer(app, "127.0.0.1", 0, handler_factory=fleet_handler_factory(service)).start()
     yield service, sent, server, fleet_store
