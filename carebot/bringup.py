@@ -14,7 +14,9 @@ PACKAGE = "carebot"
 # carebot.paths.ROOT again: setup.py runs this file on its own (runpy), before carebot is importable.
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
-SITES = ("care_home", "public_hall")
+# care_home_gz: the care home's building with a Chinese-speaking staff and residents (its own
+# parameter file; world and knowledge are care_home's).
+SITES = ("care_home", "public_hall", "care_home_gz")
 # Fast DDS profile for camera images between processes on one computer: a 640x480 frame
 # is bigger than Fast DDS's default 512 KB shared-memory segment, so it would cross as
 # UDP fragments, and a frame loses itself when one fragment is dropped (measured: most

@@ -2,7 +2,9 @@
 
 1. ``resident_fall``: a resident falls in the lounge; the fall is detected, the
    robot goes there and asks, nobody answers, the staff alert is escalated.
-   Fall-to-alert time is measured in sim seconds (target: under 5 s).
+   Fall-to-alert time is measured in sim seconds (target: under 5 s). It runs the
+   Chinese-speaking care home (config/care_home_gz.yaml): the alert names the lounge
+   in the site's language (休息室) and the robot asks in Mandarin.
 2. ``fetch_water``: "please bring me a glass of water": the robot goes to the
    kitchen and back to the resident.
 3. ``emergency_stop``: an emergency stop during motion: the base stops and
@@ -88,7 +90,15 @@ def resident_fall(ctx: ScenarioContext) -> None:
     alert = ctx.wait("a FALL alert is raised",
                      lambda: _first_alert(ctx, AlertKind.FALL, AlertState.RAISED, t_fall), 30)
     ctx.frame("fall_alert")
-    ctx.log(f"alert {alert.msg.id}: {alert.msg.message} (place {alert.msg.place or '?'})")
+    ctx.log(f"alert {alert.msg.id}: {alert.msg.message!r} (room {alert.msg.room or '?'}, "
+            f"place {alert.msg.place or '?'})")
+    # Staff look for a room: the alert names the resident's room, in its field and in its words.
+    room = ctx.world.room_at(rx, ry)
+    language = "zh-CN" if ctx.spec.config == "care_home_gz" else "en"
+    ctx.check(f"the alert names the room of the resident ({room})", alert.msg.room == room, alert.msg.room or "none")
+    headline = alert.msg.message.split("\n")[0]
+    ctx.check(f"the alert's headline says {ctx.world.label(room, language)!r} in the site's language",
+              ctx.world.label(room, language) in headline, headline)
     fall_to_alert = ctx.metric("fall_to_alert", alert.sim_time - t_fall, "s", limit=FALL_TO_ALERT_TARGET_S)
     # Staff see the alert on the map: it must be in the map frame and where the resident is.
     ctx.check("the alert is placed on the map", alert.msg.header.frame_id == "map", alert.msg.header.frame_id)
@@ -114,6 +124,9 @@ def resident_fall(ctx: ScenarioContext) -> None:
     ctx.metric("fall_to_escalation", escalated.sim_time - t_fall, "s")
     ctx.check("the escalated alert is the incident that was raised", escalated.msg.id == alert.msg.id,
               f"raised {alert.msg.id}, escalated {escalated.msg.id}")
+    ctx.log(f"escalated: {escalated.msg.message!r}")
+    ctx.check("the escalation keeps the room in the site's language", escalated.msg.room == room
+              and ctx.world.label(room, language) in escalated.msg.message.split("\n")[0], escalated.msg.message)
     ctx.check(f"fall-to-alert time under {FALL_TO_ALERT_TARGET_S:g} s of sim time", bool(fall_to_alert.passed),
               f"{fall_to_alert.value:.2f} s")
 
@@ -246,9 +259,9 @@ def chest_pain(ctx: ScenarioContext) -> None:
 
 
 SCENARIOS: dict[str, ScenarioSpec] = {s.name: s for s in (
-    ScenarioSpec("resident_fall", "A resident falls in the lounge", "care_home", FULL_STACK,
+    ScenarioSpec("resident_fall", "A resident falls in the lounge (Chinese-speaking site)", "care_home", FULL_STACK,
                  robot_start=(5.6, 3.4, 180.0), run=resident_fall, actors={"resident": (2.6, 4.0)},
-                 params=LOCKSTEP, sim_budget_s=240.0),
+                 params=LOCKSTEP, sim_budget_s=240.0, config="care_home_gz"),
     ScenarioSpec("fetch_water", "Please bring me a glass of water", "care_home", FULL_STACK,
                  robot_start=(5.0, 3.6, 180.0), run=fetch_water, actors={"resident": (3.2, 3.9)},
                  params=FEWER_FRAMES, sim_budget_s=360.0),

@@ -78,8 +78,9 @@ def _remove_old_bag(folder: Path) -> None:
 
 
 def merged_params(site: str, spec: ScenarioSpec, out_dir: Path) -> Path:
-    """The site's parameter file plus the scenario's overrides, written to out_dir/params.yaml."""
-    with open(bringup.site_config(site), encoding="utf-8") as handle:
+    """The site's parameter file (the scenario's ``config`` when it names one) plus the scenario's
+    overrides, written to out_dir/params.yaml."""
+    with open(bringup.site_config(spec.config or site), encoding="utf-8") as handle:
         params = yaml.safe_load(handle) or {}
     params = copy.deepcopy(params)
     x, y, yaw = spec.robot_start

@@ -78,6 +78,9 @@ class ScenarioSpec:
     actors: dict[str, tuple[float, float]] = field(default_factory=dict)   # person -> feet x, y
     params: dict[str, dict[str, object]] = field(default_factory=dict)     # node -> overrides
     sim_budget_s: float = 120.0                         # the whole script, sim seconds
+    # Site parameter file (config/<config>.yaml) when not the site's own: another site in the
+    # same building (care_home_gz: the care home in Chinese).
+    config: str = ""
 
 
 class ScenarioContext:
