@@ -82,8 +82,10 @@ def _say(args) -> int:
         print(json.dumps({"out": args.out, "engine": synth.engine_for(args.language or "en").value,
                           "duration_s": round(clip.duration_s, 2), "sample_rate": clip.sample_rate}))
         return 0
+    player = make_player("device", args.device)
     try:
-        make_player("device", args.device).play(clip, lambda: False)
+        player.play(clip, lambda: False)
+        player.release()
     except OSError as exc:
         print(f"carebot say: no loudspeaker ({exc}); use --out FILE.wav", file=sys.stderr)
         return 1

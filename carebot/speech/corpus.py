@@ -19,6 +19,7 @@ from carebot.speech.audio import SAMPLE_RATE, Clip, resample
 from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine, espeak_synthesize
 
 SENTENCES = ROOT / "tests" / "data" / "speech" / "sentences.yaml"
+MANDARIN_REPLIES = ROOT / "tests" / "data" / "speech" / "mandarin_replies.yaml"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,30 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """(edit distance in words, reference word count)."""
     ref, hyp = normalise_words(reference), normalise_words(hypothesis)
     return _edit_distance(ref, hyp), len(ref)
+
+
+def mandarin_replies(part: str = "", path: Path = MANDARIN_REPLIES) -> list[str]:
+    """The robot's Mandarin sentences for the voice round trip: ``robot``, ``other`` or both."""
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return [t for name in (("robot", "other") if not part else (part,)) for t in data.get(name, [])]
+
+
+def canonical_zh(text: str) -> str:
+    """Mandarin for character scoring: simplified characters, numbers and times in words (as the
+    voice says them), no punctuation. Whisper writes "9:30", "九点半" or "九點半" for one sound."""
+    import zhconv
+
+    from carebot.speech.speech_text import normalise_zh
+
+    text = normalise_zh(zhconv.convert(unicodedata.normalize("NFKC", text), "zh-cn"))
+    return "".join(c for c in text if c.isalnum())
+
+
+def zh_char_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """Character errors of a Mandarin transcript against the text the robot was given."""
+    ref, hyp = canonical_zh(reference), canonical_zh(hypothesis)
+    return _edit_distance(list(ref), list(hyp)), len(ref)
 
 
 def char_errors(reference: str, hypothesis: str) -> tuple[int, int]:

@@ -21,6 +21,9 @@ class Player(Protocol):
         """Play clip; returns False when should_stop() cut it short. ``on_block(samples, rate)``
         gets each block as it is written to the loudspeaker (the echo canceller's reference)."""
 
+    def release(self) -> None:
+        """Close the output after the last clip of a run (the next play opens it again)."""
+
 
 def _blocks(clip: Clip):
     step = max(1, int(clip.sample_rate * BLOCK_S))
@@ -48,13 +51,23 @@ class PacedPlayer:
                 on_progress(progress)
         return True
 
+    def release(self) -> None:
+        """Nothing to let go."""
+
 
 class DevicePlayer:
-    """A loudspeaker through pyaudio; the device by name substring or index ("" = default)."""
+    """A loudspeaker through pyaudio; the device by name substring or index ("" = default).
+
+    The output stream stays open from one clip to the next (the sentences of a reply, and
+    the replies queued behind it, follow without reopening the device) until ``release()``.
+    """
 
     def __init__(self, device: str = ""):
         self.name = f"device:{device or 'default'}"
         self._device = device
+        self._pa = None
+        self._stream = None
+        self._rate = 0
 
     def _output_index(self, pa) -> int | None:
         if not self._device:
@@ -67,28 +80,49 @@ class DevicePlayer:
                 return i
         raise OSError(f"no output device named {self._device!r}")
 
-    def play(self, clip: Clip, should_stop, on_progress=None, on_block=None) -> bool:
+    def _open(self, rate: int):
         import pyaudio
 
-        pa = pyaudio.PyAudio()
+        if self._stream is not None and self._rate == rate:
+            return self._stream
+        self.release()
+        self._pa = pyaudio.PyAudio()
         try:
-            stream = pa.open(format=pyaudio.paInt16, channels=1, rate=int(clip.sample_rate), output=True,
-                             output_device_index=self._output_index(pa))
-            try:
-                for block, progress in _blocks(clip):
-                    if should_stop():
-                        return False
-                    if on_block:
-                        on_block(block, int(clip.sample_rate))
-                    stream.write(float_to_pcm16(block).tobytes())
-                    if on_progress:
-                        on_progress(progress)
-            finally:
+            self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=rate, output=True,
+                                         output_device_index=self._output_index(self._pa))
+        except Exception:
+            self.release()
+            raise
+        self._rate = rate
+        return self._stream
+
+    def play(self, clip: Clip, should_stop, on_progress=None, on_block=None) -> bool:
+        try:
+            stream = self._open(int(clip.sample_rate))
+            for block, progress in _blocks(clip):
+                if should_stop():
+                    return False
+                if on_block:
+                    on_block(block, int(clip.sample_rate))
+                stream.write(float_to_pcm16(block).tobytes())
+                if on_progress:
+                    on_progress(progress)
+        except OSError:
+            self.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        """Let the device go (after the last queued sentence): what was written plays out first."""
+        stream, pa = self._stream, self._pa
+        self._stream, self._pa, self._rate = None, None, 0
+        try:
+            if stream is not None:
                 stream.stop_stream()
                 stream.close()
         finally:
-            pa.terminate()
-        return True
+            if pa is not None:
+                pa.terminate()
 
 
 def make_player(kind: str, device: str = "") -> Player:

