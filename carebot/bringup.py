@@ -36,6 +36,7 @@ class NodeSpec:
     sim_only: bool = False    # started only when the simulation stands in for the robot
     required: bool = True     # the stack is not healthy without it
     parameters: str = ""      # "module:TABLE", its carebot.parameters.ParamTable (config-check, docs)
+    enabled_by: str = ""      # a bool parameter of its section: started only when the file sets it true
 
 
 NODES: tuple[NodeSpec, ...] = (
@@ -52,6 +53,9 @@ NODES: tuple[NodeSpec, ...] = (
              parameters="carebot.motion.parameters:ARM_HEAD"),
     NodeSpec("dashboard", "dashboard_node", "carebot.dashboard.dashboard_node",
              parameters="carebot.dashboard.parameters:DASHBOARD"),
+    # Off unless the site joins a fleet (fleet_bridge: enabled: true; docs/fleet.md).
+    NodeSpec("fleet_bridge", "fleet_bridge_node", "carebot.fleet.fleet_bridge_node", required=False,
+             enabled_by="enabled", parameters="carebot.fleet.parameters:FLEET_BRIDGE"),
 )
 
 
@@ -175,13 +179,27 @@ def launch_plan(site: str = SITES[0], sim: bool = False, namespace: str = "",
     """
     source = Path(config) if config else site_config(site)
     sim_time = sim if use_sim_time is None else use_sim_time
-    specs = nodes_for(sim)
+    specs = [spec for spec in nodes_for(sim) if switched_on(spec, source)]
     if only:
         wanted = [node_by_name(name) for name in only]
         specs = [spec for spec in NODES if spec in wanted]
     namespace = normalize_namespace(namespace)
     params_file = namespaced_params_file(source, namespace, params_dir) if namespace and specs else source
     return [NodeLaunch(spec, params_file, namespace, sim_time, source) for spec in specs]
+
+
+def switched_on(spec: NodeSpec, source: Path) -> bool:
+    """Whether a node that is off unless configured (``enabled_by``) is switched on in a file;
+    nodes without ``enabled_by`` always are. An unreadable file counts as off (the check names it)."""
+    if not spec.enabled_by:
+        return True
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
+        return data.get(spec.name, {}).get("ros__parameters", {}).get(spec.enabled_by) is True
+    except (OSError, yaml.YAMLError, AttributeError):
+        return False
 
 
 def namespaced_params_file(source: Path, namespace: str, out_dir: Path | None = None) -> Path:
