@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from carebot.bag.store import BagError, copy_bag, iter_messages
+from carebot.bag.store import BagError, copy_bag, iter_messages, read_info
 
 BEFORE_S = 1.0       # the resident seen standing before the fall: perception's track and pose history
 AFTER_S = 0.4        # a frame or two after the alert
@@ -34,23 +34,37 @@ class Incident:
     room: str
 
 
+def decoder(info, topic: str):
+    """A function bytes -> message object for one topic, built from the definition stored in the bag
+    (mcap_ros2's decoder: no ROS install or rclpy needed)."""
+    from mcap.records import Schema
+    from mcap_ros2.decoder import DecoderFactory
+
+    entry = info.topic(topic)
+    if entry is None:
+        raise BagError(info.path, f"has no topic {topic}")
+    schema = Schema(id=1, name=entry.type, encoding="ros2msg", data=entry.definition.encode("utf-8"))
+    return DecoderFactory().decoder_for("cdr", schema)
+
+
 def find_fall(bag: Path) -> Incident:
     """The first fall command and the first FALL alert raised after it; BagError when absent."""
-    from carebot_interfaces.msg import Alert, ToolCall
-    from rclpy.serialization import deserialize_message
-
+    info = read_info(bag)
+    missing = [t for t in ("/sim/control", "/alerts") if info.topic(t) is None]
+    if missing:
+        raise BagError(bag, f"has no {', '.join(missing)}: not a resident_fall recording")
+    decode = {t: decoder(info, t) for t in ("/sim/control", "/alerts")}
     fall_ns = None
     for message in iter_messages(bag, ["/sim/control", "/alerts"]):
+        msg = decode[message.topic](message.data)
         if message.topic == "/sim/control" and fall_ns is None:
-            call = deserialize_message(message.data, ToolCall)
-            if call.tool == "fall":
+            if msg.tool == "fall":
                 fall_ns = message.log_time_ns
         elif message.topic == "/alerts" and fall_ns is not None:
-            alert = deserialize_message(message.data, Alert)
-            if alert.kind == FALL_KIND and alert.state == RAISED:
-                stamp = alert.header.stamp.sec * 10 ** 9 + alert.header.stamp.nanosec
-                return Incident(fall_ns, message.log_time_ns, stamp, alert.id, (alert.position.x, alert.position.y),
-                                alert.room)
+            if msg.kind == FALL_KIND and msg.state == RAISED:
+                stamp = msg.header.stamp.sec * 10 ** 9 + msg.header.stamp.nanosec
+                return Incident(fall_ns, message.log_time_ns, stamp, msg.id,
+                                (msg.position.x, msg.position.y), msg.room)
     raise BagError(bag, "no fall command on /sim/control followed by a FALL alert on /alerts "
                         "(record the resident_fall scenario with --bag-include camera/image_raw)")
 

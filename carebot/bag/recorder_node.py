@@ -210,4 +210,3 @@ def record(options: RecordOptions, report: Callable[[str], None] = print, args: 
     report(f"closed {info.path}: {info.message_count} messages on {len(info.topics)} topics, "
            f"{info.duration_s:.1f} s, {info.size_bytes / 1e6:.1f} MB" + ("" if info.complete else " (file incomplete)"))
     return info
-

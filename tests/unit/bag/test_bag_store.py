@@ -154,7 +154,7 @@ def test_truncated_file_is_read_up_to_the_cut_and_said(tmp_path):
     cut.write_bytes(data[: len(data) // 2])
     info = read_info(cut)
     assert not info.complete and 0 < info.message_count < 2000
-    assert any(f"cut.mcap is truncated at byte" in p and "did not finish" in p for p in info.problems)
+    assert any("cut.mcap is truncated at byte" in p and "did not finish" in p for p in info.problems)
     assert len(list(iter_messages(cut))) == info.message_count
     # The same cut inside a bag folder: metadata.yaml still names it, the problem is reported.
     (tmp_path / "b" / "b_0.mcap").write_bytes(data[: len(data) // 3])
