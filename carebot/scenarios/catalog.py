@@ -27,6 +27,7 @@ import yaml
 
 from carebot.alert_enums import AlertKind, AlertState, Severity
 from carebot.paths import ROOT
+from carebot.scenarios.fleet import FLEET_FALL
 from carebot.scenarios.scenario import ScenarioContext, ScenarioFailed, ScenarioSpec, place_distance
 
 FULL_STACK = ("sim", "perception", "speech", "brain", "base_safety", "navigator", "arm_head", "dashboard")
@@ -273,4 +274,5 @@ SCENARIOS: dict[str, ScenarioSpec] = {s.name: s for s in (
     ScenarioSpec("chest_pain", "A resident says: my chest hurts", "care_home", HEAR_AND_ALERT,
                  robot_start=(5.0, 3.6, 180.0), run=chest_pain, actors={"resident": (3.6, 3.8)},
                  params={"sim": {"camera_rate_hz": 1.0}, "brain": {"llm_enabled": False}}, sim_budget_s=120.0),
+    FLEET_FALL,
 )}
