@@ -41,6 +41,7 @@ APT_PACKAGES=(
   libosmesa6 libgl1 libglib2.0-0        # MuJoCo offscreen rendering, OpenCV
   ignition-tools libsdformat-dev        # Gazebo's SDFormat checker (ign sdf -k / -p)
   chromium chromium-driver              # dashboard browser tests
+  fonts-wqy-microhei                    # Chinese glyphs for the staff page in Chromium (zh-CN sites, screenshots)
   sqlite3
 )
 missing=()

@@ -11,6 +11,7 @@ let cameraTimer = null;
 let lastState = null;
 let knownOpen = null;      // ids of alerts needing staff, to chime on new ones
 let currentUser = "";
+let allowed = null;        // what this login may do (/api/me and /api/state "may"); null: the server does not say
 
 // ------------------------------------------------------------------ language
 // lang: shown now; site: the site's own (dashboard `language` parameter); zone: the site's
@@ -225,8 +226,10 @@ function showLogin(messageKey) {
   $("login-user").focus();
 }
 
-async function showMain(user) {
+async function showMain(user, me) {
   currentUser = user;
+  allowed = me && Array.isArray(me.may) ? me.may : null;
+  if (me && me.role) showRole(me.role); else $("user-role").hidden = true;
   if (loginChoice) saveLanguage(loginChoice, user);        // picked on the login form: this login's choice
   const preferred = loginChoice || savedLanguage(user) || I18N.site;
   loginChoice = "";
@@ -272,8 +275,12 @@ function changed(part, ...data) {
   return true;
 }
 
+const may = (action) => allowed === null || allowed.includes(action);
+
 function render(state) {
   lastState = state;
+  if (Array.isArray(state.may)) allowed = state.may;
+  if (state.role) showRole(state.role);
   $("site-title").textContent = state.title;
   if (changed("alerts", state.alerts, state.map && state.map.labels)) renderAlerts(state.alerts);
   renderStatus(state.status, state.time);
@@ -333,11 +340,11 @@ function renderAlerts(alerts) {
   $("alerts-empty").hidden = alerts.length > 0;
   for (const alert of alerts) {
     const actions = el("div", { class: "actions" });
-    if (alert.state === "RAISED" || alert.state === "ESCALATED") {
+    if ((alert.state === "RAISED" || alert.state === "ESCALATED") && may("acknowledge")) {
       actions.append(el("button", { class: "primary ack-btn", type: "button", i18n: ["page.alerts.acknowledge"],
                                      onclick: () => act(alert.id, "acknowledge") }));
     }
-    if (alert.state !== "RESOLVED") {
+    if (alert.state !== "RESOLVED" && may("resolve")) {
       actions.append(el("button", { class: "secondary resolve-btn", type: "button", i18n: ["page.alerts.resolve"],
                                      onclick: () => act(alert.id, "resolve") }));
     }
@@ -445,7 +452,18 @@ function renderStatus(status, now) {
                 ["page.robot.position", el("dd", { i18n: ["page.robot.position_value", { x: fixed(status.x, 2), y: fixed(status.y, 2) }] })],
                 ["page.robot.estop", estop]];
   for (const [key, value] of rows) details.append(el("dt", { i18n: [key] }), value);
-  $("estop-reset").hidden = !status.emergency_stop;
+  // Releasing the stop is a supervisor's decision (the server says who may); others see who can.
+  $("estop-reset").hidden = !status.emergency_stop || !may("reset_estop");
+  $("estop-reset-note").hidden = !status.emergency_stop || may("reset_estop");
+}
+
+const ROLES = ["staff", "supervisor"];
+
+function showRole(role) {
+  const badge = $("user-role");
+  if (ROLES.includes(role)) fill(badge, "page.role." + role);
+  else badge.replaceChildren(rawNode(raw(role)));
+  badge.hidden = false;
 }
 
 function renderMap(map, status, alerts) {
@@ -527,7 +545,7 @@ async function login(event) {
     const data = await api("POST", "/api/login", { user: $("login-user").value, password: $("login-password").value });
     $("login-password").value = "";
     $("login-error").replaceChildren();
-    await showMain(data.user);
+    await showMain(data.user, data);
   } catch (error) {
     fill($("login-error"), error instanceof ApiError ? error.key : "error.unknown", error.vars || { status: "?" });
   }
@@ -557,7 +575,13 @@ async function estop() {
 
 async function resetEstop() {
   if (!confirm(t("page.estop.confirm_reset"))) return;
-  try { await api("POST", "/api/estop/reset", {}); } catch (error) { alert(errorText(error)); }
+  const reason = (prompt(t("page.estop.reason_prompt")) || "").trim();   // kept in the audit log
+  if (!reason) return;
+  try {
+    await api("POST", "/api/estop/reset", { reason });
+  } catch (error) {
+    alert(error.status === 400 ? t("page.estop.reason_needed") : errorText(error));
+  }
   poll();
 }
 
@@ -605,7 +629,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   }
   try {
     const me = await api("GET", "/api/me");
-    await showMain(me.user);
+    await showMain(me.user, me);
   } catch (error) {
     showLogin();
   }

@@ -35,7 +35,7 @@ def page_keys() -> set[str]:
     keys |= set(re.findall(r'fill\([^,()]+(?:\([^)]*\))?, "([a-z][\w.]+)"', js))
     keys |= set(re.findall(r'"((?:error|page|alert|task)\.[\w.]+)"', js))
     for prefix, array in (("kind", "KINDS"), ("state", "STATES"), ("mode", "MODES"), ("gesture", "GESTURES"),
-                          ("tool", "TOOLS"), ("level", "LEVELS")):
+                          ("tool", "TOOLS"), ("level", "LEVELS"), ("page.role", "ROLES")):
         keys |= {f"{prefix}.{name}" for name in _js_array(js, array)}
     return {k for k in keys if not k.endswith(".")}      # t("gesture." + name): the lists above give those
 
