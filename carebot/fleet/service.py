@@ -23,6 +23,7 @@ from carebot.fleet.dispatcher import DispatchConfig, Dispatcher, Offer, Release,
 from carebot.fleet.store import FleetStore, StaffActionRow
 
 DECISIONS_SHOWN = 30
+ALERT_TIMES_SHOWN = 500
 
 
 @dataclass
@@ -256,7 +257,9 @@ class FleetService:
             decisions = [{"at": d.at, "alert_id": d.alert_id, "text": d.text, "robot": d.robot,
                           "ranked": [vars(r) for r in d.ranked]} for d in self.dispatcher.decisions[-DECISIONS_SHOWN:]]
             stats = {"states": self.stats.states, "alerts": self.stats.alerts, "bad_payloads": self.stats.bad_payloads,
-                     "commands_sent": self.stats.commands_sent, "last_bad": self.stats.last_bad}
+                     "commands_sent": self.stats.commands_sent, "last_bad": self.stats.last_bad,
+                     # when this view first stored each of the latest alerts (benchmarks/fleet_bench.py)
+                     "alert_seen_at": dict(list(self.stats.alert_seen_at.items())[-ALERT_TIMES_SHOWN:])}
         maps = {}
         for name in sorted(worlds):
             world = self._world_or_none(name)

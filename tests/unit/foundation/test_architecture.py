@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 CAREBOT = ROOT / "carebot"
-ROLES = ("brain", "dashboard", "launcher", "motion", "perception", "sim", "speech")
+ROLES = ("brain", "dashboard", "fleet", "launcher", "motion", "perception", "sim", "speech")
 
 # Besides the *_node.py files: the shared ROS glue, the executor and the node runner,
 # the command-line tools that talk to a running stack, and the scenario client.
@@ -20,6 +20,10 @@ CROSS_ROLE_ALLOWED = {
     ("speech", "brain"): "barge-in and the hallucination guard must hear the same stop and help phrases "
                          "as the brain's safety net (carebot.brain.phrases)",
     ("sim", "speech"): "the simulated microphone speaks with the stack's own espeak-ng voice",
+    ("fleet", "dashboard"): "the fleet view reuses the dashboard's login, handler, alert book, merge rules and store "
+                            "(issue 17: one staff view, not a second one to keep in step)",
+    ("fleet", "motion"): "incidents go to the nearest robot by path length on the site map: the navigator's own "
+                         "A* planner (carebot.motion.planner)",
 }
 # Product modules that still read tests/data: the speech evaluation corpora (open: issue 15).
 READS_TEST_DATA_ALLOWED = {"speech/corpus.py", "speech/room_corpus.py"}
