@@ -23,7 +23,6 @@ import json
 import math
 import socket
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
