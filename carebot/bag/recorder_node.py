@@ -8,7 +8,7 @@ Thin glue around ``carebot.bag.store.BagWriter`` and ``carebot.bag.topics.Select
 - QoS per topic from its publishers, as rosbag2 adapts it: reliable only when every publisher
   is reliable (a reliable subscription matches no best-effort publisher), transient local
   only when every publisher is (late joiners then get the latched state and the alert
-  backlog); depth 100 for reliable topics so a burst waits in the queue instead of being lost;
+  backlog); deep queues (100; 20 for images) so a burst waits instead of being lost;
 - receive time as the message time, from the node clock (sim time with ``use_sim_time``),
   as ``ros2 bag record`` stamps it;
 - stops when the bag stops (size, duration, a full disk) or on Ctrl-C/SIGTERM, and always
@@ -32,10 +32,14 @@ from rclpy.event_handler import SubscriptionEventCallbacks
 
 from carebot.bag import msgdefs
 from carebot.bag.store import BagInfo, BagWriter, QosRecord
-from carebot.bag.topics import Decision, Privacy, Selection, retention_data
+from carebot.bag.topics import Decision, Privacy, Selection, privacy_of, retention_data
 
+# A recorder must not lose what it can keep: its queues are deep, so messages wait while the
+# Python thread is descheduled on a loaded CPU (a KEEP_LAST queue of 10 overwrote ~20 % of
+# 50 Hz odometry at load 20+, benchmarks/bag_bench.py). Camera frames (~0.9 MB) get a shorter one.
 RELIABLE_DEPTH = 100
-BEST_EFFORT_DEPTH = 10
+BEST_EFFORT_DEPTH = 100
+IMAGE_DEPTH = 20
 
 
 @dataclass
@@ -65,11 +69,13 @@ def qos_record(profile) -> QosRecord:
                      avoid_ros_namespace_conventions=bool(profile.avoid_ros_namespace_conventions))
 
 
-def subscription_qos(offered: list[QosRecord]) -> QoSProfile:
-    """The QoS that matches every publisher and loses as little as they allow."""
+def subscription_qos(offered: list[QosRecord], large: bool = False) -> QoSProfile:
+    """The QoS that matches every publisher and loses as little as they allow (``large``: image-sized
+    messages, a shorter queue)."""
     reliable = bool(offered) and all(q.reliable for q in offered)
     latched = bool(offered) and all(q.transient_local for q in offered)
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=RELIABLE_DEPTH if reliable else BEST_EFFORT_DEPTH,
+    depth = IMAGE_DEPTH if large else (RELIABLE_DEPTH if reliable else BEST_EFFORT_DEPTH)
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
                       reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
 
@@ -158,7 +164,7 @@ class RecorderNode(Node):
             self.lost[topic] = self.lost.get(topic, 0) + int(status.total_count_change)
 
         self._raw_subscriptions.append(self.create_subscription(
-            cls, topic, on_message, subscription_qos(offered), raw=True,
+            cls, topic, on_message, subscription_qos(offered, privacy_of(type_name) is Privacy.CAMERA), raw=True,
             event_callbacks=SubscriptionEventCallbacks(message_lost=on_lost, use_default_callbacks=False)))
 
 
