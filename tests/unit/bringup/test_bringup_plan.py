@@ -10,9 +10,21 @@ from carebot.launcher.cli import missing_modules, node_command
 
 def test_plan_without_sim_has_no_sim_node_and_uses_wall_time():
     plan = bringup.launch_plan("care_home", sim=False)
-    assert [p.spec for p in plan] == bringup.nodes_for(sim=False)
+    # the site file does not switch on the nodes that are off unless configured (the fleet bridge)
+    assert [p.spec for p in plan] == [n for n in bringup.nodes_for(sim=False) if not n.enabled_by]
     assert all(not p.use_sim_time for p in plan)
     assert all(p.params_file == bringup.site_config("care_home") for p in plan)
+
+
+def test_the_fleet_bridge_starts_only_when_its_section_enables_it(tmp_path):
+    data = yaml.safe_load(bringup.site_config("care_home").read_text(encoding="utf-8"))
+    for enabled, expected in ((False, False), (True, True), ("true", False)):   # a string is not a yes
+        data["fleet_bridge"] = {"ros__parameters": {"enabled": enabled}}
+        path = tmp_path / "site.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        names = [p.spec.name for p in bringup.launch_plan("care_home", config=path)]
+        assert ("fleet_bridge" in names) is expected, enabled
+    assert [p.spec.name for p in bringup.launch_plan("care_home", only=["fleet_bridge"])] == ["fleet_bridge"]
 
 
 def test_plan_with_sim_adds_sim_and_sim_time():
