@@ -146,9 +146,11 @@ class LiveViewNode(Node):
             translation=Vector3(x=p.x, y=p.y, z=p.z), rotation=Quaternion(x=q.x, y=q.y, z=q.z, w=q.w))]))
 
     def _on_persons(self, msg) -> None:
-        now = self.get_clock().now().nanoseconds
-        sec, nsec = divmod(now, 10 ** 9)
-        entities = [_entity(m, now) for m in live_view.person_markers(msg)]
+        # Stamped with the camera frame's time: Foxglove places base_link markers with the robot's
+        # pose at that time (from /tf's history), not where the robot has driven since.
+        stamp = msg.header.stamp.sec * 10 ** 9 + msg.header.stamp.nanosec or self.get_clock().now().nanoseconds
+        sec, nsec = divmod(stamp, 10 ** 9)
+        entities = [_entity(m, stamp) for m in live_view.person_markers(msg)]
         # Everyone is redrawn from this frame: those no longer seen go.
         self.people_channel.log(SceneUpdate(
             deletions=[SceneEntityDeletion(timestamp=Timestamp(sec=sec, nsec=nsec), type=SceneEntityDeletionType.All)],
