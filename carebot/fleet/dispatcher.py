@@ -197,8 +197,10 @@ class Dispatcher:
             return None
         for incident in self.incidents.values():
             if (incident.state != "closed" and incident.site == site and incident.kind is kind
-                    and incident.point is not None and now - incident.opened_at <= self.config.same_incident_s
-                    and math.dist(incident.point, point) <= self.config.same_incident_m):
+                    and incident.point is not None and math.dist(incident.point, point) <= self.config.same_incident_m
+                    and (incident.robot or now - incident.opened_at <= self.config.same_incident_s)):
+                # while a robot attends it, an alert near it is the same person (fleet_fall: perception
+                # raised a second FALL for the same resident 4 min later, and a second robot was sent)
                 return incident
         return None
 
