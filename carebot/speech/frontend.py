@@ -342,4 +342,3 @@ class RawHistory:
             return None
         idx = np.arange(start, end) % self._size
         return self._buffer[idx].copy()
-

