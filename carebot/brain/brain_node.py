@@ -190,7 +190,8 @@ class BrainNode(Node):
             log.info("ignoring a transcript of the robot's own voice")
         elif routed.route is Route.SAFETY:
             decision = routed.decision
-            log.warning(f"safety net: {decision.reply!r} ({'stop' if decision.stop_robot else 'alert'})")
+            log.warning(f"safety net: {'stop' if decision.stop_robot else 'alert'}")    # no words at INFO+
+            log.debug(f"safety net reply: {decision.reply!r}")
             self._count(decision)
         elif routed.route is Route.LOW_CONFIDENCE:
             log.info(f"ignoring a low-confidence transcript ({heard.confidence:.2f})")
@@ -235,7 +236,7 @@ class BrainNode(Node):
                 self._execute(decision)
                 self._count(decision)
             except Exception as exc:  # noqa: BLE001 - the worker must survive any bad request
-                self.get_logger().error(f"dialogue failed on {item.text!r}: {exc!r}")
+                self.get_logger().error(f"dialogue failed on a transcript: {exc!r}")
 
     def _on_ask(self, request: Ask.Request, response: Ask.Response) -> Ask.Response:
         try:
@@ -245,7 +246,7 @@ class BrainNode(Node):
             if request.execute:
                 self._execute(decision)
         except Exception as exc:  # noqa: BLE001 - a bad request must not kill the service
-            self.get_logger().error(f"brain/ask failed on {request.text!r}: {exc!r}")
+            self.get_logger().error(f"brain/ask failed: {exc!r}")
             response.reply, response.source = "Sorry, something went wrong.", Source.RULE.value
             return response
         response.reply = decision.reply
@@ -260,8 +261,11 @@ class BrainNode(Node):
 
     def _execute(self, decision: Decision) -> None:
         """A plan from a thread that may wait (the worker, brain/ask): action servers get a moment."""
-        self.get_logger().info(f"[{decision.source.value}] reply {decision.reply!r}; actions "
+        # What was said and answered stays out of INFO (rosout and ~/.ros/log outlive the site's
+        # transcript retention); the tools used are enough to follow the robot.
+        self.get_logger().info(f"[{decision.source.value}] reply of {len(decision.reply)} chars; actions "
                                f"{[a.tool for a in decision.actions]}")
+        self.get_logger().debug(f"reply: {decision.reply!r}")
         self._dispatch(fx.decision_effects(decision), wait=True)
 
     def _count(self, decision: Decision) -> None:
@@ -388,7 +392,8 @@ class BrainNode(Node):
             self.router.opened(alert)        # an incident this node opened (not a fall it escalates)
         # The stamp is fixed here: re-sends repeat it, which is how the receipt names this change.
         self.alert_sender.publish(alerts.to_msg(alert, time.time()))
-        self.get_logger().warning(f"alert {alert.kind.name} {alert.state.name} {alert.id}: {alert.message}")
+        # The alert's words may quote the resident: the dashboard stores them (and expires them).
+        self.get_logger().warning(f"alert {alert.kind.name} {alert.state.name} {alert.id}")
 
     def _send(self, name: str, goal, wait: bool, on_result=None) -> bool:
         client = self.actions[name]

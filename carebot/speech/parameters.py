@@ -103,7 +103,10 @@ SPEECH = ParamTable("speech", (
     Param("output_device", S, "", "loudspeaker: name (substring) or index; empty = default"),
     Param("barge_in", B, True, "a stop or help phrase heard while speaking cuts the speech"),
     Param("echo_tail_s", D, 0.4, "after speaking still treated as the robot's own voice", "s", 0.0, 5.0),
-    Param("record_dir", S, "", "if set, every utterance is saved there as WAV (raw audio on disk: off by default)"),
+    Param("record_dir", S, "", "if set, every utterance is saved there as WAV (raw audio on disk: off by default; "
+          "files readable by their owner only)"),
+    Param("record_retention_s", D, 86400.0, "recordings in record_dir older than this are deleted (checked every "
+          "minute)", "s", 60.0, 31536000.0),
 ), rules=(
     CrossRule(("model", "language"), lambda m, lang: not m.endswith(".en") or lang in ("en", AUTO),
               "an English-only model needs language en or auto: use model base"),

@@ -41,6 +41,7 @@ from carebot.speech.frontend import EchoReference, FrontEndConfig, NoiseSuppress
 from carebot.speech.hallucination_guard import GuardConfig, HallucinationGuard
 from carebot.speech.loudness import ShoutConfig
 from carebot.speech.playback import make_player
+from carebot.speech import recordings
 from carebot.speech.parameters import SPEECH, languages as parse_languages
 from carebot.speech.recognizer import PROMPT_MODES, Recognizer, RecognizerConfig
 from carebot.speech.vocabulary import load_vocabulary
@@ -54,6 +55,7 @@ from carebot.node_runner import run_node
 from carebot.ros_common import AUDIO_QOS, LATCHED_QOS, RELIABLE_QOS, declare_table
 
 UTTERANCE_QUEUE = 8      # utterances waiting for Whisper; older ones are dropped when it falls behind
+RECORDING_SWEEP_S = 60.0  # how often recordings older than record_retention_s are deleted
 
 
 def _time_msg(seconds: float) -> TimeMsg:
@@ -147,6 +149,8 @@ class SpeechNode(Node):
         self.create_service(Trigger, "speech/repeat_last", self._on_repeat,
                             callback_group=MutuallyExclusiveCallbackGroup())
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup())
+        if self._p["record_dir"]:        # raw audio of people: deleted after record_retention_s
+            self.create_timer(RECORDING_SWEEP_S, self._expire_recordings, callback_group=MutuallyExclusiveCallbackGroup())
 
         self._running = threading.Event()
         self._running.set()
@@ -284,8 +288,9 @@ class SpeechNode(Node):
             self._last_rtf = result.recognition.rtf
         if not result.publishable:
             self._counts["rejected"] += 1
-            self.get_logger().info(f"no transcript ({result.verdict.value}: {result.detail}; "
-                                   f"{result.level_dbfs:.1f} dBFS)")
+            # The detail may hold the rejected words: DEBUG only (no transcript text at INFO).
+            self.get_logger().info(f"no transcript ({result.verdict.value}; {result.level_dbfs:.1f} dBFS)")
+            self.get_logger().debug(f"no transcript: {result.detail}")
         return result
 
     def _publish(self, heard: _Heard, utt: Utterance, result) -> None:
@@ -300,7 +305,8 @@ class SpeechNode(Node):
             self._counts["barge_ins"] += 1
             self._gate.interrupt()
             self._speaker.interrupt()     # the reply and its queued sentences end now
-            self.get_logger().info(f"barge-in: heard {result.text!r} while speaking")
+            self.get_logger().info("barge-in: a stop or help phrase heard while speaking")
+            self.get_logger().debug(f"barge-in: heard {result.text!r}")
         msg = Transcript()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.text = text
@@ -317,20 +323,31 @@ class SpeechNode(Node):
         if result.shout:
             self._counts["shouts"] += 1
             self.get_logger().warning(f"shout heard ({result.level_dbfs:.1f} dBFS, "
-                                      f"{result.loudness.clipped_fraction:.1%} clipped): {text!r}")
-        # End of speech -> transcript: the wait in the queue plus the endpointing delay.
+                                      f"{result.loudness.clipped_fraction:.1%} clipped, {len(text.split())} word(s))")
+        # End of speech -> transcript: the wait in the queue plus the endpointing delay. What was
+        # said stays out of INFO (rosout, ~/.ros/log keep it beyond the site's retention).
         delay_s = time.monotonic() - heard.queued_at + (utt.detected_sample - utt.end_sample) / SAMPLE_RATE
-        self.get_logger().info(f"transcript [{result.language} {result.confidence:.2f}] {text!r} "
+        self.get_logger().info(f"transcript [{result.language} {result.confidence:.2f}] {len(text.split())} word(s) "
                                f"(end of speech -> transcript {delay_s:.2f} s)")
+        self.get_logger().debug(f"transcript text: {text!r}")
 
     def _record(self, utt: Utterance) -> None:
         folder = Path(self._p["record_dir"])
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            write_wav(folder / f"utterance-{time.strftime('%Y%m%d-%H%M%S')}-{utt.start_sample}.wav",
-                      Clip(utt.audio, SAMPLE_RATE))
+            path = recordings.private_folder(folder) / f"utterance-{time.strftime('%Y%m%d-%H%M%S')}-{utt.start_sample}.wav"
+            write_wav(path, Clip(utt.audio, SAMPLE_RATE))
+            recordings.make_private(path)
         except OSError as exc:
             self.get_logger().warning(f"cannot record utterance: {exc}", throttle_duration_sec=30.0)
+
+    def _expire_recordings(self) -> None:
+        try:
+            removed = recordings.expire(Path(self._p["record_dir"]), float(self._p["record_retention_s"]))
+        except OSError as exc:
+            self.get_logger().warning(f"cannot delete old recordings: {exc}", throttle_duration_sec=300.0)
+            return
+        if removed:
+            self.get_logger().info(f"deleted {removed} recording(s) older than {self._p['record_retention_s']:.0f} s")
 
     # ------------------------------------------------------------------ speaking
     def _make_zh_voice(self, p: dict) -> ZhttsVoice | None:
@@ -440,7 +457,8 @@ class SpeechNode(Node):
             engines = ",".join(sorted(set(job.engines)))
             timing = (f"first audio {job.first_audio_at - job.submitted_at:.2f} s after the goal, synthesis "
                       f"{job.synthesis_s:.2f} s for {sum(v is not None for v in job.voiced)}/{len(job.pieces)} pieces")
-            self.get_logger().info(f"spoke [{engines}] {job.request.text[:60]!r}: {job.outcome.value}; {timing}")
+            self.get_logger().info(f"spoke [{engines}] {len(job.request.text)} chars: {job.outcome.value}; {timing}")
+            self.get_logger().debug(f"spoke: {job.request.text[:60]!r}")
             if job.outcome == Outcome.DONE:
                 message = f"{message}; {timing}"
         result = Speak.Result(success=job.outcome == Outcome.DONE, message=message)
