@@ -22,6 +22,7 @@ from builtin_interfaces.msg import Duration
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
@@ -40,7 +41,7 @@ from carebot.motion.gestures import REST_HEAD, GestureError, GestureName, Gestur
 from carebot.frames import PlanarPose, finite, yaw_of
 from carebot.motion.description import BASE_FRAMES
 from carebot.motion.parameters import ARM_HEAD
-from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, LatestMessage, declare_table
 from carebot.motion.trajectory import Trajectory, Waypoint
 from carebot.node_runner import run_node
 
@@ -49,6 +50,8 @@ PERSON_WAIT_S = 2.0            # s a LookAt waits to see the tracked person
 STAY_GESTURES = (GestureName.POINT, GestureName.HANDOVER)
 PERSON_DATA_WAIT_S = 2.0       # s an arm gesture waits for fresh perception/persons (perception runs at a few Hz)
 RETRIGGER_S = 1.0              # s between asks to base_safety to latch a stop it does not hold
+# Joint states since the last look: those of several publishers (arm, head controllers) all count.
+SINCE_LAST_LOOK_QOS = QoSProfile(depth=32, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 def trajectory_msg(traj: Trajectory) -> JointTrajectory:
@@ -100,10 +103,12 @@ class ArmHeadNode(Node):
         self._topic_latched_at = -math.inf
         self._done = {"gestures": 0, "look_at": 0, "failures": 0, "refused_near_people": 0}
         sensors = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS, callback_group=sensors)
+        # Joint states and odometry (50 Hz each) are taken when a goal or a check needs them, not
+        # one callback per message: a waiting arm_head must not wake 100 times a second (docs/budget.md).
+        self.joint_states = LatestMessage(self, JointState, "joint_states", SINCE_LAST_LOOK_QOS)
+        self.odom = LatestMessage(self, Odometry, "odom")
         self.create_subscription(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS,
                                  callback_group=sensors)
-        self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS, callback_group=sensors)
         self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS, callback_group=sensors)
         self.create_subscription(Bool, "safety/estop", self._on_estop_topic, RELIABLE_QOS, callback_group=sensors)
         self.trigger_client = self.create_client(Trigger, "safety/trigger_estop", callback_group=sensors)
@@ -126,17 +131,27 @@ class ArmHeadNode(Node):
         self.create_timer(RETRIGGER_S, self._sync_estop, callback_group=sensors)
 
     # --- sensors -------------------------------------------------------------------
-    def _on_joints(self, msg: JointState) -> None:
+    def _look(self) -> None:
+        """Take the joint states and odometry that arrived since the last look."""
         with self._lock:
-            for name, pos in zip(msg.name, msg.position):
-                if math.isfinite(pos):
-                    self._joints[name] = float(pos)
-            self._joints_stamp = time.monotonic()
-        self._maybe_rest_on_start()
+            for msg, received in self.joint_states.take_all():
+                for name, pos in zip(msg.name, msg.position):
+                    if math.isfinite(pos):
+                        self._joints[name] = float(pos)
+                self._joints_stamp = received
+            odom = self.odom.take()
+            if odom is not None:
+                p = odom.pose.pose
+                yaw = yaw_of(p.orientation)
+                if finite(p.position.x, p.position.y, yaw):
+                    self._pose = PlanarPose(p.position.x, p.position.y, yaw)
 
     def _maybe_rest_on_start(self) -> None:
         """Fold once joint_states are in, but never under an e-stop or before its state is known."""
-        if not self.rest_on_start or self._rested or not self._joints:
+        if not self.rest_on_start or self._rested:
+            return
+        self._look()
+        if not self._joints:
             return
         if not self.watch.status_known or self._estop:
             if not self._rest_wait_logged:
@@ -206,13 +221,8 @@ class ArmHeadNode(Node):
             self.get_logger().warning("safety/estop seen but base_safety does not hold the stop: "
                                       "asked it to latch (safety/trigger_estop)")
 
-    def _on_odom(self, msg: Odometry) -> None:
-        p = msg.pose.pose
-        yaw = yaw_of(p.orientation)
-        if finite(p.position.x, p.position.y, yaw):
-            self._pose = PlanarPose(p.position.x, p.position.y, yaw)
-
     def joints(self) -> dict[str, float]:
+        self._look()
         with self._lock:
             return dict(self._joints)
 
@@ -235,6 +245,7 @@ class ArmHeadNode(Node):
     def _wait_joints(self) -> bool:
         deadline = time.monotonic() + self.joints_wait
         while time.monotonic() < deadline:
+            self._look()
             if time.monotonic() - self._joints_stamp < 1.0 and all(n in self._joints for n in ARM_JOINTS + HEAD_JOINTS):
                 return True
             time.sleep(0.05)
@@ -377,6 +388,7 @@ class ArmHeadNode(Node):
 
     def _look_target(self, goal) -> tuple[np.ndarray | None, str]:
         """Target point in base_footprint, or None and why."""
+        self._look()
         with self._lock:
             fresh = time.monotonic() - self._persons_stamp <= self.persons_timeout
             persons, frame = (dict(self._persons) if fresh else None), self._persons_frame
@@ -429,6 +441,8 @@ class ArmHeadNode(Node):
         return result
 
     def _publish_diagnostics(self) -> None:
+        self._look()
+        self._maybe_rest_on_start()      # joint states are looked at here and with robot/status, not on arrival
         if self._estop:
             self.health.set(Level.WARN, "emergency stop engaged: arm and head held", **self._done)
         elif time.monotonic() - self._joints_stamp > 1.0:

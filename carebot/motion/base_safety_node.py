@@ -5,10 +5,12 @@ Subscribes ``cmd_vel_teleop`` and ``cmd_vel_nav`` (priorities: safety > teleop >
 ``safety/estop``, and the task names latched on ``navigator/task`` and ``arm_head/task``.
 Serves ``safety/trigger_estop``, ``safety/reset_estop`` (std_srvs/Trigger: no who or why,
 refused unless ``allow_anonymous_reset``) and ``safety/reset_estop_with_reason``
-(carebot_interfaces/ResetEstop); publishes ``cmd_vel`` at the control rate and
-``robot/status`` (latched). Watchdogs run on the steady clock, so a stalled ``/clock`` cannot
-stretch them. The e-stop latch lives in a state file (``carebot.motion.estop_store``): a
-restarted node starts latched when it was latched, or when the file cannot be read.
+(carebot_interfaces/ResetEstop); publishes ``cmd_vel`` at the control rate (the rest rate once
+the base stands without a command: ``tick_rate``) and ``robot/status`` (latched). Sensor streams
+are taken by the tick (``ros_common.LatestMessage``), not one callback per message. Watchdogs
+run on the steady clock, so a stalled ``/clock`` cannot stretch them. The e-stop latch lives in
+a state file (``carebot.motion.estop_store``): a restarted node starts latched when it was
+latched, or when the file cannot be read.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
@@ -37,13 +40,17 @@ from carebot.motion.arm_guard import ArmFootprint
 from carebot.motion.description import BASE_FRAMES
 from carebot.motion.parameters import BASE_SAFETY
 from carebot.motion.safety import Mode, SafetyLayer, Source
-from carebot.ros_common import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
+from carebot.motion.tick_rate import TickRate
+from carebot.ros_common import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, LatestMessage, declare_table
 from carebot.frames import finite, yaw_of
 from carebot.world import load_world
 from carebot.node_runner import run_node
 
 ODOM_FRESH_S = 0.5           # s: older odometry is not used to place returns on the map
-ARM_CHECK_PERIOD_S = 0.05    # s: joint_states come at up to 50 Hz; the arm's reach is worked out at most this often
+# Odometry and joint states since the last tick (50 Hz for up to a rest period of 0.2 s): a scan
+# is placed on the map with the pose that arrived nearest to it, not the newest one, and joint
+# states from several publishers (arm, head) all count.
+SINCE_LAST_TICK_QOS = QoSProfile(depth=32, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 ANONYMOUS = "unknown (std_srvs/Trigger on safety/reset_estop)"
 
 
@@ -74,10 +81,14 @@ class BaseSafetyNode(Node):
         sub = self.create_subscription
         sub(Twist, "cmd_vel_nav", lambda m: self._on_cmd(Source.NAVIGATION, m), COMMAND_QOS, callback_group=group)
         sub(Twist, "cmd_vel_teleop", lambda m: self._on_cmd(Source.TELEOP, m), COMMAND_QOS, callback_group=group)
-        sub(LaserScan, "scan", self._on_scan, SENSOR_QOS, callback_group=group)
+        # Sensor streams (lidar 10 Hz, odometry and joint states 50 Hz) are taken by the tick, newest
+        # first, instead of waking the executor for every message (docs/budget.md): the command the
+        # tick publishes is the same, as each scan used to wait for the next tick to take effect, and
+        # a scan is still timed from its arrival (the DDS reception stamp).
+        self.scans = LatestMessage(self, LaserScan, "scan")
+        self.odom = LatestMessage(self, Odometry, "odom", SINCE_LAST_TICK_QOS)
+        self.joint_states = LatestMessage(self, JointState, "joint_states", SINCE_LAST_TICK_QOS)
         sub(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS, callback_group=group)
-        sub(Odometry, "odom", self._on_odom, SENSOR_QOS, callback_group=group)
-        sub(JointState, "joint_states", self._on_joints, SENSOR_QOS, callback_group=group)
         sub(Bool, "safety/estop", self._on_estop_topic, RELIABLE_QOS, callback_group=group)
         sub(String, "navigator/task", lambda m: self._on_task("navigator", m), LATCHED_QOS, callback_group=group)
         sub(String, "arm_head/task", lambda m: self._on_task("arm_head", m), LATCHED_QOS, callback_group=group)
@@ -86,7 +97,8 @@ class BaseSafetyNode(Node):
         self.create_service(ResetEstop, "safety/reset_estop_with_reason", self._on_reset_with_reason,
                             callback_group=group)
         steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self.create_timer(1.0 / rate, self._tick, callback_group=group, clock=steady)
+        self.rate = TickRate(rate, settings.rest_rate_hz)
+        self.tick_timer = self.create_timer(self.rate.period_s, self._on_timer, callback_group=group, clock=steady)
         self.create_timer(1.0 / status_rate, self._publish_status, callback_group=group, clock=steady)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=group, clock=steady)
         self.diagnostics = DiagnosticsPublisher(self)
@@ -99,7 +111,6 @@ class BaseSafetyNode(Node):
         self._rejections = 0
         self._persons_frame_warned = False
         self._joints: dict[str, float] = {}
-        self._arm_checked = -math.inf
         self._arm_reach: float | None = None
         self.get_logger().info(f"base safety up: max {config.max_linear_speed} m/s, timeout "
                                f"{config.cmd_timeout} s, slow {config.person_slow_speed} m/s within "
@@ -112,25 +123,40 @@ class BaseSafetyNode(Node):
             self._rejections += 1
             self.get_logger().warning(f"rejected {source.name.lower()} command: {reason}", throttle_duration_sec=2.0)
             self._tick()                              # stop now, not at the next tick
+        elif self.rate.on_command():
+            self._set_tick_period()                   # from rest: the control rate again ...
+            self._tick()                              # ... and this command acted on now
 
-    def _on_scan(self, msg: LaserScan) -> None:
+    def _take_sensors(self) -> None:
+        """Odometry, joint states and the newest scan since the last tick, into the layer."""
+        poses = [(received, pose) for msg, received in self.odom.take_all()
+                 if (pose := self._pose_of(msg)) is not None]
+        if poses:
+            self._pose_stamp, self._pose = poses[-1]
+        joint_states = self.joint_states.take_all()
+        if joint_states:
+            self._on_joints([msg for msg, _ in joint_states], joint_states[-1][1])
+        if self.scans.take() is not None:
+            # The pose that arrived nearest the scan (the newest may be a tick later).
+            received = self.scans.received_at
+            stamp, pose = min(poses, key=lambda p: abs(p[0] - received)) if poses else (self._pose_stamp, self._pose)
+            self._on_scan(self.scans.message, received, pose, stamp)
+
+    def _on_scan(self, msg: LaserScan, received: float, pose: tuple[float, float, float], pose_stamp: float) -> None:
         reading = scanlib.read_scan(msg.ranges, msg.angle_min, msg.angle_increment, msg.range_min,
                                     msg.range_max, self.laser_xy, self.laser_yaw, self.self_radius)
-        now = time.monotonic()
         static = None
-        if self.static_map is not None and now - self._pose_stamp <= ODOM_FRESH_S and len(reading.points):
-            static = self.static_map.near_static(scanlib.to_map(reading.points, self._pose))
-        self.layer.scan(reading.points, now, reading.index, static, reading.beams, reading.too_close)
+        if self.static_map is not None and abs(received - pose_stamp) <= ODOM_FRESH_S and len(reading.points):
+            static = self.static_map.near_static(scanlib.to_map(reading.points, pose))
+        self.layer.scan(reading.points, received, reading.index, static, reading.beams, reading.too_close)
 
-    def _on_joints(self, msg: JointState) -> None:
-        for name, position in zip(msg.name, msg.position):
-            self._joints[name] = position
-        now = time.monotonic()
-        if now - self._arm_checked < ARM_CHECK_PERIOD_S:
-            return
-        self._arm_checked = now
+    def _on_joints(self, messages: list[JointState], received: float) -> None:
+        for msg in messages:
+            for name, position in zip(msg.name, msg.position):
+                self._joints[name] = position
         self._arm_reach = self.arm_footprint.reach(self._joints)
-        self.layer.arm(self._arm_reach is not None and self._arm_reach <= self.arm_footprint.footprint_radius, now)
+        self.layer.arm(self._arm_reach is not None and self._arm_reach <= self.arm_footprint.footprint_radius,
+                       received)
 
     def _on_persons(self, msg: PersonArray) -> None:
         frame = msg.header.frame_id
@@ -142,12 +168,11 @@ class BaseSafetyNode(Node):
         positions = [(p.position.x, p.position.y) for p in msg.persons if p.has_position]
         self.layer.persons(np.array(positions, dtype=float).reshape(-1, 2), time.monotonic())
 
-    def _on_odom(self, msg: Odometry) -> None:
+    @staticmethod
+    def _pose_of(msg: Odometry) -> tuple[float, float, float] | None:
         p = msg.pose.pose
         yaw = yaw_of(p.orientation)
-        if finite(p.position.x, p.position.y, yaw):
-            self._pose = (p.position.x, p.position.y, yaw)
-            self._pose_stamp = time.monotonic()
+        return (p.position.x, p.position.y, yaw) if finite(p.position.x, p.position.y, yaw) else None
 
     def _on_task(self, who: str, msg: String) -> None:
         self._tasks[who] = msg.data
@@ -203,7 +228,20 @@ class BaseSafetyNode(Node):
         return True, was_on, message
 
     # --- outputs -----------------------------------------------------------------
+    def _on_timer(self) -> None:
+        self._tick()
+        if self.rate.after_tick(time.monotonic(), self._last.linear, self._last.angular,
+                                self._last.source is not None):
+            self._set_tick_period()
+
+    def _set_tick_period(self) -> None:
+        self.tick_timer.timer_period_ns = int(self.rate.period_s * 1e9)
+        self.tick_timer.reset()                       # the next tick one new period from now
+        self.get_logger().debug(f"control tick {'at rest' if self.rate.resting else 'active'}: "
+                                f"{1.0 / self.rate.period_s:g} Hz")
+
     def _tick(self) -> None:
+        self._take_sensors()
         out = self.layer.step(time.monotonic(), self._horizon)
         msg = Twist()
         msg.linear.x, msg.angular.z = out.linear, out.angular
@@ -238,7 +276,7 @@ class BaseSafetyNode(Node):
     def _publish_diagnostics(self) -> None:
         out = self._last
         reset = self.latch.state.last_reset
-        facts = {"estop_state_file": str(self.latch.path),
+        facts = {"estop_state_file": str(self.latch.path), "tick_hz": f"{1.0 / self.rate.period_s:g}",
                  "last_reset": f"{reset.who}: {reset.why} at {estop_store.utc(reset.at)}" if reset else "none",
                  "arm_reach": "unknown" if self._arm_reach is None else f"{self._arm_reach:.2f} m"}
         blind = self.layer.blind_directions() if out is not None and not out.lidar_fault else {}

@@ -24,6 +24,7 @@ import rclpy
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry, Path
@@ -40,7 +41,7 @@ from carebot.frames import finite, set_yaw, yaw_of
 from carebot.motion.navigation import NavError, Navigator, NavState
 from carebot.motion.parameters import NAVIGATOR
 from carebot.motion.planner import CostMap
-from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, LatestMessage, declare_table
 from carebot.world import load_world
 from carebot.node_runner import run_node
 
@@ -49,6 +50,9 @@ JOINTS_FRESH_S = 1.0         # s: older joint_states do not tell whether the arm
 JOINTS_WAIT_S = 2.0          # s a tuck check waits for joint_states before giving up
 GESTURE_SERVER_WAIT_S = 2.0  # s to find arm_head's gesture action
 FEEDBACK_PERIOD_S = 0.2
+# Odometry (50 Hz) and joint states since the last look: a scan is placed with the pose that
+# arrived nearest to it, and joint states of several publishers all count.
+SINCE_LAST_LOOK_QOS = QoSProfile(depth=32, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 class NavigatorNode(Node):
@@ -81,10 +85,13 @@ class NavigatorNode(Node):
         self._goals = 0
         self._last_result = ""
         sensors = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS, callback_group=sensors)
-        self.create_subscription(LaserScan, "scan", self._on_scan, SENSOR_QOS, callback_group=sensors)
+        # Odometry, lidar and joint states are taken when the node looks (each control step of a
+        # goal, a tuck check, diagnostics): a navigator without a goal must not wake for 100+
+        # messages a second (docs/budget.md).
+        self.odom = LatestMessage(self, Odometry, "odom", SINCE_LAST_LOOK_QOS)
+        self.scans = LatestMessage(self, LaserScan, "scan")
+        self.joint_states = LatestMessage(self, JointState, "joint_states", SINCE_LAST_LOOK_QOS)
         self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS, callback_group=sensors)
-        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS, callback_group=sensors)
         self.gesture_client = ActionClient(self, Gesture, "gesture", callback_group=ReentrantCallbackGroup())
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel_nav", RELIABLE_QOS)
         self.path_pub = self.create_publisher(Path, "navigator/path", LATCHED_QOS)
@@ -100,37 +107,41 @@ class NavigatorNode(Node):
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=sensors)
 
     # --- sensors -------------------------------------------------------------------
-    def _on_odom(self, msg: Odometry) -> None:
-        p = msg.pose.pose
-        yaw = yaw_of(p.orientation)
-        if finite(p.position.x, p.position.y, yaw):
-            with self._lock:
-                self._pose = (p.position.x, p.position.y, yaw)
-                self._pose_stamp = self._now()
-
-    def _on_scan(self, msg: LaserScan) -> None:
+    def _look(self) -> None:
+        """Take the odometry, joint states and newest scan that arrived since the last look."""
         with self._lock:
-            pose = self._pose
-        if pose is None:
-            return
-        points, _ = scanlib.scan_to_points(msg.ranges, msg.angle_min, msg.angle_increment, msg.range_min,
-                                           msg.range_max, self.laser_xy, 0.0, self.self_radius)
-        in_map = scanlib.to_map(points, pose)
-        with self._lock:
-            self._obstacles = in_map
+            now, wall = self._now(), time.monotonic()
+            poses = []
+            for msg, received in self.odom.take_all():
+                p = msg.pose.pose
+                yaw = yaw_of(p.orientation)
+                if finite(p.position.x, p.position.y, yaw):
+                    # Its arrival on the node's clock (sim time in the simulation), as the staleness
+                    # check reads it; a message waited at most one control step (50 ms) to be taken.
+                    poses.append((received, now - (wall - received), (p.position.x, p.position.y, yaw)))
+            if poses:
+                _, self._pose_stamp, self._pose = poses[-1]
+            for msg, received in self.joint_states.take_all():
+                for name, position in zip(msg.name, msg.position):
+                    self._joints[name] = position
+                self._joints_stamp = received
+            scan = self.scans.take()
+            if scan is not None and self._pose is not None:
+                # The pose that arrived nearest the scan, not one that came a step later.
+                arrived = self.scans.received_at
+                pose = min(poses, key=lambda p: abs(p[0] - arrived))[2] if poses else self._pose
+                points, _ = scanlib.scan_to_points(scan.ranges, scan.angle_min, scan.angle_increment,
+                                                   scan.range_min, scan.range_max, self.laser_xy, 0.0,
+                                                   self.self_radius)
+                self._obstacles = scanlib.to_map(points, pose)
 
     def _on_status(self, msg: RobotStatus) -> None:
         self._estop = bool(msg.emergency_stop)
 
-    def _on_joints(self, msg: JointState) -> None:
-        with self._lock:
-            for name, position in zip(msg.name, msg.position):
-                self._joints[name] = position
-            self._joints_stamp = time.monotonic()
-
     # --- the arm -------------------------------------------------------------------
     def _arm_tucked(self) -> bool | None:
         """True/False from fresh joint_states; None when there are none."""
+        self._look()
         with self._lock:
             if time.monotonic() - self._joints_stamp > JOINTS_FRESH_S:
                 return None
@@ -234,8 +245,10 @@ class NavigatorNode(Node):
         if self._estop:
             return self._result(handle, NavError.EMERGENCY_STOP, "emergency stop engaged: reset it first")
         deadline = time.monotonic() + self.odom_wait
+        self._look()
         while self._pose is None and time.monotonic() < deadline:
             time.sleep(0.05)
+            self._look()
         if self._pose is None:
             return self._result(handle, NavError.TIMEOUT, "no odometry: the robot's pose is unknown")
         untucked = self._ensure_tucked(handle)
@@ -271,6 +284,7 @@ class NavigatorNode(Node):
                 return self._result(handle, NavError.CANCELED, "preempted by a new goal")
             if self._estop:
                 return self._result(handle, NavError.EMERGENCY_STOP, "emergency stop engaged")
+            self._look()
             with self._lock:
                 pose, stamp, obstacles = self._pose, self._pose_stamp, self._obstacles
             if now - stamp > ODOM_STALE_S:
@@ -319,6 +333,7 @@ class NavigatorNode(Node):
         self.path_pub.publish(msg)
 
     def _publish_diagnostics(self) -> None:
+        self._look()
         odom_age = self._now() - self._pose_stamp
         if odom_age > ODOM_STALE_S:
             self.health.set(Level.WARN, "no recent odometry", goals=self._goals, last=self._last_result)

@@ -78,6 +78,7 @@ class BaseSafetySettings:
     safety: SafetyConfig
     control_rate_hz: float
     status_rate_hz: float
+    rest_rate_hz: float
     laser_xy: tuple[float, float]
     laser_yaw: float
     self_filter_radius: float
@@ -88,7 +89,8 @@ class BaseSafetySettings:
 
 def _base_safety(v: Mapping[str, Any]) -> BaseSafetySettings:
     safety = SafetyConfig(**{f.name: v[f.name] for f in fields(SafetyConfig)}).validate()
-    return BaseSafetySettings(safety, v["control_rate_hz"], v["status_rate_hz"], (v["laser_x"], v["laser_y"]),
+    return BaseSafetySettings(safety, v["control_rate_hz"], v["status_rate_hz"], v["rest_rate_hz"],
+                              (v["laser_x"], v["laser_y"]),
                               v["laser_yaw"], v["self_filter_radius"], v["site"], v["state_dir"],
                               v["allow_anonymous_reset"])
 
@@ -96,6 +98,8 @@ def _base_safety(v: Mapping[str, Any]) -> BaseSafetySettings:
 BASE_SAFETY = ParamTable("base_safety", _SAFETY_LIMITS + (
     _float("control_rate_hz", 20.0, "Hz", 5.0, 200.0, "cmd_vel output rate"),
     _float("status_rate_hz", 2.0, "Hz", 0.2, 20.0, "robot/status repeat rate"),
+    _float("rest_rate_hz", 5.0, "Hz", 1.0, 200.0, "cmd_vel output rate once the base has stood still 1 s without "
+           "a command (zeros for the base driver's watchdog; a command brings back the control rate at once)"),
     *_LIDAR_MOUNT,
     _float("laser_yaw", 0.0, "rad", -math.pi, math.pi, "lidar yaw in the base frame"),
     Param("site", ParamType.STRING, "", "site whose static map tells walls from people; empty: none",
@@ -113,6 +117,8 @@ BASE_SAFETY = ParamTable("base_safety", _SAFETY_LIMITS + (
               "the absurd-command threshold must be above the turn-rate limit"),
     CrossRule(("max_beam_gap", "travel_sector_half_angle"), lambda g, h: g < 2 * h,
               "max_beam_gap must be narrower than the travel sector"),
+    CrossRule(("rest_rate_hz", "control_rate_hz"), lambda r, c: r <= c,
+              "the rest rate must not be above the control rate"),
 ), build=_base_safety)
 
 

@@ -209,6 +209,7 @@ class SimNode(Node):
             schedules = {
                 "odom": Schedule(p["odom_rate_hz"]), "joints": Schedule(p["joint_states_rate_hz"]),
                 "scan": Schedule(lidar_rate), "camera": Schedule(self.camera_spec.rate_hz if renderer else 0.0),
+                "clock": Schedule(p["clock_rate_hz"]),
             }
             self.pacer = Pacer(p["real_time_factor"])
             self.pacer.reset(self.sim.time)
@@ -225,7 +226,8 @@ class SimNode(Node):
                     self.get_logger().warning(f"bumper: blocked by {', '.join(report.contacts)}",
                                               throttle_duration_sec=2.0)
                 now = self.sim.time
-                self._publish_clock()
+                if schedules["clock"].due(now):
+                    self._publish_clock()
                 if schedules["odom"].due(now):
                     self._publish_odom()
                 if schedules["joints"].due(now):

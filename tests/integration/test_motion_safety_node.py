@@ -242,3 +242,34 @@ def test_bad_parameters_refuse_to_start(tmp_path):
         assert proc.wait(90) == 2, log.read_text()
         name, value = bad.split(":=")
         assert name in log.read_text() or value in log.read_text(), log.read_text()
+
+
+def _median_interval(peer, since: float) -> float:
+    stamps = [t for t, _, _ in peer.cmds_since(since)]
+    gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]))
+    return gaps[len(gaps) // 2] if gaps else math.inf
+
+
+def test_the_tick_runs_at_the_rest_rate_standing_and_at_the_control_rate_when_commanded(stack):
+    """Issue 18: a base standing without a command gets zeros at rest_rate_hz (5), a command brings
+    control_rate_hz (20) back at once; /diagnostics says which (tick_hz)."""
+    _, peer, _, _ = stack
+    peer.twists.clear()
+    assert wait_for(lambda: (d := peer.diagnostic()) is not None and d[2].get("tick_hz") == "5", 8), peer.diagnostic()
+    rest_from = time.monotonic()
+    time.sleep(2.0)
+    assert 0.15 <= _median_interval(peer, rest_from) <= 0.3
+    assert all(lin == 0.0 and ang == 0.0 for _, lin, ang in peer.cmds_since(rest_from))
+    peer.twists["cmd_vel_nav"] = (0.3, 0.0)
+    try:
+        sent = time.monotonic()
+        assert wait_for(lambda: moving(peer, 0.05), 3)
+        # The first command is acted on when it arrives, not at the next rest tick.
+        first_move = next(t for t, lin, _ in peer.cmds_since(sent) if lin > 0.0)
+        assert first_move - sent < 0.5
+        active_from = time.monotonic()
+        time.sleep(2.0)
+        assert 0.035 <= _median_interval(peer, active_from) <= 0.07
+        assert wait_for(lambda: peer.diagnostic()[2].get("tick_hz") == "20", 3), peer.diagnostic()
+    finally:
+        peer.twists.clear()

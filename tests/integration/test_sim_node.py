@@ -45,16 +45,24 @@ class _Extra:
 
         from carebot.ros_common import RELIABLE_QOS, SENSOR_QOS
 
+        from rosgraph_msgs.msg import Clock
+
         self.scan = self.info = self.joints = None
         self.audio: list = []
+        self.clock: list[float] = []
         self.lock = threading.Lock()
         n = client.node
         n.create_subscription(LaserScan, "scan", lambda m: setattr(self, "scan", m), SENSOR_QOS)
         n.create_subscription(CameraInfo, "camera/camera_info", lambda m: setattr(self, "info", m), SENSOR_QOS)
         n.create_subscription(JointState, "joint_states", lambda m: setattr(self, "joints", m), SENSOR_QOS)
         n.create_subscription(AudioChunk, "speech/audio_in", self._on_audio, 100)
+        n.create_subscription(Clock, "/clock", self._on_clock, RELIABLE_QOS)
         self.cmd = n.create_publisher(Twist, "cmd_vel", RELIABLE_QOS)
         self.head = n.create_publisher(JointTrajectory, "head_controller/joint_trajectory", RELIABLE_QOS)
+
+    def _on_clock(self, msg):
+        with self.lock:
+            self.clock.append(msg.clock.sec + msg.clock.nanosec * 1e-9)
 
     def _on_audio(self, msg):
         with self.lock:
@@ -68,6 +76,20 @@ def test_clock_runs_and_odom_starts_at_the_start_pose(sim):
     x, y, yaw = client.state.pose
     assert (x, y) == pytest.approx(START[:2], abs=1e-6)
     assert yaw == pytest.approx(math.pi, abs=1e-6) or yaw == pytest.approx(-math.pi, abs=1e-6)
+
+
+def test_clock_is_published_at_clock_rate_hz_of_sim_time(sim):
+    """Issue 18: /clock at 20 Hz of sim time (the default clock_rate_hz), not every 10 ms step:
+    each message wakes every node that runs on sim time."""
+    client, extra, *_ = sim
+    t0 = client.state.sim_time
+    assert wait_for(lambda: client.state.sim_time > t0 + 2.0, 30)
+    with extra.lock:
+        stamps = [t for t in extra.clock if t > t0]
+    gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]))
+    assert len(gaps) >= 20
+    assert gaps[len(gaps) // 2] == pytest.approx(0.05, abs=0.005)
+    assert all(gap > 0.035 for gap in gaps)              # never faster than the declared rate
 
 
 def test_lidar_sees_the_walls_at_the_right_range(sim):
