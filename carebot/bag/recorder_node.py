@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -105,9 +106,12 @@ class RecorderNode(Node):
         self.transcript_topics: list[str] = []
         self.started = time.monotonic()
         self._raw_subscriptions = []
-        self.create_timer(options.discovery_s, self.discover)
+        # Steady time: under use_sim_time a paused or not yet started /clock must not stop discovery
+        # or the flushes.
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(options.discovery_s, self.discover, clock=steady)
         if options.flush_s > 0:
-            self.create_timer(options.flush_s, self.writer.flush)
+            self.create_timer(options.flush_s, self.writer.flush, clock=steady)
         self.discover()
 
     @property
