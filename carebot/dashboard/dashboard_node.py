@@ -6,12 +6,14 @@ only when ``camera_view`` is true, ``perception/debug_image``. Serves ``alerts/u
 ``alerts`` is echoed on ``alerts/stored`` once it is in the database: the receipt that
 stops the sender's re-sends (carebot.alert_delivery). The page's chat calls
 ``brain/ask``; its emergency-stop button publishes ``safety/estop`` true and calls
-``safety/trigger_estop``. HTTP runs in its own threads (carebot.dashboard.web); ROS
+``safety/trigger_estop``; a supervisor's reset calls ``safety/reset_estop_with_reason``
+(carebot_interfaces/ResetEstop) with who (``dashboard:<account>``) and the reason typed on
+the page. Alert texts, transcripts and chat questions are never logged at INFO or above
+(they quote people). HTTP runs in its own threads (carebot.dashboard.web); ROS
 callbacks run on a multi-threaded executor, so neither blocks the other.
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -23,7 +25,7 @@ from rclpy.node import Node
 from rclpy.event_handler import SubscriptionEventCallbacks
 
 from carebot_interfaces.msg import Alert, RobotStatus, Transcript
-from carebot_interfaces.srv import Ask, UpdateAlert
+from carebot_interfaces.srv import Ask, ResetEstop, UpdateAlert
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
@@ -33,24 +35,19 @@ from carebot import alerts
 from carebot.alert_delivery import ALERTS_QOS, ALERTS_TOPIC, RECEIPTS_QOS, RECEIPTS_TOPIC
 from carebot.dashboard import ros_convert
 from carebot.dashboard.alerts import AlertActionError, AlertBook, AlertRecord, StaffAction
-from carebot.dashboard.auth import Authenticator, parse_accounts, verify_password
-from carebot.dashboard.parameters import DASHBOARD
+from carebot.dashboard.auth import DEVICE_TRUST_S, Authenticator, demo_accounts
+from carebot.dashboard.locale import SiteLocale
+from carebot.dashboard.parameters import DASHBOARD, DashboardSettings, tls_context
 from carebot.dashboard.site_map import load_map
-from carebot.dashboard.store import DashboardStore
-from carebot.dashboard.web import DashboardApp, DashboardServer, LinkError
+from carebot.dashboard.store import DashboardStore, default_database
+from carebot.dashboard.web import DashboardApp, DashboardServer, HttpPolicy, LinkError
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.diagnostics_board import DiagnosticsBoard, StatusEntry, level_of
 from carebot.node_runner import run_node
 from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
 
 NODE_NAME = "dashboard"
-DEMO_PASSWORD = "carebot-demo"    # of the shipped example accounts (config/*.yaml)
-EXPIRY_PERIOD_S = 60.0            # how often old transcripts and sessions are deleted
-
-
-def default_database() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "carebot" / "dashboard.sqlite3"
+EXPIRY_PERIOD_S = 60.0            # how often old transcripts, alert details, sessions and audit rows go
 
 
 class DashboardNode(Node):
@@ -58,22 +55,27 @@ class DashboardNode(Node):
 
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
-        p = declare_table(self, DASHBOARD)   # ParameterError (a ValueError) stops the start
-        accounts = parse_accounts(list(p["staff_accounts"] or []))   # ValueError names the entry
+        # ParameterError (a ValueError) stops the start: a bad account entry, a weak hash, and
+        # beyond loopback no TLS, no allowed_hosts or a demo password (carebot.dashboard.parameters).
+        p: DashboardSettings = declare_table(self, DASHBOARD)
+        accounts = p.accounts
         if not accounts:
             self.get_logger().warning("no staff_accounts configured: nobody can log in; add one "
                                       "with `carebot dashboard hash-password`")
-        for name in (name for name, stored in accounts.items() if verify_password(DEMO_PASSWORD, stored)):
+        for name in demo_accounts(accounts):     # refused beyond loopback; here only a warning
             self.get_logger().warning(f"staff account {name!r} still has the demo password: replace "
                                       "its hash (`carebot dashboard hash-password`) before real use")
-        self._ask_timeout_s = float(p["ask_timeout_s"])
-        self._estop_timeout_s = float(p["estop_timeout_s"])
-        self._jpeg_quality = int(p["camera_jpeg_quality"])
-        self._retention_s = float(p["transcript_retention_s"])
-        self._camera_view = bool(p["camera_view"])
+        self._ask_timeout_s = p.ask_timeout_s
+        self._estop_timeout_s = p.estop_timeout_s
+        self._jpeg_quality = p.camera_jpeg_quality
+        self._retention_s = p.transcript_retention_s
+        self._audit_retention_s = p.audit_retention_s
+        self._camera_view = p.camera_view
 
-        database = Path(p["database"]).expanduser() if p["database"] else default_database()
+        database = Path(p.database).expanduser() if p.database else default_database()
         self.store = DashboardStore(database)
+        for note in self.store.permission_notes:
+            self.get_logger().warning(f"database permissions narrowed: {note}")
         # Durable like every alert publisher: our own subscription (TRANSIENT_LOCAL, for the
         # senders' history) matches only durable publishers.
         self._alert_pub = self.create_publisher(Alert, ALERTS_TOPIC, ALERTS_QOS)
@@ -81,11 +83,11 @@ class DashboardNode(Node):
         self._malformed_alerts = 0
         self._incompatible_alert_publishers = 0
         self.book = AlertBook(self.store, publish=self._publish_alert)
-        auth = Authenticator(accounts, self.store, float(p["session_timeout_s"]))
+        auth = Authenticator(accounts, self.store, p.session_timeout_s, session_max_s=p.session_max_s)
         try:
-            site_map = load_map(p["world"]) if p["world"] else {}
+            site_map = load_map(p.world) if p.world else {}
         except (OSError, ValueError) as exc:
-            self.get_logger().warning(f"no map: world {p['world']!r}: {exc}")
+            self.get_logger().warning(f"no map: world {p.world!r}: {exc}")
             site_map = {}
 
         # Robot state the page shows; written by callbacks, read by HTTP threads.
@@ -116,17 +118,24 @@ class DashboardNode(Node):
         self._estop_pub = self.create_publisher(Bool, "safety/estop", RELIABLE_QOS)
         self._ask_client = self.create_client(Ask, "brain/ask", callback_group=client_group)
         self._trigger_client = self.create_client(Trigger, "safety/trigger_estop", callback_group=client_group)
-        self._reset_client = self.create_client(Trigger, "safety/reset_estop", callback_group=client_group)
+        # Who and why, kept by base_safety with the reset (std_srvs/Trigger says neither).
+        self._reset_client = self.create_client(ResetEstop, "safety/reset_estop_with_reason",
+                                                callback_group=client_group)
 
+        policy = HttpPolicy(allowed_hosts=p.allowed_hosts, allowed_origins=p.allowed_origins,
+                            tls=tls_context(p.tls_certificate, p.tls_private_key) if p.tls else None,
+                            max_connections=p.max_connections,
+                            max_connections_per_client=p.max_connections_per_client)
         app = DashboardApp(book=self.book, store=self.store, auth=auth, link=self, site_map=site_map,
-                           camera_enabled=self._camera_view, title=str(p["title"]),
+                           camera_enabled=self._camera_view, title=p.title,
                            transcript_retention_s=self._retention_s,
-                           secure_cookie=bool(p["secure_cookie"]),
-                           log=lambda message: self.get_logger().debug(message))
+                           secure_cookie=p.secure_cookie,
+                           locale=SiteLocale(p.language, p.time_zone),
+                           log=lambda message: self.get_logger().debug(message), policy=policy)
         self.app = app
-        self.server = DashboardServer(app, str(p["host"]), int(p["port"])).start()
-        self.get_logger().info(f"dashboard serving {self.server.url} "
-                               f"({len(accounts)} staff account(s), database {database})")
+        self.server = DashboardServer(app, p.host, p.port).start()
+        roles = ", ".join(f"{a.name} ({a.role.value})" for a in accounts.values()) or "none"
+        self.get_logger().info(f"dashboard serving {self.server.url} (staff: {roles}; database {database})")
 
         self._health = HealthReport(f"carebot/{NODE_NAME}")
         self._diagnostics = DiagnosticsPublisher(self)
@@ -150,7 +159,9 @@ class DashboardNode(Node):
         # Stored (or already held in this or a later state): the receipt, the message unchanged.
         self._receipt_pub.publish(msg)
         if changed is not None:
-            self.get_logger().info(f"alert {changed.id} {changed.kind.name} {changed.state.name}: {changed.message}")
+            # The words stay out of the log: they may quote a resident (they are in the database,
+            # where they expire with the transcripts).
+            self.get_logger().info(f"alert {changed.id} {changed.kind.name} {changed.state.name}")
 
     def _on_incompatible_alert_publisher(self, info) -> None:
         self._incompatible_alert_publishers = int(info.total_count)
@@ -197,9 +208,13 @@ class DashboardNode(Node):
     def _expire(self) -> None:
         now = time.time()
         removed = self.store.expire_transcripts(now - self._retention_s)
+        cut = self.store.expire_alert_details(now - self._retention_s)
         self.store.expire_sessions(now)
-        if removed:
-            self.get_logger().info(f"deleted {removed} transcript(s) older than {self._retention_s:.0f} s")
+        self.store.expire_devices(now - DEVICE_TRUST_S)
+        self.store.expire_audit(now - self._audit_retention_s)
+        if removed or cut:
+            self.get_logger().info(f"deleted {removed} transcript(s) and the details of {cut} alert(s) older than "
+                                   f"{self._retention_s:.0f} s")
 
     def _publish_health(self) -> None:
         open_alerts = sum(1 for record in self.book.listing(resolved_limit=0) if record.is_open)
@@ -207,6 +222,9 @@ class DashboardNode(Node):
         level, message = Level.OK, f"serving {self.server.url}"
         if http["server_errors"]:
             level, message = Level.WARN, f"{http['server_errors']} server error(s) in the last period"
+        elif http["throttled_logins"] or http["refused_connections"]:
+            level, message = Level.WARN, (f"{http['throttled_logins']} login(s) throttled, "
+                                          f"{http['refused_connections']} connection(s) refused in the last period")
         if self._malformed_alerts:
             level, message = Level.WARN, f"{self._malformed_alerts} malformed alert(s) ignored (see the log)"
         if self._incompatible_alert_publishers:
@@ -216,7 +234,8 @@ class DashboardNode(Node):
                          brain_ready=self._ask_client.service_is_ready(),
                          estop_service_ready=self._trigger_client.service_is_ready(),
                          camera_view=self._camera_view, malformed_alerts=self._malformed_alerts,
-                         incompatible_alert_publishers=self._incompatible_alert_publishers, **http)
+                         incompatible_alert_publishers=self._incompatible_alert_publishers,
+                         open_connections=self.server.open_connections, **http)
         self._diagnostics.publish(self._health)
 
     # ------------------------------------------------------------------ RobotLink (HTTP threads)
@@ -257,10 +276,11 @@ class DashboardNode(Node):
         except LinkError as exc:
             return {"published": True, "service_ok": False, "message": str(exc)}
 
-    def reset_estop(self, user: str) -> dict:
+    def reset_estop(self, user: str, reason: str) -> dict:
         self.get_logger().warning(f"emergency stop reset requested from the dashboard by {user}")
-        result = self._call(self._reset_client, Trigger.Request(), self._estop_timeout_s, "safety/reset_estop")
-        return {"ok": bool(result.success), "message": result.message}
+        request = ResetEstop.Request(who=f"dashboard:{user}", why=reason)
+        result = self._call(self._reset_client, request, self._estop_timeout_s, "safety/reset_estop_with_reason")
+        return {"ok": bool(result.success), "was_engaged": bool(result.was_engaged), "message": result.message}
 
     def camera_jpeg(self) -> bytes | None:
         with self._lock:

@@ -15,7 +15,7 @@ from pathlib import Path
 from carebot.dashboard.auth import hash_password
 
 PASSWORD = "nurse-test-pass"
-_HASH = hash_password(PASSWORD, n=2 ** 12)       # cheaper than production, same format
+_HASH = hash_password(PASSWORD)       # production cost: the dashboard refuses cheaper hashes
 CAREBOT = [sys.executable, "-m", "carebot.cli"]
 
 
@@ -26,10 +26,11 @@ def free_port() -> int:
 
 
 def write_config(folder: Path, port: int, **extra: str) -> Path:
-    """A site file with a dashboard on ``port`` and its database in ``folder``."""
+    """A site file with a dashboard on ``port`` and its database in ``folder``; accounts
+    ``nurse`` (staff) and ``supervisor`` (supervisor), both with PASSWORD."""
     lines = ["dashboard:", "  ros__parameters:", f"    port: {port}",
              f"    database: {folder / 'dashboard.sqlite3'}", "    world: care_home",
-             "    staff_accounts:", f'      - "nurse:{_HASH}"']
+             "    staff_accounts:", f'      - "nurse:{_HASH}"', f'      - "supervisor:supervisor:{_HASH}"']
     lines += [f"    {key}: {value}" for key, value in extra.items()]
     path = folder / "site.yaml"
     path.write_text("\n".join(lines) + "\n")

@@ -100,9 +100,9 @@ def _alert_state(driver, alert_id):
     return cards[0].get_attribute("data-state") if cards else None
 
 
-def _login(driver, url):
+def _login(driver, url, user="nurse"):
     driver.get(url)
-    _wait(driver).until(EC.visibility_of_element_located((By.ID, "login-user"))).send_keys("nurse")
+    _wait(driver).until(EC.visibility_of_element_located((By.ID, "login-user"))).send_keys(user)
     driver.find_element(By.ID, "login-password").send_keys(PASSWORD)
     driver.find_element(By.ID, "login-submit").click()
     _wait(driver).until(EC.visibility_of_element_located((By.ID, "main-view")))

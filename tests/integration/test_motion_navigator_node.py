@@ -92,7 +92,9 @@ def test_cancel_then_emergency_stop_aborts(stack):
     assert res.result.error_code == NavError.EMERGENCY_STOP
     _, result = peer.send_goal("corridor")                # refused while the stop holds
     assert peer.wait(result, 5).result.error_code == NavError.EMERGENCY_STOP
-    assert peer.call(peer.reset).success
+    # The site file refuses an anonymous reset (allow_anonymous_reset: false): who and why.
+    assert not peer.call(peer.reset).success
+    assert peer.call(peer.reset_with_reason, request=peer.ResetEstop.Request(who="test:nurse", why="path clear")).success
 
 
 def test_the_arm_is_tucked_before_the_base_turns(stack):

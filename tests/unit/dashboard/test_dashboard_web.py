@@ -1,5 +1,6 @@
 """The dashboard's HTTP API on a real server; the robot side is a recorded stand-in
-(the ROS link is tested over DDS in tests/integration/test_dashboard_browser.py)."""
+(the ROS link is tested over DDS in tests/integration/test_dashboard_browser.py). Attacks on
+the same server are in test_dashboard_attacks.py."""
 import json
 import urllib.error
 import urllib.request
@@ -37,11 +38,17 @@ class RecordedLink:
         self.calls.append(("estop", user))
         return {"published": True, "service_ok": False, "message": "not available"}
 
-    def reset_estop(self, user):
-        raise LinkError("safety/reset_estop is not available")
+    def reset_estop(self, user, reason):
+        self.calls.append(("reset", user, reason))
+        if not self.brain_up:
+            raise LinkError("safety/reset_estop_with_reason is not available")
+        return {"ok": True, "was_engaged": True, "message": f"released by dashboard:{user}: {reason}"}
 
     def camera_jpeg(self):
         return b"\xff\xd8fake"
+
+
+HASH = auth.hash_password("password1")       # production cost: each login below takes 1-4 s here
 
 
 @pytest.fixture()
@@ -49,7 +56,7 @@ def dashboard(tmp_path):
     store = DashboardStore(tmp_path / "web.sqlite3")
     published = []
     book = AlertBook(store, publish=published.append)
-    accounts = auth.parse_accounts(["nurse:" + auth.hash_password("password1", n=2 ** 10)])
+    accounts = auth.parse_accounts([f"nurse:{HASH}", f"anna:supervisor:{HASH}"])
     link = RecordedLink()
     app = DashboardApp(book=book, store=store, auth=auth.Authenticator(accounts, store, 600.0), link=link,
                        site_map={"width": 10.0, "height": 5.0}, camera_enabled=False)
@@ -80,8 +87,8 @@ class Client:
         return status, json.loads(raw) if raw else {}
 
 
-def _login(client):
-    return client.json("POST", "/api/login", {"user": "nurse", "password": "password1"})
+def _login(client, user="nurse"):
+    return client.json("POST", "/api/login", {"user": user, "password": "password1"})
 
 
 def test_page_and_health_are_public_api_needs_login(dashboard):
@@ -102,8 +109,9 @@ def test_login_cookie_and_wrong_password(dashboard):
     status, body, headers = client.request("POST", "/api/login", {"user": "nurse", "password": "password1"})
     assert status == 200
     cookie = headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert client.json("GET", "/api/me") == (200, {"user": "nurse"})
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie    # loopback, no TLS
+    may = ["acknowledge", "camera", "chat", "estop", "resolve", "view"]
+    assert client.json("GET", "/api/me") == (200, {"user": "nurse", "role": "staff", "may": may})
     assert client.json("POST", "/api/logout", {})[0] == 200
     assert client.json("GET", "/api/me")[0] == 401
 
@@ -148,11 +156,29 @@ def test_chat_estop_camera_and_errors(dashboard):
     assert client.json("POST", "/api/ask", {"text": "  "})[0] == 400
     assert client.json("POST", "/api/estop", {}) == (200, {"published": True, "service_ok": False,
                                                            "message": "not available"})
-    assert client.json("POST", "/api/estop/reset", {})[0] == 503
+    assert client.json("POST", "/api/estop/reset", {"reason": "all clear"})[0] == 403   # staff: no
+    assert client.json("GET", "/api/audit")[0] == 403
     assert client.request("GET", "/api/camera.jpg")[0] == 404      # disabled in config
     app.camera_enabled = True
     status, frame, headers = client.request("GET", "/api/camera.jpg")
     assert status == 200 and headers["Content-Type"] == "image/jpeg" and frame.startswith(b"\xff\xd8")
+
+
+def test_a_supervisor_releases_the_estop_with_a_reason(dashboard):
+    server, app, link, _ = dashboard
+    client = Client(server.url)
+    status, me = _login(client, "anna")
+    assert status == 200 and me["role"] == "supervisor" and "reset_estop" in me["may"]
+    assert client.json("GET", "/api/state")[1]["may"] == me["may"]          # the page shows its buttons by it
+    assert client.json("POST", "/api/estop/reset", {})[0] == 400             # no reason, no reset
+    assert client.json("POST", "/api/estop/reset", {"reason": "  ok "})[0] == 400
+    status, body = client.json("POST", "/api/estop/reset", {"reason": "resident back in bed,  path clear"})
+    assert status == 200 and body["ok"] and link.calls[-1] == ("reset", "anna", "resident back in bed, path clear")
+    link.brain_up = False
+    assert client.json("POST", "/api/estop/reset", {"reason": "path clear"})[0] == 503
+    status, audit = client.json("GET", "/api/audit?action=estop_reset")
+    assert [(e["actor"], e["detail"], e["outcome"].split(":")[0]) for e in audit["events"]] == [
+        ("anna", "resident back in bed, path clear", "ok"), ("anna", "path clear", "unavailable")]
 
 
 def test_login_throttling(dashboard):
@@ -160,7 +186,7 @@ def test_login_throttling(dashboard):
     client = Client(server.url)
     codes = [client.json("POST", "/api/login", {"user": "nurse", "password": "guess"})[0] for _ in range(6)]
     assert codes[:5] == [401] * 5 and codes[5] == 429
-    assert _login(client)[0] == 429                    # even the right password waits
+    assert _login(client)[0] == 429                    # even the right password waits, from this address
 
 
 def test_request_stats_for_diagnostics():
@@ -171,7 +197,9 @@ def test_request_stats_for_diagnostics():
     for ms in range(1, 21):
         stats.add(ms / 1000, failed=ms == 20)
     now[0] = 2.0
+    stats.count("failed_logins")
     figures = stats.take()
-    assert figures == {"requests_per_s": 10.0, "latency_p95_ms": 20.0, "latency_max_ms": 20.0, "server_errors": 1}
+    assert figures == {"requests_per_s": 10.0, "latency_p95_ms": 20.0, "latency_max_ms": 20.0, "server_errors": 1,
+                       "refused_connections": 0, "failed_logins": 1, "throttled_logins": 0, "bad_requests": 0}
     now[0] = 3.0
     assert stats.take()["requests_per_s"] == 0.0
