@@ -87,12 +87,14 @@ def _browser(profile_dir):
 
 
 def _config(folder: Path, port: int) -> Path:
-    """A Chinese site: language zh-CN, Guangzhou's clock; two staff accounts (same password)."""
+    """A Chinese site: language zh-CN, Guangzhou's clock; two staff accounts and a supervisor
+    (same password)."""
     path = folder / "site.yaml"
     path.write_text("\n".join([
         "dashboard:", "  ros__parameters:", f"    port: {port}", f"    database: {folder / 'dashboard.sqlite3'}",
         "    world: care_home", '    title: "颐康护理院 · 护士站"', "    language: zh-CN", f"    time_zone: {SITE_ZONE}",
-        "    staff_accounts:", f'      - "nurse:{_HASH}"', f'      - "night:{_HASH}"']) + "\n")
+        "    staff_accounts:", f'      - "nurse:{_HASH}"', f'      - "night:{_HASH}"',
+        f'      - "boss:supervisor:{_HASH}"']) + "\n")
     return path
 
 
@@ -279,17 +281,29 @@ def test_confirmations_and_errors_in_the_chosen_language(site):
     driver.find_element(By.ID, "chat-input").send_keys("厨房在哪里？")
     driver.find_element(By.ID, "chat-send").click()
     _wait(driver).until(lambda d: text("error.robot_unavailable", "zh-CN") in d.find_element(By.ID, "chat-log").text)
-    # the emergency stop latched: the reset button and its confirmation in Chinese
+    # the emergency stop latched: a staff account is told who may release it, in Chinese ...
     status = RobotStatus(mode=RobotStatus.MODE_EMERGENCY_STOP, emergency_stop=True, stop_reason="dashboard")
     peer._status_pub.publish(status)
+    note = _wait(driver).until(EC.visibility_of_element_located((By.ID, "estop-reset-note")))
+    assert note.text == "只有主管可以解除紧急停止。" and not driver.find_element(By.ID, "estop-reset").is_displayed()
+    assert "紧急停止" in driver.find_element(By.ID, "robot-summary").text
+    assert driver.find_element(By.ID, "user-role").text == "护理员"
+    _walk(driver, "zh-CN")
+    # ... a supervisor gets the button, its confirmation and the question why, in Chinese
+    driver.find_element(By.ID, "logout-button").click()
+    _logged_in(driver, url, user="boss")
+    assert driver.find_element(By.ID, "user-role").text == "主管"
     button = _wait(driver).until(EC.element_to_be_clickable((By.ID, "estop-reset")))
     assert button.text == "解除紧急停止"
-    assert "紧急停止" in driver.find_element(By.ID, "robot-summary").text
     button.click()
     dialog = _wait(driver).until(EC.alert_is_present())
     assert dialog.text == "确定解除紧急停止吗？机器人可能会再次移动。"
-    dialog.dismiss()
+    dialog.accept()
+    question = _wait(driver).until(EC.alert_is_present())
+    assert question.text == "为什么可以让机器人重新移动？（将记入日志）"
+    question.dismiss()                        # no reason: nothing is sent
     _walk(driver, "zh-CN")
     Select(driver.find_element(By.ID, "language-select")).select_by_value("en")
     _wait(driver).until(lambda d: d.find_element(By.ID, "estop-reset").text == "Reset emergency stop")
+    assert driver.find_element(By.ID, "user-role").text == "supervisor"
     _walk(driver, "en")
