@@ -42,7 +42,7 @@ def register(subparsers) -> None:
                         help="lexical knowledge retrieval and safety rules only, no embedding models (faster start)")
     parser.add_argument("--verbose", action="store_true", help="log LLM attempts on stderr")
     parser.add_argument("--ros", action="store_true",
-                        help="ask the running stack's brain (service brain/ask, current ROS_DOMAIN_ID) instead")
+                        help="ask the running stack's brain (service brain/ask, the site's ROS domain) instead")
     parser.add_argument("--execute", action="store_true", help="with --ros: the robot carries the plan out")
     parser.add_argument("--timeout", type=float, default=60.0, help="with --ros: seconds to wait for the answer")
     parser.set_defaults(func=run)
@@ -139,6 +139,12 @@ def run(args) -> int:
             print("carebot ask: --jsonl answers locally; it does not combine with --ros", file=sys.stderr)
             return 2
         try:
+            import os
+
+            from carebot import bringup, dds_confinement
+
+            # The running stack's DDS: the site's domain and carebot's loopback-only profile.
+            os.environ.update(dds_confinement.stack_environment(os.environ, bringup.site_config(args.site)))
             answer = ask_ros(" ".join(args.text), args.person, args.language, args.execute, args.timeout)
         except TimeoutError as exc:
             print(f"carebot ask: {exc}", file=sys.stderr)
