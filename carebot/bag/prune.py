@@ -35,7 +35,8 @@ def prune(bag: Path, now: _dt.datetime | None = None) -> list[str]:
     now = now or _dt.datetime.now(_dt.timezone.utc)
     bag = Path(bag)
     info = read_info(bag)
-    expired = expired_topics(info.custom_data, now)
+    # Only topics the bag holds: a clip cut without them keeps its parent's expiry note and stays as it is.
+    expired = [t for t in expired_topics(info.custom_data, now) if info.topic(t) is not None]
     if not expired:
         return []
     keep = [t.name for t in info.topics if t.name not in expired]
@@ -52,4 +53,4 @@ def prune(bag: Path, now: _dt.datetime | None = None) -> list[str]:
     bag.rename(old)
     work.rename(bag)
     shutil.rmtree(old)
-    return [t for t in expired if info.topic(t) is not None]
+    return expired

@@ -103,6 +103,9 @@ def write_report(results: list[ScenarioResult], out_dir: Path) -> Path:
         lines += ["| sim s | wall s | | event |", "|---|---|---|---|"]
         for e in r.events:
             lines.append(f"| {e.sim_time:.2f} | {e.wall_s:.1f} | {e.kind} | {e.text} |")
+        if (out_dir / r.name / "bag" / "metadata.yaml").is_file():
+            lines += ["", f"Recording: `{r.name}/bag` (`carebot bag info {r.name}/bag`; replay with "
+                          "`carebot bag play --clock`, docs/bag.md)."]
         figure = path_figure(r, out_dir / r.name / "path.png")
         if figure:
             lines += ["", f"![path of the robot]({r.name}/{figure.name})"]

@@ -16,7 +16,7 @@ from carebot.bag import live_view, msgdefs
 from carebot.bag.parameters import LIVE_VIEW
 from carebot.bag.playback import PlaybackClock, parse_sync
 from carebot.bag.prune import find_bags, prune
-from carebot.bag.store import BagWriter, QosRecord, read_info
+from carebot.bag.store import BagWriter, QosRecord, copy_bag, read_info
 from carebot.bag.topics import (KEY_EXPIRES, KEY_REMOVED, Privacy, Selection, expired_topics, privacy_of,
                                 retention_data, site_retention_s)
 
@@ -108,6 +108,12 @@ def test_prune_removes_only_expired_transcripts(tmp_path):
     assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["new", "old"]     # no leftovers
     assert read_info(tmp_path / "site" / "new").topic("/speech/transcript").count == 5
     assert prune(tmp_path / "site" / "old") == []                                      # once only
+    # A clip without the transcript topic keeps its parent's expiry note and is left alone.
+    clip = tmp_path / "clip"
+    copy_bag(tmp_path / "site" / "new", clip, topics=["/chatter"],
+             custom_data=retention_data(["/speech/transcript"], -10.0, dt.datetime.now(UTC)))
+    before = (clip / "clip_0.mcap").stat().st_mtime_ns
+    assert prune(clip) == [] and (clip / "clip_0.mcap").stat().st_mtime_ns == before
 
 
 # --------------------------------------------------------------------------- replay timing
