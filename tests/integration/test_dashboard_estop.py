@@ -31,11 +31,11 @@ def test_stop_button_latches_base_safety_and_reset_releases_it(tmp_path):
         _login(driver, f"http://127.0.0.1:{port}/")                 # a staff account: may stop, not release
         summary = lambda d: d.find_element(By.ID, "robot-summary").text  # noqa: E731
         _wait(driver, 60).until(lambda d: summary(d).startswith("robot: ") and "no status" not in summary(d))
-        assert "EMERGENCY STOP" not in summary(driver)
+        assert "emergency stop" not in summary(driver).lower()
 
         driver.find_element(By.ID, "estop-button").click()
         _wait(driver).until(lambda d: d.find_element(By.ID, "estop-button").text == "STOPPED")  # service confirmed
-        _wait(driver).until(lambda d: "EMERGENCY STOP" in summary(d))
+        _wait(driver).until(lambda d: "emergency stop" in summary(d).lower())
         assert not driver.find_element(By.ID, "estop-reset").is_displayed()
 
         driver.delete_all_cookies()
@@ -46,7 +46,7 @@ def test_stop_button_latches_base_safety_and_reset_releases_it(tmp_path):
         prompt = driver.switch_to.alert          # ... and why it is safe to move again
         prompt.send_keys("resident back in bed, path clear")
         prompt.accept()
-        _wait(driver).until(lambda d: "EMERGENCY STOP" not in summary(d))
+        _wait(driver).until(lambda d: "emergency stop" not in summary(d).lower())
         assert not driver.find_element(By.ID, "estop-reset").is_displayed()
     finally:
         if driver is not None:
