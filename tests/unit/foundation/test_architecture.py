@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 CAREBOT = ROOT / "carebot"
-ROLES = ("brain", "dashboard", "fleet", "launcher", "motion", "perception", "sim", "speech")
+ROLES = ("bag", "brain", "dashboard", "fleet", "launcher", "motion", "perception", "sim", "speech")
 
 # Besides the *_node.py files: the shared ROS glue, the executor and the node runner,
 # the command-line tools that talk to a running stack, and the scenario client.
