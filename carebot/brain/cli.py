@@ -40,6 +40,8 @@ def register(subparsers) -> None:
     parser.add_argument("--language", choices=("", "en", "zh"), default="", help="reply language (default: detect)")
     parser.add_argument("--no-embeddings", action="store_true",
                         help="lexical knowledge retrieval and safety rules only, no embedding models (faster start)")
+    parser.add_argument("--resident-memory", metavar="FILE", default="",
+                        help="SQLite file of what residents told (with consent); default: kept for this run only")
     parser.add_argument("--verbose", action="store_true", help="log LLM attempts on stderr")
     parser.add_argument("--ros", action="store_true",
                         help="ask the running stack's brain (service brain/ask, the site's ROS domain) instead")
@@ -80,7 +82,12 @@ def ask_ros(text: str, person: str, language: str, execute: bool, timeout: float
 def _brains(args, llm):
     """One Brain per site, made on first use; the safety net's similarity check is shared."""
     from carebot.brain.dialogue import Brain
+    from carebot.brain.resident_memory import ResidentMemory
     from carebot.brain.safety_rules import SafetyNet
+    from carebot.brain.tools import DEFAULT_RATE_LIMITS
+
+    # What residents tell is kept for this run only (in memory), unless a file is named.
+    residents = ResidentMemory(args.resident_memory or ":memory:")
 
     similarity = None
     if not args.no_embeddings:
@@ -89,10 +96,15 @@ def _brains(args, llm):
         similarity = load_similarity()
     cache: dict[str, Brain] = {}
 
+    # A batch only plans (nothing is executed): the rate limits that protect a running robot
+    # from a runaway plan would only turn the 31st line's reply into "I have just done that".
+    limits = {tool: (10 ** 6, 1.0) for tool in DEFAULT_RATE_LIMITS} if args.jsonl else None
+
     def brain_for(site: str) -> Brain:
         if site not in cache:
             cache[site] = Brain(site, llm=llm, use_embeddings=not args.no_embeddings,
-                                safety=SafetyNet(similarity))
+                                safety=SafetyNet(similarity), rate_limits=limits,
+                                residents=residents)
         return cache[site]
     return brain_for
 

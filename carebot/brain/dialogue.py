@@ -1,13 +1,21 @@
 """The brain's decision pipeline for one utterance (pure, no ROS).
 
-Order, cheapest and safest first:
+Order, cheapest and safest first; each layer answers only what it knows it can:
 1. the safety net (distress -> staff alert of the right kind + what the robot did;
    stop -> stop now), rules and then the similarity check (``safety_rules.SafetyNet``),
-2. confirmation of an active reminder; "yes" to the robot's offer to call staff,
-3. rule intents (go to / where is / gestures / staff / reminders / greetings),
-4. knowledge retrieval (answer with a cited fact; route to the place it names;
-   a question the knowledge base does not cover: say so and offer staff),
-5. the LLM with tools, its plan validated as a whole; on failure a spoken fallback.
+2. confirmation of an active reminder; "pardon?" (the last reply again, slower);
+   "forget what I told you"; the answer to "shall I remember that?"; "yes" to the
+   robot's offer to guide, to call staff, or to another riddle,
+3. rule intents (go to / where is / gestures / staff / reminders), greetings and thanks
+   (the companionship layer's words, with a wave or a nod),
+4. social talk the companionship rules recognise (loneliness, grief, a story ...):
+   ``companion.py`` answers it when no capable LLM is there to (``small_talk``),
+5. knowledge retrieval, only when confident (answer with a cited fact; route to the place),
+6. social talk the similarity check recognises (as 4),
+7. the LLM with the retrieved facts as data, its reply guarded (``reply_guard``) and
+   streamed sentence by sentence, its plan validated as a whole. When no LLM can answer:
+   the companionship reply, "I don't have that information" for a question nothing
+   covers, else the spoken fallback.
 
 Every plan, from any layer, passes the ToolValidator before it is returned.
 """
@@ -23,10 +31,17 @@ from enum import Enum
 from typing import Callable, Mapping
 
 from carebot.alerts import AlertKind, AlertRecord, Severity, new_alert
-from carebot.brain.intents import Intent, IntentKind, PlaceIndex, detect_intent, is_affirmative, is_question
+from carebot.brain.companion import Companion, Reply, Topic, TopicSimilarity, load_examples
+from carebot.brain.intents import (Intent, IntentKind, PlaceIndex, detect_intent, is_affirmative, is_declined, is_question,
+                                   is_repeat_request)
 from carebot.brain.knowledge import Hit, KnowledgeBase, Retriever, load_knowledge
-from carebot.brain.llm_client import LLMClient, LLMError
+from carebot.brain.llm_client import Backend, LLMClient, LLMError
 from carebot.brain.memory import ConversationMemory
+from carebot.brain.reply_guard import ReplyGuard
+from carebot.brain.resident_memory import (Fact, ResidentMemory, extract_facts, is_forget_request,
+                                           is_remember_request)
+from carebot.brain.sentences import SentenceSplitter, split_sentences
+from carebot.brain.utterance import Utterance
 from carebot.brain.reminders import ReminderScheduler, parse_time_expression
 from carebot.brain.safety_rules import SafetyAction, SafetyNet, language_of
 from carebot.brain.tools import (DEFAULT_RATE_LIMITS, ToolCall, ToolName, ToolPolicy, ToolRejected,
@@ -40,7 +55,16 @@ log = logging.getLogger("carebot.brain.dialogue")
 class Source(str, Enum):
     RULE = "rule"
     KNOWLEDGE = "knowledge"
+    COMPANION = "companion"     # social talk answered without an LLM
     LLM = "llm"
+
+
+class SmallTalk(str, Enum):
+    """Who answers social talk (loneliness, grief, a story ...) that the companionship layer recognises."""
+
+    AUTO = "auto"               # the companionship layer, unless a capable LLM (cloud or self-hosted) is configured
+    COMPANION = "companion"     # always the companionship layer (fast, predictable)
+    LLM = "llm"                 # the LLM, with the companionship reply as its guard's replacement
 
 
 URGENCY_SEVERITY = {"low": Severity.INFO, "normal": Severity.WARNING, "high": Severity.CRITICAL,
@@ -67,6 +91,15 @@ _T = {  # fixed sentences, English and Chinese
     "declined": ("All right.", "好的。"),
     "fallback": ("Sorry, I cannot answer that right now. I can call a member of staff for you.",
                  "对不起，我现在无法回答。我可以帮您叫工作人员。"),
+    "repeat_nothing": ("I haven't said anything yet. How can I help you?", "我还没说什么呢。有什么可以帮您？"),
+    "consent_ask": ("Would you like me to remember that {fact}, so we can talk about it another time?",
+                    "要我记住{fact}吗？下次我们可以接着聊。"),
+    "consent_yes": ("Thank you, I will remember that.", "好的，我记住了。"),
+    "consent_no": ("All right, I won't keep it.", "好的，我不记。"),
+    "remembered": ("I will remember that {fact}.", "好的，我记住了：{fact}。"),
+    "forgotten": ("All right, I have forgotten everything you told me.", "好的，您跟我说过的事我都忘掉了。"),
+    "forget_nothing": ("I haven't kept anything you told me.", "我没有记下您说过的任何事。"),
+    "no_memory": ("I'm sorry, I can't keep that for you here.", "对不起，我这里记不下来。"),
 }
 
 
@@ -91,6 +124,10 @@ class Decision:
     rejected: str = ""          # why a plan was rejected, for logs
     llm_error: str = ""
     citations: list[str] = field(default_factory=list)
+    topic: str = ""             # the social topic the companionship layer answered
+    guard: str = ""             # why the LLM's reply was replaced or cut short (reply_guard)
+    repeat: bool = False        # "pardon?": the last reply said again (speech says it slower)
+    spoken_live: bool = False   # its speech was handed over sentence by sentence while deciding
 
     def to_json(self) -> dict:
         return {"reply": self.reply, "actions": [a.to_json() for a in self.actions],
@@ -132,12 +169,24 @@ class Brain:
                  use_embeddings: bool = True, max_speed_mps: float = 0.5, safety: SafetyNet | None = None,
                  rate_limits: Mapping[str, tuple[int, float]] | None = None,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], datetime] = datetime.now,
-                 alert_language: str = "en"):
+                 alert_language: str = "en", embedding_model: str = "e5", companion: Companion | None = None,
+                 residents: ResidentMemory | None = None, resident_memory_to_cloud: bool = False,
+                 small_talk: SmallTalk | str = SmallTalk.AUTO):
         self.site = site
         self.alert_language = alert_language   # what staff read in alerts: the site's language
         self.kb = knowledge or load_knowledge(site)
         self.places = PlaceIndex(dict(places) if places is not None else site_places(site))
-        self.retriever = retriever or Retriever(self.kb, use_embeddings=use_embeddings)
+        self.retriever = retriever or Retriever(self.kb, use_embeddings=use_embeddings, embedding_model=embedding_model)
+        self.small_talk = SmallTalk(small_talk)
+        # What residents chose to tell (SQLite, with consent); None: nothing is kept.
+        self.residents = residents
+        self.resident_memory_to_cloud = resident_memory_to_cloud
+        self.companion = companion or Companion(self.kb.programme, label=self._label, wall_clock=wall_clock, clock=clock,
+                                                similarity=self._topic_similarity(use_embeddings, embedding_model))
+        # Facts told while consent is asked: person -> (facts, when).
+        self._consent_asked: dict[str, tuple[list[Fact], float]] = {}
+        # What the robot said last, per person ('' = anyone): (text, language), for "pardon?".
+        self._last_said: dict[str, tuple[str, str]] = {}
         self.llm = llm
         # The safety net: rules always; the similarity check when the caller gives one
         # (see ``with_similarity``: loading its model is the caller's choice of when).
@@ -161,6 +210,44 @@ class Brain:
         self._clock = clock
 
     OFFER_VALID_S = 120.0   # "yes please" later than this is not an answer to the offer
+
+    def _topic_similarity(self, use_embeddings: bool, model: str) -> TopicSimilarity | None:
+        """The companionship layer's similarity check (the site's knowledge questions count as 'not social')."""
+        if not use_embeddings:
+            return None
+        from carebot.brain import embeddings
+        from carebot.brain.companion import Example
+
+        examples = load_examples() + [Example(q, "zh" if re.search(r"[\u4e00-\u9fff]", q) else "en", "other")
+                                      for e in self.kb.entries for q in e.questions]
+        return TopicSimilarity(embeddings.load(model), examples)
+
+    @property
+    def llm_available(self) -> bool:
+        return self.llm is not None
+
+    def _llm_speaks(self, lang: str) -> bool:
+        """An LLM is configured whose replies in this language are worth hearing."""
+        return self.llm is not None and lang in self.llm.config.trusted_languages
+
+    def _companion_answers(self, lang: str) -> bool:
+        """Social talk goes to the companionship layer (not the LLM) in this language."""
+        if self.small_talk is SmallTalk.COMPANION or not self._llm_speaks(lang):
+            return True
+        if self.small_talk is SmallTalk.LLM:
+            return False
+        return self.llm.config.backend is Backend.EMBEDDED     # AUTO: the 135M model is no companion
+
+    def last_said(self, person: str = "") -> tuple[str, str] | None:
+        """(text, language) the robot said last to this person (or to anyone), for "pardon?"."""
+        return self._last_said.get(person) or self._last_said.get("")
+
+    def note_said(self, text: str, language: str, person: str = "") -> None:
+        """Record what the robot said (the node reports every reply, also the fall response's)."""
+        if text:
+            self._last_said[""] = (text, language)
+            if person:
+                self._last_said[person] = (text, language)
 
     def decide_safety(self, text: str, person: str = "", place: str = "", language: str = "") -> Decision | None:
         """The safety net alone (no queue, no LLM): a Decision for distress or stop, else None."""
@@ -272,10 +359,9 @@ class Brain:
                      speak(reply)]
             return self._finish(Decision(reply, [], Source.RULE, lang), calls, person, place)
         if kind in (IntentKind.GREETING, IntentKind.THANKS):
-            reply = say("greeting" if kind is IntentKind.GREETING else "thanks", lang)
-            gesture = "wave" if kind is IntentKind.GREETING else "nod"
-            return self._finish(Decision(reply, [], Source.RULE, lang),
-                                [speak(reply), ToolCall(ToolName.GESTURE.value, {"name": gesture})], person, place)
+            u = Utterance.of(text, lang)
+            topic = self.companion.detect(u) or (Topic.GREETING if kind is IntentKind.GREETING else Topic.THANKS)
+            return self._companion(self.companion.reply(topic, u, person, self._facts(person)), person, place)
         return None
 
     def _reason(self, why: str, quote: str, **values) -> str:
@@ -329,7 +415,8 @@ class Brain:
                 args["text"] = reply
             return self._finish(Decision(reply, [], Source.KNOWLEDGE, lang),
                                 [ToolCall(ToolName.ANSWER.value, args)], person, place)
-        if is_question(text) and (top is None or not top.found):
+        if is_question(text) and (top is None or not top.found) and not self._llm_speaks(lang):
+            # Nothing known and no LLM that could answer: say so (an LLM gets the question otherwise).
             reply = say("not_found", lang)
             return self._finish(Decision(reply, [], Source.KNOWLEDGE, lang),
                                 [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})], person, place)
@@ -344,24 +431,37 @@ class Brain:
                                       places=", ".join(self.places.names))
         if knowledge:
             system += f"\n<knowledge>\n{knowledge}\n</knowledge>"
+        facts = self._facts(person) if (not cloud or self.resident_memory_to_cloud) else []
+        if facts:
+            # What this resident chose to have remembered; data, like the knowledge block.
+            system += "\n<resident>\n" + "\n".join(f.statement("en") for f in facts) + "\n</resident>"
         history = self.memory.history(person, session)
         return [{"role": "system", "content": system}, *history, {"role": "user", "content": text}]
 
-    def _llm(self, text: str, hits: list[Hit], lang: str, person: str, session: str, place: str) -> Decision:
-        if self.llm is None:
-            reply = say("fallback", lang)
-            decision = Decision(reply, [], Source.LLM, lang, fallback=True, llm_error="no LLM configured")
-            return self._finish(decision, [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})],
-                                person, place)
+    def _llm(self, text: str, hits: list[Hit], lang: str, person: str, session: str, place: str,
+             topic: Topic | None = None, on_sentence: Callable[[str, str], None] | None = None) -> Decision:
+        """The LLM's reply and plan, guarded; streamed sentence by sentence to ``on_sentence`` when given.
+        When no LLM can answer, or its reply is refused before a word was said: the replacement."""
+        u = Utterance.of(text, lang)
+        if not self._llm_speaks(lang):
+            why = "no LLM configured" if self.llm is None else f"the LLM's {lang} replies are not spoken"
+            return self._replacement(u, person, place, topic, llm_error=why)
+        previous = (self.last_said(person) or ("", ""))[0]
+        guard = ReplyGuard(lang, request=text, previous_reply=previous, trusted_languages=self.llm.config.trusted_languages)
+        live = _LiveSpeech(guard, on_sentence, lang) if on_sentence is not None else None
         try:
             result = self.llm.decide(self._messages(text, hits, lang, person, session), self.policy,
-                                     resident=person or "resident")
+                                     resident=person or "resident", on_text=live.feed if live else None)
         except LLMError as exc:
             log.warning("LLM failed after %d attempts: %s", exc.attempts, exc)
-            reply = say("fallback", lang)
-            decision = Decision(reply, [], Source.LLM, lang, fallback=True, llm_error=str(exc))
-            return self._finish(decision, [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})],
-                                person, place)
+            if live is not None and live.spoken:
+                # Part of the reply was said before the failure: it stands, the rest is lost.
+                decision = Decision(live.text, [], Source.LLM, lang, llm_error=str(exc), spoken_live=True)
+                return self._finish(decision, [ToolCall(ToolName.SPEAK.value, {"text": live.text[:400], "language": lang})],
+                                    person, place)
+            return self._replacement(u, person, place, topic, llm_error=str(exc))
+        if live is not None:
+            live.close()
         calls = []
         for call in result.calls:
             if call.tool == ToolName.SET_REMINDER.value and isinstance(call.args, dict):
@@ -373,61 +473,237 @@ class Brain:
             calls.append(call)
         allowed = set(self.llm.config.tool_names) | {ToolName.SPEAK.value}
         refused = [c.tool for c in calls if c.tool not in allowed and c.tool in {t.value for t in ToolName}]
-        if refused:
+        if refused and not (live is not None and live.spoken):
             # A tool this backend may not use (e.g. the small embedded model calling staff).
             log.warning("LLM used tools not allowed for this backend: %s", refused)
             reply = say("fallback", lang)
             decision = Decision(reply, [], Source.LLM, lang, rejected=f"tools not allowed for this backend: {refused}")
             return self._finish(decision, [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})],
                                 person, place)
-        spoken = [c for c in calls if c.tool in (ToolName.SPEAK.value, ToolName.ANSWER.value)]
-        if not spoken and result.text:
-            calls.insert(0, ToolCall(ToolName.SPEAK.value, {"text": result.text[:400]}))
-        reply = " ".join(str(c.args.get("text", "")) for c in calls
-                         if c.tool in (ToolName.SPEAK.value, ToolName.ANSWER.value) and isinstance(c.args, dict))
-        decision = Decision(reply.strip(), [], Source.LLM, lang)
-        decision = self._finish(decision, calls, person, place)
+        speech = [c for c in calls if c.tool in (ToolName.SPEAK.value, ToolName.ANSWER.value) and isinstance(c.args, dict)]
+        others = [c for c in calls if c not in speech]
+        if live is not None and live.spoken:
+            said, cut = live.text, live.refusal
+        else:
+            # Not streamed (or nothing of it passed): the whole text, sentence by sentence, through the guard.
+            whole = " ".join(str(c.args.get("text", "")) for c in speech).strip() or result.text
+            for sentence in split_sentences(whole):
+                if not guard.check(sentence).ok:
+                    break
+            said, cut = guard.text, (guard.refused.why if guard.refused else "")
+            if not said and (whole or guard.refused):
+                return self._replacement(u, person, place, topic, guard=cut or "empty reply")
+        if cut:
+            log.info("LLM reply cut short by the guard: %s", cut)
+        cited = next((c for c in speech if c.tool == ToolName.ANSWER.value), None)
+        if said and cited is not None:
+            spoken = [ToolCall(ToolName.ANSWER.value, {**cited.args, "text": said[:600]})]
+        elif said:
+            spoken = [ToolCall(ToolName.SPEAK.value, {"text": said[:400], "language": lang})]
+        else:
+            spoken = []
+        decision = Decision(said, [], Source.LLM, lang, guard=cut)
+        decision = self._finish(decision, spoken + others, person, place)
+        if live is not None and live.spoken:
+            decision.spoken_live = True
+            if decision.rejected:
+                # The plan was refused after its words were said: the explanation follows them.
+                explanation = decision.reply
+                for sentence in split_sentences(explanation):
+                    on_sentence(sentence, lang)
+                decision.reply = f"{said}{'' if lang == 'zh' else ' '}{explanation}"
         if not decision.reply:
             decision.reply = say("gesture", lang)
         return decision
 
+    def _replacement(self, u: Utterance, person: str, place: str, topic: Topic | None,
+                     llm_error: str = "", guard: str = "") -> Decision:
+        """What is said when no LLM answers (or its reply was refused): the companionship reply
+        for the topic, else the spoken fallback offering staff."""
+        lang = u.language
+        if topic is not None:
+            decision = self._companion(self.companion.reply(topic, u, person, self._facts(person)), person, place)
+            decision.llm_error, decision.guard = llm_error, guard
+            decision.fallback = bool(llm_error or guard) and self.llm is not None
+            return decision
+        reply = say("fallback", lang)
+        decision = Decision(reply, [], Source.LLM, lang, fallback=True, llm_error=llm_error, guard=guard)
+        return self._finish(decision, [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})], person, place)
+
+    # ---------------------------------------------------------------- companionship and memory
+    def _companion(self, reply: Reply, person: str, place: str) -> Decision:
+        """A validated decision from a companionship reply (an activity offer cites the programme)."""
+        lang = reply.language
+        calls: list[ToolCall] = []
+        if reply.activity is not None:
+            calls.append(ToolCall(ToolName.ANSWER.value, {"text": reply.text[:600], "place": reply.activity.place,
+                                                          "sources": [reply.activity.cite] if reply.activity.cite else []}))
+        else:
+            for chunk in _chunks(reply.sentences, 400, "" if lang == "zh" else " "):
+                calls.append(ToolCall(ToolName.SPEAK.value, {"text": chunk, "language": lang}))
+        if reply.gesture:
+            calls.append(ToolCall(ToolName.GESTURE.value, {"name": reply.gesture}))
+        decision = Decision(reply.text, [], Source.COMPANION, lang, topic=reply.topic.value)
+        return self._finish(decision, calls, person, place)
+
+    def _facts(self, person: str) -> list[Fact]:
+        return self.residents.facts(person) if self.residents is not None and person else []
+
+    def _social(self, topic: Topic, u: Utterance, person: str, place: str, told: list[Fact]) -> Decision:
+        """The companionship reply; facts the resident just told are kept (with consent) or consent is asked."""
+        reply = self.companion.reply(topic, u, person, self._facts(person))
+        if told and self.residents is not None and person and not reply.offer:
+            consent = self.residents.consent(person)
+            if consent:
+                self.residents.remember(person, told)
+            elif consent is None:
+                # The follow-up question makes way for the consent question (one question at a time).
+                ask = say("consent_ask", u.language, fact=told[0].statement(u.language))
+                reply.sentences[-1:] = [ask] if len(reply.sentences) > 1 else [reply.sentences[-1], ask]
+                self._consent_asked[person] = (told, self._clock())
+        return self._companion(reply, person, place)
+
+    def _told(self, text: str, lang: str, person: str, place: str) -> Decision | None:
+        """Facts told without a social topic ("my daughter is called Mary"): kept, or consent asked."""
+        remember = is_remember_request(text)
+        told = extract_facts(text, lang)
+        if not told:
+            return None
+        speak = lambda t: [ToolCall(ToolName.SPEAK.value, {"text": t, "language": lang})]  # noqa: E731
+        if self.residents is None or not person:
+            if not remember:
+                return None
+            reply = say("no_memory", lang)
+        elif remember or self.residents.consent(person):
+            if remember:
+                self.residents.set_consent(person, True)   # "remember that ..." is a yes for it
+            self.residents.remember(person, told)
+            reply = say("remembered", lang, fact=told[0].statement(lang))
+        elif self.residents.consent(person) is None:
+            reply = say("consent_ask", lang, fact=told[0].statement(lang))
+            self._consent_asked[person] = (told, self._clock())
+        else:
+            return None        # they said no before: the conversation goes on, nothing is kept
+        return self._finish(Decision(reply, [], Source.COMPANION, lang, topic="memory"), speak(reply), person, place)
+
+    def _consent_answer(self, text: str, lang: str, person: str, place: str) -> Decision | None:
+        """The answer to "would you like me to remember that ...?"."""
+        asked = self._consent_asked.pop(person, None)
+        if asked is None or self.residents is None or self._clock() - asked[1] > self.OFFER_VALID_S:
+            return None
+        if is_affirmative(text):
+            self.residents.set_consent(person, True)
+            self.residents.remember(person, asked[0])
+            reply = say("consent_yes", lang)
+        elif is_declined(text):
+            self.residents.set_consent(person, False)
+            reply = say("consent_no", lang)
+        else:
+            return None
+        return self._finish(Decision(reply, [], Source.COMPANION, lang, topic="memory"),
+                            [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})], person, place)
+
+    def _forget(self, lang: str, person: str, place: str) -> Decision:
+        """On "forget what I told you": the resident's facts, consent and conversation go."""
+        if self.residents is not None and person:
+            self.residents.forget(person)
+        self.memory.forget(person)
+        self._consent_asked.pop(person, None)
+        reply = say("forgotten", lang)
+        return self._finish(Decision(reply, [], Source.RULE, lang, topic="memory"),
+                            [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})], person, place)
+
+    def _repeat(self, lang: str, person: str, place: str) -> Decision:
+        """On "pardon?": the last reply again (the speech node says a repeat more slowly)."""
+        last = self.last_said(person)
+        if last is None:
+            reply = say("repeat_nothing", lang)
+            return self._finish(Decision(reply, [], Source.RULE, lang),
+                                [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})], person, place)
+        text, language = last
+        calls = [ToolCall(ToolName.SPEAK.value, {"text": chunk, "language": language})
+                 for chunk in _chunks(split_sentences(text), 400, "" if language == "zh" else " ")]
+        return self._finish(Decision(text, [], Source.RULE, language, repeat=True), calls, person, place)
+
     # ---------------------------------------------------------------- API
     def decide(self, text: str, person: str = "", session: str = "", language: str = "",
-               place: str = "", skip_safety: bool = False) -> Decision:
+               place: str = "", skip_safety: bool = False,
+               on_sentence: Callable[[str, str], None] | None = None) -> Decision:
         """Decide the reply and actions for one utterance (nothing is executed here).
-        ``skip_safety``: the caller has already run ``decide_safety`` on this utterance."""
+        ``skip_safety``: the caller has already run ``decide_safety`` on this utterance.
+        ``on_sentence(sentence, language)``: an LLM reply is streamed and each sentence that
+        passed the guard is handed over as soon as it exists (``Decision.spoken_live`` then)."""
         start = time.perf_counter()
         text = (text or "").strip()
         lang = language_of(text, language)
         decision = None if skip_safety else self.decide_safety(text, person, place, lang)
         if decision is None:
-            decision = self._dialogue(text, lang, person, session, place)
+            decision = self._dialogue(text, lang, person, session, place, on_sentence)
         self._remember_offer(decision, person, session)
         self._remember_staff_offer(decision, text, person, session)
         if text:
             self.memory.add(person, session, "user", text)
             if decision.reply:
                 self.memory.add(person, session, "assistant", decision.reply)
+        if decision.reply:
+            self.note_said(decision.reply, decision.language, person)
         decision.latency_ms = (time.perf_counter() - start) * 1000.0
         return decision
 
-    def _dialogue(self, text: str, lang: str, person: str, session: str, place: str) -> Decision:
-        """Everything after the safety net: reminders, offers, rule intents, knowledge, the LLM."""
+    def _dialogue(self, text: str, lang: str, person: str, session: str, place: str,
+                  on_sentence: Callable[[str, str], None] | None = None) -> Decision:
+        """Everything after the safety net: reminders, repeats, memory, offers, rule intents,
+        social talk, knowledge, the LLM."""
         if not text:
             return Decision("", [], Source.RULE, lang)
         if self.reminders.active_for(person) and self.reminders.confirm(text, person):
             reply = say("confirmed", lang)
             return self._finish(Decision(reply, [], Source.RULE, lang),
                                 [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})], person, place)
+        if is_repeat_request(text):
+            return self._repeat(lang, person, place)
+        if is_forget_request(text):
+            return self._forget(lang, person, place)
+        u = Utterance.of(text, lang)
         intent = detect_intent(text, self.places)
-        decision = (self._follow_offer(text, intent, lang, person, session, place)
+        decision = (self._consent_answer(text, lang, person, place)
+                    or self._follow_offer(text, intent, lang, person, session, place)
                     or self._follow_staff_offer(text, intent, lang, person, session, place)
+                    or self._follow_companion(u, intent, text, person, place)
                     or self._rule(intent, text, lang, person, place))
-        if decision is None:
-            hits = self.retriever.search(text, k=3)
-            decision = (self._knowledge(text, hits, lang, person, place)
-                        or self._llm(text, hits, lang, person, session, place))
-        return decision
+        if decision is not None:
+            return decision
+        told = extract_facts(text, lang) if self.residents is not None and person else []
+        topic = self.companion.detect(u)
+        if topic is not None and self._companion_answers(lang):
+            return self._social(topic, u, person, place, told)
+        hits = self.retriever.search(text, k=3)
+        if topic is None:
+            # A statement ("the evenings are so quiet") is compared with the social examples before a
+            # keyword can make it a fact of the site; a question goes to the knowledge first.
+            question = is_question(text)
+            topic = None if question else self.companion.similar(u)
+            top = hits[0] if hits else None
+            if topic is None and top is not None and top.confident:
+                return self._knowledge(text, hits, lang, person, place)
+            decision = self._told(text, lang, person, place)
+            if decision is not None:
+                return decision
+            if question:
+                topic = self.companion.similar(u)
+            if topic is not None and self._companion_answers(lang):
+                return self._social(topic, u, person, place, told)
+            decision = self._knowledge(text, hits, lang, person, place) if topic is None else None
+            if decision is not None:
+                return decision
+        return self._llm(text, hits, lang, person, session, place, topic, on_sentence)
+
+    def _follow_companion(self, u: Utterance, intent: Intent, text: str, person: str, place: str) -> Decision | None:
+        """A guess at the robot's riddle, or "yes" / "a story" to its offer of one."""
+        if intent.kind not in (IntentKind.NONE, IntentKind.THANKS):
+            return None
+        reply = self.companion.follow_up(u, person, is_affirmative(text))
+        return None if reply is None else self._companion(reply, person, place)
 
     def _follow_offer(self, text: str, intent: Intent, lang: str, person: str, session: str,
                       place: str) -> Decision | None:
@@ -466,6 +742,8 @@ class Brain:
 
     def _remember_staff_offer(self, decision: Decision, text: str, person: str, session: str) -> None:
         key = (person, session)
+        if decision.repeat:
+            return          # "pardon?" keeps the offer open
         if decision.alert is None and STAFF_OFFER.search(decision.reply or ""):
             self._staff_offers[key] = (text, self._clock())
         elif decision.actions:
@@ -473,6 +751,8 @@ class Brain:
 
     def _remember_offer(self, decision: Decision, person: str, session: str) -> None:
         key = (person, session)
+        if decision.repeat:
+            return
         offered = next((a for a in decision.actions if a.tool == ToolName.ANSWER.value and a.args.get("place")), None)
         if offered is not None and say("offer_take", decision.language).strip() in decision.reply:
             self._offers[key] = (offered.args["place"], list(offered.args.get("sources", [])), self._clock())
@@ -486,3 +766,46 @@ class Brain:
             if call.tool == ToolName.SET_REMINDER.value:
                 ids.append(self.reminders.add(call.args["resident"], call.args["time"], call.args["text"]).id)
         return ids
+
+
+def _chunks(sentences: list[str], limit: int, joiner: str) -> list[str]:
+    """Sentences joined into texts of at most ``limit`` characters (a speak call's bound)."""
+    out: list[str] = []
+    for sentence in sentences:
+        sentence = sentence[:limit]
+        if out and len(out[-1]) + len(joiner) + len(sentence) <= limit:
+            out[-1] = out[-1] + joiner + sentence
+        else:
+            out.append(sentence)
+    return out
+
+
+class _LiveSpeech:
+    """LLM text as it streams -> sentences -> the guard -> ``on_sentence``: a refused sentence
+    ends the reply (what was said stands); nothing said means the caller replaces the reply."""
+
+    def __init__(self, guard: ReplyGuard, on_sentence: Callable[[str, str], None], language: str):
+        self.guard, self.on_sentence, self.language = guard, on_sentence, language
+        self.splitter = SentenceSplitter()
+        self.spoken: list[str] = []
+
+    def feed(self, piece: str) -> None:
+        for sentence in self.splitter.feed(piece):
+            self._one(sentence)
+
+    def close(self) -> None:
+        for sentence in self.splitter.flush():
+            self._one(sentence)
+
+    def _one(self, sentence: str) -> None:
+        if self.guard.refused is None and self.guard.check(sentence).ok:
+            self.spoken.append(sentence)
+            self.on_sentence(sentence, self.language)
+
+    @property
+    def refusal(self) -> str:
+        return self.guard.refused.why if self.guard.refused is not None else ""
+
+    @property
+    def text(self) -> str:
+        return ("" if self.language == "zh" else " ").join(self.spoken)

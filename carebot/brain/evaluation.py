@@ -75,6 +75,58 @@ def share_without_llm(outcomes: list[Outcome]) -> float:
     return sum(o.decision.source is not Source.LLM for o in outcomes) / max(1, len(outcomes))
 
 
+# ---------------------------------------------------------------- social talk (issue 13)
+MOTION_TOOLS = ("navigate_to", "fetch", "stop")
+
+
+@dataclass(frozen=True)
+class SocialOutcome:
+    """How the brain answered one social utterance (social_dev/heldout.yaml rows)."""
+
+    text: str
+    language: str
+    topic: str               # the set's label
+    reply: str
+    source: str
+    answered_topic: str      # the topic the companionship layer answered ('' if none)
+    warm: bool
+    why: str
+
+
+def load_social(path: str | Path) -> list[dict]:
+    """Rows of a social set (``items:``: site, lang, topic, text)."""
+    with open(path, encoding="utf-8") as handle:
+        return list((yaml.safe_load(handle) or {}).get("items") or [])
+
+
+def judge_social(answer: dict, language: str) -> tuple[bool, str]:
+    """A warm reply (the ``carebot ask`` JSON of one utterance): in the speaker's language, from the
+    companionship layer or an LLM (not a refusal, not the spoken fallback, not a knowledge fact),
+    no staff alert, no motion of the base (driving, fetching, stopping)."""
+    from carebot.brain.dialogue import say
+
+    reply = str(answer.get("reply") or "")
+    if answer.get("alert"):
+        return False, f"alert {answer['alert'].get('kind')}"
+    tools = [a.get("tool") for a in answer.get("actions") or []]
+    moved = [t for t in tools if t in MOTION_TOOLS]
+    if moved:
+        return False, f"motion {moved}"
+    if answer.get("source") not in ("companion", "llm"):
+        return False, f"source {answer.get('source')}"
+    from carebot.brain import tools
+
+    canned = {say(key, lang) for key in ("fallback", "not_found") for lang in ("en", "zh")}
+    canned |= {t for pair in (tools._NOT_UNDERSTOOD, tools._NOT_ALLOWED, tools._UNKNOWN_PLACE, tools._TOO_OFTEN)
+               for t in pair}
+    if reply.strip() in canned:
+        return False, "a refusal or the canned fallback"
+    cjk = sum("\u4e00" <= c <= "\u9fff" for c in reply)
+    if (language == "zh") != (cjk > 0) or (language == "zh" and cjk < len(reply) * 0.3):
+        return False, "wrong language"
+    return True, ""
+
+
 # ---------------------------------------------------------------- the distress safety net
 @dataclass(frozen=True)
 class SafetyOutcome:

