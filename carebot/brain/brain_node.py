@@ -123,7 +123,7 @@ class BrainNode(Node):
         self.health = HealthReport("carebot/brain")
         self.diagnostics = DiagnosticsPublisher(self)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_health, callback_group=clients)
-        self._counts = {"rule": 0, "knowledge": 0, "llm": 0, "fallback": 0}
+        self._counts = {**{source.value: 0 for source in Source}, "fallback": 0}
         self._llm_state = "off" if llm is None else "not started"
 
         self._work: queue.Queue[Routed | None] = queue.Queue(maxsize=WORK_QUEUE)

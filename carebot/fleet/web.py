@@ -46,7 +46,7 @@ class FleetLink:
     def estop(self, user: str) -> dict:
         return {"published": True, "service_ok": True, **self._service.estop(user)}
 
-    def reset_estop(self, user: str) -> dict:
+    def reset_estop(self, user: str, reason: str) -> dict:
         raise LinkError("an emergency stop is released at the robot (its own dashboard), where staff can see it")
 
     def camera_jpeg(self) -> bytes | None:

@@ -8,13 +8,13 @@ answers first.
 """
 import pytest
 
-from carebot.brain.dialogue import Brain, Source
+from carebot.brain.dialogue import Brain, SmallTalk, Source
 from carebot.brain.llm_client import Backend, EmbeddedServer, LLMClient, LLMConfig, OutputMode
 from carebot.brain.tools import LLM_TOOLS
 
 pytestmark = pytest.mark.slow
 
-PROMPTS = ["I feel like a change of scenery", "我有点无聊，想走走"]
+PROMPTS = ["I feel like a change of scenery", "Tell me something about the garden"]
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,12 @@ def server():
 
 @pytest.fixture(scope="module")
 def brain(server):
-    llm = LLMClient(LLMConfig(backend=Backend.EMBEDDED, timeout_s=60, deadline_s=90), embedded=server)
-    return Brain("care_home", llm=llm, use_embeddings=False)
+    # The model's structure is under test, so the prompts (social talk, one in Mandarin) go to
+    # it: by default the companionship layer answers them and Mandarin replies of the 135M
+    # model are not spoken.
+    llm = LLMClient(LLMConfig(backend=Backend.EMBEDDED, timeout_s=60, deadline_s=90, reply_languages="en,zh"),
+                    embedded=server)
+    return Brain("care_home", llm=llm, use_embeddings=False, small_talk=SmallTalk.LLM)
 
 
 @pytest.mark.parametrize("text", PROMPTS)
@@ -40,6 +44,14 @@ def test_embedded_model_returns_a_valid_plan(brain, text):
         assert action.tool in allowed
         if "place" in action.args:
             assert action.args["place"] in brain.places.names
+
+
+def test_a_mandarin_reply_is_spoken_in_mandarin_whoever_writes_it(brain):
+    """The 135M model often answers Mandarin in English: the reply guard must refuse that and
+    the companionship layer answer in Mandarin instead; a Mandarin reply of the model may stand."""
+    d = brain.decide("我有点无聊，想走走")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in d.reply), d
+    assert d.source is Source.LLM or (d.source is Source.COMPANION and d.guard == "not Mandarin"), d
 
 
 def test_safety_answers_without_waiting_for_the_model(brain):

@@ -17,7 +17,8 @@ from carebot.fleet.store import FleetStore
 from carebot.fleet.web import FleetLink, fleet_handler_factory
 
 PASSWORD = "a-long-nurse-password"
-ACCOUNTS = [f"nurse:{hash_password(PASSWORD)}"]      # the production cost and format
+_HASH = hash_password(PASSWORD)                      # the production cost and format
+ACCOUNTS = [f"nurse:{_HASH}", f"head:supervisor:{_HASH}"]
 
 
 class Sent:
@@ -57,8 +58,8 @@ def request(server, method, path, body=None, cookie=""):
     return response.status, (json.loads(data) if data.startswith(b"{") else data), cookie_out
 
 
-def login(server):
-    status, _, cookie = request(server, "POST", "/api/login", {"user": "nurse", "password": PASSWORD})
+def login(server, user="nurse"):
+    status, _, cookie = request(server, "POST", "/api/login", {"user": user, "password": PASSWORD})
     assert status == 200
     return cookie.split(";")[0]
 
@@ -117,7 +118,10 @@ def test_estop_one_robot_and_all_and_goto(view):
     assert request(server, "POST", "/api/fleet/robots/home/robot_a/goto", {"place": "moon"}, cookie)[0] == 400
     assert request(server, "POST", "/api/fleet/robots/home/robot_a/goto", {"place": "Kitchen"}, cookie)[0] == 200
     assert sent.to("robot_a", "goto")[0].args["place"] == "kitchen"
-    assert request(server, "POST", "/api/estop/reset", {}, cookie)[0] == 503       # released at the robot only
+    reason = {"reason": "resident moved away, aisle clear"}
+    assert request(server, "POST", "/api/estop/reset", reason, cookie)[0] == 403   # staff may not release it
+    supervisor = login(server, "head")
+    assert request(server, "POST", "/api/estop/reset", reason, supervisor)[0] == 503   # released at the robot only
     assert len(fleet_store.actions()) == 4
 
 
