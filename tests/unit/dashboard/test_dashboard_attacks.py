@@ -240,7 +240,7 @@ def test_many_clients_holding_idle_connections_make_room_for_a_new_one(site):
         hog.close()
 
 
-def test_when_every_connection_is_busy_a_newcomer_gets_503_at_once(site):
+def test_when_every_connection_is_busy_a_newcomer_gets_503_at_once_until_slow_heads_make_room(site):
     s = site()
     busy = []
     for i in range(1, 9):                     # each mid-request (a first byte sent): not idle
@@ -251,6 +251,8 @@ def test_when_every_connection_is_busy_a_newcomer_gets_503_at_once(site):
     answer, seconds = _raw(s, _head(s, ["GET /healthz HTTP/1.1"]), source="127.0.0.3")
     assert answer.startswith(b"HTTP/1.1 503") and seconds < 1.0
     assert s.app.stats.take()["refused_connections"] >= 1
+    time.sleep(web.SLOW_HEAD_S + 0.3)         # now they are slow heads: one makes room for a newcomer
+    assert _call(s, "GET", "/healthz", source="127.0.0.3")[0] == 200
     for sock in busy:
         sock.close()
 
