@@ -85,14 +85,18 @@ def declare_table(node: Node, table: ParamTable) -> Any:
                for name in unknown_overrides(node) if name not in refused]
     if issues:
         raise ParameterError(table.node, issues)
-    values = {}
+    values, unset = {}, []
     for param in table.params:
         try:
             value = node.get_parameter(param.name).value
         except ParameterUninitializedException:   # declared by type only and not given
+            unset.append(param)
             continue
         if value is not None:
             values[param.name] = list(value) if param.type.is_array else value
+    # An uninitialised parameter makes the node's get_parameters service answer no values at
+    # all (ros2 param dump, config tools): an array not given becomes an empty one of its type.
+    node.set_parameters([Parameter(p.name, _ROS_TYPES[p.type][1], []) for p in unset if p.type.is_array])
     return table.load(values)
 
 

@@ -22,9 +22,10 @@ websockets_sync = pytest.importorskip("websockets.sync.client", reason="websocke
 
 from rclpy.serialization import deserialize_message  # noqa: E402
 
-from bringup_support import free_port  # noqa: E402
+from bringup_support import free_port, is_ros_own, node_parameters  # noqa: E402
 from carebot import bringup  # noqa: E402
 from carebot.bag import live_view  # noqa: E402
+from carebot.config_check import table_of  # noqa: E402
 from carebot.launcher.cli import node_command  # noqa: E402
 from carebot.scenarios import ros_env  # noqa: E402
 
@@ -112,6 +113,10 @@ def test_live_view_answers_a_foxglove_client(tmp_path):
         grid = deserialize_message(got["/map"], OccupancyGrid)
         assert grid.header.frame_id == "map" and grid.info.width * grid.info.height == len(grid.data) > 1000
         assert 100 in grid.data and 0 in grid.data                           # walls and free floor
+        # The running node declares its table (the node contract test's stack runs without it).
+        declared = node_parameters(env, "/live_view")
+        assert {k for k in declared if not is_ros_own(k)} == set(table_of(bringup.LIVE_VIEW).names)
+        assert declared["port"].value == port
     finally:
         ros_env.stop(talker)
         code = ros_env.stop(view)

@@ -27,8 +27,9 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 DOC = Path(__file__).resolve().parents[2] / "docs" / "interfaces.md"
 STARTUP_S = 300.0          # YOLO and Whisper loading on two busy cores
 # Nodes that are off unless configured (the fleet bridge) do not run in the site file's stack; the fleet
-# bridge's table is checked against the running node in tests/integration/test_fleet_link.py.
-NODES = [spec.name for spec in bringup.CONFIGURED_NODES if not spec.enabled_by]
+# bridge's table is checked against the running node in tests/integration/test_fleet_link.py. The live
+# view runs only with `carebot up --live-view` (tests/integration/test_bag_live_view.py runs it).
+NODES = [spec.name for spec in bringup.CONFIGURED_NODES if not spec.enabled_by and spec is not bringup.LIVE_VIEW]
 
 
 @pytest.fixture(scope="module")
