@@ -4,6 +4,11 @@ Models come from PyPI packages through ``carebot.models``: ``tiny.en``
 (English, the default) and ``base`` (multilingual, for Mandarin and others).
 The language is fixed per site, or detected among the site's allowed
 languages (so a noisy clip cannot come back as, say, Welsh).
+
+The encoder runs once per utterance: language detection and decoding share its
+output (faster-whisper's own ``detect_language`` and ``transcribe`` each encode,
+and the encoder is most of Whisper's cost). ``encoder_window_s`` below 30 encodes a
+shorter window around the utterance instead of Whisper's fixed 30 s.
 """
 from __future__ import annotations
 
@@ -22,6 +27,9 @@ AUTO = "auto"
 PROMPT_MODES = ("prompt", "hotwords")
 # Short clips need no more context; a fixed window keeps the cost predictable.
 _MAX_AUDIO_S = 30.0
+WHISPER_WINDOW_S = 30.0         # the window Whisper was trained on
+FRAMES_PER_S = 100              # mel frames per second (hop 160 at 16 kHz)
+WINDOW_MARGIN_S = 1.0           # a shorter window still has this much silence after the speech
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,18 @@ class RecognizerConfig:
     # decoded is given to Whisper as the preceding text ("prompt") or as hotwords.
     prompts: tuple[tuple[str, str], ...] = ()
     prompt_mode: str = "prompt"            # prompt | hotwords
+    # Encoder window: 30 = Whisper's own. Shorter encodes max(window, utterance + 1 s) instead:
+    # 15 s costs 0.41x the compute of 30 s with the same WER on the dev rooms; 10 s began to
+    # hallucinate in the noisy lounge (benchmarks/encoder_window_bench.py, docs/speech.md).
+    encoder_window_s: float = 15.0
+
+    def window_frames(self, audio_s: float) -> int:
+        """Mel frames the encoder gets for an utterance of ``audio_s`` seconds (even, at most 3000)."""
+        full = int(WHISPER_WINDOW_S * FRAMES_PER_S)
+        if self.encoder_window_s >= WHISPER_WINDOW_S:
+            return full
+        wanted = max(self.encoder_window_s, audio_s + WINDOW_MARGIN_S) * FRAMES_PER_S
+        return min(full, 2 * int(np.ceil(wanted / 2)))
 
     def prompt_for(self, language: str | None) -> str | None:
         table = dict(self.prompts)
@@ -55,6 +75,8 @@ class RecognizerConfig:
             raise ValueError("cpu_threads and beam_size must be >= 1, temperatures non-empty")
         if self.prompt_mode not in PROMPT_MODES:
             raise ValueError(f"prompt_mode must be one of {PROMPT_MODES} (got {self.prompt_mode!r})")
+        if not 1.0 <= self.encoder_window_s <= WHISPER_WINDOW_S:
+            raise ValueError(f"encoder_window_s must be in [1, 30] s (got {self.encoder_window_s})")
         return self
 
 
@@ -79,6 +101,7 @@ class Recognition:
     audio_s: float = 0.0
     compute_s: float = 0.0
     prompt: str = ""                # the vocabulary prompt Whisper was given ("" none)
+    encodings: int = 0              # encoder passes this utterance took (1 unless Whisper's own code asked again)
 
     @property
     def rtf(self) -> float:
@@ -110,15 +133,26 @@ class Recognizer:
             self.load_s = time.perf_counter() - start
         return self
 
-    def _language_for(self, audio: np.ndarray, language: str | None) -> tuple[str | None, float]:
+    def _encode(self, audio: np.ndarray):
+        """The encoder's output for the utterance: the one pass detection and decoding share."""
+        from faster_whisper.audio import pad_or_trim
+
+        features = self._model.feature_extractor(audio)
+        # As faster-whisper's transcribe cuts its first window (its last frame is not content).
+        content = features[:, :max(features.shape[-1] - 1, 1)]
+        return self._model.encode(pad_or_trim(content, self.config.window_frames(len(audio) / SAMPLE_RATE)))
+
+    def _language_for(self, encoded, language: str | None) -> tuple[str | None, float]:
         wanted = language or self.config.language
         if not self.multilingual:
             return "en", 1.0
         if wanted and wanted != AUTO:
             return wanted, 1.0
+        # What faster-whisper's detect_language computes, from the encoding already made.
+        all_probs = [(token[2:-2], float(p)) for token, p in self._model.model.detect_language(encoded)[0]]
         if not self.config.languages:
-            return None, 0.0  # Whisper detects among all languages
-        _, _, all_probs = self._model.detect_language(audio=audio)
+            best = all_probs[0]
+            return best[0], best[1]
         allowed = [(lang, p) for lang, p in all_probs if lang in self.config.languages]
         if not allowed:
             return self.config.languages[0], 0.0
@@ -135,23 +169,51 @@ class Recognizer:
             return Recognition("", language or self.config.language, 0.0, audio_s=audio_s)
         start = time.perf_counter()
         with self._lock:
-            lang, lang_prob = self._language_for(audio, language)
+            encoded = _EncodedOnce(self._model, self._encode(audio))
+            lang, lang_prob = self._language_for(encoded.output, language)
             prompt = self.config.prompt_for(lang) if use_prompt else None
             as_hotwords = self.config.prompt_mode == "hotwords"
-            segments, info = self._model.transcribe(
-                audio, language=lang, beam_size=self.config.beam_size,
-                initial_prompt=None if as_hotwords else prompt, hotwords=prompt if as_hotwords else None,
-                temperature=list(self.config.temperatures), condition_on_previous_text=False,
-                without_timestamps=True, vad_filter=False,
-                # The guard judges these itself; Whisper's own skip would hide the numbers.
-                no_speech_threshold=None, log_prob_threshold=-1.0)
-            results = [SegmentResult(s.text.strip(), float(s.start), float(s.end), float(s.avg_logprob),
-                                     float(s.no_speech_prob), float(s.compression_ratio)) for s in segments]
+            with encoded:     # transcribe's own encode of its first window gets the one made above
+                segments, info = self._model.transcribe(
+                    audio, language=lang, beam_size=self.config.beam_size,
+                    initial_prompt=None if as_hotwords else prompt, hotwords=prompt if as_hotwords else None,
+                    temperature=list(self.config.temperatures), condition_on_previous_text=False,
+                    without_timestamps=True, vad_filter=False,
+                    # The guard judges these itself; Whisper's own skip would hide the numbers.
+                    no_speech_threshold=None, log_prob_threshold=-1.0)
+                results = [SegmentResult(s.text.strip(), float(s.start), float(s.end), float(s.avg_logprob),
+                                         float(s.no_speech_prob), float(s.compression_ratio)) for s in segments]
         compute_s = time.perf_counter() - start
         detected = lang or info.language
         prob = lang_prob if lang_prob else float(info.language_probability or 0.0)
         text = _join([r.text for r in results], detected)
-        return Recognition(text, detected, prob, results, audio_s, compute_s, prompt or "")
+        return Recognition(text, detected, prob, results, audio_s, compute_s, prompt or "", encoded.passes)
+
+
+class _EncodedOnce:
+    """Stands in for ``WhisperModel.encode`` during one transcribe call: the first window it is
+    asked for is the utterance encoded already (the audio is at most one window long); any
+    further call encodes as usual and is counted."""
+
+    def __init__(self, model, output):
+        self._model = model
+        self.output = output
+        self._given = False
+        self.passes = 1
+
+    def __call__(self, features):
+        if not self._given:
+            self._given = True
+            return self.output
+        self.passes += 1
+        return type(self._model).encode(self._model, features)
+
+    def __enter__(self) -> "_EncodedOnce":
+        self._model.encode = self          # an instance attribute shadows the method ...
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._model.__dict__.pop("encode", None)   # ... and the method is back
 
 
 def _join(parts: Sequence[str], language: str) -> str:

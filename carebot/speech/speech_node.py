@@ -106,7 +106,7 @@ class SpeechNode(Node):
         self._transcriber = Transcriber(
             Recognizer(RecognizerConfig(model=p["model"], language=p["language"], languages=languages,
                                         cpu_threads=int(p["cpu_threads"]), beam_size=int(p["beam_size"]),
-                                        prompts=prompts,
+                                        encoder_window_s=float(p["encoder_window_s"]), prompts=prompts,
                                         prompt_mode=p["vocabulary"] if p["vocabulary"] in PROMPT_MODES else "prompt")),
             HallucinationGuard(GuardConfig(no_speech_threshold=float(p["no_speech_threshold"]),
                                            min_avg_logprob=float(p["min_avg_logprob"]),
@@ -388,10 +388,15 @@ class SpeechNode(Node):
             was = self._gate.speaking
             self._gate.begin(text)        # the text heard as the robot's own voice (barge-in)
             if not was:
-                self._speaking_pub.publish(Bool(data=True))
+                self._publish_speaking(True)
         else:
             self._gate.end()
-            self._speaking_pub.publish(Bool(data=False))
+            self._publish_speaking(False)
+
+    def _publish_speaking(self, speaking: bool) -> None:
+        # The playback thread may finish a sentence while the node shuts down: nothing left to tell.
+        if self.context.ok():
+            self._speaking_pub.publish(Bool(data=speaking))
 
     def _reference_block(self, block: np.ndarray, rate: int) -> None:
         """What the loudspeaker gets, at 16 kHz: the echo canceller's reference."""
@@ -441,12 +446,14 @@ class SpeechNode(Node):
             job = self._goal_jobs[key]
         feedback, last = Speak.Feedback(), -1.0
         while not job.done.wait(0.05):
+            if not self.context.ok():         # shutting down: the speaker is being closed
+                return Speak.Result(success=False, message="the speech node is shutting down")
             if goal_handle.is_cancel_requested:
                 self._speaker.cancel(job)
             if job.progress != last:
                 last = feedback.progress = float(job.progress)
                 goal_handle.publish_feedback(feedback)
-        if job.progress != last:
+        if job.progress != last and self.context.ok():
             feedback.progress = float(job.progress)
             goal_handle.publish_feedback(feedback)
         with self._goals_lock:
