@@ -51,7 +51,8 @@ def looks_complete(text: str, language: str = "en") -> bool:
 
     Whisper marks trailing speech with "..." or a comma; otherwise the last word
     decides, and a text of fewer than ``COMPLETE_MIN_WORDS`` words ("What time?",
-    "Could you please.") waits for more. Stop and help phrases are always complete.
+    "Could you please.") waits for more. Stop and help phrases and distress ("My chest
+    hurts.", "我胸口疼") are always complete.
     """
     text = text.strip()
     if not text:
@@ -73,9 +74,12 @@ def looks_complete(text: str, language: str = "en") -> bool:
 
 
 def _is_safety_phrase(text: str) -> bool:
+    """Stop, help, and whatever the brain's distress rules flag ("My chest hurts."): a short
+    call for help must not wait max_pause_ms for words that may never come."""
+    from carebot.brain.distress import is_distress
     from carebot.brain.phrases import is_emergency_phrase, is_stop_phrase
 
-    return is_stop_phrase(text) or is_emergency_phrase(text)
+    return is_stop_phrase(text) or is_emergency_phrase(text) or is_distress(text)
 
 
 @dataclass

@@ -17,8 +17,8 @@ RCLPY_ALLOWED = {
 # Role -> role imports that remain, each with its reason. Everything else shared lives in
 # the neutral modules (frames, ros_common, parameters, alerts, image_convert, world, paths).
 CROSS_ROLE_ALLOWED = {
-    ("speech", "brain"): "barge-in and the hallucination guard must hear the same stop and help phrases "
-                         "as the brain's safety net (carebot.brain.phrases)",
+    ("speech", "brain"): "barge-in, the hallucination guard and the end of speech must hear the same stop, help "
+                         "and distress phrases as the brain's safety net (carebot.brain.phrases, distress)",
     ("sim", "speech"): "the simulated microphone speaks with the stack's own espeak-ng voice",
     ("fleet", "dashboard"): "the fleet view reuses the dashboard's login, handler, alert book, merge rules and store "
                             "(issue 17: one staff view, not a second one to keep in step)",

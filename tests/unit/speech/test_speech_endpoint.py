@@ -24,6 +24,9 @@ ADAPTIVE = VadConfig(end_silence_ms=500, max_pause_ms=1300)
     ("Can you help me find my", False), ("Please take me to the dining room and", False),
     ("I need help getting,", False), ("Could", False), ("", False),
     ("请帮我叫护士。", True), ("我想去", False), ("请帮我", False), ("停！", True),
+    # Short distress is complete: it must not wait max_pause_ms (the brain's distress rules decide).
+    ("My chest hurts.", True), ("I can't breathe", True), ("Fire!", True), ("胸口疼", True),
+    ("My chest", False), ("The fire drill", False),
 ])
 def test_looks_complete(text, complete):
     assert looks_complete(text) == complete
