@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from carebot.parameters import Param, ParamTable, ParamType
+from carebot.parameters import Param, ParamTable, ParamType, SettingError
 
 
 def _host(value: str) -> str | None:
@@ -20,6 +20,10 @@ def _host(value: str) -> str | None:
     except ValueError:
         return f"{value!r} is not an IP address (use 127.0.0.1, or an interface's address to expose the view)"
     return None
+
+
+def _is_loopback(host: str) -> bool:
+    return host == "localhost" or ipaddress.ip_address(host).is_loopback
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,11 @@ class LiveViewSettings:
 LIVE_VIEW = ParamTable("live_view", (
     Param("host", ParamType.STRING, "127.0.0.1",
           "address the Foxglove WebSocket server binds; loopback by default (the view has no login): "
-          "reach it through an SSH tunnel, or bind an interface's address on a trusted network",
+          "reach it through an SSH tunnel; another address needs allow_unauthenticated_remote",
           check=_host, constraint="an IP address or localhost"),
+    Param("allow_unauthenticated_remote", ParamType.BOOL, False,
+          "true: a host beyond loopback is served although the view has no login or TLS (anyone on that "
+          "network sees the alerts, the map and the robot's state); false refuses such a host at start"),
     Param("port", ParamType.INTEGER, 8765, "TCP port of the Foxglove WebSocket server (Foxglove's default 8765); "
           "0 picks a free one", min=0, max=65535),
     Param("camera", ParamType.BOOL, False,
@@ -50,5 +57,12 @@ LIVE_VIEW = ParamTable("live_view", (
     Param("map_period_s", ParamType.DOUBLE, 5.0,
           "the map (and static transforms) are sent again this often, for viewers that connect later", "s",
           0.5, 600.0),
-), build=lambda v: LiveViewSettings(v["host"], v["port"], v["camera"], v["world"], v["map_resolution"],
-                                    v["map_period_s"]))
+), build=lambda v: _settings(v))
+
+
+def _settings(v: dict) -> LiveViewSettings:
+    if not _is_loopback(v["host"]) and not v["allow_unauthenticated_remote"]:
+        raise SettingError("host", f"{v['host']} is beyond loopback and the live view has no login or TLS: use an "
+                                   "SSH tunnel to 127.0.0.1, or set allow_unauthenticated_remote: true on a "
+                                   "network only staff can reach")
+    return LiveViewSettings(v["host"], v["port"], v["camera"], v["world"], v["map_resolution"], v["map_period_s"])

@@ -204,6 +204,18 @@ def test_live_view_section_is_checked_like_any_node():
     assert settings.host == "127.0.0.1" and settings.camera is False and settings.port == 8765
 
 
+def test_the_view_has_no_login_so_a_host_beyond_loopback_needs_an_explicit_yes():
+    tables = config_check.node_tables()
+    for host in ("0.0.0.0", "192.168.1.20", "::"):
+        issues = config_check.validate({"live_view": {"ros__parameters": {"host": host}}}, tables)
+        assert [i.key for i in issues] == ["live_view.host"], (host, issues)
+        assert "no login" in issues[0].reason
+        assert config_check.validate({"live_view": {"ros__parameters": {
+            "host": host, "allow_unauthenticated_remote": True}}}, tables) == []
+    for host in ("127.0.0.1", "127.0.0.5", "localhost", "::1"):
+        assert config_check.validate({"live_view": {"ros__parameters": {"host": host}}}, tables) == [], host
+
+
 # --------------------------------------------------------------------------- carebot bag info
 
 def _carebot(*args: str) -> subprocess.CompletedProcess:
