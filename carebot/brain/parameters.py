@@ -101,7 +101,8 @@ BRAIN = ParamTable("brain", (
     Param("llm_enabled", B, True, "false: rules and knowledge only"),
     Param("llm_start_on_launch", B, True,
           "start the embedded LLM server at launch (in the background) instead of on first use"),
-    Param("use_embeddings", B, True, "retrieve knowledge with the MiniLM embedding model (else lexical only)"),
+    Param("use_embeddings", B, True, "retrieve knowledge and recognise social talk with the e5 embedding model "
+          "(else lexical only; the safety net's own similarity check is safety_similarity)"),
     Param("safety_similarity", B, True, "safety net: compare utterances the rules pass with the labelled "
           "distress/stop examples (multilingual e5); false: rules only"),
     Param("shout_answer_timeout_s", D, 15.0, "after a loud shout without words the robot asks 'are you all "

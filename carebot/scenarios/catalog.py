@@ -1,4 +1,4 @@
-"""The four scenarios of the demo and of the scenario tests (issue 7).
+"""The scenarios of the demo and of the scenario tests (issue 7; fleet_fall is in fleet.py).
 
 1. ``resident_fall``: a resident falls in the lounge; the fall is detected, the
    robot goes there and asks, nobody answers, the staff alert is escalated.
