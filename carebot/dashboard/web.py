@@ -26,9 +26,9 @@ Holding under attack, by class (docs/security.md):
 - *Slow or endless clients*: a request must arrive whole within 10 s of its first byte,
   its head within 16 KiB; a kept-alive connection may idle 15 s; writes time out.
 - *Many connections*: at most ``max_connections`` open, ``max_connections_per_client``
-  per address; when full, an idle kept-alive connection (of the address holding the most)
-  or one still dribbling its request's head after ``SLOW_HEAD_S`` makes room, else the
-  newcomer gets 503 at once (no thread is started for it).
+  per address; when full, an idle kept-alive connection (or one connected and silent for
+  over a second) of the address holding the most makes room, else the newcomer gets 503 at
+  once (no thread is started for it).
 - *Other sites' pages*: the Host header must name this server (``allowed_hosts`` plus
   loopback: DNS rebinding), changes must come from the page's own origin (Origin,
   Sec-Fetch-Site), the cookies are HttpOnly, SameSite=Strict, and Secure when served
@@ -75,9 +75,7 @@ MAX_REASON_CHARS = 200
 TRANSCRIPT_LINES = 100
 IDLE_CONNECTION_S = 15.0             # a kept-alive connection waiting for its next request
 REQUEST_READ_S = 10.0                # from a request's first byte to its last
-# When the server is full, a connection still sending its request's head this long after its
-# first byte may be dropped for a newcomer: a browser sends a head in milliseconds.
-SLOW_HEAD_S = 1.0
+FIRST_REQUEST_GRACE_S = 1.0          # a new connection's first request is not dropped for room before this
 WRITE_TIMEOUT_S = 10.0
 TLS_HANDSHAKE_S = 10.0
 AUDIT_THROTTLED_EVERY_S = 60.0       # a throttled client is written to the audit at most this often
@@ -235,16 +233,18 @@ class _HeadTooLarge(Exception):
 class _Connection:
     """One open connection: its socket, client and whether it idles between requests."""
 
-    __slots__ = ("key", "sock", "client", "idle", "opened", "idle_since", "head_since")
+    __slots__ = ("key", "sock", "client", "idle", "opened", "idle_since", "silent")
 
     def __init__(self, sock, client: str):
         self.key, self.sock, self.client = id(sock), sock, client
-        self.idle, self.opened, self.idle_since = True, time.monotonic(), time.monotonic()
-        self.head_since: float | None = None      # first byte of a head not yet read whole
+        self.idle, self.opened, self.idle_since = False, time.monotonic(), time.monotonic()
+        self.silent = True            # no byte of a first request yet
 
     def may_go(self, now: float) -> bool:
-        """Idle between requests, or too slow sending a request's head."""
-        return self.idle or (self.head_since is not None and now - self.head_since > SLOW_HEAD_S)
+        """Kept alive and idle between requests, or connected and silent past the grace: a
+        client that has just connected is about to send its request, and dropping it then
+        loses that request (a browser sends it within milliseconds)."""
+        return self.idle or (self.silent and now - self.opened > FIRST_REQUEST_GRACE_S)
 
     def evict(self) -> None:
         try:
@@ -263,24 +263,22 @@ class ConnectionTable:
 
     def admit(self, sock, client: str) -> _Connection | None:
         """A record for a new connection, making room if needed; None: refuse it."""
-        now = time.monotonic()
         with self._lock:
+            now = time.monotonic()
             mine = [c for c in self._open.values() if c.client == client]
             victim = None
             if len(mine) >= self.max_per_client:
-                victim = min((c for c in mine if c.may_go(now)), key=lambda c: (not c.idle, c.idle_since), default=None)
+                victim = min((c for c in mine if c.may_go(now)), key=lambda c: c.idle_since, default=None)
                 if victim is None:
                     return None
             elif len(self._open) >= self.max_total:
                 counts: dict[str, int] = {}
                 for c in self._open.values():
                     counts[c.client] = counts.get(c.client, 0) + 1
-                candidates = [c for c in self._open.values() if c.may_go(now)]
-                if not candidates:
+                idle = [c for c in self._open.values() if c.may_go(now)]
+                if not idle:
                     return None
-                # Idle ones first, of the address holding the most; then the slowest head.
-                victim = max(candidates, key=lambda c: (c.idle, counts[c.client],
-                                                        -(c.idle_since if c.idle else c.head_since)))
+                victim = max(idle, key=lambda c: (counts[c.client], -c.idle_since))
             if victim is not None:
                 del self._open[victim.key]
                 victim.evict()
@@ -315,18 +313,15 @@ class _DeadlineReader(io.RawIOBase):
         self._deadline = math.inf
         self._budget = math.inf
         self._started = False
+        self._served = 0          # requests begun on this connection
 
     def next_request(self) -> None:
         self._started = False
         self._deadline = time.monotonic() + IDLE_CONNECTION_S
         self._budget = MAX_HEAD_BYTES
-        if self._conn is not None:
-            self._conn.idle, self._conn.idle_since, self._conn.head_since = True, time.monotonic(), None
-
-    def head_read(self) -> None:
-        """The request's head is in: the connection is working, not to be dropped for room."""
-        if self._conn is not None:
-            self._conn.head_since = None
+        if self._conn is not None and self._served:      # kept alive after a request: idle
+            self._conn.idle, self._conn.idle_since = True, time.monotonic()
+        self._served += 1
 
     def allow_body(self, length: int) -> None:
         self._budget = length
@@ -348,7 +343,7 @@ class _DeadlineReader(io.RawIOBase):
             self._started = True
             self._deadline = time.monotonic() + REQUEST_READ_S
             if self._conn is not None:
-                self._conn.idle, self._conn.head_since = False, time.monotonic()
+                self._conn.idle, self._conn.silent = False, False
         self._budget -= n
         return n
 
@@ -583,7 +578,6 @@ def make_handler(app: DashboardApp) -> type[BaseHTTPRequestHandler]:
             return data
 
         def _dispatch(self, routes: Callable[[str], None]) -> None:
-            self._reader.head_read()
             path = urlsplit(self.path).path
             started, failed = time.monotonic(), False
             try:

@@ -235,12 +235,15 @@ def test_many_clients_holding_idle_connections_make_room_for_a_new_one(site):
     hogs = [socket.create_connection(("127.0.0.1", s.port), source_address=(f"127.0.1.{i}", 0)) for i in range(1, 9)]
     time.sleep(0.3)
     assert s.server.open_connections == 8
-    assert _call(s, "GET", "/healthz", source="127.0.0.3")[0] == 200         # an idle one was dropped
+    # Just connected: each may be about to send its request, so none is dropped yet ...
+    assert _call(s, "GET", "/healthz", source="127.0.0.3")[0] == 503
+    time.sleep(web.FIRST_REQUEST_GRACE_S)
+    assert _call(s, "GET", "/healthz", source="127.0.0.3")[0] == 200         # ... silent past the grace: dropped
     for hog in hogs:
         hog.close()
 
 
-def test_when_every_connection_is_busy_a_newcomer_gets_503_at_once_until_slow_heads_make_room(site):
+def test_when_every_connection_is_busy_a_newcomer_gets_503_at_once(site):
     s = site()
     busy = []
     for i in range(1, 9):                     # each mid-request (a first byte sent): not idle
@@ -251,8 +254,6 @@ def test_when_every_connection_is_busy_a_newcomer_gets_503_at_once_until_slow_he
     answer, seconds = _raw(s, _head(s, ["GET /healthz HTTP/1.1"]), source="127.0.0.3")
     assert answer.startswith(b"HTTP/1.1 503") and seconds < 1.0
     assert s.app.stats.take()["refused_connections"] >= 1
-    time.sleep(web.SLOW_HEAD_S + 0.3)         # now they are slow heads: one makes room for a newcomer
-    assert _call(s, "GET", "/healthz", source="127.0.0.3")[0] == 200
     for sock in busy:
         sock.close()
 
@@ -324,7 +325,7 @@ def test_parallel_guesses_cannot_race_the_throttle(site, monkeypatch):
     for t in threads:
         t.join()
     assert len(checks) <= auth.PER_CLIENT_ACCOUNT.free, results           # the issue measured 31
-    assert 200 not in results and results.count(401) == len(checks)
+    assert 200 not in results and results.count(401) == len(checks), (len(results), sorted(results))
     assert set(results) <= {401, 429, 503}
 
 

@@ -28,6 +28,9 @@ def test_skips_off_the_list_and_xfails_are_reported():
 
 
 def test_the_allow_list_is_short_and_every_entry_says_why():
-    assert len(run_suite.ALLOWED_SKIPS) <= 5
+    # At most five for the machine (root, namespaces, mounts) or opt-in runs, and at most one
+    # known defect, which says so first: a skipped failure is never just part of the furniture.
+    defects = [entry for entry in run_suite.ALLOWED_SKIPS if entry[2].startswith("KNOWN DEFECT")]
+    assert len(run_suite.ALLOWED_SKIPS) - len(defects) <= 5 and len(defects) <= 1
     for path, fragment, why in run_suite.ALLOWED_SKIPS:
         assert (ROOT / path).is_file() and fragment in (ROOT / path).read_text() and len(why) > 20, path
