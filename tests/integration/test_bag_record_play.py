@@ -124,8 +124,10 @@ def test_play_publishes_the_recorded_messages(recorded):
                                           "/clock": (Clock, BEST_EFFORT)})
     try:
         player = subprocess.Popen([sys.executable, "-m", "carebot.cli", "bag", "play", str(recorded["default"]),
-                                   "--rate", "2", "--clock", "--delay", "1.5"], env=recorded["env"],
+                                   "--rate", "2", "--clock", "--delay", "6"], env=recorded["env"],
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        # --delay: discovery between the player and the listener took ~4 s on the loaded 2-core CI
+        # machine (the first 49 messages were lost with 1.5 s).
         listener.spin_until(lambda: player.poll() is not None, 120)
         out = player.communicate(timeout=10)[0]
         listener.spin_until(lambda: len(listener.received["/chatter"]) >= len(expected), 5)
