@@ -37,12 +37,17 @@ class NodeSpec:
     required: bool = True     # the stack is not healthy without it
     parameters: str = ""      # "module:TABLE", its carebot.parameters.ParamTable (config-check, docs)
     enabled_by: str = ""      # a bool parameter of its section: started only when the file sets it true
+    # CPU priority (nice increment) `carebot up` starts it with: on two cores the nodes that
+    # answer a person (speech, brain) and keep them safe (base_safety) must not wait behind
+    # vision or the simulated world (docs/budget.md).
+    nice: int = 0
 
 
 NODES: tuple[NodeSpec, ...] = (
-    NodeSpec("sim", "sim_node", "carebot.sim.sim_node", sim_only=True, parameters="carebot.sim.parameters:SIM"),
+    NodeSpec("sim", "sim_node", "carebot.sim.sim_node", sim_only=True, parameters="carebot.sim.parameters:SIM",
+             nice=5),          # the world, not the robot: it never takes CPU from the robot's nodes
     NodeSpec("perception", "perception_node", "carebot.perception.perception_node",
-             parameters="carebot.perception.settings:PERCEPTION"),
+             parameters="carebot.perception.settings:PERCEPTION", nice=5),   # drops frames when behind
     NodeSpec("speech", "speech_node", "carebot.speech.speech_node", parameters="carebot.speech.parameters:SPEECH"),
     NodeSpec("brain", "brain_node", "carebot.brain.brain_node", parameters="carebot.brain.parameters:BRAIN"),
     NodeSpec("base_safety", "base_safety_node", "carebot.motion.base_safety_node",

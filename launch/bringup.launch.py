@@ -57,7 +57,8 @@ def _nodes(context, *args, **kwargs):
              parameters=[str(launch.params_file), {"use_sim_time": launch.use_sim_time}],
              remappings=list(launch.spec.remappings), output="screen",
              ros_arguments=["--enclave", enclaves[launch.spec.name]] if secure else [],
-             respawn=True, respawn_delay=RESPAWN_DELAY_S)
+             respawn=True, respawn_delay=RESPAWN_DELAY_S,
+             prefix=f"nice -n {launch.spec.nice}" if launch.spec.nice else None)   # as carebot up does
         for launch in plan
     ]
 

@@ -110,7 +110,8 @@ def _run(args: argparse.Namespace, params_dir: Path) -> int:
         return EXIT_CONFIG
     secure = dds_confinement.security_enabled(env)
     specs = [ChildSpec(launch.spec.name, tuple(node_command(launch) + (["--enclave", enclaves[launch.spec.name]]
-                                                                        if secure else [])), env=env)
+                                                                        if secure else [])), env=env,
+                       nice=launch.spec.nice)
              for launch in launches]
     if args.dry_run:
         for spec in specs:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import functools
 import os
 import signal
 import subprocess
@@ -68,6 +69,7 @@ class ChildSpec:
     name: str
     argv: tuple[str, ...]
     env: dict[str, str] | None = None
+    nice: int = 0                      # CPU priority increment of the child (0: the supervisor's)
 
 
 @dataclass
@@ -115,6 +117,13 @@ try:  # loaded before any fork: the child must not dlopen while other threads he
     _LIBC_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux: children may outlive a killed supervisor
     _LIBC_PRCTL = None
+
+
+def _prepare_child(nice: int) -> None:
+    """In the child before exec: its CPU priority, and death with the supervisor."""
+    if nice:
+        os.nice(nice)
+    _die_with_parent()
 
 
 def _die_with_parent() -> None:
@@ -196,7 +205,8 @@ class Supervisor:
         env.setdefault("PYTHONUNBUFFERED", "1")
         child.proc = subprocess.Popen(child.spec.argv, env=env, stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      start_new_session=True, preexec_fn=_die_with_parent)
+                                      start_new_session=True,
+                                      preexec_fn=functools.partial(_prepare_child, child.spec.nice))
         child.state = ChildState.RUNNING
         child.started_at = self._clock()
         child.starts += 1

@@ -122,7 +122,8 @@ def _robot_a_stack(ctx: ScenarioContext):
     plan = bringup.launch_plan(site="care_home", sim=True, config=path, only=list(ROBOT_A_NODES))
     env = isolated_env(MUJOCO_GL="osmesa", HF_HUB_OFFLINE="1")
     log = open(out / "stack_robot_a.log", "w", encoding="utf-8")
-    supervisor = Supervisor([ChildSpec(f"a.{launch.spec.name}", tuple(node_command(launch)), env=env)
+    supervisor = Supervisor([ChildSpec(f"a.{launch.spec.name}", tuple(node_command(launch)), env=env,
+                                       nice=launch.spec.nice)
                              for launch in plan], out=log, grace_s=10.0)
     thread = threading.Thread(target=supervisor.run, name="stack-robot_a", daemon=True)
     thread.start()

@@ -55,6 +55,7 @@ class BagRequest:
 
 
 BAG_FOLDER = "bag"
+RECORDER_NICE = 5
 BAG_STOP_S = 30.0            # the recorder closes its file on SIGINT; a large chunk to compress takes a moment
 
 
@@ -140,7 +141,8 @@ def run_scenario(spec: ScenarioSpec, out_dir: Path, progress: Callable[[str], No
     domain = int(env["ROS_DOMAIN_ID"])
     log_path = out_dir / "stack.log"
     log = open(log_path, "w", encoding="utf-8")
-    supervisor = Supervisor([ChildSpec(launch.spec.name, tuple(node_command(launch)), env=env) for launch in plan],
+    supervisor = Supervisor([ChildSpec(launch.spec.name, tuple(node_command(launch)), env=env, nice=launch.spec.nice)
+                             for launch in plan],
                             out=log, grace_s=STOP_GRACE_S)
     # The children die with the thread that started them (PDEATHSIG): it lives until stop().
     thread = threading.Thread(target=supervisor.run, name=f"stack-{spec.name}", daemon=True)
@@ -150,7 +152,9 @@ def run_scenario(spec: ScenarioSpec, out_dir: Path, progress: Callable[[str], No
     recorder = None
     if bag.enabled:
         _remove_old_bag(out_dir / BAG_FOLDER)
-        recorder = start(recorder_command(out_dir, params, bag), env, out_dir / "bag.log")
+        # A recording must never slow the robot's reactions: below the nodes' priority.
+        recorder = start(["nice", "-n", str(RECORDER_NICE), *recorder_command(out_dir, params, bag)], env,
+                         out_dir / "bag.log")
         progress(f"[{spec.name}] recording to {out_dir / BAG_FOLDER} (log {out_dir / 'bag.log'})")
 
     from carebot.scenarios.client import StackClient   # rclpy only once a stack is started

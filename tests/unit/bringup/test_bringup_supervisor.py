@@ -173,3 +173,27 @@ def test_every_start_and_exit_reaches_the_listener_and_a_failing_listener_change
     assert exited.exit_code == 3 and exited.restart_in_s == 0.2 and exited.uptime_s >= 0
     assert exited.pid == events[0].pid != events[2].pid
     assert "event listener failed on exited crashy: RuntimeError: listener bug" in out.getvalue()
+
+
+def test_a_child_runs_at_its_cpu_priority(tmp_path):
+    import os
+
+    out = io.StringIO()
+    code = "import os, time; print('nice', os.nice(0), flush=True); time.sleep(30)"
+    supervisor = Supervisor([ChildSpec("world", _python(code), nice=5), ChildSpec("ears", _python(code))],
+                            out=out, grace_s=2.0)
+    supervisor.start()
+    try:
+        assert _wait(lambda: (supervisor.poll(), out.getvalue().count("nice") == 2)[1])
+    finally:
+        supervisor.shutdown()
+    mine = os.nice(0)
+    assert f"[world] nice {mine + 5}" in out.getvalue() and f"[ears] nice {mine}" in out.getvalue(), out.getvalue()
+
+
+def test_the_robots_own_nodes_come_before_vision_and_the_world():
+    from carebot import bringup
+
+    nice = {spec.name: spec.nice for spec in bringup.NODES}
+    assert nice["speech"] == nice["brain"] == nice["base_safety"] == nice["dashboard"] == 0
+    assert nice["perception"] > 0 and nice["sim"] > 0
