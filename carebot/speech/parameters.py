@@ -54,8 +54,8 @@ SPEECH = ParamTable("speech", (
           check=_languages_problem, constraint="comma-separated Whisper language codes"),
     Param("cpu_threads", I, 2, "CPU threads for Whisper", min=1, max=64),
     Param("beam_size", I, 1, "Whisper beam size (1 = greedy, fastest)", min=1, max=10),
-    Param("encoder_window_s", D, 15.0, "audio Whisper's encoder takes per utterance: max(this, utterance + 1 s); "
-          "30 = Whisper's own fixed window (15: 0.41x the compute, same WER on the dev rooms, "
+    Param("encoder_window_s", D, 30.0, "audio Whisper's encoder takes per utterance: max(this, utterance + 1 s); "
+          "30 = Whisper's own fixed window (base at 15: 0.41x the compute, same WER on the dev rooms; tiny.en lost words, "
           "benchmarks/encoder_window_bench.py)", "s", 1.0, 30.0),
     Param("end_silence_ms", I, 500, "silence after which an utterance that reads as a complete command ends", "ms",
           90, 3000),

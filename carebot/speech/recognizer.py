@@ -48,7 +48,7 @@ class RecognizerConfig:
     # Encoder window: 30 = Whisper's own. Shorter encodes max(window, utterance + 1 s) instead:
     # 15 s costs 0.41x the compute of 30 s with the same WER on the dev rooms; 10 s began to
     # hallucinate in the noisy lounge (benchmarks/encoder_window_bench.py, docs/speech.md).
-    encoder_window_s: float = 15.0
+    encoder_window_s: float = WHISPER_WINDOW_S
 
     def window_frames(self, audio_s: float) -> int:
         """Mel frames the encoder gets for an utterance of ``audio_s`` seconds (even, at most 3000)."""

@@ -43,14 +43,15 @@ def test_the_window_covers_the_utterance_and_stays_in_whisper_range():
     with pytest.raises(ValueError):
         RecognizerConfig(encoder_window_s=31).validate()
     assert RecognizerConfig(encoder_window_s=30).window_frames(4.0) == 3000
-    assert RecognizerConfig().window_frames(4.0) == 1500                      # the default, 15 s
+    assert RecognizerConfig().window_frames(4.0) == 3000                      # the default: Whisper's own
+    assert RecognizerConfig(encoder_window_s=15).window_frames(4.0) == 1500   # the care home's base
     assert RecognizerConfig(encoder_window_s=10).window_frames(12.3) == 1330  # utterance + 1 s
     assert RecognizerConfig(encoder_window_s=10).window_frames(29.5) == 3000  # never past Whisper's 30 s
 
 
 def test_the_default_window_hears_a_short_request(recognizer):
-    short = Recognizer(RecognizerConfig(model="base", language="auto", languages=("en", "zh")))
-    short._model = recognizer._model           # the same loaded model, the default 15 s window
+    short = Recognizer(RecognizerConfig(model="base", language="auto", languages=("en", "zh"), encoder_window_s=15))
+    short._model = recognizer._model           # the same loaded model, the care home's 15 s window
     heard = short.transcribe(speak("Please call the nurse, my chest hurts.", rate=130))
     assert heard.language == "en" and heard.encodings == 1
     assert corpus.word_errors("Please call the nurse, my chest hurts.", heard.text)[0] <= 1, heard.text
