@@ -18,6 +18,7 @@ import statistics
 import time
 
 from carebot.speech import corpus
+from carebot.speech.audio import SAMPLE_RATE, resample
 from carebot.speech.recognizer import Recognizer, RecognizerConfig
 from carebot.speech.room_corpus import CONDITION_BY_NAME, RoomCorpus
 
@@ -31,7 +32,6 @@ def _clips(split: str, limit: int, conditions: list[str]):
     zh = [s for s in corpus.samples() if s.language == "zh"]
     for sample in zh[:limit or len(zh)]:
         clip = maker.make(sample.text, sample.voice)
-        from carebot.speech.audio import SAMPLE_RATE, resample
         out.append(("zh", sample.text, resample(clip.samples, clip.sample_rate, SAMPLE_RATE), "clean"))
     return out
 

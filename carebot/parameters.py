@@ -20,6 +20,7 @@ Types follow rclpy: a YAML ``2`` is an integer and is refused for a double param
 from __future__ import annotations
 
 import enum
+import ipaddress
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -86,6 +87,17 @@ class ParameterError(ValueError):
         self.node = node
         self.issues = list(issues)
         super().__init__(f"{node} parameters: " + "; ".join(str(i) for i in self.issues))
+
+
+def is_loopback(host: str) -> bool:
+    """True for the addresses only this computer reaches (127.0.0.0/8, ::1, localhost): a
+    server bound there needs no login or TLS against the network (dashboard, live view, fleet)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SettingError(ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from carebot.parameters import Param, ParamTable, ParamType, SettingError
+from carebot.parameters import Param, ParamTable, ParamType, SettingError, is_loopback
 
 
 def _host(value: str) -> str | None:
@@ -20,10 +20,6 @@ def _host(value: str) -> str | None:
     except ValueError:
         return f"{value!r} is not an IP address (use 127.0.0.1, or an interface's address to expose the view)"
     return None
-
-
-def _is_loopback(host: str) -> bool:
-    return host == "localhost" or ipaddress.ip_address(host).is_loopback
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ LIVE_VIEW = ParamTable("live_view", (
 
 
 def _settings(v: dict) -> LiveViewSettings:
-    if not _is_loopback(v["host"]) and not v["allow_unauthenticated_remote"]:
+    if not is_loopback(v["host"]) and not v["allow_unauthenticated_remote"]:
         raise SettingError("host", f"{v['host']} is beyond loopback and the live view has no login or TLS: use an "
                                    "SSH tunnel to 127.0.0.1, or set allow_unauthenticated_remote: true on a "
                                    "network only staff can reach")

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from carebot import i18n
 from carebot.dashboard.auth import Account, demo_accounts, parse_accounts
 from carebot.dashboard.locale import time_zone_problem
-from carebot.parameters import CrossRule, Param, ParamTable, ParamType, SettingError, refusal_of
+from carebot.parameters import CrossRule, Param, ParamTable, ParamType, SettingError, is_loopback, refusal_of
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
                        r"[A-Za-z0-9])?)*\.?$")
@@ -33,16 +33,6 @@ def _host(value: str) -> str | None:
     except ValueError:
         return f"{value!r} is not an IP address (use 127.0.0.1, 0.0.0.0 or the interface's address)"
     return None
-
-
-def is_loopback(host: str) -> bool:
-    """True for the addresses only this computer reaches (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def host_name_problem(name: str) -> str | None:

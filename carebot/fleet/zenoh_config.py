@@ -17,11 +17,11 @@
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
 from carebot.fleet import keys
+from carebot.parameters import is_loopback
 
 DEFAULT_PORT = 7447
 LOCAL_PROTOCOLS = ("tcp", "tls")
@@ -56,18 +56,9 @@ def endpoint_problem(endpoint: str) -> str | None:
         return f"{endpoint!r}: protocol {proto!r}; use tls (or tcp on loopback)"
     if not 0 < port < 65536:
         return f"{endpoint!r}: port {port} is out of range"
-    if proto == "tcp" and not _loopback(host):
+    if proto == "tcp" and not is_loopback(host):
         return f"{endpoint!r}: plain tcp leaves this computer; use tls/{host}:{port} with certificates"
     return None
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def needs_tls(endpoints: list[str]) -> bool:

@@ -42,7 +42,8 @@ def _values(client):
     return {kv.key: kv.value for kv in client.diagnostics[-1].values} if client.diagnostics else {}
 
 
-def test_paused_sentence_and_no_self_transcription(tmp_path, room):
+def _speech_node_in_the_room(tmp_path, room):
+    """The speech node on the room's microphone and loudspeaker (echo canceller on), ready."""
     env = isolated_env(**room.env)
     log = tmp_path / "speech.log"
     proc = start(NODE + ["--ros-args", "-p", "audio_source:=device", "-p", "device:=pulse",
@@ -51,10 +52,20 @@ def test_paused_sentence_and_no_self_transcription(tmp_path, room):
                          "-p", "end_silence_ms:=500", "-p", "max_pause_ms:=1300", "-p", "site:=care_home"],
                  env, log)
     client = SpeechClient(env)
-    voices = RoomCorpus()
     try:
         assert wait_for(lambda: "speech ready" in log.read_text(), 90), log.read_text()
         assert wait_for(lambda: "aec" in _values(client).get("frontend", "").split(","), 10), _values(client)
+    except AssertionError:
+        client.close()
+        stop(proc)
+        raise
+    return proc, client, log
+
+
+def test_paused_sentence_and_no_self_transcription(tmp_path, room):
+    proc, client, log = _speech_node_in_the_room(tmp_path, room)
+    voices = RoomCorpus()
+    try:
 
         # 1. A slow speaker pauses 0.9 s mid-sentence: one transcript, the whole sentence.
         sentence = "I would like to go to the garden"
@@ -101,18 +112,9 @@ def test_a_stop_said_over_the_robot_cuts_it_off(tmp_path, room):
     # (tests/unit/speech/test_speech_barge_in.py). On scripts/run_suite.py's ALLOWED_SKIPS.
     pytest.skip("known defect: barge-in over the echo canceller in the virtual room misses the stop "
                 "(AEC3 double talk); see the test's comment")
-    env = isolated_env(**room.env)
-    log = tmp_path / "speech.log"
-    proc = start(NODE + ["--ros-args", "-p", "audio_source:=device", "-p", "device:=pulse",
-                         "-p", "playback:=device", "-p", "output_device:=pulse", "-p", "model:=tiny.en",
-                         "-p", "language:=en", "-p", "tts_engine:=piper", "-p", "echo_cancellation:=true",
-                         "-p", "end_silence_ms:=500", "-p", "max_pause_ms:=1300", "-p", "site:=care_home"],
-                 env, log)
-    client = SpeechClient(env)
+    proc, client, log = _speech_node_in_the_room(tmp_path, room)
     voices = RoomCorpus()
     try:
-        assert wait_for(lambda: "speech ready" in log.read_text(), 90), log.read_text()
-        assert wait_for(lambda: "aec" in _values(client).get("frontend", "").split(","), 10), _values(client)
         # Barge-in: the robot talks; after a few seconds a resident says "stop" over it.
         before = len(client.transcripts)
         talk = client.speak.send_goal_async(Speak.Goal(
