@@ -5,10 +5,13 @@ callback groups that must not wait for each other, with carebot.executors'
 pool, not rclpy's busy-looping MultiThreadedExecutor), and always shuts down:
 Ctrl-C and an external shutdown end it quietly; a start-up error (a bad
 parameter, a port in use) prints one line naming the reason and returns a
-non-zero exit code instead of a traceback.
+non-zero exit code instead of a traceback. ``kill -USR1 <pid>`` writes the stack of
+every thread to stderr (the node's log) without stopping it: how a hung node is diagnosed.
 """
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 from typing import Callable, TypeVar
 
@@ -31,6 +34,7 @@ def run_node(make_node: Callable[[], NodeT], *, name: str, threads: int = 1,
     on_exit runs before the node is destroyed (stop the base, close a server);
     its own failure is reported but never hides the shutdown.
     """
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     rclpy.init(args=args)
     node: NodeT | None = None
     code = 0

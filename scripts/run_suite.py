@@ -14,7 +14,9 @@ quiet "N skipped".
 """
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +47,10 @@ ALLOWED_SKIPS: tuple[tuple[str, str, str], ...] = (
     ("tests/unit/perception/test_perception_backends.py", "set CAREBOT_TEST_ONNX=1",
      "opt-in: the ONNX export of a backend that is not the default takes a minute; OpenVINO and torch run"),
 )
+# Every process a group starts inherits this variable (nodes start with start_new_session, so
+# a node a test failed to stop is nobody's child): what still carries it after the group is
+# left behind, and is stopped before the next group can meet it in a shared DDS domain.
+GROUP_MARKER = "CAREBOT_SUITE_GROUP"
 # pytest exit codes: 0 all passed, 1 some failed, 5 nothing collected.
 NO_TESTS_COLLECTED = 5
 
@@ -68,6 +74,34 @@ def unexpected_skips(output: str) -> list[str]:
     return found
 
 
+def left_behind(marker: str) -> list[tuple[int, str]]:
+    """(pid, command line) of the running processes whose environment holds ``marker``."""
+    wanted = marker.encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if wanted not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:           # gone meanwhile, or not ours to read
+            continue
+        found.append((int(entry.name), command.strip()[:160]))
+    return found
+
+
+def stop_left_behind(marker: str) -> list[tuple[int, str]]:
+    """Kill what a group left running; returns what it found."""
+    found = left_behind(marker)
+    for pid, _ in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return found
+
+
 def main(extra: list[str]) -> int:
     totals: dict[str, int] = {}
     failed_groups: list[str] = []
@@ -76,9 +110,11 @@ def main(extra: list[str]) -> int:
     for group in groups():
         rel = group.relative_to(ROOT)
         t0 = time.monotonic()
+        marker = f"{GROUP_MARKER}={os.getpid()}:{rel}"
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rsxX", "-p", "no:cacheprovider", str(rel),
                                *extra],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, GROUP_MARKER: marker.split("=", 1)[1]})
         lines = proc.stdout.rstrip().splitlines()
         summary = lines[-1] if lines else ""
         counts = {kind: int(n) for n, kind in COUNT.findall(summary)}
@@ -89,6 +125,10 @@ def main(extra: list[str]) -> int:
         refused_skips += len(unexpected)
         ok = proc.returncode in (0, NO_TESTS_COLLECTED) and not unexpected
         print(f"[suite] {rel}: {summary.strip('= ')} ({time.monotonic() - t0:.0f} s)", flush=True)
+        stray = stop_left_behind(marker)
+        if stray:
+            print(f"[suite] {rel} left {len(stray)} processes running (stopped now):\n  "
+                  + "\n  ".join(f"{pid} {command}" for pid, command in stray), flush=True)
         if unexpected:
             print("[suite] skipped or xfail without a place on ALLOWED_SKIPS (scripts/run_suite.py):\n  "
                   + "\n  ".join(unexpected), flush=True)

@@ -118,6 +118,20 @@ def bridge_params(folder: Path, certs, robot: str, router_port: int, **extra) ->
     return path
 
 
+def bridge_report(folder: Path, procs: dict) -> str:
+    """The bridges' log tails, each with the stacks of its threads (SIGUSR1, see
+    carebot.node_runner): what a failed assertion about a robot shows."""
+    import signal
+    import time
+
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGUSR1)
+    time.sleep(1.0)
+    return "\n".join(f"--- {robot} (exit {proc.poll()}):\n" + (folder / f"{robot}.log").read_text()[-6000:]
+                     for robot, proc in procs.items() if (folder / f"{robot}.log").exists())
+
+
 def start_bridge(folder: Path, params: Path, env: dict[str, str], robot: str):
     return start(python_module("carebot.fleet.fleet_bridge_node", "--ros-args", "-r", "__node:=fleet_bridge",
                                "--params-file", str(params)), env, folder / f"{robot}.log")

@@ -61,7 +61,8 @@ class SpeechClient:
         self.transcripts.append(msg)
 
     def stream(self, samples: np.ndarray, rate: int, block_s: float = 0.03) -> None:
-        """Publish audio in real time, like a microphone driver."""
+        """Publish audio in real time, like a microphone driver, once the node hears the topic."""
+        self.wait_until_heard()
         step = int(rate * block_s)
         pcm = float_to_pcm16(samples)
         started = time.monotonic()
@@ -72,6 +73,17 @@ class SpeechClient:
             delay = started + (n + 1) * block_s - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+
+    def wait_until_heard(self, timeout: float = 20.0) -> None:
+        """Until the speech node's subscription has matched our audio publisher: "speech ready"
+        in its log does not mean DDS discovery is done, and audio sent before the match is lost
+        (a busy CI machine lost the first second of a sentence that way)."""
+        deadline = time.monotonic() + timeout
+        while self.audio_pub.get_subscription_count() < 1 or self.node.count_publishers("speech/transcript") < 1:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the speech node's audio subscription did not match in "
+                                   f"{timeout:.0f} s (is the node running in domain {self.context.get_domain_id()}?)")
+            time.sleep(0.05)
 
     def close(self) -> None:
         self.executor.shutdown()

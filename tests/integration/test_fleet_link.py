@@ -21,8 +21,8 @@ from carebot.fleet.link import close_session, open_session
 from carebot.fleet.parameters import FLEET_BRIDGE
 from carebot.fleet.zenoh_config import TlsFiles, robot_config
 from carebot.scenarios.ros_env import isolated_env, stop, wait_for
-from fleet_support import (SITE, Relay, RobotSide, View, bridge_params, fleet_config, make_certs, start_bridge,
-                           start_fleet)
+from fleet_support import (SITE, Relay, RobotSide, View, bridge_params, bridge_report, fleet_config, make_certs,
+                           start_bridge, start_fleet)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 ROBOTS = ["robot_a", "robot_b"]
@@ -47,8 +47,9 @@ def fleet(tmp_path_factory):
         assert wait_for(view.login, 60), (folder / "fleet.log").read_text()[-3000:]
         sides["robot_a"].status(3.4, 4.6, "navigate:kitchen")
         sides["robot_b"].status(5.6, 3.4)
-        logs = "\n".join((folder / f"{r}.log").read_text()[-2000:] for r in ROBOTS if (folder / f"{r}.log").exists())
-        assert wait_for(lambda: all(view.online(r) for r in ROBOTS), 90), logs
+        assert wait_for(lambda: all(view.online(r) for r in ROBOTS), 90), bridge_report(folder, procs)
+        # Up means each robot's own ROS graph reaches the fleet, not only its Zenoh session.
+        assert wait_for(lambda: all((view.robot(r) or {}).get("pose") for r in ROBOTS), 30), bridge_report(folder, procs)
         yield {"folder": folder, "certs": certs, "router_port": router_port, "relay": relay, "envs": envs,
                "procs": procs, "sides": sides, "view": view}
     finally:
@@ -93,7 +94,7 @@ def test_staff_actions_reach_the_right_robot(fleet):
     n_estops_a = len(side_a.estops)
     status, _ = view.request("POST", f"/api/fleet/robots/{SITE}/robot_b/estop", {})
     assert status == 200
-    assert wait_for(lambda: any(m.data for m in side_b.estops), 20)
+    assert wait_for(lambda: any(m.data for m in side_b.estops), 20), bridge_report(fleet["folder"], fleet["procs"])
     time.sleep(1.0)
     assert not acked_at(side_b) and len(side_a.estops) == n_estops_a       # robot_b heard nothing of a's alert
 

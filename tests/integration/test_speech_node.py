@@ -136,7 +136,8 @@ def test_shouts_and_screams_are_published_with_their_level(tmp_path, maker):
     log = tmp_path / "speech.log"
     # espeak-ng for the robot's Speak: fast to synthesise on a busy machine.
     proc = start(NODE + ["--ros-args", "-p", "audio_source:=topic", "-p", "playback:=none",
-                         "-p", "model:=tiny.en", "-p", "language:=en", "-p", "tts_engine:=espeak"], env, log)
+                         "-p", "model:=tiny.en", "-p", "language:=en", "-p", "tts_engine:=espeak",
+                         "--log-level", "speech:=debug"], env, log)   # debug: what a dropped utterance held
     client = SpeechClient(env)
     rate = 22050
     try:

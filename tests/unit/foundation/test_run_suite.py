@@ -34,3 +34,29 @@ def test_the_allow_list_is_short_and_every_entry_says_why():
     assert len(run_suite.ALLOWED_SKIPS) - len(defects) <= 5 and len(defects) <= 1
     for path, fragment, why in run_suite.ALLOWED_SKIPS:
         assert (ROOT / path).is_file() and fragment in (ROOT / path).read_text() and len(why) > 20, path
+
+
+def test_a_process_a_group_left_running_is_found_and_stopped():
+    """A node a test failed to stop (its own session, so nobody's child) carries the group's
+    marker; the runner finds it by that marker, and only it, and stops it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    marker = f"{run_suite.GROUP_MARKER}=test-{os.getpid()}"
+    name, value = marker.split("=", 1)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    stray = subprocess.Popen(sleeper, env={**os.environ, name: value}, start_new_session=True)
+    other = subprocess.Popen(sleeper, env={**os.environ, name: value + "-other"}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not run_suite.left_behind(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [pid for pid, _ in run_suite.stop_left_behind(marker)] == [stray.pid]
+        assert stray.wait(10) == -9 and other.poll() is None
+        assert run_suite.left_behind(marker) == []
+    finally:
+        for proc in (stray, other):
+            proc.kill()
+            proc.wait()
