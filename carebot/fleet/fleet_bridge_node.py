@@ -130,6 +130,11 @@ class FleetBridgeNode(Node):
         self._inbox.put(("command", sample_key(sample), sample_bytes(sample)))
 
     def _on_catch_up(self, query) -> None:
+        # Answered from the executor's thread: a Zenoh callback that calls back into Zenoh
+        # (query.reply) while holding the GIL is the shape of a known zenoh-python deadlock.
+        self._inbox.put(("catch_up", query))
+
+    def _reply_catch_up(self, query) -> None:
         cfg = self.core.config
         with self._lock:
             records = self.core.catch_up()
@@ -138,6 +143,7 @@ class FleetBridgeNode(Node):
                 query.reply(keys.alert_key(cfg.site, cfg.robot, record.id), payloads.alert_to_bytes(record))
             except Exception as exc:     # an id that cannot be a key chunk: said, not fatal
                 self.get_logger().warning(f"catch-up: alert {record.id!r} not sent: {exc}")
+        query.drop()                     # the asker's "that is all" now, not when it is collected
 
     # ------------------------------------------------------------------ the executor's side
     def _drain(self) -> None:
@@ -149,6 +155,8 @@ class FleetBridgeNode(Node):
                 return
             if item[0] == "command":
                 self._command(item[1], item[2])
+            elif item[0] == "catch_up":
+                self._reply_catch_up(item[1])
             elif item[0] == "navigated":
                 with self._lock:
                     effects = self.core.on_navigation_result(item[1], item[2], item[3], time.time())
