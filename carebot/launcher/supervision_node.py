@@ -108,11 +108,12 @@ class SupervisionNode(Node):
     def _publish_health(self) -> None:
         with self._lock:
             troubled = self.watchdog.open_incidents()
+            heard = self.watchdog.heard()
         stats = self.sender.stats()
         level, message = Level.OK, f"watching {len(self.watchdog.nodes)} node(s)"
         if troubled:
             level, message = Level.WARN, f"SYSTEM alert open for {', '.join(sorted(troubled))}"
-        self._health.set(level, message, nodes=",".join(self.watchdog.nodes),
+        self._health.set(level, message, nodes=",".join(self.watchdog.nodes), heard=",".join(heard),
                          open_system_alerts=len(troubled), **stats)
         self._diagnostics.publish(self._health)
 

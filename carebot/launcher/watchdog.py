@@ -96,6 +96,11 @@ class Watchdog:
     def nodes(self) -> list[str]:
         return list(self._nodes)
 
+    def heard(self) -> list[str]:
+        """The nodes that have reported since their latest start: only these can be judged
+        silent (the others are still within their start-up limit)."""
+        return [n.name for n in self._nodes.values() if n.last_report is not None]
+
     def open_incidents(self) -> dict[str, str]:
         """node -> incident id, for nodes with an open SYSTEM alert."""
         return {n.name: n.incident for n in self._nodes.values() if n.incident}

@@ -81,11 +81,24 @@ class BrainPeer:
     def say(self, text: str, language: str = "", speaker: str = "", low_confidence: bool = False) -> None:
         msg = self.Transcript(text=text, language=language, speaker=speaker, confidence=0.9,
                               low_confidence=low_confidence, source="test")
+        self.wait_until_heard()
         self.transcript_pub.publish(msg)
 
     def shout(self, level_dbfs: float = -4.0) -> None:
         """A loud utterance without words, as the speech node publishes a scream."""
+        self.wait_until_heard()
         self.transcript_pub.publish(self.Transcript(text="", shout=True, level_dbfs=level_dbfs, source="test"))
+
+    def wait_until_heard(self, timeout: float = 20.0) -> None:
+        """Until the brain's transcript subscription has matched ours and its e-stop publisher
+        is known: its brain/ask service answering does not mean every topic is matched, and a
+        busy CI machine timed a stop phrase's discovery instead of the brain (3.2 s)."""
+        deadline = time.monotonic() + timeout
+        while (self.transcript_pub.get_subscription_count() < 1
+               or self.node.count_publishers("safety/estop") < 1):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the brain's topics did not match in {timeout:.0f} s")
+            time.sleep(0.05)
 
     def call_ask(self, text: str, person: str = "", execute: bool = False, timeout: float = 30.0):
         if not self.ask.wait_for_service(timeout_sec=timeout):

@@ -129,3 +129,15 @@ def test_the_supervisor_section_is_checked_like_a_node(tmp_path):
     issues = {issue.key: issue.reason for issue in config_check.check_file(path)}
     assert "below the minimum" in issues["supervisor.diagnostics_timeout_s"]
     assert "unknown parameter" in issues["supervisor.startup_timout_s"]
+
+
+def test_heard_lists_the_nodes_that_reported_since_their_latest_start():
+    dog = watchdog()
+    dog.started("perception", 0.0)
+    dog.started("dashboard", 0.0)
+    assert dog.heard() == []
+    dog.report("dashboard", Level.OK, "serving", 2.0)
+    assert dog.heard() == ["dashboard"]
+    dog.exited("dashboard", 5.0, "exit code 1", uptime_s=5.0, restart_in_s=1.0)
+    dog.started("dashboard", 6.0)
+    assert dog.heard() == []                 # a restart starts the count again

@@ -38,7 +38,10 @@ def test_say_writes_a_wav_then_transcribe_reads_it_back(tmp_path):
     assert [r["file"] for r in lines] == [str(out), str(silent), str(broken)]
     for record in lines:
         assert set(record) >= {"file", "text", "language", "confidence", "latency_ms"}
-    assert corpus.word_errors("Your daughter is coming at three o'clock", lines[0]["text"])[0] <= 1
+    # A plumbing check (the file said is the file heard), not an accuracy figure: Piper samples
+    # its voice's noise, so the sentence differs run to run, and tiny.en missed 2 of 7 words on
+    # one CI run (exact in 12 of 12 runs here). Another file or garbage misses 5 or more.
+    assert corpus.word_errors("Your daughter is coming at three o'clock", lines[0]["text"])[0] <= 2, lines[0]
     assert lines[0]["language"] == "en" and lines[0]["confidence"] > 0.5 and lines[0]["latency_ms"] > 0
     assert lines[1]["text"] == ""                     # silence: no transcript
     assert "error" in lines[2]
