@@ -11,6 +11,7 @@ import threading
 import time
 
 from carebot.brain.brain_node import ALERTS_QOS, RELIABLE_QOS
+from carebot.scenarios.ros_env import wait_for
 
 
 class BrainPeer:
@@ -93,12 +94,9 @@ class BrainPeer:
         """Until the brain's transcript subscription has matched ours and its e-stop publisher
         is known: its brain/ask service answering does not mean every topic is matched, and a
         busy CI machine timed a stop phrase's discovery instead of the brain (3.2 s)."""
-        deadline = time.monotonic() + timeout
-        while (self.transcript_pub.get_subscription_count() < 1
-               or self.node.count_publishers("safety/estop") < 1):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the brain's topics did not match in {timeout:.0f} s")
-            time.sleep(0.05)
+        if not wait_for(lambda: self.transcript_pub.get_subscription_count() >= 1
+                        and self.node.count_publishers("safety/estop") >= 1, timeout, 0.05):
+            raise TimeoutError(f"the brain's topics did not match in {timeout:.0f} s")
 
     def call_ask(self, text: str, person: str = "", execute: bool = False, timeout: float = 30.0):
         if not self.ask.wait_for_service(timeout_sec=timeout):

@@ -17,7 +17,7 @@ from carebot_interfaces.action import Speak
 from carebot_interfaces.msg import AudioChunk, Transcript
 
 from carebot.speech.audio import float_to_pcm16
-from carebot.scenarios.ros_env import python_module
+from carebot.scenarios.ros_env import python_module, wait_for
 
 NODE = python_module("carebot.speech.speech_node")
 
@@ -78,12 +78,10 @@ class SpeechClient:
         """Until the speech node's subscription has matched our audio publisher: "speech ready"
         in its log does not mean DDS discovery is done, and audio sent before the match is lost
         (a busy CI machine lost the first second of a sentence that way)."""
-        deadline = time.monotonic() + timeout
-        while self.audio_pub.get_subscription_count() < 1 or self.node.count_publishers("speech/transcript") < 1:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the speech node's audio subscription did not match in "
-                                   f"{timeout:.0f} s (is the node running in domain {self.context.get_domain_id()}?)")
-            time.sleep(0.05)
+        if not wait_for(lambda: self.audio_pub.get_subscription_count() >= 1
+                        and self.node.count_publishers("speech/transcript") >= 1, timeout, 0.05):
+            raise TimeoutError("the speech node's audio subscription did not match in "
+                               f"{timeout:.0f} s (is the node running in domain {self.context.get_domain_id()}?)")
 
     def close(self) -> None:
         self.executor.shutdown()
