@@ -74,9 +74,9 @@ def unexpected_skips(output: str) -> list[str]:
     return found
 
 
-def left_behind(marker: str) -> list[tuple[int, str]]:
-    """(pid, command line) of the running processes whose environment holds ``marker``."""
-    wanted = marker.encode()
+def left_behind(group_id: str) -> list[tuple[int, str]]:
+    """(pid, command line) of the running processes started for the group ``group_id``."""
+    wanted = f"{GROUP_MARKER}={group_id}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -91,9 +91,9 @@ def left_behind(marker: str) -> list[tuple[int, str]]:
     return found
 
 
-def stop_left_behind(marker: str) -> list[tuple[int, str]]:
+def stop_left_behind(group_id: str) -> list[tuple[int, str]]:
     """Kill what a group left running; returns what it found."""
-    found = left_behind(marker)
+    found = left_behind(group_id)
     for pid, _ in found:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -110,11 +110,11 @@ def main(extra: list[str]) -> int:
     for group in groups():
         rel = group.relative_to(ROOT)
         t0 = time.monotonic()
-        marker = f"{GROUP_MARKER}={os.getpid()}:{rel}"
+        group_id = f"{os.getpid()}:{rel}"
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rsxX", "-p", "no:cacheprovider", str(rel),
                                *extra],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, GROUP_MARKER: marker.split("=", 1)[1]})
+                              env={**os.environ, GROUP_MARKER: group_id})
         lines = proc.stdout.rstrip().splitlines()
         summary = lines[-1] if lines else ""
         counts = {kind: int(n) for n, kind in COUNT.findall(summary)}
@@ -125,7 +125,7 @@ def main(extra: list[str]) -> int:
         refused_skips += len(unexpected)
         ok = proc.returncode in (0, NO_TESTS_COLLECTED) and not unexpected
         print(f"[suite] {rel}: {summary.strip('= ')} ({time.monotonic() - t0:.0f} s)", flush=True)
-        stray = stop_left_behind(marker)
+        stray = stop_left_behind(group_id)
         if stray:
             print(f"[suite] {rel} left {len(stray)} processes running (stopped now):\n  "
                   + "\n  ".join(f"{pid} {command}" for pid, command in stray), flush=True)

@@ -44,18 +44,17 @@ def test_a_process_a_group_left_running_is_found_and_stopped():
     import sys
     import time
 
-    marker = f"{run_suite.GROUP_MARKER}=test-{os.getpid()}"
-    name, value = marker.split("=", 1)
+    name, group_id = run_suite.GROUP_MARKER, f"test-{os.getpid()}"
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    stray = subprocess.Popen(sleeper, env={**os.environ, name: value}, start_new_session=True)
-    other = subprocess.Popen(sleeper, env={**os.environ, name: value + "-other"}, start_new_session=True)
+    stray = subprocess.Popen(sleeper, env={**os.environ, name: group_id}, start_new_session=True)
+    other = subprocess.Popen(sleeper, env={**os.environ, name: group_id + "-other"}, start_new_session=True)
     try:
         deadline = time.monotonic() + 10
-        while not run_suite.left_behind(marker) and time.monotonic() < deadline:
+        while not run_suite.left_behind(group_id) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert [pid for pid, _ in run_suite.stop_left_behind(marker)] == [stray.pid]
+        assert [pid for pid, _ in run_suite.stop_left_behind(group_id)] == [stray.pid]
         assert stray.wait(10) == -9 and other.poll() is None
-        assert run_suite.left_behind(marker) == []
+        assert run_suite.left_behind(group_id) == []
     finally:
         for proc in (stray, other):
             proc.kill()
