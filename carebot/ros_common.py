@@ -1,5 +1,6 @@
 """ROS glue every node shares: QoS profiles, parameter declaration from a table, the clock,
-subscriptions a node takes from at its own pace (``LatestMessage``).
+subscriptions a node takes from at its own pace (``LatestMessage``), an action client whose
+goals cannot be lost to a thread race (``ActionClient``).
 
 The one module besides the node files that imports rclpy. Pure conversions (angles,
 quaternions, stamps, planar frames) live in ``carebot.frames``; parameter tables in
@@ -13,6 +14,7 @@ import time
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.action import ActionClient as _RclpyActionClient
 from rclpy.callback_groups import CallbackGroup
 from rclpy.exceptions import (InvalidHandle, InvalidParameterTypeException, InvalidParameterValueException,
                               ParameterUninitializedException)
@@ -185,3 +187,36 @@ def _monotonic_of(received_ns: int | None) -> float:
     if not received_ns:
         return now
     return min(now, now - (time.time_ns() - int(received_ns)) * 1e-9)
+
+
+class ActionClient(_RclpyActionClient):
+    """rclpy's action client, safe to send goals, cancels and result requests from any thread.
+
+    rclpy 7.1 (Jazzy) sends a request and only then files its future under the request's
+    sequence number. When the server answers in between, the executor's thread takes the
+    response, finds no future, logs "Ignoring unexpected goal response. There may be more
+    than one action server" and the caller's future never completes (ros2/rclpy#1123; a
+    Speak goal was lost that way in CI). Here sending and filing happen under one lock that
+    the executor also takes before it takes responses, so a response is only read once its
+    future is filed. Same fix as upstream's (rclpy#1308), kept here until the wheels have it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self._filing = threading.RLock()
+        super().__init__(*args, **kwargs)
+
+    def take_data(self):
+        with self._filing:
+            return super().take_data()
+
+    def send_goal_async(self, goal, feedback_callback=None, goal_uuid=None):
+        with self._filing:
+            return super().send_goal_async(goal, feedback_callback, goal_uuid)
+
+    def _cancel_goal_async(self, goal_handle):
+        with self._filing:
+            return super()._cancel_goal_async(goal_handle)
+
+    def _get_result_async(self, goal_handle):
+        with self._filing:
+            return super()._get_result_async(goal_handle)

@@ -26,7 +26,6 @@ import time
 from dataclasses import replace
 
 import rclpy
-from rclpy.action import ActionClient
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import Bool
@@ -54,7 +53,7 @@ from carebot.brain.safety_rules import language_of
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.frames import PlanarPose, set_yaw
 from carebot.node_runner import run_node
-from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, declare_table
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, ActionClient, declare_table
 from carebot.world import load_world
 
 ALERTS_QOS = ALERTS_LIVE_QOS   # live changes only: a restarted brain must not replay old falls

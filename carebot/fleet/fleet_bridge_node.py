@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 
-from rclpy.action import ActionClient
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
@@ -39,7 +38,7 @@ from carebot.fleet.parameters import FLEET_BRIDGE
 from carebot.fleet.zenoh_config import robot_config
 from carebot.frames import set_yaw
 from carebot.node_runner import run_node
-from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, declare_table
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, ActionClient, declare_table
 
 NODE_NAME = "fleet_bridge"
 MODES = ("IDLE", "NAVIGATING", "GESTURING", "TELEOP", "EMERGENCY_STOP", "FAULT")

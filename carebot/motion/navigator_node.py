@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 import rclpy
-from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -41,7 +41,7 @@ from carebot.frames import finite, set_yaw, yaw_of
 from carebot.motion.navigation import NavError, Navigator, NavState
 from carebot.motion.parameters import NAVIGATOR
 from carebot.motion.planner import CostMap
-from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, LatestMessage, declare_table
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, ActionClient, LatestMessage, declare_table
 from carebot.world import load_world
 from carebot.node_runner import run_node
 

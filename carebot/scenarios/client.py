@@ -20,7 +20,6 @@ from carebot_interfaces.msg import Alert, PersonArray, RobotStatus, ToolCall, Tr
 from carebot_interfaces.srv import Ask
 from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from nav_msgs.msg import Odometry
-from rclpy.action import ActionClient
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -29,7 +28,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 
 from carebot.frames import stamp_to_s as _seconds, yaw_of
-from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, ActionClient
 
 # Alerts and receipts: reliable and volatile (live), like the brain's subscription.
 ALERTS_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)

@@ -16,10 +16,11 @@ import sys
 import time
 
 import rclpy
-from rclpy.action import ActionClient, ActionServer
+from rclpy.action import ActionServer
 from rclpy.executors import ExternalShutdownException
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from carebot.ros_common import ActionClient
 from iface_samples import populate, to_plain
 
 PACKAGE = "carebot_interfaces"

@@ -79,7 +79,7 @@ class MotionPeer:
         self.twists: dict[str, tuple[float, float]] = {}
         self._msgs = (LaserScan, PersonArray, Twist, Bool, Trigger)
         from carebot_interfaces.action import NavigateTo
-        from rclpy.action import ActionClient
+        from carebot.ros_common import ActionClient
         self.navigate = ActionClient(n, NavigateTo, "navigate_to")
         self.NavigateTo = NavigateTo
         self.pose: list[float] | None = None     # set: the peer drives a kinematic base from cmd_vel

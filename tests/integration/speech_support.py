@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import rclpy
-from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -16,6 +15,7 @@ from std_msgs.msg import Bool
 from carebot_interfaces.action import Speak
 from carebot_interfaces.msg import AudioChunk, Transcript
 
+from carebot.ros_common import ActionClient
 from carebot.speech.audio import float_to_pcm16
 from carebot.scenarios.ros_env import python_module, wait_for
 

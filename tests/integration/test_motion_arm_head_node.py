@@ -25,7 +25,7 @@ pytestmark = pytest.mark.ros
 class JointsStandIn:
     def __init__(self, env):
         import rclpy
-        from rclpy.action import ActionClient
+        from carebot.ros_common import ActionClient
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import JointState
