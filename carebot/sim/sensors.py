@@ -25,8 +25,6 @@ class CameraRenderer:
     """Renders one MuJoCo camera to RGB arrays. Create it in the thread that renders."""
 
     def __init__(self, model: mujoco.MjModel, camera_id: int, spec: CameraSpec):
-        os.environ.setdefault("MUJOCO_GL", "osmesa")
-        os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
         if spec.width > model.vis.global_.offwidth or spec.height > model.vis.global_.offheight:
             raise ValueError(f"camera {spec.width}x{spec.height} exceeds the offscreen buffer "
                              f"{model.vis.global_.offwidth}x{model.vis.global_.offheight}")

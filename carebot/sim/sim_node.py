@@ -11,7 +11,6 @@ reports the factor it achieves on /diagnostics.
 from __future__ import annotations
 
 import math
-import os
 import queue
 import sys
 import threading
@@ -389,8 +388,6 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    os.environ.setdefault("MUJOCO_GL", "osmesa")
-    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
     return run_node(SimNode, name="sim", on_exit=SimNode.stop, start_errors=(ValueError, RuntimeError, OSError),
                     start_error_code=1, args=args)
 

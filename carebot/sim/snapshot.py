@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -60,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", nargs=2, type=int, metavar=("W", "H"))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    os.environ.setdefault("MUJOCO_GL", "osmesa")
     from PIL import Image
 
     pixels = render_scene(args.site, tuple(args.robot) if args.robot else None,

@@ -181,3 +181,24 @@ def test_bad_start_pose_exits_with_a_clear_error(tmp_path):
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "cannot start" in proc.stderr and "collides" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_camera_renders_when_the_caller_chose_no_opengl_platform(tmp_path):
+    """`carebot up --sim` passes the shell's environment: on a machine without a display and
+    without MUJOCO_GL the node must still render (MuJoCo picks its platform at import)."""
+    log = tmp_path / "sim.log"
+    env = {k: v for k, v in isolated_env().items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM", "DISPLAY")}
+    proc = start(python_module("carebot.sim.sim_node", "--ros-args", "-p", "camera_rate_hz:=5.0"), env, log)
+    from carebot.scenarios.client import StackClient
+
+    client = StackClient(int(env["ROS_DOMAIN_ID"]), name="sim_gl_peer")
+    extra = _Extra(client)
+    try:
+        assert wait_for(lambda: extra.info is not None, 60), log.read_text()[-3000:]
+        assert wait_for(lambda: client.state.diagnostics.get("carebot/sim") is not None, 10)
+        diag = client.state.diagnostics["carebot/sim"]
+        assert diag[2]["gl_backend"] == "osmesa" and "stopped" not in diag[1], diag
+    finally:
+        client.close()
+        code = stop(proc)
+    assert code == 0, log.read_text()[-3000:]
