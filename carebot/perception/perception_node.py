@@ -32,6 +32,7 @@ from carebot.i18n import alert_text
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.perception import settings as settings_mod
 from carebot.perception.annotate import annotate
+from carebot.perception.cpu_budget import CpuBudget
 from carebot.perception.detection import Box, Detection
 from carebot.perception.detector import Detector, ModelLoadError
 from carebot.perception.fall_alerts import IncidentStates
@@ -84,6 +85,7 @@ class PerceptionNode(Node):
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
         self._slot: LatestSlot[Image] = LatestSlot()
+        self._stopping = threading.Event()     # wakes the worker from a rest at shutdown
         self._intrinsics: tuple[Intrinsics, int, int] | None = None  # K, width, height of camera_info
         self._head = (0.0, 0.0)  # pan, tilt, rad
         self._poses = PoseHistory()  # written by the executor, read by the worker
@@ -136,10 +138,12 @@ class PerceptionNode(Node):
         if not self._load_model():
             self._drain_without_model()
             return
+        budget = CpuBudget(self.settings.node.cpu_budget_cores)
         while not self._slot.closed:
             msg = self._slot.take(WORKER_POLL_S)
             if msg is None:
                 continue
+            budget.frame_started()
             try:
                 self._process(msg)
             except ImageFormatError as exc:
@@ -148,6 +152,7 @@ class PerceptionNode(Node):
             except Exception as exc:  # one bad frame must not stop perception
                 self.get_logger().error(f"frame failed: {type(exc).__name__}: {exc}",
                                         throttle_duration_sec=LOG_THROTTLE_S)
+            self._stopping.wait(budget.rest_s())     # within the CPU budget; the newest frame next
 
     def _load_model(self) -> bool:
         cfg = self.settings.detector
@@ -338,10 +343,12 @@ class PerceptionNode(Node):
                                   frames_processed=str(s["processed"]), frames_malformed=str(s["malformed"]),
                                   frames_stale=str(s["stale"]), latency_ms=f"{s['latency_ms']:.1f}",
                                   inference_ms=f"{s['infer_ms']:.1f}",
+                                  cpu_budget_cores=f"{self.settings.node.cpu_budget_cores:g}",
                                   open_fall_incidents=str(len(self._monitor.open_incidents)))
         self._diagnostics.publish(self.health)
 
     def destroy_node(self) -> None:
+        self._stopping.set()
         self._slot.close()
         self._worker.join(timeout=5.0)
         super().destroy_node()

@@ -74,6 +74,8 @@ PARAMETERS: tuple[Param, ...] = (
     Param("head_pan_joint", S, "head_pan_joint", "joint name of the head pan (left +)"),
     Param("head_tilt_joint", S, "head_tilt_joint", "joint name of the head tilt (down +)"),
     Param("stale_image_s", D, 0.0, "skip images older than this when taken for inference (0 = never)", "s", 0.0),
+    Param("cpu_budget_cores", D, 0.0, "at most this much CPU for vision: after each frame the worker rests so "
+          "the node stays within it, taking the newest frame after (0 = every frame it can)", "cores", 0.0),
 )
 _RULES = (
     CrossRule(("camera_z", "floor_z"), lambda cz, fz: cz > fz, "camera_z must be above floor_z (the camera is "
@@ -96,6 +98,7 @@ class NodeOptions:
     head_pan_joint: str
     head_tilt_joint: str
     stale_image_s: float
+    cpu_budget_cores: float
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,8 @@ def _build(v: Mapping[str, object]) -> PerceptionSettings:
         camera=CameraPose(float(v["camera_x"]), float(v["camera_y"]), float(v["camera_z"]),
                           float(v["camera_yaw"]), float(v["camera_pitch"])),
         use_head_joints=bool(v["use_head_joints"]), head_pan_joint=str(v["head_pan_joint"]),
-        head_tilt_joint=str(v["head_tilt_joint"]), stale_image_s=float(v["stale_image_s"]))
+        head_tilt_joint=str(v["head_tilt_joint"]), stale_image_s=float(v["stale_image_s"]),
+        cpu_budget_cores=float(v["cpu_budget_cores"]))
     return PerceptionSettings(detector, fall, node)
 
 

@@ -43,6 +43,7 @@ def test_the_site_sizes_are_the_ones_setup_exports():
     ({"base_frame": " "}, "base_frame"),
     ({"fall_persistance_s": 2.0}, "fall_persistance_s"),
     ({"stale_image_s": -1.0}, "stale_image_s"),
+    ({"cpu_budget_cores": -0.5}, "cpu_budget_cores"),
     ({"fall_same_place_m": 0.0}, "same_place_m"),
     ({"backend": "tensorrt"}, "backend"),
     ({"backend": "openvino", "device": "cuda:0"}, "backend openvino runs on the CPU"),
