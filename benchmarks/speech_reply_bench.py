@@ -16,10 +16,11 @@ block of the reply on the sink's monitor (what a listener hears, device buffers 
 beside it (the simulation's load on the same cores); ``--load sim+vision`` adds the
 perception node (care-home settings) watching that camera, as on a robot at work; the load
 average is printed for every run. ``--llm`` adds the LLM path against the scripted DeepSeek-format server
-(0.5 s to the first token, then 4 characters per 30 ms: a stand-in, not a real model).
+(0.5 s to the first token, then 4 characters per 30 ms: a stand-in, not a real model), spoken
+sentence by sentence as it streams; ``--llm-whole`` adds the same with ``stream_replies`` off.
 
     .venv/bin/python benchmarks/speech_reply_bench.py [--rounds 2] [--audio topic|device] \
-        [--load none|sim|sim+vision] [--llm]
+        [--load none|sim|sim+vision] [--llm [--llm-whole]]
 """
 from __future__ import annotations
 
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audio", choices=("topic", "device"), default="topic")
     parser.add_argument("--load", choices=("none", "sim", "sim+vision"), default="none")
     parser.add_argument("--llm", action="store_true", help="also the LLM path (scripted DeepSeek-format server)")
+    parser.add_argument("--llm-whole", action="store_true",
+                        help="with --llm: the LLM path again with stream_replies false (spoken once the whole reply "
+                             "is in), side by side with the streamed one")
     parser.add_argument("--languages", default="en,zh")
     parser.add_argument("--out", default="/tmp/carebot-reply-bench")
     args = parser.parse_args(argv)
@@ -106,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     plans = [("none", {q: lang for lang in langs for q in QUESTIONS[lang]})]
     if args.llm:
         plans.append(("llm", {q: lang for lang in langs for q in LLM_QUESTIONS[lang]}))
+        if args.llm_whole:
+            plans.append(("llm-whole", plans[-1][1]))
     audio = {q: question_audio(q, lang, maker, zh_voice) for _, qs in plans for q, lang in qs.items()}
     zh_voice.close()
 
@@ -158,7 +164,7 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
     env = isolated_env(**env_extra)
     llm = None
     brain_params = ["-p", "site:=care_home", "-p", "use_embeddings:=true", "-p", "action_server_wait_s:=5.0"]
-    if backend == "llm":
+    if backend in ("llm", "llm-whole"):
         from carebot.brain import scripted_llm as s
 
         def responder(request: dict):
@@ -167,7 +173,8 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
             return replace(s.text(reply), delay_s=0.5, chunk_delay_s=0.03)
 
         llm = s.ScriptedLLMServer(responder=responder).start()
-        brain_params += ["-p", "llm_backend:=openai_compatible", "-p", f"llm_base_url:={llm.url}"]
+        brain_params += ["-p", "llm_backend:=openai_compatible", "-p", f"llm_base_url:={llm.url}",
+                         "-p", f"stream_replies:={'false' if backend == 'llm-whole' else 'true'}"]
     else:
         brain_params += ["-p", "llm_enabled:=false"]
     brain_log, speech_log = out / f"brain-{backend}.log", out / f"speech-{backend}.log"
@@ -195,7 +202,8 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
                 rows.append(ask_once(client, room, recorder, question, audio[question], brain_log, speech_log))
                 row = rows[-1]
                 if row["path"]:
-                    results.setdefault(row["path"], []).append(row["latency"])
+                    path = "llm-whole" if backend == "llm-whole" and row["path"] == "llm" else row["path"]
+                    results.setdefault(path, []).append(row["latency"])
                 print(f"[{backend} r{round_}] {row['path'] or '?':9s} {row['latency']:.2f} s "
                       f"(transcript {row['transcript']:.2f} s) load {row['load']:.1f}  {question} -> "
                       f"{row['heard']!r}", flush=True)

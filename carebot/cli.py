@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "carebot.perception.cli",
     "carebot.speech.cli",
     "carebot.brain.cli",
+    "carebot.brain.residents_cli",
     "carebot.launcher.cli",
     "carebot.status_cli",
     "carebot.config_check",

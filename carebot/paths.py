@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR_VARIABLE = "CAREBOT_STATE_DIR"
 
 
 def package_dir(dist_module: str) -> Path | None:
@@ -26,3 +27,19 @@ def cache_dir() -> Path:
     path = Path(base) / "carebot"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def default_state_dir() -> Path:
+    """The robot's state folder (the e-stop latch, residents' remembered facts):
+    $CAREBOT_STATE_DIR, else $XDG_STATE_HOME/carebot, else ~/.local/state/carebot."""
+    explicit = os.environ.get(STATE_DIR_VARIABLE)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base).expanduser() / "carebot"
+
+
+def in_state_dir(path: str | Path) -> Path:
+    """``path`` as given when absolute (``~`` expanded), else inside ``default_state_dir()``."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else default_state_dir() / path

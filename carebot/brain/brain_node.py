@@ -20,9 +20,11 @@ nodes not up): goals are then skipped with a warning and the rest of the plan st
 from __future__ import annotations
 
 import queue
+import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import rclpy
@@ -45,6 +47,7 @@ from carebot.brain.fall_response import REPLY_TO as FALL, Approach, FallResponde
 from carebot.brain.llm_client import LLMClient, LLMError
 from carebot.brain.memory import ConversationMemory
 from carebot.brain.own_voice import OwnVoice
+from carebot.brain.resident_memory import ResidentMemory
 from carebot.brain.parameters import BRAIN
 from carebot.brain.reminders import ReminderScheduler
 from carebot.brain.ros_convert import tool_call_to_msg
@@ -53,6 +56,7 @@ from carebot.brain.safety_rules import language_of
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.frames import PlanarPose, set_yaw
 from carebot.node_runner import run_node
+from carebot.paths import in_state_dir
 from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, ActionClient, declare_table
 from carebot.world import load_world
 
@@ -74,11 +78,13 @@ class BrainNode(Node):
         llm = LLMClient(settings.llm) if settings.llm is not None else None
         self.reminders = ReminderScheduler(confirm_timeout_s=settings.reminder_confirm_timeout_s,
                                            max_prompts=settings.reminder_max_prompts)
+        self.residents = self._open_resident_memory(settings.resident_memory_path)
         self.brain = Brain(self.site, llm=llm, use_embeddings=settings.use_embeddings,
                            max_speed_mps=settings.max_nav_speed_mps,
                            memory=ConversationMemory(max_turns=settings.memory_max_turns,
                                                      ttl_s=settings.session_timeout_s),
-                           reminders=self.reminders, alert_language=settings.language)
+                           reminders=self.reminders, alert_language=settings.language,
+                           residents=self.residents, resident_memory_to_cloud=settings.resident_memory_to_cloud)
         for daily in settings.daily_reminders:
             self.reminders.add(daily.resident, daily.when, daily.text, daily=True)
         self.world = load_world(self.site)
@@ -139,6 +145,21 @@ class BrainNode(Node):
         self.get_logger().info(
             f"brain ready: site {self.site}, {len(self.brain.kb.entries)} knowledge entries, "
             f"{len(self.brain.places.names)} places, LLM {settings.llm.backend.value if llm else 'off'}")
+
+    def _open_resident_memory(self, path: str) -> ResidentMemory | None:
+        """The residents' remembered facts, or None (not configured, or the file cannot be used:
+        the robot still talks, it only keeps nothing, and says so)."""
+        self._resident_memory_state = "off"
+        if not path:
+            return None
+        try:
+            residents = ResidentMemory(in_state_dir(path))
+        except (OSError, sqlite3.Error) as exc:
+            self._resident_memory_state = f"unavailable: {exc}"
+            self.get_logger().error(f"resident memory {path!r} cannot be opened ({exc}); nothing will be kept")
+            return None
+        self._resident_memory_state = "on"
+        return residents
 
     # ------------------------------------------------------------------ background start-up
     def _warm_llm(self) -> None:
@@ -230,12 +251,24 @@ class BrainNode(Node):
             if item is None:
                 return
             try:
+                on_sentence = self._sentence_speaker() if self.settings.stream_replies else None
                 decision = self.brain.decide(item.text, person=item.person, session=item.person,
-                                             language=item.language, skip_safety=True)
+                                             language=item.language, skip_safety=True, on_sentence=on_sentence)
                 self._execute(decision)
                 self._count(decision)
             except Exception as exc:  # noqa: BLE001 - the worker must survive any bad request
                 self.get_logger().error(f"dialogue failed on a transcript: {exc!r}")
+
+    def _sentence_speaker(self) -> Callable[[str, str], None]:
+        """Speaks a streamed reply sentence by sentence as the LLM writes it (each one has passed
+        the reply guard): the first is a new reply, the others queue behind it."""
+        started = False
+
+        def speak(sentence: str, language: str) -> None:
+            nonlocal started
+            self._dispatch([fx.Speak(sentence, language, queue=started)], wait=True)
+            started = True
+        return speak
 
     def _on_ask(self, request: Ask.Request, response: Ask.Response) -> Ask.Response:
         try:
@@ -283,8 +316,8 @@ class BrainNode(Node):
             elif isinstance(effect, fx.PublishAlert):
                 self._publish_alert(effect.alert)
             elif isinstance(effect, fx.Speak):
-                self.own_voice.said(effect.text)
-                self._send("speak", Speak.Goal(text=effect.text, language=effect.language), wait)
+                self.own_voice.said(effect.text, queued=effect.queue)
+                self._send("speak", Speak.Goal(text=effect.text, language=effect.language, queue=effect.queue), wait)
             elif isinstance(effect, fx.Navigate):
                 self._navigate(effect, wait)
             elif isinstance(effect, fx.Gesture):
@@ -440,7 +473,10 @@ class BrainNode(Node):
 
     def _publish_health(self) -> None:
         level = Level.OK if self._llm_state in ("ready", "off", "not started", "starting") else Level.WARN
+        if self._resident_memory_state.startswith("unavailable"):
+            level = Level.WARN
         self.health.set(level, f"LLM {self._llm_state}; safety similarity {self._similarity_state}; "
+                               f"resident memory {self._resident_memory_state}; "
                                f"fall response {self.fall.state.value}; shout check-in {self.check_in.state.value}",
                         site=self.site, queue=self._work.qsize(), **self._counts)
         self.diagnostics.publish(self.health)
@@ -452,6 +488,8 @@ class BrainNode(Node):
             pass
         if self.brain.llm is not None:
             self.brain.llm.close()
+        if self.residents is not None:
+            self.residents.close()
 
 
 def main(args: list[str] | None = None) -> int:

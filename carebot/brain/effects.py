@@ -19,6 +19,7 @@ from carebot.i18n import alert_text
 class Speak:
     text: str
     language: str
+    queue: bool = False             # False: a new reply (what is being said ends); True: its next part
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,11 @@ Effect = Speak | PublishAlert | LookAt | Gesture | Navigate | StopRobot | Cancel
 
 def decision_effects(decision) -> list[Effect]:
     """The effects of a validated ``dialogue.Decision``, safety first: stop and alert before
-    anything that moves. ``call_staff`` is its alert; ``stop`` is ``stop_robot``."""
+    anything that moves. ``call_staff`` is its alert; ``stop`` is ``stop_robot``. A reply in
+    several parts is one reply: the parts after the first queue behind it. A reply already
+    said sentence by sentence while it streamed (``spoken_live``) is not said again."""
     effects: list[Effect] = []
+    speaking = False
     if decision.stop_robot:
         effects.append(StopRobot("stop phrase"))
     if decision.cancel_motion:
@@ -86,7 +90,9 @@ def decision_effects(decision) -> list[Effect]:
     for action in decision.actions:
         tool, args = action.tool, action.args
         if tool in (ToolName.SPEAK.value, ToolName.ANSWER.value):
-            effects.append(Speak(args["text"], args.get("language", decision.language)))
+            if not decision.spoken_live:
+                effects.append(Speak(args["text"], args.get("language", decision.language), queue=speaking))
+                speaking = True
         elif tool == ToolName.NAVIGATE_TO.value:
             effects.append(Navigate(args["place"], None, float(args.get("max_speed", 0.0))))
         elif tool == ToolName.GESTURE.value:

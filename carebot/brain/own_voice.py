@@ -56,13 +56,15 @@ class OwnVoice:
         self._said: deque[_Said] = deque(maxlen=KEEP)
         self._lock = threading.Lock()
 
-    def said(self, text: str) -> None:
-        """Record a sentence the robot starts to say now."""
+    def said(self, text: str, queued: bool = False) -> None:
+        """Record a sentence the robot starts to say now or, ``queued``, once the one before it ends."""
         toks = tokens(text)
         if toks:
-            until = self._clock() + speaking_time_s(text) + self.window_s
             with self._lock:
-                self._said.append(_Said(frozenset(toks), until))
+                start = self._clock()
+                if queued and self._said:
+                    start = max(start, self._said[-1].until - self.window_s)
+                self._said.append(_Said(frozenset(toks), start + speaking_time_s(text) + self.window_s))
 
     def is_own(self, heard: str) -> bool:
         """True when the heard text is (nearly) all words of a recent sentence of the robot."""

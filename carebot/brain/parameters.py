@@ -54,6 +54,9 @@ class BrainSettings:
     act_on_low_confidence: bool
     session_timeout_s: float
     memory_max_turns: int
+    stream_replies: bool
+    resident_memory_path: str
+    resident_memory_to_cloud: bool
 
 
 def _build(v: Mapping[str, Any]) -> BrainSettings:
@@ -77,7 +80,8 @@ def _build(v: Mapping[str, Any]) -> BrainSettings:
         reminder_max_prompts=v["reminder_max_prompts"], daily_reminders=tuple(daily_reminders(v["daily_reminders"])),
         action_server_wait_s=v["action_server_wait_s"], language=v["language"],
         act_on_low_confidence=v["act_on_low_confidence"], session_timeout_s=v["session_timeout_s"],
-        memory_max_turns=v["memory_max_turns"])
+        memory_max_turns=v["memory_max_turns"], stream_replies=v["stream_replies"],
+        resident_memory_path=v["resident_memory_path"], resident_memory_to_cloud=v["resident_memory_to_cloud"])
 
 
 BRAIN = ParamTable("brain", (
@@ -125,4 +129,11 @@ BRAIN = ParamTable("brain", (
     Param("act_on_low_confidence", B, False, "act on low-confidence transcripts (safety phrases always count)"),
     Param("session_timeout_s", D, 900.0, "conversation forgotten after this idle time", "s", 10.0, 86400.0),
     Param("memory_max_turns", I, 8, "messages of conversation kept per person", min=1, max=64),
+    Param("stream_replies", B, True, "an LLM reply is spoken sentence by sentence as it streams (the first "
+          "sentence plays while the model writes the rest); false: spoken when the whole reply is in"),
+    Param("resident_memory_path", S, "", "SQLite file of what residents chose to have remembered (with consent; "
+          "keyed by Transcript.speaker / brain/ask person); relative: in the robot's state folder "
+          "($CAREBOT_STATE_DIR or ~/.local/state/carebot); empty: nothing is kept"),
+    Param("resident_memory_to_cloud", B, False, "residents' remembered facts may go to a cloud LLM (DeepSeek) "
+          "as data; false: only a local LLM sees them"),
 ), build=_build)

@@ -21,6 +21,7 @@ week. The rules:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -201,6 +202,10 @@ class ResidentMemory:
             self.path = str(Path(self.path).expanduser())
         self._clock = clock
         self._lock = threading.Lock()
+        if self.path != ":memory:":
+            # Only the robot's own user reads what residents told (SQLite gives its WAL the same mode).
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            os.chmod(self.path, 0o600)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")

@@ -20,20 +20,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-STATE_DIR_VARIABLE = "CAREBOT_STATE_DIR"
+from carebot.paths import default_state_dir
+
 FILE_NAME = "base_safety_estop.json"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024          # a state file is a few hundred bytes; more is not ours
 MAX_TEXT = 500                      # characters kept of a reason, who or why
-
-
-def default_state_dir() -> Path:
-    """$CAREBOT_STATE_DIR, else $XDG_STATE_HOME/carebot, else ~/.local/state/carebot."""
-    explicit = os.environ.get(STATE_DIR_VARIABLE)
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base).expanduser() / "carebot"
 
 
 def state_file(state_dir: str | Path = "") -> Path:

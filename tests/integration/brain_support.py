@@ -37,6 +37,7 @@ class BrainPeer:
         self.alerts: list = []
         self.estops: list[bool] = []
         self.spoken: list[str] = []
+        self.speak_goals: list[tuple[float, str, bool]] = []     # (when it arrived, text, queue)
         self.nav_goals: list = []
         self.triggers = 0
         self.navigate_ok = navigate_ok
@@ -50,6 +51,7 @@ class BrainPeer:
         self.ask = n.create_client(Ask, "brain/ask", callback_group=group)
         if serve_actions:
             def speak(handle):
+                self.speak_goals.append((time.monotonic(), handle.request.text, bool(handle.request.queue)))
                 self.spoken.append(handle.request.text)
                 handle.succeed()
                 return Speak.Result(success=True)
@@ -98,10 +100,11 @@ class BrainPeer:
                         and self.node.count_publishers("safety/estop") >= 1, timeout, 0.05):
             raise TimeoutError(f"the brain's topics did not match in {timeout:.0f} s")
 
-    def call_ask(self, text: str, person: str = "", execute: bool = False, timeout: float = 30.0):
+    def call_ask(self, text: str, person: str = "", execute: bool = False, timeout: float = 30.0,
+                 language: str = ""):
         if not self.ask.wait_for_service(timeout_sec=timeout):
             raise TimeoutError("brain/ask not available")
-        future = self.ask.call_async(self.Ask.Request(text=text, person=person, execute=execute))
+        future = self.ask.call_async(self.Ask.Request(text=text, person=person, language=language, execute=execute))
         deadline = time.monotonic() + timeout
         while not future.done() and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -106,6 +106,34 @@ def test_decision_effects_keep_the_plan_in_order(brain):
     assert any(isinstance(e, fx.Navigate) and e.place == "lounge" and not e.reply_to for e in guide)
 
 
+def test_a_reply_in_parts_is_one_reply_and_a_streamed_reply_is_not_said_twice(brain):
+    from carebot.brain.dialogue import Decision, Source
+    from carebot.brain.tools import ToolCall
+
+    parts = [ToolCall("speak", {"text": f"Part {n}.", "language": "en"}) for n in range(3)]
+    said = fx.decision_effects(Decision("Part 0. Part 1. Part 2.", parts, Source.RULE, "en"))
+    # The first part starts a new reply (whatever was being said ends); the others queue behind
+    # it - sent as three new replies, each would cut off the one before.
+    assert said == [fx.Speak("Part 0.", "en", queue=False), fx.Speak("Part 1.", "en", queue=True),
+                    fx.Speak("Part 2.", "en", queue=True)]
+    streamed = Decision("Part 0.", parts[:1] + [ToolCall("gesture", {"name": "wave"})], Source.LLM, "en",
+                        spoken_live=True)
+    assert fx.decision_effects(streamed) == [fx.Gesture("wave")]      # its words went out as they streamed
+
+
+def test_own_voice_of_a_queued_sentence_lasts_until_it_can_have_been_said():
+    clock = [0.0]
+    voice = OwnVoice(window_s=2.0, clock=lambda: clock[0])
+    long = "Each drop of rain bends the light and splits it into all of its colours for us"
+    voice.said("A rainbow appears when sunlight shines through the raindrops after a storm")
+    voice.said(long, queued=True)        # plays after the first sentence, not now
+    clock[0] = 12.0                      # past the second sentence's end had it started at 0
+    assert voice.is_own(long)
+    voice.said("Something new entirely now", queued=False)
+    clock[0] = 40.0
+    assert not voice.is_own(long)
+
+
 def test_errand_goes_there_comes_back_and_hands_over():
     errand = Errand("tea", "kitchen", "en", home=(1.0, 2.0), leg_timeout_s=60)
     assert errand.start(0.0) == [fx.Navigate("kitchen", None, 0.0, reply_to="errand")]

@@ -1,0 +1,66 @@
+"""Social talk without an LLM (issue 13): how many utterances of company get a warm reply.
+
+Each set goes through ``carebot ask --jsonl --backend none`` (the command a new user would
+run; models loaded once per set), and every answer is judged by
+``carebot.brain.evaluation.judge_social``: a reply in the speaker's language, from the
+companionship layer (not a refusal, not the canned fallback, not a knowledge fact), no
+staff alert, no motion. The held-out set is for measurement only (see its header): misses
+are printed so they can be read, never to be fixed against it.
+
+    .venv/bin/python benchmarks/social_bench.py [--sets dev heldout]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
+
+SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml"}
+
+
+def ask_batch(rows: list[dict]) -> list[dict]:
+    """The CLI's answer to each row, in order."""
+    lines = "".join(json.dumps({"text": r["text"], "site": r.get("site", "care_home")},
+                               ensure_ascii=False) + "\n" for r in rows)
+    result = subprocess.run([sys.executable, "-m", "carebot.cli", "ask", "--backend", "none", "--jsonl", "-"],
+                            input=lines, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"carebot ask failed ({result.returncode}): {result.stderr[-2000:]}")
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=sorted(SETS))
+    args = parser.parse_args()
+    for name in args.sets:
+        rows = load_social(SETS[name])
+        start = time.monotonic()
+        answers = ask_batch(rows)
+        took = time.monotonic() - start
+        warm = {"en": [0, 0], "zh": [0, 0]}
+        misses = []
+        for row, answer in zip(rows, answers, strict=True):
+            ok, why = judge_social(answer, row["lang"])
+            warm[row["lang"]][0] += ok
+            warm[row["lang"]][1] += 1
+            if not ok:
+                misses.append(f"  [{row['lang']} {row.get('topic', '')}] {row['text']!r} -> {why}: "
+                              f"{answer.get('reply', '')[:90]!r}")
+        total = sum(w for w, _ in warm.values()), sum(n for _, n in warm.values())
+        print(f"{name:8s} warm {total[0]}/{total[1]}  (en {warm['en'][0]}/{warm['en'][1]}, "
+              f"zh {warm['zh'][0]}/{warm['zh'][1]})  {took:.0f} s for the set incl. model loading")
+        print("\n".join(misses))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
