@@ -450,8 +450,9 @@ class Companion:
                 continue
             item, when, today = found
             title = item.title.get(lang) or item.title.get("en", item.id)
-            text = offers["activity" if today else "activity_tomorrow"][lang][0].format(
-                activity=title, time=when.strftime("%H:%M"), place=self.label(item.place, lang).removeprefix("the "))
+            values = dict(activity=title, time=when.strftime("%H:%M"), place=self.label(item.place, lang).removeprefix("the "))
+            kind = "activity" if today else "activity_tomorrow"
+            text = self._pick([t.format(**values) for t in offers[kind][lang]], state, ("offer", kind))
             if today:
                 return text, "activity", ProgrammeOffer(item.place, item.cite, True)
             ask = entry.get("ask") or []

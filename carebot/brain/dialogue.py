@@ -754,7 +754,10 @@ class Brain:
         if decision.repeat:
             return
         offered = next((a for a in decision.actions if a.tool == ToolName.ANSWER.value and a.args.get("place")), None)
-        if offered is not None and say("offer_take", decision.language).strip() in decision.reply:
+        # A knowledge answer offers to go when it says so; a companion's answer with a place is
+        # always its activity offer, whichever of its wordings was said.
+        if offered is not None and (decision.source is Source.COMPANION
+                                    or say("offer_take", decision.language).strip() in decision.reply):
             self._offers[key] = (offered.args["place"], list(offered.args.get("sources", [])), self._clock())
         elif decision.actions:
             self._offers.pop(key, None)

@@ -113,23 +113,48 @@ _ZH_AFFIRM = ("好的", "好啊", "好吧", "是的", "可以", "行", "麻烦�
               "那就去", "好")
 _EN_DECLINE = re.compile(r"^(?:no|nope|no thanks|no thank you|not now|i m fine|that s ok|never mind)\b")
 _ZH_DECLINE = ("不用", "不要", "不了", "算了", "不必")
+_ZH_NO = ("不行", "不好", "不可以", "不是", "别")       # a no when it opens the answer; never part of a yes
+# A Mandarin yes opens the answer (after a filler): 好 and 行 also live inside other words and
+# say "so" in 好无聊 / 我好孤单 (so bored, so lonely); 银行 is a bank. A lone 好/行 is a yes only
+# when nothing but a particle (or another yes) follows it.
+_ZH_FILLERS = ("那就", "嗯", "噢", "哦", "喔", "啊", "那")
+_ZH_SINGLE_AFFIRM = ("好", "行")
+_ZH_PARTICLES = "的啊吧呀嘞哇呢哈了"
+
+
+def _openings(compact: str) -> list[str]:
+    """The answer as said, and without a filler that opens it (嗯，好的 -> 好的)."""
+    return [compact] + [compact[len(f):] for f in _ZH_FILLERS if compact.startswith(f) and len(compact) > len(f)]
+
+
+def _zh_yes(compact: str) -> bool:
+    for opening in _openings(compact):
+        for word in _ZH_AFFIRM:
+            if not opening.startswith(word):
+                continue
+            rest = opening[len(word):]
+            if word not in _ZH_SINGLE_AFFIRM or not rest or rest[0] in _ZH_PARTICLES or rest[0] in _ZH_SINGLE_AFFIRM \
+                    or any(rest.startswith(a) for a in _ZH_AFFIRM if a not in _ZH_SINGLE_AFFIRM):
+                return True
+    return False
 
 
 def is_affirmative(text: str) -> bool:
     """A "yes please" / 好的: accepting what the robot just offered."""
     norm = normalize(text)
     compact = norm.replace(" ", "")
-    if not norm or _EN_DECLINE.search(norm) or any(d in compact for d in _ZH_DECLINE):
+    if not norm or _EN_DECLINE.search(norm) or any(d in compact for d in _ZH_DECLINE + _ZH_NO):
         return False
-    return bool(_EN_AFFIRM.search(norm)) or (len(compact) <= 8 and any(a in compact for a in _ZH_AFFIRM))
+    return bool(_EN_AFFIRM.search(norm)) or (len(compact) <= 8 and _zh_yes(compact))
 
 
 def is_declined(text: str) -> bool:
     """A "no thanks" / 不用了: declining what the robot just offered or asked."""
     norm = normalize(text)
     compact = norm.replace(" ", "")
-    return bool(norm) and (bool(_EN_DECLINE.search(norm)) or (len(compact) <= 8 and any(d in compact for d in _ZH_DECLINE))
-                           or norm in ("no", "nah", "don t", "please don t"))
+    zh_no = len(compact) <= 8 and (any(d in compact for d in _ZH_DECLINE)
+                                   or any(o.startswith(n) for o in _openings(compact) for n in _ZH_NO))
+    return bool(norm) and (bool(_EN_DECLINE.search(norm)) or zh_no or norm in ("no", "nah", "don t", "please don t"))
 
 
 # "Pardon?" / 再说一遍: the robot says its last reply again, more slowly.

@@ -24,16 +24,17 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
+from carebot.brain.sentences import split_sentences
 from carebot.brain.utterance import known_words, normalize
 
 MAX_CHARS = {"en": 360, "zh": 140}    # a reply of ~20-25 s spoken at an elder's pace
 MAX_SENTENCES = 4
 _CJK = re.compile(r"[\u3400-\u9fff]")
+MIN_REPEAT_TOKENS = 4          # words (or Chinese characters) of a sentence that may not come back next reply
 _LATIN = re.compile(r"[A-Za-z]")
 _EN_WORD = re.compile(r"[a-z]+")
 _LOOP_ZH = re.compile(r"(.{1,4})\1{2,}")      # the same 1-4 characters three times in a row
 MIN_KNOWN_SHARE = 0.6         # English: share of real words in a sentence of 3+ words
-ECHO_OVERLAP = 0.7            # character-bigram overlap with the request that counts as an echo
 
 
 class Refusal(str, Enum):
@@ -55,13 +56,9 @@ class Verdict:
 OK = Verdict(True)
 
 
-def _bigrams(text: str) -> set[str]:
-    compact = normalize(text).replace(" ", "")
-    return {compact[i:i + 2] for i in range(len(compact) - 1)}
-
-
-def _overlap(a: set[str], b: set[str]) -> float:
-    return len(a & b) / max(1, min(len(a), len(b))) if a and b else 0.0
+def _tokens(text: str) -> list[str]:
+    """Words, with each Chinese character a word of its own."""
+    return [t for word in normalize(text).split() for t in (list(word) if _CJK.search(word) else [word])]
 
 
 @dataclass
@@ -124,8 +121,10 @@ class ReplyGuard:
         if "\ufffd" in sentence or letters < 0.5 * len(visible):
             return "symbols, not words"
         if self.request:
-            mine, theirs = _bigrams(sentence), _bigrams(self.request)
-            if len(mine) >= 3 and _overlap(mine, theirs) >= ECHO_OVERLAP:
+            # An echo adds no word of its own; an answer that names what was asked about
+            # ("The capital of Peru is Lima.") does.
+            mine, theirs = _tokens(sentence), set(_tokens(self.request))
+            if len(mine) >= 3 and all(t in theirs for t in mine):
                 return "echoes the request"
         if self.language == "en":
             words = _EN_WORD.findall(normalize(sentence))
@@ -140,8 +139,12 @@ class ReplyGuard:
         norm = normalize(sentence)
         if any(normalize(s) == norm for s in self.accepted):
             return "repeats a sentence of this reply"
-        if not self.accepted and self.previous_reply and norm == normalize(self.previous_reply):
-            return "the same reply as last time"
+        if self.previous_reply:
+            # The last reply said again, whole or sentence by sentence. A short opener ("Of course.")
+            # may come back; a sentence with content may not (never the same sentence twice in a row).
+            before = [normalize(s) for s in split_sentences(self.previous_reply)]
+            if norm == normalize(self.previous_reply) or (norm in before and len(_tokens(sentence)) >= MIN_REPEAT_TOKENS):
+                return "the same reply as last time"
         words = norm.split()
         grams = [" ".join(words[i:i + 3]) for i in range(len(words) - 2)]
         if grams and max(grams.count(g) for g in grams) >= 3:

@@ -158,7 +158,7 @@ def extract_facts(text: str, language: str = "") -> list[Fact]:
                 facts.append(Fact("job", value, language="en"))
             break
     if (m := _EN_HOME.search(norm)):
-        value = _clean(m.group(1))
+        value = _clean(m.group(1), places=True)    # "born in York in 1940" -> York
         if value:
             facts.append(Fact("hometown", value.title(), language="en"))
     # One fact per family relation (the first naming wins).
@@ -234,8 +234,9 @@ class ResidentMemory:
             self._db.execute("INSERT OR REPLACE INTO consent VALUES (?, ?, ?)", (resident, int(granted), self._clock()))
 
     def remember(self, resident: str, facts: list[Fact]) -> int:
-        """Keep facts of a resident who consented; returns how many are new. A family
-        relation or single-valued kind (name, job, hometown) told again replaces the old value."""
+        """Keep facts of a resident who consented; returns how many are new. A single-valued
+        kind (name, job, hometown) told again replaces the old value; family relations add up
+        (two daughters are two facts; "forget" clears a wrong one with the rest)."""
         if not resident or not self.consent(resident):
             return 0
         new = 0

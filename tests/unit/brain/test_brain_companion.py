@@ -1,0 +1,241 @@
+"""Conversation that cares (issue 13): social talk answered by the companionship layer, no LLM.
+
+Loneliness, thanks, greetings, grief, missing family, memories, a story, a song's words
+or a game get a warm reply in the speaker's language with a follow-up question, never
+the "I don't have that information" refusal, no alert and no motion; a person never
+hears the same sentence twice in a row; a "yes" to the robot's offer is what moves it.
+"""
+import re
+from datetime import datetime
+
+import pytest
+
+from carebot.brain.companion import Companion, Topic, detect, load_replies
+from carebot.brain.dialogue import Brain, Source, say
+from carebot.brain.sentences import split_sentences
+from carebot.brain.utterance import Utterance
+
+NOW = datetime(2026, 11, 29, 10, 0)          # a Sunday morning
+MOTION = {"navigate_to", "fetch", "look_at", "stop"}
+REFUSALS = (say("not_found", "en"), say("not_found", "zh"), say("fallback", "en"), say("fallback", "zh"))
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+@pytest.fixture
+def brain():
+    """A fresh brain per test: the companion's per-person variety and the rate limits start clean."""
+    return Brain("care_home", use_embeddings=False, wall_clock=lambda: NOW)
+
+
+SOCIAL = [
+    ("I feel so lonely today", "lonely", "en"),
+    ("Nobody ever visits me", "lonely", "en"),
+    ("Thank you so much", "thanks", "en"),
+    ("Good morning", "greeting", "en"),
+    ("Hello, how are you?", "how_are_you", "en"),
+    ("My husband passed away last year", "grief", "en"),
+    ("I miss my daughter", "missing_family", "en"),
+    ("When I was young I worked on the railways", "reminiscence", "en"),
+    ("What was life like in the 1960s?", "reminiscence", "en"),
+    ("Tell me a story", "story", "en"),
+    ("Can you tell me a story?", "story", "en"),
+    ("Do you know the words of an old song?", "song", "en"),
+    ("Can you sing me a song?", "song", "en"),
+    ("Let's play a game", "game", "en"),
+    ("I'm feeling a bit down", "low_mood", "en"),
+    ("我有点孤单，陪我聊聊天吧", "lonely", "zh"),
+    ("谢谢你", "thanks", "zh"),
+    ("你好", "greeting", "zh"),
+    ("我老伴去年走了", "grief", "zh"),
+    ("我想我女儿了", "missing_family", "zh"),
+    ("我年轻的时候在铁路上工作", "reminiscence", "zh"),
+    ("给我讲个故事吧", "story", "zh"),
+    ("你会唱老歌吗？给我唱首歌吧", "song", "zh"),
+    ("我们玩个游戏吧", "game", "zh"),
+    ("我心情不好", "low_mood", "zh"),
+]
+
+
+def assert_in_language(reply: str, language: str):
+    if language == "zh":
+        assert _CJK.search(reply) and not _LATIN.search(reply), reply
+    else:
+        assert not _CJK.search(reply), reply
+
+
+def assert_companionship(d, topic: str, language: str):
+    assert d.source is Source.COMPANION and d.topic == topic, (d.source, d.topic, d.reply)
+    assert d.language == language and not d.fallback and d.alert is None
+    assert_in_language(d.reply, language)
+    assert not any(r in d.reply for r in REFUSALS) and "information" not in d.reply and "信息" not in d.reply
+    tools = [a.tool for a in d.actions]
+    assert tools and set(tools) <= {"speak", "gesture"}, tools       # no motion, no staff call
+    assert not MOTION & set(tools) and "call_staff" not in tools
+
+
+@pytest.mark.parametrize("text, topic, language", SOCIAL)
+def test_social_talk_gets_a_warm_reply_with_a_follow_up_question(brain, text, topic, language):
+    d = brain.decide(text, person="resident_1")
+    assert_companionship(d, topic, language)
+    assert "?" in d.reply or "？" in d.reply, d.reply          # a follow-up question (a riddle is one too)
+    spoken = " ".join(a.args["text"] for a in d.actions if a.tool == "speak")
+    assert spoken.replace(" ", "") == d.reply.replace(" ", "")    # what is said is the reply
+
+
+@pytest.mark.parametrize("text, topic, language", [
+    ("Good morning", "greeting", "en"), ("Thank you so much", "thanks", "en"), ("你好", "greeting", "zh"),
+    ("谢谢你", "thanks", "zh")])
+def test_greetings_get_a_wave_and_thanks_a_nod(brain, text, topic, language):
+    d = brain.decide(text, person="resident_1")
+    gestures = [a.args["name"] for a in d.actions if a.tool == "gesture"]
+    assert gestures == (["wave"] if topic == "greeting" else ["nod"])
+
+
+@pytest.mark.parametrize("hour, english, mandarin", [(10, "Good morning", "上午好"), (15, "Good afternoon", "下午好"),
+                                                      (20, "Good evening", "晚上好")])
+def test_a_greeting_fits_the_time_of_day(hour, english, mandarin):
+    brain = Brain("care_home", use_embeddings=False, wall_clock=lambda: NOW.replace(hour=hour))
+    assert brain.decide("Hello", person="a").reply.startswith(english)
+    assert brain.decide("你好", person="b").reply.startswith(mandarin)
+
+
+def test_a_song_request_gets_the_words_of_the_song_named(brain):
+    d = brain.decide("Do you know the lyrics of Daisy Bell?", person="resident_1")
+    assert d.topic == "song" and "Daisy Bell" in d.reply and "bicycle made for two" in d.reply
+    zh = brain.decide("你会唱茉莉花吗？", person="resident_2")
+    assert zh.topic == "song" and "茉莉花" in zh.reply and "好一朵美丽的茉莉花" in zh.reply
+
+
+def test_a_story_request_tells_a_whole_story(brain):
+    stories = load_replies()["stories"]
+    d = brain.decide("Tell me a story", person="resident_1")
+    assert any(story in d.reply for story in stories["en"])
+    zh = brain.decide("给我讲个故事吧", person="resident_2")
+    assert any(story in zh.reply for story in stories["zh"])
+
+
+@pytest.mark.parametrize("language, ask", [("en", "Let's play a game"), ("zh", "我们玩个游戏吧")])
+def test_a_riddle_is_answered_right_or_wrong(brain, language, ask):
+    data = load_replies()
+    d = brain.decide(ask, person="resident_1")
+    riddle = next(r for r in data["riddles"][language] if r["question"] in d.reply)
+    right = brain.decide(riddle["accept"][0], person="resident_1")
+    assert right.source is Source.COMPANION and right.topic == "game"
+    assert any(s in right.reply for s in data["riddle_answers"]["right"][language]), right.reply
+    d = brain.decide(ask, person="resident_2")
+    riddle = next(r for r in data["riddles"][language] if r["question"] in d.reply)
+    wrong = brain.decide("an elephant" if language == "en" else "大象", person="resident_2")
+    assert riddle["answer"] in wrong.reply
+    assert not any(s in wrong.reply for s in data["riddle_answers"]["right"][language])
+
+
+# ------------------------------------------------------------------ never the same sentence twice in a row
+@pytest.mark.parametrize("text, times", [
+    ("Thank you so much", 4), ("How are you?", 4), ("Tell me a story", 4), ("你好吗？", 4), ("谢谢你", 4),
+    ("When I was young I worked on the railways", 3), ("I feel so lonely today", 2),
+    ("我有点孤单，陪我聊聊天吧", 2), ("My husband passed away last year", 2),
+    # The topic comes back: the robot offers something; the offer must not be said twice in a row either.
+    ("I'm so bored", 2), ("I feel so lonely today", 3), ("I miss my daughter", 3),
+    ("My husband passed away last year", 3), ("我有点孤单，陪我聊聊天吧", 3),
+])
+def test_the_same_request_again_does_not_get_the_same_sentence_again(brain, text, times):
+    previous: set[str] = set()
+    for turn in range(times):
+        d = brain.decide(text, person="resident_1")
+        assert d.source is Source.COMPANION, d.reply
+        sentences = set(split_sentences(d.reply))
+        assert not sentences & previous, f"turn {turn + 1} repeats {sentences & previous}"
+        previous = sentences
+
+
+def test_two_residents_side_by_side_hear_different_words(brain):
+    a = brain.decide("I feel so lonely today", person="room_101")
+    b = brain.decide("I feel so lonely today", person="room_102")
+    assert a.reply != b.reply
+
+
+# ------------------------------------------------------------------ offers: only a yes moves the robot
+def test_a_yes_to_the_activity_offer_takes_the_resident_there(brain):
+    first = brain.decide("I'm so bored", person="resident_1")
+    assert first.topic == "bored" and "15:00" in first.reply and "lounge" in first.reply   # the activity offer
+    assert [a.tool for a in first.actions] == ["answer"] and first.actions[0].args["place"] == "lounge"
+    assert first.citations == ["activities"]                  # the offer cites the site's programme
+    go = brain.decide("yes please", person="resident_1")
+    assert [a.tool for a in go.actions] == ["speak", "navigate_to"] and go.actions[1].args["place"] == "lounge"
+
+
+def test_a_yes_to_the_family_call_offer_calls_staff(brain):
+    brain.decide("I miss my daughter", person="resident_1")
+    offer = brain.decide("I miss my daughter", person="resident_1")
+    assert re.search(r"phone|call", offer.reply) and "staff" in offer.reply and offer.alert is None
+    yes = brain.decide("yes", person="resident_1")
+    assert [a.tool for a in yes.actions][0] == "call_staff" and yes.alert is not None
+
+
+@pytest.mark.parametrize("text, times", [
+    ("好无聊", 2),          # "so boring": the activity offer comes at once; saying it again is no "yes"
+    ("我好孤单", 3),        # "I'm so lonely"
+    ("我好想家", 3),        # "I miss home so much": the second reply offers a call home
+    ("我好难过", 3),        # "I'm so sad": the second reply offers staff company
+])
+def test_mandarin_hao_meaning_so_is_not_a_yes_to_the_offer(brain, text, times):
+    """好 in 好无聊 / 我好孤单 is "so", not "yes": the resident said the same thing again."""
+    for _ in range(times):
+        d = brain.decide(text, person="resident_1")
+        tools = [a.tool for a in d.actions]
+        assert d.source is Source.COMPANION and d.language == "zh", (d.source, d.reply)
+        assert not MOTION & set(tools) and "call_staff" not in tools and d.alert is None, (tools, d.reply)
+
+
+@pytest.mark.parametrize("no", ["不行", "不好", "不可以", "不是的"])
+def test_a_mandarin_no_to_an_offer_is_not_a_yes(brain, no):
+    """不行 / 不好 ("no", "not good") contain 行 / 好 but decline: nothing moves, nobody is called."""
+    offer = brain.decide("太无聊了", person="resident_1")
+    assert "15:00" in offer.reply and "客厅" in offer.reply         # the activity offer
+    answer = brain.decide(no, person="resident_1")
+    assert "navigate_to" not in [a.tool for a in answer.actions], answer.reply
+    brain.decide("我心情不好", person="resident_2")
+    offer = brain.decide("我心情不好", person="resident_2")
+    assert "工作人员" in offer.reply                                  # the offer of staff company
+    answer = brain.decide(no, person="resident_2")
+    assert "call_staff" not in [a.tool for a in answer.actions] and answer.alert is None, answer.reply
+
+
+# ------------------------------------------------------------------ the rules themselves
+@pytest.mark.parametrize("text, topic", [
+    ("I miss my wife, she passed away last spring", Topic.GRIEF),          # grief over missing family
+    ("我好想我老伴，她去年去世了", Topic.GRIEF),
+    ("I feel lonely, I miss my son", Topic.MISSING_FAMILY),               # missing family over loneliness
+    ("我想家了，好孤单", Topic.MISSING_FAMILY),
+    ("I'm bored, tell me a story", Topic.STORY),                          # a request over boredom
+    ("好无聊，给我讲个故事吧", Topic.STORY),
+    ("I'm bored, sing me a song", Topic.SONG),
+    ("What time is lunch?", None),
+    ("Where is the bathroom?", None),
+    ("午饭几点开始？", None),
+])
+def test_detect_orders_topics_as_documented(text, topic):
+    assert detect(Utterance.of(text)) is topic
+
+
+def test_every_topic_has_an_opening_in_both_languages():
+    data = load_replies()
+    for topic in Topic:
+        for language in ("en", "zh"):
+            opening = data["topics"][topic.value][language]["open"]
+            assert opening and all(_CJK.search(o) if language == "zh" else not _CJK.search(o) for o in opening)
+
+
+def test_the_companion_alone_personalises_with_a_residents_facts():
+    from carebot.brain.resident_memory import Fact
+
+    companion = Companion(wall_clock=lambda: NOW)
+    facts = [Fact("name", "Alice"), Fact("family", "Mary", "daughter")]
+    greeting = companion.reply(Topic.GREETING, Utterance.of("Hello"), "r1", facts)
+    assert greeting.text.startswith("Good morning, Alice")
+    missing = companion.reply(Topic.MISSING_FAMILY, Utterance.of("I miss my daughter"), "r1", facts)
+    assert "your daughter Mary" in missing.text
+    zh = companion.reply(Topic.MISSING_FAMILY, Utterance.of("我想我女儿了"), "r2",
+                         [Fact("family", "小梅", "daughter", "zh")])
+    assert "您的女儿小梅" in zh.text and zh.language == "zh"
