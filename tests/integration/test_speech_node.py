@@ -52,6 +52,11 @@ def test_topic_audio_transcript_speak_and_barge_in(tmp_path, maker):
         end_s = t.end.sec + t.end.nanosec * 1e-9
         assert 0.8 < end_s - start_s < 4.0
         assert t.source.startswith("topic")
+        # speech/hearing: true from the first words until the transcript is out, once (vision
+        # steps back meanwhile), then false again.
+        assert wait_for(lambda: client.hearing[-1:] and not client.hearing[-1][1], 5), client.hearing
+        assert [h for _, h in client.hearing] == [False, True, False], client.hearing
+        assert client.hearing[1][0] < client.arrivals[0] <= client.hearing[2][0] + 0.5
 
         # 2. Speak: speaking goes true; talk over it is ignored; "stop" cuts it off.
         assert client.speak.wait_for_server(10)

@@ -64,3 +64,22 @@ def test_real_clocks_a_busy_loop_at_half_a_core_rests_about_as_long_as_it_ran():
     while time.process_time() < end:
         pass
     assert 0.05 < paced.rest_s() < 0.2
+
+
+def test_while_speech_hears_someone_vision_keeps_to_the_smaller_budget():
+    from carebot.perception.cpu_budget import HEARING_MAX_S, HearingBudget
+
+    now = [100.0]
+    budget = HearingBudget(1.0, 0.3, clock=lambda: now[0])
+    assert budget.now() == 1.0
+    budget.heard(True)
+    assert budget.now() == 0.3 and budget.hearing
+    budget.heard(False)
+    assert budget.now() == 1.0
+    budget.heard(True)
+    now[0] += HEARING_MAX_S + 1.0           # speech died mid-utterance: not trusted for good
+    assert budget.now() == 1.0 and not budget.hearing
+    assert HearingBudget(1.0, 0.0).now() == 1.0                  # 0: unchanged while hearing
+    unlimited = HearingBudget(0.0, 0.3, clock=lambda: now[0])
+    unlimited.heard(True)
+    assert unlimited.now() == 0.3           # no budget otherwise, the hearing one still applies
