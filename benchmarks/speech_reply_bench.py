@@ -317,7 +317,9 @@ def ask_once(client, room, recorder, question: str, samples: np.ndarray, brain_l
         row["transcript"] = client.arrivals[transcripts] - end_of_speech
     wait_for(lambda: client.speaking[-1:] == [False], 60)
     new = brain_log.read_text().splitlines()[brain_lines:]
-    paths = [m.group(1) for line in new for m in [re.search(r"\[(rule|knowledge|companion|llm)\] reply", line)] if m]
+    # The safety net answers in the transcript callback (a call for help, a stop): "safety".
+    paths = [m.group(1) or "safety" for line in new
+             for m in [re.search(r"\[(rule|knowledge|companion|llm)\] reply|safety net: ", line)] if m]
     row["path"] = paths[0] if paths else ""
     time.sleep(1.0)
     return row

@@ -181,7 +181,7 @@ class Recognizer:
                     without_timestamps=True, vad_filter=False,
                     # The guard judges these itself; Whisper's own skip would hide the numbers.
                     no_speech_threshold=None, log_prob_threshold=-1.0)
-                results = [SegmentResult(s.text.strip(), float(s.start), float(s.end), float(s.avg_logprob),
+                results = [SegmentResult(clean_text(s.text), float(s.start), float(s.end), float(s.avg_logprob),
                                          float(s.no_speech_prob), float(s.compression_ratio)) for s in segments]
         compute_s = time.perf_counter() - start
         detected = lang or info.language
@@ -214,6 +214,12 @@ class _EncodedOnce:
 
     def __exit__(self, *exc) -> None:
         self._model.__dict__.pop("encode", None)   # ... and the method is back
+
+
+def clean_text(text: str) -> str:
+    """Whisper's text without U+FFFD: the model sometimes ends a multi-byte character after its
+    first bytes (seen in Mandarin: "护士站\ufffd在哪里"); no one said that character."""
+    return text.replace("\ufffd", "").strip()
 
 
 def _join(parts: Sequence[str], language: str) -> str:

@@ -153,3 +153,11 @@ def test_site_names_are_recognised_with_the_vocabulary(tiny, tiny_prompted, make
     clip = maker.make("Please tell Nurse Li that Mrs Chen is waiting", corpus.Voice("piper", "joe", 130)).samples
     prompted = join_accepted(tiny_prompted.transcribe_clip(clip))[0]
     assert "li" in corpus.normalise_words(prompted) and "chen" in corpus.normalise_words(prompted), prompted
+
+
+def test_a_half_written_character_is_not_part_of_the_transcript():
+    """Whisper sometimes stops a multi-byte character after its first bytes (U+FFFD in its text)."""
+    from carebot.speech.recognizer import clean_text
+
+    assert clean_text(" 护士站\ufffd在哪里\ufffd") == "护士站在哪里"
+    assert clean_text("Where is the garden?") == "Where is the garden?"
