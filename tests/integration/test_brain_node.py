@@ -46,6 +46,7 @@ def stack(tmp_path_factory):
 def test_stop_phrase_publishes_estop_and_calls_the_trigger(stack):
     peer, log, _, _ = stack
     peer.estops.clear()
+    peer.wait_until_heard()          # discovery is not the brain's time: the clock starts once matched
     t0 = time.monotonic()
     peer.say("停下！", language="zh")
     assert wait_for(lambda: True in peer.estops, 5), log.read_text()[-2000:]
@@ -68,6 +69,7 @@ def test_chest_pain_is_a_critical_medical_alert_at_once(stack):
     """Issue 11: "my chest hurts" without any LLM, as Whisper writes it, alerts staff at once."""
     peer, log, _, llm = stack
     asked = len(llm.requests)
+    peer.wait_until_heard()
     t0 = time.monotonic()
     peer.say("um my chest hurts", language="en", speaker="room_104")
     assert wait_for(lambda: any(a.person == "room_104" for a in peer.alerts), 5), log.read_text()[-2000:]
