@@ -45,6 +45,7 @@ from carebot.bringup import NODES  # noqa: E402
 from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for  # noqa: E402
 from carebot.speech import corpus  # noqa: E402
 from carebot.speech.audio import SAMPLE_RATE, resample  # noqa: E402
+from carebot.speech.speech_text import has_cjk  # noqa: E402
 
 # Questions per path the brain is expected to take (the path counted is the one it took).
 QUESTIONS = {
@@ -64,7 +65,7 @@ LLM_REPLY = {"rainbow": "A rainbow appears when sunlight shines through raindrop
 
 
 def llm_reply_for(asked: str) -> str:
-    if re.search(r"[\u4e00-\u9fff]", asked):
+    if has_cjk(asked):
         return LLM_REPLY["zh"]
     return LLM_REPLY["leaves" if "leaves" in asked.lower() else "rainbow"]
 

@@ -193,6 +193,15 @@ def launch_plan(site: str = SITES[0], sim: bool = False, namespace: str = "",
     return [NodeLaunch(spec, params_file, namespace, sim_time, source) for spec in specs]
 
 
+def file_parameter(source: Path, node: str, name: str):
+    """A node's parameter as a parameter file sets it (None when it does not). Raises OSError,
+    yaml.YAMLError, or AttributeError for a file that is not a parameter file."""
+    import yaml
+
+    data = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
+    return data.get(node, {}).get("ros__parameters", {}).get(name)
+
+
 def switched_on(spec: NodeSpec, source: Path) -> bool:
     """Whether a node that is off unless configured (``enabled_by``) is switched on in a file;
     nodes without ``enabled_by`` always are. An unreadable file counts as off (the check names it)."""
@@ -201,8 +210,7 @@ def switched_on(spec: NodeSpec, source: Path) -> bool:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
-        return data.get(spec.name, {}).get("ros__parameters", {}).get(spec.enabled_by) is True
+        return file_parameter(source, spec.name, spec.enabled_by) is True
     except (OSError, yaml.YAMLError, AttributeError):
         return False
 

@@ -74,6 +74,11 @@ class ReplyGuard:
     accepted: list[str] = field(default_factory=list)
     refused: Verdict | None = None
 
+    def __post_init__(self) -> None:
+        # The last reply, whole and sentence by sentence, as the repetition check compares them.
+        self._previous = normalize(self.previous_reply) if self.previous_reply else ""
+        self._previous_sentences = {normalize(s) for s in split_sentences(self.previous_reply)} if self._previous else set()
+
     def check(self, sentence: str) -> Verdict:
         """Judge the next sentence of the reply; after one refusal every later one is refused too."""
         if self.refused is not None:
@@ -139,12 +144,11 @@ class ReplyGuard:
         norm = normalize(sentence)
         if any(normalize(s) == norm for s in self.accepted):
             return "repeats a sentence of this reply"
-        if self.previous_reply:
-            # The last reply said again, whole or sentence by sentence. A short opener ("Of course.")
-            # may come back; a sentence with content may not (never the same sentence twice in a row).
-            before = [normalize(s) for s in split_sentences(self.previous_reply)]
-            if norm == normalize(self.previous_reply) or (norm in before and len(_tokens(sentence)) >= MIN_REPEAT_TOKENS):
-                return "the same reply as last time"
+        # The last reply said again, whole or sentence by sentence. A short opener ("Of course.")
+        # may come back; a sentence with content may not (never the same sentence twice in a row).
+        if self._previous and (norm == self._previous or (norm in self._previous_sentences
+                                                          and len(_tokens(sentence)) >= MIN_REPEAT_TOKENS)):
+            return "the same reply as last time"
         words = norm.split()
         grams = [" ".join(words[i:i + 3]) for i in range(len(words) - 2)]
         if grams and max(grams.count(g) for g in grams) >= 3:

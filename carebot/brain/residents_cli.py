@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from carebot.bringup import SITES, site_config
+from carebot.bringup import SITES, file_parameter, site_config
 
 
 def register(subparsers) -> None:
@@ -36,10 +36,7 @@ def memory_file(site: str, db: Path | None) -> Path:
 
     if db is not None:
         return db.expanduser()
-    import yaml
-
-    data = yaml.safe_load(site_config(site).read_text(encoding="utf-8")) or {}
-    path = str(data.get("brain", {}).get("ros__parameters", {}).get("resident_memory_path", "") or "")
+    path = str(file_parameter(site_config(site), "brain", "resident_memory_path") or "")
     if not path:
         raise ValueError(f"site {site} keeps no resident memory (brain.resident_memory_path is empty)")
     return in_state_dir(path)
