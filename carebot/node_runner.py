@@ -18,6 +18,7 @@ from typing import Callable, TypeVar
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
 from carebot.executors import PooledExecutor
 
@@ -45,6 +46,11 @@ def run_node(make_node: Callable[[], NodeT], *, name: str, threads: int = 1,
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except _rclpy.RCLError:
+        # SIGINT shut the context down while the executor was building its wait set (rclpy
+        # raises "context is not valid" then, not ExternalShutdownException): still a shutdown.
+        if rclpy.ok():
+            raise
     except start_errors as exc:
         print(f"[{name}] cannot start: {exc}", file=sys.stderr, flush=True)
         code = start_error_code
