@@ -83,3 +83,4 @@ class Detection:
     track_id: int | None = None  # None: not (yet) confirmed by the tracker
     floor: tuple[float, float] | None = None  # where the feet are on the map, m (None: pose unknown)
     resting_on: str | None = None  # bed/sofa/armchair the box's bottom lies on (furniture.py), None: floor/unknown
+    fall_box: Box | None = None    # the other image size's box whose Fall score this one carries (detector.merge_looks)

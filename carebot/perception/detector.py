@@ -51,6 +51,7 @@ class DetectorConfig:
     model_path: str = ""            # "" = the shipped fall model
     imgsz: int = 640                # inference size, px (multiple of 32); 640 finds more fallen people (docs)
     conf: float = 0.3               # minimum box confidence
+    fall_conf: float = 0.2          # a box of the model's Fall class is kept from this confidence (docs)
     iou: float = 0.5                # NMS IoU threshold
     device: str = "cpu"             # torch device: cpu, cuda:0 ...
     tracker: str = "bytetrack.yaml"  # ultralytics tracker config (bytetrack.yaml, botsort.yaml or a path)
@@ -63,6 +64,8 @@ class DetectorConfig:
             raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
         if not 0.0 < self.conf < 1.0:
             raise ValueError(f"conf must be in (0, 1), got {self.conf}")
+        if not 0.0 < self.fall_conf < 1.0:
+            raise ValueError(f"fall_conf must be in (0, 1), got {self.fall_conf}")
         if not 0.0 < self.iou <= 1.0:
             raise ValueError(f"iou must be in (0, 1], got {self.iou}")
         if not self.device.strip():
@@ -139,7 +142,8 @@ def merge_looks(primary: list[Detection], second: list[Detection]) -> list[Detec
 
     The fall model's two input sizes disagree on different people (docs/perception.md: at 640
     it calls some people lying across the view Normal, at 320 it misses far and half-hidden
-    ones), so a Fall seen at either size counts."""
+    ones), so a Fall seen at either size counts, and the shape of the box it was seen in
+    counts too (fall_box: the two sizes often frame a half-hidden or dim person differently)."""
     out, used = [], set()
     for det in primary:
         best = det
@@ -149,7 +153,7 @@ def merge_looks(primary: list[Detection], second: list[Detection]) -> list[Detec
                 if other.label is DetectionClass.FALL and (best.label is not DetectionClass.FALL
                                                            or other.score > best.score):
                     best = Detection(det.box, other.score, DetectionClass.FALL, det.track_id, det.floor,
-                                     det.resting_on)
+                                     det.resting_on, fall_box=other.box)
         out.append(best)
     out.extend(d for j, d in enumerate(second) if j not in used)
     return out
@@ -253,7 +257,7 @@ class Detector:
             raise ModelLoadError(f"cannot load model {path}: {type(exc).__name__}: {exc}") from exc
 
     def _kwargs(self) -> dict:
-        return dict(imgsz=self.cfg.imgsz, conf=self.cfg.conf, iou=self.cfg.iou, device=self.cfg.device,
+        return dict(imgsz=self.cfg.imgsz, conf=min(self.cfg.conf, self.cfg.fall_conf), iou=self.cfg.iou, device=self.cfg.device,
                     half=self.cfg.half, classes=sorted(self.classes), agnostic_nms=True, verbose=False)
 
     def warmup(self) -> float:
@@ -296,7 +300,7 @@ class Detector:
         out = []
         for (x1, y1, x2, y2), score, c, tid in zip(xyxy, conf, cls, ids):
             label = self.classes.get(int(c))
-            if label is None:
+            if label is None or score < (self.cfg.fall_conf if label is DetectionClass.FALL else self.cfg.conf):
                 continue
             out.append(Detection(Box(float(x1), float(y1), float(x2), float(y2)), float(score), label,
                                  None if tid is None else int(tid)))

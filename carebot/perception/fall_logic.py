@@ -5,8 +5,11 @@ same code runs live, in sim time and in tests.
 
 Evidence, each 0..1:
 * model: the detector's Fall-class confidence (0 when it says Normal/person);
-* shape: box width/height ramps from upright to lying; unknown (0) when the box is
-  cut by the top or bottom image border, because then its true height is unknown;
+* shape: box width/height ramps from upright to lying; a box cut by the top or bottom
+  image border needs a much wider shape (its true height is unknown); a box cut by one
+  side border has an unknown width (the body goes on outside the image), so when it does
+  not look lying its shape is left out of the mean instead of counting as upright. With
+  two image sizes (detector.merge_looks) the more lying of the two boxes counts;
 * drop: the box top fell by a large share of the person's recent upright height
   while the feet stayed put and the width did not shrink (a fall, not walking
   away). Once seen in an episode
@@ -140,17 +143,38 @@ def same_place(a: Box, b: Box, cfg: FallConfig) -> bool:
             or b.contains(a.bottom_centre, cfg.feet_margin))
 
 
-def fuse(model: float, shape: float, drop: float, cfg: FallConfig) -> float:
-    """Weighted mean of the evidence, 0..1."""
+def fuse(model: float, shape: float | None, drop: float, cfg: FallConfig) -> float:
+    """Weighted mean of the evidence, 0..1; shape None = unknown, left out of the mean."""
+    if shape is None:
+        return (cfg.model_weight * model + cfg.drop_weight * drop) / (cfg.model_weight + cfg.drop_weight)
     total = cfg.model_weight + cfg.shape_weight + cfg.drop_weight
     return (cfg.model_weight * model + cfg.shape_weight * shape + cfg.drop_weight * drop) / total
 
 
+def cut_at_one_side(box: Box, image_size: tuple[int, int], cfg: FallConfig) -> bool:
+    """The box touches the left or the right image border (not both, not the top): the person
+    may go on outside the image, so the box's width says nothing about lying or standing."""
+    width, _ = image_size
+    left, right = box.x1 <= cfg.border_px, box.x2 >= width - cfg.border_px
+    return left != right and box.y1 > cfg.border_px
+
+
+def detection_score(detection: Detection, image_size: tuple[int, int], drop: float, cfg: FallConfig) -> float:
+    """Fused fall score of one detection in one frame, given the drop evidence; 0 on a bed/sofa."""
+    if detection.resting_on:
+        return 0.0   # lying on a bed/sofa/armchair of the site (furniture.py): resting, not fallen
+    model = model_evidence(detection)
+    boxes = [detection.box] + ([detection.fall_box] if detection.fall_box is not None else [])
+    shape = max(shape_evidence(b, image_size, cfg) for b in boxes)
+    score = fuse(model, shape, drop, cfg)
+    if shape < 1.0 and all(cut_at_one_side(b, image_size, cfg) for b in boxes):
+        score = max(score, fuse(model, None, drop, cfg))
+    return score
+
+
 def frame_fall_score(detection: Detection, image_size: tuple[int, int], cfg: FallConfig) -> float:
     """Fall score from one image alone (no history: drop evidence 0); 0 on a bed/sofa (furniture.py)."""
-    if detection.resting_on:
-        return 0.0
-    return fuse(model_evidence(detection), shape_evidence(detection.box, image_size, cfg), 0.0, cfg)
+    return detection_score(detection, image_size, 0.0, cfg)
 
 
 def single_image_state(detection: Detection, image_size: tuple[int, int], cfg: FallConfig) -> tuple[PersonState, float]:
@@ -256,9 +280,7 @@ class FallMonitor:
         if track.down_since is not None or track.state is PersonState.FALLEN:
             track.latched_drop = max(track.latched_drop, drop)
             drop = track.latched_drop
-        score = fuse(model_evidence(det), shape_evidence(det.box, image_size, cfg), drop, cfg)
-        if det.resting_on:
-            score = 0.0   # lying on a bed/sofa/armchair of the site (furniture.py): resting, not fallen
+        score = detection_score(det, image_size, drop, cfg)
 
         if track.state is PersonState.NORMAL:
             if score >= cfg.fall_threshold:

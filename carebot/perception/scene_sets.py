@@ -426,6 +426,24 @@ class _Ctx:
         return float(self.rng.uniform(-spread, spread) * x)
 
 
+def _border_lateral(img, view: View, person: PersonSource, x: float, angle: float, flip: bool,
+                    brightness: float, visible: float) -> float:
+    """Lateral place (m) where a person lying at depth x is cut by the image's side border so
+    that about this share of the body stays in view (the body extends towards the border)."""
+    side = -1.0 if angle > 0 else 1.0
+
+    def share(y: float) -> float:
+        body = draw_rotated(img.copy(), view, person, x, y, -angle if y > 0 else angle, flip, brightness)
+        return body.sum() / full if full else 0.0
+
+    full = draw_rotated(img.copy(), view, person, x, 0.0, angle if side < 0 else -angle, flip, brightness).sum()
+    near, far = 0.0, 1.2 * x      # in view at the centre; well outside a 75-degree view
+    for _ in range(14):            # the visible share falls as the body moves out: bisect
+        mid = (near + far) / 2
+        near, far = (mid, far) if share(side * mid) > visible else (near, mid)
+    return side * near
+
+
 def _make(cond: Condition, ctx: _Ctx) -> tuple[np.ndarray, View, list, tuple[FurnitureBox, ...]]:
     rng = ctx.rng
     view, img = ctx.scene()
@@ -452,9 +470,8 @@ def _make(cond: Condition, ctx: _Ctx) -> tuple[np.ndarray, View, list, tuple[Fur
         person = ctx.person()
         if rng.random() < 0.3:   # cut by the image border instead
             angle = float(rng.uniform(75, 105)) * (1 if rng.random() < 0.5 else -1)
-            edge_y = (1 if angle > 0 else -1) * 0.0
-            y = -(math.tan(view.k.cx / view.k.fx * 0.9)) * x * (1 if angle > 0 else -1) + edge_y
-            y = float(np.clip(y, -0.62 * x, 0.62 * x))
+            visible = float(rng.uniform(0.4, 0.7))
+            y = _border_lateral(img, view, person, x, angle, flip, bright, visible)
             masks.append(draw_rotated(img, view, person, x, y, -angle if y > 0 else angle, flip, bright))
         else:
             for _ in range(20):   # an occluder in front hiding 30..60 % of the body

@@ -36,6 +36,8 @@ PARAMETERS: tuple[Param, ...] = (
           "a frame with a lying or Fall box (or nobody) is looked at again at this size (0 = off)", "px",
           check=lambda v: None if v == 0 else _size(v), constraint="0 or a positive multiple of 32"),
     Param("conf", D, _DET.conf, "minimum detector confidence of a person box", "", 0.0, 1.0),
+    Param("fall_conf", D, _DET.fall_conf, "minimum detector confidence of a box of the model's Fall class (the "
+          "fall score still needs a lying shape for a weak one)", "", 0.0, 1.0),
     Param("iou", D, _DET.iou, "NMS IoU threshold", "", 0.0, 1.0),
     Param("device", S, _DET.device, "torch device: cpu, cuda:0, ..."),
     Param("tracker", S, _DET.tracker, "ultralytics tracker config: bytetrack.yaml, botsort.yaml or a file path"),
@@ -121,7 +123,8 @@ def _build(v: Mapping[str, object]) -> PerceptionSettings:
     """Typed settings from checked values (the table's build step)."""
     try:
         detector = DetectorConfig(
-            model_path=str(v["model_path"]), imgsz=int(v["imgsz"]), conf=float(v["conf"]), iou=float(v["iou"]),
+            model_path=str(v["model_path"]), imgsz=int(v["imgsz"]), conf=float(v["conf"]),
+            fall_conf=float(v["fall_conf"]), iou=float(v["iou"]),
             device=str(v["device"]), tracker=str(v["tracker"]), backend=str(v["backend"]),
             second_look_imgsz=int(v["second_look_imgsz"])).validate()
         fall = FallConfig(

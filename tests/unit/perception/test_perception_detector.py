@@ -110,3 +110,25 @@ def test_shipped_defaults_find_fallen_people_in_every_condition_and_no_upright_f
     assert ev.per_condition[ss.Condition.EMPTY].fp == 0, ev.rows()
     assert ev.per_condition[ss.Condition.ACROSS].recall == 1.0, ev.rows()
     assert det.second_looks >= 12   # every fallen image had a lying or Fall box looked at twice
+
+
+def test_fall_boxes_are_kept_from_fall_conf_and_person_boxes_from_conf(detector):
+    """A weak Fall box (0.2..0.3) reaches the fall decision, which still needs a lying shape
+    for it; a weak person box is dropped as before. On the real model: the raw boxes of a
+    scene at conf 0.1 compared with the detector's."""
+    from carebot.perception import scene_sets as ss
+
+    cfg = DetectorConfig(imgsz=640, second_look_imgsz=0)
+    assert cfg.fall_conf < cfg.conf
+    strict = Detector(cfg)
+    images = ss.image_set(ss.Part.DEV, 4, conditions=(ss.Condition.DIM,), first=15)   # weak Falls among them
+    weak_falls = 0
+    for im in images:
+        raw = strict._model.predict(im.image, **{**strict._kwargs(), "conf": 0.1})[0]
+        wanted = [(round(float(s), 3), int(c)) for s, c in zip(raw.boxes.conf, raw.boxes.cls)
+                  if s >= (cfg.fall_conf if strict.classes.get(int(c)) is DetectionClass.FALL else cfg.conf)]
+        got = [(round(d.score, 3), next(k for k, v in strict.classes.items() if v is d.label))
+               for d in strict.detect(im.image)]
+        assert sorted(got) == sorted(wanted), im.name
+        weak_falls += sum(1 for s, c in wanted if s < cfg.conf)
+    assert weak_falls >= 1   # the set has weak Fall boxes, so the rule was exercised

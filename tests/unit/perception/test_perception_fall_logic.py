@@ -70,6 +70,31 @@ def test_a_very_wide_box_cut_by_the_border_is_still_lying():
     assert 0.0 < shape_evidence(Box(0, 300, 400, 480), SIZE, FallConfig()) < 1.0
 
 
+def test_a_box_cut_by_one_side_border_leaves_its_shape_out_instead_of_calling_it_upright():
+    # Someone lying across the view, half outside the image at the right: the visible part
+    # can be taller than wide. The width is unknown, so the Fall class is not outvoted by it.
+    cut = Box(560, 300, 640, 420)                     # 80 x 120 at the right border
+    inside = Box(500, 300, 580, 420)                  # the same box inside the image
+    fall = DetectionClass.FALL
+    assert single_image_state(det(cut, fall, 0.45), SIZE, FallConfig())[0] is PersonState.FALLEN
+    assert single_image_state(det(inside, fall, 0.45), SIZE, FallConfig())[0] is PersonState.NORMAL
+    assert single_image_state(det(cut, fall, 0.35), SIZE, FallConfig())[0] is PersonState.NORMAL
+    assert single_image_state(det(cut, DetectionClass.PERSON, 0.9), SIZE, FallConfig())[0] is PersonState.NORMAL
+    # A box over the whole frame (both sides, top) is no person cut at one side.
+    whole = Box(0, 0, 640, 480)
+    assert single_image_state(det(whole, fall, 0.45), SIZE, FallConfig())[0] is PersonState.NORMAL
+
+
+def test_the_other_image_sizes_lying_box_counts_for_the_shape():
+    # The 640 look framed the person upright-ish, the 320 look (whose Fall it carries) lying.
+    upright_ish = Box(300, 300, 400, 420)
+    low_fall = Detection(upright_ish, 0.3, DetectionClass.FALL, 1)
+    assert single_image_state(low_fall, SIZE, FallConfig())[0] is PersonState.NORMAL
+    with_box = replace(low_fall, fall_box=Box(280, 340, 460, 420))
+    state, score = single_image_state(with_box, SIZE, FallConfig())
+    assert state is PersonState.FALLEN and score == pytest.approx(0.6 * 0.3 + 0.2)
+
+
 def test_drop_needs_feet_to_stay():
     cfg = FallConfig()
     assert drop_evidence(LYING, STANDING, cfg) == 1.0

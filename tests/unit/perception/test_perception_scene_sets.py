@@ -75,6 +75,7 @@ def test_merge_keeps_the_primary_box_and_id_and_takes_the_strongest_fall():
     merged = merge_looks(primary, second)
     assert merged[0].label is DetectionClass.FALL and merged[0].score == 0.55
     assert merged[0].box == primary[0].box and merged[0].track_id == 4
+    assert merged[0].fall_box == second[0].box       # the box the Fall was seen in counts for its shape
     assert merged[1] == primary[1]
     assert merged[2] == second[1] and merged[2].track_id is None   # only the second look saw it
     assert len(merged) == 3
