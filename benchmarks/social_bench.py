@@ -5,7 +5,9 @@ run; models loaded once per set), and every answer is judged by
 ``carebot.brain.evaluation.judge_social``: a reply in the speaker's language, from the
 companionship layer (not a refusal, not the canned fallback, not a knowledge fact), no
 staff alert, no motion. The held-out set is for measurement only (see its header): misses
-are printed so they can be read, never to be fixed against it.
+are printed so they can be read, never to be fixed against it. The first held-out set
+(``heldout``) was read after its first measurement and is a development set now;
+``heldout2`` replaced it.
 
     .venv/bin/python benchmarks/social_bench.py [--sets dev heldout]
 """
@@ -23,7 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 
-SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml"}
+# heldout: the first held-out set, read after its first measurement: a development set since.
+# heldout2: written after that, for measurement only.
+SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
+        "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml"}
 
 
 def ask_batch(rows: list[dict]) -> list[dict]:
