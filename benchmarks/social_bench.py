@@ -7,7 +7,8 @@ companionship layer (not a refusal, not the canned fallback, not a knowledge fac
 staff alert, no motion. The held-out set is for measurement only (see its header): misses
 are printed so they can be read, never to be fixed against it. The first held-out set
 (``heldout``) was read after its first measurement and is a development set now;
-``heldout2`` replaced it.
+``heldout2`` replaced it, and was itself read after its first measurement (13/16, three
+false alerts from the safety net's similarity check); ``heldout3`` replaced it.
 
     .venv/bin/python benchmarks/social_bench.py [--sets dev heldout]
 """
@@ -26,9 +27,11 @@ sys.path.insert(0, str(ROOT))
 from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 
 # heldout: the first held-out set, read after its first measurement: a development set since.
-# heldout2: written after that, for measurement only.
+# heldout2: written after that; read after its first measurement (13/16): a development set too.
+# heldout3: written after that, for measurement only.
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
-        "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml"}
+        "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
+        "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml"}
 
 
 def ask_batch(rows: list[dict]) -> list[dict]:
