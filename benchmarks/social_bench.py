@@ -8,7 +8,7 @@ staff alert, no motion. The held-out set is for measurement only (see its header
 are printed so they can be read, never to be fixed against it. The first held-out set
 (``heldout``) was read after its first measurement and is a development set now;
 ``heldout2`` replaced it, and was itself read after its first measurement (13/16, three
-false alerts from the safety net's similarity check); ``heldout3`` replaced it.
+false alerts of the safety net: two by its similarity check, one by a rule); ``heldout3`` replaced it.
 
     .venv/bin/python benchmarks/social_bench.py [--sets dev heldout]
 """

@@ -59,6 +59,7 @@ def test_each_kind_of_distress_gets_its_kind_and_severity(text, kind, severity):
     "um my my chest hurts", "MY CHEST HURTS", "my chest hearts", "i cant breath", "helb me", "nurse nurse",
     "please call nine nine nine", "uh uh i i fell", "我我我不舒服", "嗯那个我心口疼", "就命啊", "護士快來",
     "着伙了", "我头好运啊",
+    "I fell in the summer house", "help, I fell over in the winter garden",   # a season, but a place
 ])
 def test_what_whisper_really_writes_still_alerts(text):
     assert detect(text) is not None, text
@@ -71,6 +72,7 @@ def test_what_whisper_really_writes_still_alerts(text):
     "help yourself to a biscuit", "I'm dying for a cup of tea", "I fell asleep in my chair",
     "停车场在哪里", "这个药在哪里买", "我心疼我孙子", "火锅好吃", "消防演习几点开始", "如果着火了怎么办",
     "我昨晚睡得好没有头痛", "小心别摔倒",
+    "My sister died in the summer and I still can't believe it", "my father died in 1998",
 ])
 def test_look_alikes_stay_quiet(text):
     assert evaluate(text).action is SafetyAction.NONE, (text, evaluate(text).pattern)
