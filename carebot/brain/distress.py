@@ -52,6 +52,7 @@ class Distress:
     severity: Severity
     evidence: str          # the rule or the nearest labelled example
     via: str = "rule"      # "rule" or "similarity"
+    topic: str = ""        # a finer topic within the kind, for the reply ("self_harm")
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,11 @@ class _Rule:
     severity: Severity
     regex: re.Pattern
     name: str
+    topic: str = ""
 
 
-def _rules(kind: DistressKind, severity: Severity, *patterns: str) -> list[_Rule]:
-    return [_Rule(kind, severity, re.compile(p), p[:60]) for p in patterns]
+def _rules(kind: DistressKind, severity: Severity, *patterns: str, topic: str = "") -> list[_Rule]:
+    return [_Rule(kind, severity, re.compile(p), p[:60], topic) for p in patterns]
 
 
 M, H, O, F, D, L = (DistressKind.MEDICAL, DistressKind.CALL_FOR_HELP, DistressKind.OTHER_PERSON,
@@ -489,6 +491,39 @@ _ZH_GUARDS = (
     r"没(?:有)?[^，。]{0,2}(?:疼|痛|不舒服)|不(?:疼|痛)了|不再(?:疼|痛)|好(?:多)?了$|已经好了|好些了",
 )
 
+# ---------------------------------------------------------------- thoughts of ending one's life
+# Said in passing to a robot as often as to a nurse; staff must hear it at once. Medical,
+# critical (no kind of its own: staff read the words in the alert). Scanned apart from the
+# rules above, with only the guards for stories and hypotheticals: the everyday guards ("any
+# more", "sick of", "years ago") are the very words these sentences are made of. "I don't
+# want to be here" alone is not among them (in a care home it is mostly about the home).
+_EN_SELF_HARM = _rules(
+    M, CRITICAL,
+    r"\b(?:kill|hurt|harm|cut) myself\b|\bsuicid\w*\b|\bbetter off dead\b|\bnot worth living\b",
+    r"\b(?:i|i m|im|i am|i ll|i will|i d|i would|i wanna|i want to|i m going to)\b(?: \w+){0,3}? "
+    r"(?:end it all|end it|end my (?:own )?life|take my (?:own )?life)$",
+    r"\b(?:end it all|end my (?:own )?life|take my (?:own )?life)\b",
+    r"\b(?:do ?n t|dont|do not) (?:want|wish) to (?:live(?! (?:in|at|here|there|with|near|on|like|somewhere|"
+    r"anywhere|alone|by|upstairs|downstairs|next))|be alive|go on(?: living)?|carry on|wake up)\b",
+    r"\b(?:i )?(?:want|wish|wanna|would like|d like) (?:to die|i (?:was|were) dead|to be dead)\b",
+    r"\b(?:no|not any|is no) (?:point|reason|use) (?:in )?(?:living|going on|carrying on|to live|to go on|being alive)\b",
+    r"\b(?:tired|sick) of (?:living|life|being alive)\b",
+    topic="self_harm")
+_EN_SELF_HARM_GUARDS = tuple(re.compile(g) for g in (
+    r"\b(?:film|movie|book|novel|programme|program|show|series|news|story|play|song|character)\b",
+    r"\bwhat if\b|^if\b|\bin case\b|\b(?:he|she|they) (?:said|says|wanted)\b", r"\b(?:end|kill|take) (?:it|the) "
+    r"(?:call|conversation|game|programme|show)\b", r"\bdying (?:for|to)\b"))
+
+_ZH_SELF_HARM = _rules(
+    M, CRITICAL,
+    r"不想活|活不下去|活够了|活着(?:还)?(?:有什么|没(?:有)?|没啥)(?:意思|意义|用)|自杀|寻死|轻生|一死了之|"
+    r"(?:死了|走了)算了|不如死了|了结(?:自己|生命|这一生|此生)|结束(?:自己的?|我的)?生命",
+    r"我(?:真|好|是真的|真的)?想死(?:了|掉)?(?:算了)?$",
+    topic="self_harm")
+_ZH_SELF_HARM_GUARDS = tuple(re.compile(g) for g in (
+    r"电视(?:里|上|剧)|电影|新闻|故事|小说|书上|节目|剧里|如果|要是|万一|假如",
+    r"想死(?:你|您|他|她|我)了|想死你|笑死|热死|累死|饿死|困死|烦死|急死|气死|吓死"))
+
 _EN_COMPILED_GUARDS = tuple(re.compile(g) for g in _EN_GUARDS)
 _ZH_COMPILED_GUARDS = tuple(re.compile(g) for g in _ZH_GUARDS)
 
@@ -511,7 +546,7 @@ def _best(found: list[Distress]) -> Distress | None:
 
 
 def _scan(clause: str, rules: list[_Rule]) -> list[Distress]:
-    return [Distress(r.kind, r.severity, r.name) for r in rules if r.regex.search(clause)]
+    return [Distress(r.kind, r.severity, r.name, topic=r.topic) for r in rules if r.regex.search(clause)]
 
 
 def detect(utterance: Utterance | str) -> Distress | None:
@@ -524,6 +559,8 @@ def detect(utterance: Utterance | str) -> Distress | None:
     for clause in u.clauses or (u.words,):
         if not _guarded(clause, _EN_COMPILED_GUARDS):
             found += _scan(clause, _EN_RULES)
+        if not _guarded(clause, _EN_SELF_HARM_GUARDS):
+            found += _scan(clause, _EN_SELF_HARM)
     # The whole utterance too: a rule may span a comma Whisper put in ("nurse, nurse").
     if not found and not any(_guarded(c, _EN_COMPILED_GUARDS) for c in u.clauses):
         found += _scan(u.words, _EN_RULES)
@@ -531,6 +568,8 @@ def detect(utterance: Utterance | str) -> Distress | None:
         for clause in u.compact_clauses or (u.compact,):
             if not _guarded(clause, _ZH_COMPILED_GUARDS):
                 found += _scan(clause, _ZH_RULES)
+            if not _guarded(clause, _ZH_SELF_HARM_GUARDS):
+                found += _scan(clause, _ZH_SELF_HARM)
         if not found and not any(_guarded(c, _ZH_COMPILED_GUARDS) for c in u.compact_clauses):
             found += _scan(u.compact, _ZH_RULES)
     return _best(found)

@@ -52,6 +52,14 @@ REPLIES = {
         "I have called the staff, help is on the way. Please don't try to get up; I am staying with you.",
         "我已经通知工作人员，马上有人来帮您。请先不要起来，我在这里陪着您。"),
 }
+# By topic within a kind: words of ending one's life are a medical emergency for staff, but
+# "sit or lie down and stay still" is not what to say to the person.
+TOPIC_REPLIES = {
+    "self_harm": (
+        "I'm so sorry you feel like this. I have asked a nurse to come and be with you now, "
+        "and I am staying here with you.",
+        "听到您这么说，我很难过。我已经请护士马上过来陪您，我也在这里陪着您。"),
+}
 REASSURE = {"en": REPLIES[(DistressKind.CALL_FOR_HELP, Severity.CRITICAL)][0],
             "zh": REPLIES[(DistressKind.CALL_FOR_HELP, Severity.CRITICAL)][1]}
 STOPPING = {"en": "Stopping.", "zh": "好的，我停下。"}
@@ -59,7 +67,8 @@ STOPPING = {"en": "Stopping.", "zh": "好的，我停下。"}
 
 def reply_for(distress: Distress, language: str) -> str:
     """What the robot says after raising this kind of alert (the call-for-help text by default)."""
-    pair = (REPLIES.get((distress.kind, distress.severity))
+    pair = (TOPIC_REPLIES.get(distress.topic)
+            or REPLIES.get((distress.kind, distress.severity))
             or REPLIES.get((distress.kind, Severity.CRITICAL))
             or REPLIES[(DistressKind.CALL_FOR_HELP, Severity.CRITICAL)])
     return pair[1 if language == "zh" else 0]

@@ -226,3 +226,31 @@ def test_utterance_forms():
     assert Utterance.of("護士，護士！").compact == "护士"
     assert Utterance.of("就命啊").repaired == "救命啊"
     assert Utterance.of("你听一下这首歌").repaired == ""          # 听 is never read as 停
+
+
+# ----- words of ending one's life: staff must hear them at once (none of these alerted before 4 Dec)
+@pytest.mark.parametrize("text", [
+    "I don't want to live any more", "i dont want to live", "I want to end it all", "I want to kill myself",
+    "I'd be better off dead", "I wish I was dead", "there's no point in living", "I'm sick and tired of living",
+    "I want to die", "I don't want to be here any more, I want to end it", "I want to end my life",
+    "我不想活了", "活着没意思，想死", "我真想死了算了", "活着还有什么意思", "我想自杀", "活不下去了",
+])
+def test_thoughts_of_ending_ones_life_alert_staff_with_a_fitting_reply(text):
+    found = detect(text)
+    assert found is not None and (found.kind, found.severity, found.topic) == (
+        DistressKind.MEDICAL, Severity.CRITICAL, "self_harm"), (text, found)
+    decision = evaluate(text)
+    assert decision.action is SafetyAction.EMERGENCY
+    language = "zh" if Utterance.of(text).language == "zh" else "en"
+    assert decision.reply == safety_rules.TOPIC_REPLIES["self_harm"][1 if language == "zh" else 0]
+    assert "lie down" not in decision.reply and "stay still" not in decision.reply
+
+
+@pytest.mark.parametrize("text", [
+    "I don't want to be here, I want to go home", "I don't want to live in this room", "I don't want to live alone",
+    "let's end the call", "I want to end it here, thanks for the chat", "in the film he wanted to kill himself",
+    "what if I want to end it", "I'm dying for a cup of tea", "the end of my life story is a happy one",
+    "想死你了", "笑死我了", "电视剧里那个人想自杀", "我老伴走了两年了，我天天想他",
+])
+def test_look_alikes_of_those_words_stay_quiet(text):
+    assert detect(text) is None, (text, detect(text))
