@@ -508,6 +508,7 @@ _EN_SELF_HARM = _rules(
     r"\b(?:i )?(?:want|wish|wanna|would like|d like) (?:to die|i (?:was|were) dead|to be dead)\b",
     r"\b(?:no|not any|is no) (?:point|reason|use) (?:in )?(?:living|going on|carrying on|to live|to go on|being alive)\b",
     r"\b(?:tired|sick) of (?:living|life|being alive)\b",
+    r"\blife (?:is ?n t|isnt|is not|s not|ain t) worth (?:it|living)\b",
     topic="self_harm")
 _EN_SELF_HARM_GUARDS = tuple(re.compile(g) for g in (
     r"\b(?:film|movie|book|novel|programme|program|show|series|news|story|play|song|character)\b",
@@ -519,6 +520,7 @@ _ZH_SELF_HARM = _rules(
     r"不想活|活不下去|活够了|活着(?:还)?(?:有什么|没(?:有)?|没啥)(?:意思|意义|用)|自杀|寻死|轻生|一死了之|"
     r"(?:死了|走了)算了|不如死了|了结(?:自己|生命|这一生|此生)|结束(?:自己的?|我的)?生命",
     r"我(?:真|好|是真的|真的)?想死(?:了|掉)?(?:算了)?$",
+    r"一了百了|活着(?:就是|真是|简直是|简直就是)?(?:受罪|遭罪|多余|是个累赘)",
     topic="self_harm")
 _ZH_SELF_HARM_GUARDS = tuple(re.compile(g) for g in (
     r"电视(?:里|上|剧)|电影|新闻|故事|小说|书上|节目|剧里|如果|要是|万一|假如",

@@ -234,6 +234,7 @@ def test_utterance_forms():
     "I'd be better off dead", "I wish I was dead", "there's no point in living", "I'm sick and tired of living",
     "I want to die", "I don't want to be here any more, I want to end it", "I want to end my life",
     "我不想活了", "活着没意思，想死", "我真想死了算了", "活着还有什么意思", "我想自杀", "活不下去了",
+    "life isn't worth living any more", "我想一了百了", "我觉得活着就是受罪",
 ])
 def test_thoughts_of_ending_ones_life_alert_staff_with_a_fitting_reply(text):
     found = detect(text)
