@@ -318,7 +318,7 @@ _EN_RULES: list[_Rule] = [
             r"injection|insulin)\b",
             r"\b(?:too many|too much|double|extra|someone else s|somebody else s|another (?:person s|resident s)|"
             r"all (?:of )?(?:my|the|his|her)|the whole (?:box|bottle|packet) of(?: my)?) (?:of (?:my |the |his |"
-            r"her )?)?(?:pills?|tablets?|medicines?|medications?|meds|dose|doses|insulin|sleeping pills?|"
+            r"her )?)?(?:pills?|tablets?|medicines?|medications?|meds|dose|doses|insulin|sleeping (?:pills?|tablets?)|"
             r"painkillers?|morphine|drops)\b",
             r"\b(?:took|taken|swallowed|had|given|gave me|gave him|gave her) (?:my |his |her |the )?(?:pills?|tablets?|"
             r"medicines?|medications?|meds|dose|insulin)(?: \w+){0,2}? (?:twice|two times|again|double|two lots)\b"

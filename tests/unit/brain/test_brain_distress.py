@@ -61,6 +61,7 @@ def test_each_kind_of_distress_gets_its_kind_and_severity(text, kind, severity):
     "着伙了", "我头好运啊",
     "I fell in the summer house", "help, I fell over in the winter garden",   # a season, but a place
     "头痛得比以前都厉害", "胸口比以前更闷了",        # 比以前 compares with before: now
+    "I miss my wife and I've taken all my sleeping tablets at once",
 ])
 def test_what_whisper_really_writes_still_alerts(text):
     assert detect(text) is not None, text
