@@ -145,14 +145,15 @@ def fused_decision(cfg: FallConfig | None = None, use_furniture: bool = True):
     """Still-image decision of carebot (single_image_state) as a function of (detections, image).
 
     use_furniture: the scene's furniture and camera are known (as the node knows the site's
-    world and its pose); without them a person on a bed looks like one on the floor."""
+    world, camera_info and its head's tilt); without them a person on a bed looks like one on
+    the floor, and a seated person whose head is higher than the camera may look fallen."""
     cfg = cfg or FallConfig()
 
     def decide(detections, image) -> bool:
         h, w = image.image.shape[:2]
         for d in detections:
             if use_furniture:
-                d = replace(d, resting_on=support_of(d, image))
+                d = replace(d, resting_on=support_of(d, image), above_camera=top_above_camera(d, image))
             if single_image_state(d, (w, h), cfg)[0] is PersonState.FALLEN:
                 return True
         return False
@@ -164,6 +165,16 @@ def raw_model_decision(detections, image) -> bool:
     from carebot.perception.detection import DetectionClass
 
     return any(d.label is DetectionClass.FALL for d in detections)
+
+
+def top_above_camera(detection, image) -> bool:
+    """Whether the box's top is higher than the scene's camera (False when the camera is unknown)."""
+    from carebot.perception.geometry import above_camera
+
+    view = getattr(image, "view", None)
+    if view is None:
+        return False
+    return above_camera((detection.box.x1 + detection.box.x2) / 2, detection.box.y1, view.k, view.pose)
 
 
 def support_of(detection, image):
@@ -222,9 +233,10 @@ def run_labelled_sequence(detector, seq, cfg: FallConfig | None = None,
     for t, frame in seq.frames:
         h, w = frame.shape[:2]
         dets = detector.track(frame)
-        if use_furniture and seq.furniture:
-            dets = [replace(d, resting_on=resting_on(d.box, seq.view.k, seq.view.pose, seq.furniture))
-                    for d in dets]
+        if use_furniture:   # the scene's camera (and furniture) known, as the node knows them
+            dets = [replace(d, above_camera=top_above_camera(d, seq),
+                            resting_on=resting_on(d.box, seq.view.k, seq.view.pose, seq.furniture)
+                            if seq.furniture else None) for d in dets]
         ids.update(d.track_id for d in dets if d.track_id is not None)
         _, events = monitor.update(t, dets, (w, h))
         for ev in events:

@@ -160,9 +160,12 @@ def cut_at_one_side(box: Box, image_size: tuple[int, int], cfg: FallConfig) -> b
 
 
 def detection_score(detection: Detection, image_size: tuple[int, int], drop: float, cfg: FallConfig) -> float:
-    """Fused fall score of one detection in one frame, given the drop evidence; 0 on a bed/sofa."""
+    """Fused fall score of one detection in one frame, given the drop evidence; 0 on a bed/sofa
+    or when the box reaches higher than the camera (both need the camera: the node knows it)."""
     if detection.resting_on:
         return 0.0   # lying on a bed/sofa/armchair of the site (furniture.py): resting, not fallen
+    if detection.above_camera:
+        return 0.0   # its top is higher than the camera (1.2-1.3 m): sitting or standing, not on the floor
     model = model_evidence(detection)
     boxes = [detection.box] + ([detection.fall_box] if detection.fall_box is not None else [])
     shape = max(shape_evidence(b, image_size, cfg) for b in boxes)

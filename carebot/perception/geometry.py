@@ -78,6 +78,12 @@ def pixel_ray(u: float, v: float, k: Intrinsics, pose: CameraPose) -> np.ndarray
     return direction / np.linalg.norm(direction)
 
 
+def above_camera(u: float, v: float, k: Intrinsics, pose: CameraPose) -> bool:
+    """Whether the ray through pixel (u, v) rises: whatever is seen there is higher than the
+    camera (above the horizon line). Nobody lying on the floor reaches that high."""
+    return bool(pixel_ray(u, v, k, pose)[2] > 0.0)
+
+
 def floor_point(u: float, v: float, k: Intrinsics, pose: CameraPose, floor_z: float = 0.0,
                 max_range_m: float = MAX_FLOOR_RANGE_M) -> tuple[float, float, float] | None:
     """Where the ray through pixel (u, v) meets the floor (z = floor_z), in the base frame.

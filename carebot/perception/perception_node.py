@@ -39,7 +39,7 @@ from carebot.perception.detector import Detector, ModelLoadError
 from carebot.perception.fall_alerts import IncidentStates
 from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, PersonReport
 from carebot.perception.furniture import resting_on
-from carebot.perception.geometry import CameraPose, Intrinsics, floor_point
+from carebot.perception.geometry import CameraPose, Intrinsics, above_camera, floor_point
 from carebot.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
 from carebot.perception.pose_history import PoseHistory
@@ -206,7 +206,7 @@ class PerceptionNode(Node):
         detections = self._detector.track(bgr)
         infer_ms = (time.perf_counter() - t0) * 1000.0
         h, w = bgr.shape[:2]
-        detections = self._on_map(detections, stamp, w, h)
+        detections = self._on_map(self._heights(detections, w, h), stamp, w, h)
         reports, events = self._monitor.update(stamp, detections, (w, h))
         self._persons_pub.publish(self._person_array(msg, reports, w, h))
         for event in events:
@@ -258,6 +258,15 @@ class PerceptionNode(Node):
                                                          self.settings.node.floor_z, (pose.x, pose.y, pose.theta)))
             placed.append(det)
         return placed
+
+    def _heights(self, detections: list[Detection], width: int, height: int) -> list[Detection]:
+        """Marks boxes whose top is higher than the camera (camera_info and the head's tilt
+        known): a person there is sitting or standing, whatever the model's class says."""
+        camera = self._camera(width, height)
+        if camera is None:
+            return detections
+        return [replace(d, above_camera=above_camera((d.box.x1 + d.box.x2) / 2, d.box.y1, *camera))
+                for d in detections]
 
     def _camera(self, width: int, height: int) -> tuple[Intrinsics, CameraPose] | None:
         """K scaled to this image and the camera pose in base_frame (head joints included)."""

@@ -85,6 +85,14 @@ def test_a_box_cut_by_one_side_border_leaves_its_shape_out_instead_of_calling_it
     assert single_image_state(det(whole, fall, 0.45), SIZE, FallConfig())[0] is PersonState.NORMAL
 
 
+def test_a_box_reaching_higher_than_the_camera_is_never_fallen():
+    # A seated person the model calls Fall: their head is above the horizon line, higher
+    # than the camera (1.2-1.3 m): nobody lying on the floor reaches there.
+    seated = Detection(Box(200, 150, 330, 300), 0.8, DetectionClass.FALL, 1)
+    assert single_image_state(seated, SIZE, FallConfig())[0] is PersonState.FALLEN
+    assert single_image_state(replace(seated, above_camera=True), SIZE, FallConfig()) == (PersonState.NORMAL, 0.0)
+
+
 def test_the_other_image_sizes_lying_box_counts_for_the_shape():
     # The 640 look framed the person upright-ish, the 320 look (whose Fall it carries) lying.
     upright_ish = Box(300, 300, 400, 420)

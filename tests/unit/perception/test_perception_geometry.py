@@ -58,3 +58,14 @@ def test_floor_z_and_range_limit():
 def test_pixel_ray_is_unit_length():
     d = pixel_ray(10, 470, K, CameraPose(yaw=0.3, pitch=0.2))
     assert math.isclose(sum(c * c for c in d), 1.0)
+
+
+def test_above_camera_is_above_the_horizon_line_of_a_level_or_tilted_camera():
+    from carebot.perception.geometry import above_camera
+
+    k = Intrinsics(500.0, 500.0, 320.0, 240.0)
+    level = CameraPose(z=1.3)
+    assert above_camera(320, 200, k, level) and not above_camera(320, 280, k, level)
+    down = CameraPose(z=1.3, pitch=math.radians(14))       # the horizon moves up the image
+    horizon = 240 - 500 * math.tan(math.radians(14))
+    assert above_camera(100, horizon - 3, k, down) and not above_camera(100, horizon + 3, k, down)
