@@ -146,7 +146,8 @@ def same_place(a: Box, b: Box, cfg: FallConfig) -> bool:
 def fuse(model: float, shape: float | None, drop: float, cfg: FallConfig) -> float:
     """Weighted mean of the evidence, 0..1; shape None = unknown, left out of the mean."""
     if shape is None:
-        return (cfg.model_weight * model + cfg.drop_weight * drop) / (cfg.model_weight + cfg.drop_weight)
+        known = cfg.model_weight + cfg.drop_weight
+        return (cfg.model_weight * model + cfg.drop_weight * drop) / known if known > 0 else 0.0
     total = cfg.model_weight + cfg.shape_weight + cfg.drop_weight
     return (cfg.model_weight * model + cfg.shape_weight * shape + cfg.drop_weight * drop) / total
 
