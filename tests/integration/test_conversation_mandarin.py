@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import virtual_audio
 from carebot.scenarios.ros_env import isolated_env, python_module, start, stop, wait_for
 from carebot.speech import corpus
 from carebot.speech.audio import SAMPLE_RATE, resample
@@ -51,15 +50,6 @@ def _question_audio() -> np.ndarray:
         voice.close()
     samples = resample(clip.samples, clip.sample_rate, SAMPLE_RATE)
     return (0.5 * samples / max(1e-6, float(np.max(np.abs(samples))))).astype(np.float32)
-
-
-@pytest.fixture
-def room(tmp_path):
-    if not virtual_audio.available():
-        pytest.skip("PulseAudio is not installed (scripts/setup.sh installs it)")
-    handle = virtual_audio.start(tmp_path / "pulse")
-    yield handle
-    handle.stop()
 
 
 def test_a_spoken_mandarin_question_is_answered_in_spoken_mandarin(tmp_path, room):

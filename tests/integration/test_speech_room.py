@@ -18,7 +18,6 @@ from carebot_interfaces.action import Speak
 from carebot.speech import corpus
 from carebot.speech.audio import SAMPLE_RATE
 from carebot.speech.room_corpus import RoomCorpus, RoomVoice
-import virtual_audio
 from carebot.scenarios.ros_env import isolated_env, start, stop, wait_for
 
 from speech_support import NODE, SpeechClient
@@ -27,15 +26,6 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 # The resident: not the robot's voice (the robot speaks with Piper "joe" at 1.0).
 RESIDENT = RoomVoice(corpus.Voice("espeak", "en-us+f3", 120))
 SLOW = RoomVoice(corpus.Voice("piper", "joe", 100), 0.94)
-
-
-@pytest.fixture
-def room(tmp_path):
-    if not virtual_audio.available():
-        pytest.skip("PulseAudio is not installed (scripts/setup.sh installs it)")
-    handle = virtual_audio.start(tmp_path / "pulse")
-    yield handle
-    handle.stop()
 
 
 def _values(client):

@@ -69,15 +69,6 @@ class SinkRecorder:
         self._proc.wait()
 
 
-@pytest.fixture
-def room(tmp_path):
-    if not virtual_audio.available():
-        pytest.skip("PulseAudio is not installed (scripts/setup.sh installs it)")
-    handle = virtual_audio.start(tmp_path / "pulse")
-    yield handle
-    handle.stop()
-
-
 def _send(client, **goal):
     future = client.speak.send_goal_async(Speak.Goal(**goal), feedback_callback=client.feedback.append)
     assert wait_for(lambda: future.done(), 10)
