@@ -169,12 +169,10 @@ def raw_model_decision(detections, image) -> bool:
 
 def top_above_camera(detection, image) -> bool:
     """Whether the box's top is higher than the scene's camera (False when the camera is unknown)."""
-    from carebot.perception.geometry import above_camera
+    from carebot.perception.geometry import box_above_camera
 
     view = getattr(image, "view", None)
-    if view is None:
-        return False
-    return above_camera((detection.box.x1 + detection.box.x2) / 2, detection.box.y1, view.k, view.pose)
+    return view is not None and box_above_camera(detection.box, view.k, view.pose)
 
 
 def support_of(detection, image):

@@ -84,6 +84,11 @@ def above_camera(u: float, v: float, k: Intrinsics, pose: CameraPose) -> bool:
     return bool(pixel_ray(u, v, k, pose)[2] > 0.0)
 
 
+def box_above_camera(box, k: Intrinsics, pose: CameraPose) -> bool:
+    """Whether the top centre of a person box (detection.Box) is higher than the camera."""
+    return above_camera((box.x1 + box.x2) / 2, box.y1, k, pose)
+
+
 def floor_point(u: float, v: float, k: Intrinsics, pose: CameraPose, floor_z: float = 0.0,
                 max_range_m: float = MAX_FLOOR_RANGE_M) -> tuple[float, float, float] | None:
     """Where the ray through pixel (u, v) meets the floor (z = floor_z), in the base frame.

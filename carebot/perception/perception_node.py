@@ -39,7 +39,7 @@ from carebot.perception.detector import Detector, ModelLoadError
 from carebot.perception.fall_alerts import IncidentStates
 from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, PersonReport
 from carebot.perception.furniture import resting_on
-from carebot.perception.geometry import CameraPose, Intrinsics, above_camera, floor_point
+from carebot.perception.geometry import CameraPose, Intrinsics, box_above_camera, floor_point
 from carebot.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
 from carebot.perception.pose_history import PoseHistory
@@ -265,7 +265,7 @@ class PerceptionNode(Node):
         camera = self._camera(width, height)
         if camera is None:
             return detections
-        return [replace(d, above_camera=above_camera((d.box.x1 + d.box.x2) / 2, d.box.y1, *camera))
+        return [replace(d, above_camera=box_above_camera(d.box, *camera))
                 for d in detections]
 
     def _camera(self, width: int, height: int) -> tuple[Intrinsics, CameraPose] | None:
