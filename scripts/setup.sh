@@ -36,6 +36,7 @@ stamp_set() { mkdir -p "$STAMPS"; echo "$2" > "$STAMPS/$1"; }
 APT_PACKAGES=(
   build-essential cmake git             # interfaces build, llama.cpp build
   portaudio19-dev                       # pyaudio
+  libspeexdsp1                          # linear echo canceller: hearing "stop" over the robot's voice
   espeak-ng sox                         # speech out, audio tools
   pulseaudio pulseaudio-utils libasound2-plugins   # virtual microphone for sim and tests
   libosmesa6 libgl1 libglib2.0-0        # MuJoCo offscreen rendering, OpenCV

@@ -9,6 +9,7 @@ are published and end the speech. The phrase lists belong to the brain
 from __future__ import annotations
 
 import enum
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +36,25 @@ def is_echo(heard: str, spoken: str) -> bool:
     spoken_words = {normalise(w) for w in spoken.split()}
     inside = sum(1 for w in heard_words if w in spoken_words)
     return inside / len(heard_words) >= ECHO_WORD_OVERLAP
+
+
+_TOKEN = re.compile(r"[\u3400-\u9fff]|[^\s\u3400-\u9fff]+")
+
+
+def not_own_words(heard: str, spoken: str) -> str:
+    """What was heard that the robot's own sentence does not explain: the heard words (single
+    characters in Chinese) that are not in ``spoken``, in their order."""
+    own = {normalise(t) for t in _TOKEN.findall(spoken)}
+    rest = [t for t in _TOKEN.findall(heard) if normalise(t) and normalise(t) not in own]
+    return "".join(rest) if all(re.fullmatch(r"[\u3400-\u9fff]", t) for t in rest) else " ".join(rest)
+
+
+def over_own_voice(heard: str, spoken: str) -> str:
+    """A stop or help phrase said over the robot's voice, from a transcript of the microphone
+    *before* the echo canceller (the robot's words and the resident's mixed): the resident's
+    words when, without the robot's own, they still ask to stop or call for help; else ""."""
+    rest = not_own_words(heard, spoken)
+    return rest if rest and (is_stop_phrase(rest) or is_emergency_phrase(rest)) else ""
 
 
 def decide(heard: str, during_speech: bool, spoken: str = "", barge_in: bool = True) -> HeardAction:

