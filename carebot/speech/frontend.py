@@ -293,7 +293,7 @@ class FrontEnd:
                 self._linear = LinearEchoCanceller()
             except LinearEchoUnavailable as exc:
                 self.linear_unavailable = str(exc)
-        self.lags: list[int] = []                 # measured echo lags (samples), for diagnostics
+        self.lags: deque[int] = deque(maxlen=64)  # the latest measured echo lags (samples), for diagnostics
         if self.config.echo_cancellation:
             self._aec = pywebrtc_audio.EchoCanceller(sample_rate=SAMPLE_RATE)
             self._guard = np.zeros(int(round(self.config.echo_guard_ms * SAMPLE_RATE / 1000.0)), np.float32)

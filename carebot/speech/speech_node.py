@@ -80,7 +80,8 @@ class SpeechNode(Node):
         p = declare_table(self, SPEECH)
         self._p = p
         self._report = HealthReport("carebot/speech", Level.STALE, "starting")
-        self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "linear_barge_ins": 0, "dropped": 0, "shouts": 0}
+        self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "linear_barge_ins": 0,
+                        "dropped": 0, "shouts": 0}
         self._last_rtf = 0.0
         self._model_error = ""
         self._model_ready = False
@@ -560,7 +561,8 @@ class SpeechNode(Node):
         if self._frontend is not None:
             values.update({f"cpu_{k}": f"{self._frontend.stats.share(k):.4f}" for k in ("aec", "ns", "linear")})
         if self._frontend is not None and self._frontend.lags:
-            values["echo_lags_ms"] = ",".join(f"{1000.0 * lag / SAMPLE_RATE:.0f}" for lag in self._frontend.lags[-12:])
+            recent = list(self._frontend.lags)[-12:]
+            values["echo_lags_ms"] = ",".join(f"{1000.0 * lag / SAMPLE_RATE:.0f}" for lag in recent)
         if self._echo_in > 0:
             values["echo_reduction_db"] = f"{10.0 * np.log10(self._echo_in / max(self._echo_out, 1e-12)):.1f}"
         if isinstance(self._source, PyAudioSource):
