@@ -28,10 +28,12 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 
 # heldout: the first held-out set, read after its first measurement: a development set since.
 # heldout2: written after that; read after its first measurement (13/16): a development set too.
-# heldout3: written after that, for measurement only.
+# heldout3: written after that; read after its first measurement (15/16): a development set too.
+# heldout4: written on 4 Dec evening with no change since heldout3's measurement, for measurement only.
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
-        "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml"}
+        "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
+        "heldout4": ROOT / "tests/data/brain/social_heldout4.yaml"}
 
 
 def ask_batch(rows: list[dict]) -> list[dict]:
