@@ -29,7 +29,8 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 # heldout: the first held-out set, read after its first measurement: a development set since.
 # heldout2: written after that; read after its first measurement (13/16): a development set too.
 # heldout3: written after that; read after its first measurement (15/16): a development set too.
-# heldout4: written on 4 Dec evening with no change since heldout3's measurement, for measurement only.
+# heldout4: written on 4 Dec evening with no change since heldout3's measurement; measured once
+# (14/16) and read: a development set too. The next measurement needs a new set.
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
