@@ -123,3 +123,24 @@ def test_the_echo_delay_is_measured_early_or_late(robot):
     for i in range(0, len(robot), 800):
         unrelated.push(noise[i:i + 800], robot[i:i + 800])
     assert unrelated.lag_samples is None                           # no echo in it: no estimate
+
+
+def test_the_robot_never_stops_itself_from_its_own_voice_in_the_linear_output():
+    """The linear output still holds the robot's words (14-19 dB down): what Whisper makes of
+    them, less the sentence being spoken, must not read as stop or help, even for words that
+    sound like them ("shop", "step", "helped")."""
+    from carebot.speech.recognizer import RecognizerConfig
+    from carebot.speech.transcriber import Transcriber
+
+    whisper = Transcriber(RecognizerConfig(model="tiny.en", language="en")).load()
+    for sentence in ("Let's pop into the shop on the way to the top floor, it's just a short step.",
+                     "Your daughter phoned; she helped set up the garden party and will visit on Sunday.",
+                     "Please hold the rail. We will go slowly, and I will wait for you at each stop sign."):
+        robot = 0.35 * speak(sentence, rate=140)
+        echo = _shifted(np.concatenate([robot, np.zeros(SAMPLE_RATE // 2, np.float32)]), int(0.03 * SAMPLE_RATE))
+        far = np.concatenate([robot, np.zeros(SAMPLE_RATE // 2, np.float32)])
+        usable = len(echo) - len(echo) % 160
+        out = LinearEchoCanceller().process(echo[:usable], far[:usable])
+        heard = whisper.transcribe_audio(out, use_prompt=False)
+        assert heard.accepted, sentence                       # the robot's words are still there ...
+        assert over_own_voice(heard.text, sentence) == "", (sentence, heard.text)   # ... and explained
