@@ -20,7 +20,7 @@ import ctypes.util
 
 import numpy as np
 
-from carebot.speech.audio import SAMPLE_RATE
+from carebot.speech.audio import SAMPLE_RATE, float_to_pcm16
 
 FRAME = 160                     # 10 ms at 16 kHz
 _SET_SAMPLING_RATE = 24         # SPEEX_ECHO_SET_SAMPLING_RATE (speex_echo.h)
@@ -47,10 +47,6 @@ def _library():
     return lib
 
 
-def _pcm16(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16))
-
-
 class LinearEchoCanceller:
     """Speex MDF on 10 ms frames (not thread-safe: one capture thread). ``tail_ms``: the
     longest echo path it models (delay plus reverberation)."""
@@ -70,7 +66,7 @@ class LinearEchoCanceller:
         less the echo estimate."""
         if len(mic) != len(far) or len(mic) % FRAME:
             raise ValueError(f"need equal whole frames of {FRAME} samples (got {len(mic)} and {len(far)})")
-        near, ref = _pcm16(np.asarray(mic, np.float32)), _pcm16(np.asarray(far, np.float32))
+        near, ref = float_to_pcm16(mic), float_to_pcm16(far)     # fresh, contiguous arrays
         out = np.empty(len(near), np.int16)
         for i in range(0, len(near), FRAME):
             n, f = near[i:i + FRAME], ref[i:i + FRAME]
