@@ -41,10 +41,6 @@ ALLOWED_SKIPS: tuple[tuple[str, str, str], ...] = (
      "that every UDP socket of the running stack is bound to loopback"),
     ("tests/integration/test_bag_record_play.py", "cannot mount a tmpfs here",
      "a full disk needs a small tmpfs (root); tests/unit/bag covers it with a file-size limit anywhere"),
-    ("tests/integration/test_speech_room.py", "known defect: barge-in over the echo canceller",
-     "KNOWN DEFECT, not a hole we accept: a stop said over the robot in the virtual room is missed when AEC3 "
-     "does not converge (1 of 2 clean-clone CI runs on 4 Dec; 24 of 25 local runs passed); the echo paths "
-     "run in tests/unit/speech/test_speech_echo_paths.py, barge-in logic in test_speech_barge_in.py"),
     ("tests/unit/perception/test_perception_backends.py", "set CAREBOT_TEST_ONNX=1",
      "opt-in: the ONNX export of a backend that is not the default takes a minute; OpenVINO and torch run"),
 )

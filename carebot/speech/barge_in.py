@@ -57,14 +57,17 @@ def over_own_voice(heard: str, spoken: str) -> str:
     return rest if rest and (is_stop_phrase(rest) or is_emergency_phrase(rest)) else ""
 
 
-def decide(heard: str, during_speech: bool, spoken: str = "", barge_in: bool = True) -> HeardAction:
+def decide(heard: str, during_speech: bool, spoken: str = "", barge_in: bool = True,
+           stopped: bool = False) -> HeardAction:
+    """``stopped``: a barge-in already cut this speech off; the same stop heard again (the
+    next, overlapping piece of it, or said twice) is not published twice. A call for help is."""
     if not during_speech:
         return HeardAction.PUBLISH
     if not barge_in:
         return HeardAction.IGNORE
     if is_emergency_phrase(heard):
         return HeardAction.BARGE_IN
-    if is_stop_phrase(heard) and not is_echo(heard, spoken):
+    if is_stop_phrase(heard) and not is_echo(heard, spoken) and not stopped:
         return HeardAction.BARGE_IN
     return HeardAction.IGNORE
 

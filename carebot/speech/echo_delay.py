@@ -51,6 +51,13 @@ class EchoDelay:
         self.sharpness = 0.0
         self.estimates = 0
 
+    def reset(self) -> None:
+        """Forget the window (the alignment changed): the next estimate uses new samples only."""
+        self._mic.clear()
+        self._far.clear()
+        self._active.clear()
+        self._held = self._since = 0
+
     @property
     def lag_ms(self) -> float | None:
         return None if self.lag_samples is None else 1000.0 * self.lag_samples / SAMPLE_RATE

@@ -42,6 +42,11 @@ from carebot.speech.linear_echo import LinearEchoCanceller, LinearEchoUnavailabl
 FRAME_10MS = SAMPLE_RATE // 100            # the WebRTC modules work on 10 ms frames
 LINEAR_TAIL_S = 1.0                       # s after the reference goes quiet the linear canceller still runs
 REFERENCE_KEEP_S = 3.0                    # s of loudspeaker reference that may wait for the microphone
+# An echo measured less than ALIGN_MIN_MS after its reference (guard included) moves the
+# reference earlier, to ALIGN_TARGET_MS: AEC3 cancels delays >= 0 only (offline 45 dB at 0..200 ms,
+# 6 dB at -10 ms), and a busy capture or playback can shift the two streams by tens of ms.
+ALIGN_MIN_MS = 5.0
+ALIGN_TARGET_MS = 25.0
 DEEPFILTER_RATE = 48_000                  # Hz: DeepFilterNet3 runs at 48 kHz only
 _UP = DEEPFILTER_RATE // SAMPLE_RATE      # 3
 
@@ -190,6 +195,22 @@ class EchoReference:
             while self._queued > self._max and self._chunks:
                 self._queued -= len(self._chunks.popleft())
 
+    def drop(self, n: int) -> int:
+        """Skip the next n reference samples (as many as are queued): the reference moves that
+        much earlier against the microphone. Returns how many were skipped."""
+        with self._lock:
+            dropped = 0
+            while dropped < n and self._chunks:
+                chunk = self._chunks[0]
+                used = min(n - dropped, len(chunk))
+                dropped += used
+                if used == len(chunk):
+                    self._chunks.popleft()
+                else:
+                    self._chunks[0] = chunk[used:]
+            self._queued -= dropped
+        return dropped
+
     def take(self, n: int) -> np.ndarray:
         """The next n reference samples (zeros where nothing is queued)."""
         out = np.zeros(n, np.float32)
@@ -294,6 +315,8 @@ class FrontEnd:
             except LinearEchoUnavailable as exc:
                 self.linear_unavailable = str(exc)
         self.lags: deque[int] = deque(maxlen=64)  # the latest measured echo lags (samples), for diagnostics
+        self.reference_skip = 0      # samples the caller should skip in the reference (take_reference_skip)
+        self.realignments = 0
         if self.config.echo_cancellation:
             self._aec = pywebrtc_audio.EchoCanceller(sample_rate=SAMPLE_RATE)
             self._guard = np.zeros(int(round(self.config.echo_guard_ms * SAMPLE_RATE / 1000.0)), np.float32)
@@ -328,6 +351,7 @@ class FrontEnd:
             found = self._delay.push(mic, far)
             if found is not None:
                 self.lags.append(found)
+                self._realign(found)
         if len(self._guard):     # the echo guard: the microphone a fixed few ms behind the reference
             held = np.concatenate([self._guard, mic])
             mic, self._guard = held[:len(mic)], held[len(mic):]
@@ -359,6 +383,22 @@ class FrontEnd:
             self.stats.cpu_s["ns"] += time.process_time() - started
         self.stats.audio_s += usable / SAMPLE_RATE
         return np.asarray(x, np.float32)
+
+    def _realign(self, lag: int) -> None:
+        """An echo measured (almost) before its reference: ask for the reference to move earlier.
+        The delay estimate starts again, so the same misalignment is not corrected twice."""
+        effective = lag + len(self._guard)
+        if effective >= ALIGN_MIN_MS * SAMPLE_RATE / 1000.0:
+            return
+        self.reference_skip += int(round(ALIGN_TARGET_MS * SAMPLE_RATE / 1000.0)) - effective
+        self.realignments += 1
+        self._delay.reset()
+
+    def take_reference_skip(self) -> int:
+        """Samples of reference the caller should skip now (``EchoReference.drop``); 0 mostly.
+        A streaming caller that hands ``far`` block by block applies it; ``process_clip`` does not."""
+        skip, self.reference_skip = self.reference_skip, 0
+        return skip
 
     def process_clip(self, mic: np.ndarray, far: np.ndarray | None = None) -> np.ndarray:
         """A whole recording (benchmark, CLI): same length out, the last partial frame zero-padded."""

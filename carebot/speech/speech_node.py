@@ -58,6 +58,10 @@ from carebot.ros_common import AUDIO_QOS, LATCHED_QOS, RELIABLE_QOS, declare_tab
 UTTERANCE_QUEUE = 8      # utterances waiting for Whisper; older ones are dropped when it falls behind
 RECORDING_SWEEP_S = 60.0  # how often recordings older than record_retention_s are deleted
 SECOND_LISTEN_LEAD_S = 0.3  # linear-cancelled audio before an utterance heard over the robot (its onset)
+# While the robot talks, utterances are cut into pieces this long: when the echo canceller has
+# lost the robot's voice (a shift of the streams under load costs AEC3 seconds), the VAD would
+# run the robot's speech and a resident's "stop" into one utterance heard only after the robot.
+OVER_OWN_VOICE_PIECE_S = 2.5
 
 
 def _time_msg(seconds: float) -> TimeMsg:
@@ -80,7 +84,7 @@ class SpeechNode(Node):
         p = declare_table(self, SPEECH)
         self._p = p
         self._report = HealthReport("carebot/speech", Level.STALE, "starting")
-        self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "linear_barge_ins": 0,
+        self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "linear_barge_ins": 0, "pieces": 0,
                         "dropped": 0, "shouts": 0}
         self._last_rtf = 0.0
         self._model_error = ""
@@ -235,6 +239,10 @@ class SpeechNode(Node):
                     # as the queue runs empty when the robot stops talking.
                     far = self._reference.take(len(samples))
                 cleaned = self._frontend.process(samples, far)
+                skip = self._frontend.take_reference_skip()
+                if skip:     # the echo came (almost) before its reference: move the reference earlier
+                    moved = self._reference.drop(skip)
+                    self.get_logger().debug(f"echo reference moved {1000.0 * moved / SAMPLE_RATE:.0f} ms earlier")
                 if self._linear is not None:
                     self._linear.append(self._frontend.last_linear)
                 if far is not None and far.any():
@@ -244,6 +252,7 @@ class SpeechNode(Node):
                     self._echo_out += float(np.sum(np.square(cleaned, dtype=np.float64)))
                 samples = cleaned
             hearing_self = self._gate.hearing_self()
+            detector.piece_s = OVER_OWN_VOICE_PIECE_S if hearing_self and self._p["barge_in"] else None
             for utt in detector.process(samples):
                 raw_start = utt.audio_start_sample - self._lag
                 utt.raw = self._raw.slice(raw_start, raw_start + len(utt.audio))
@@ -257,7 +266,9 @@ class SpeechNode(Node):
             self._hearing.listening(detector.in_speech)
 
     def _enqueue(self, utt: Utterance, during_speech: bool) -> None:
-        if not utt.tentative:
+        if utt.continues:
+            self._counts["pieces"] += 1          # the same stretch of speech, cut while the robot talks
+        elif not utt.tentative:
             self._counts["utterances"] += 1
         if during_speech and not self._p["barge_in"]:
             return
@@ -352,7 +363,8 @@ class SpeechNode(Node):
         # A shout with no intelligible words is published with text "" (the brain checks in).
         text = result.text if result.accepted else ""
         # While the robot speaks, a wordless shout may be its own voice: only stop/help phrases pass.
-        action = decide(text, heard.during_speech, self._gate.spoken_text(), bool(self._p["barge_in"]))
+        action = decide(text, heard.during_speech, self._gate.spoken_text(), bool(self._p["barge_in"]),
+                        stopped=self._gate.interrupted)
         if action == HeardAction.IGNORE:
             self.get_logger().debug(f"ignored while speaking: {text!r}")
             return
@@ -447,6 +459,19 @@ class SpeechNode(Node):
         else:
             self._gate.end()
             self._publish_speaking(False)
+            self._log_echo()
+
+    def _log_echo(self) -> None:
+        """How the echo canceller fared while the robot spoke (INFO: the lag and the reduction
+        say why a stop said over the robot was or was not heard)."""
+        if self._frontend is None or self._echo_in <= 0:
+            return
+        lags = list(self._frontend.lags)[-6:]
+        self.get_logger().info(
+            f"echo while speaking: lag {','.join(f'{1000.0 * lag / SAMPLE_RATE:.0f}' for lag in lags) or '?'} ms "
+            f"(+{self._frontend.delay_samples * 1000 // SAMPLE_RATE} ms guard), realigned "
+            f"{self._frontend.realignments} times, reduction so far "
+            f"{10.0 * np.log10(self._echo_in / max(self._echo_out, 1e-12)):.1f} dB")
 
     def _publish_hearing(self, hearing: bool) -> None:
         if self.context.ok():
@@ -563,6 +588,7 @@ class SpeechNode(Node):
         if self._frontend is not None and self._frontend.lags:
             recent = list(self._frontend.lags)[-12:]
             values["echo_lags_ms"] = ",".join(f"{1000.0 * lag / SAMPLE_RATE:.0f}" for lag in recent)
+            values["echo_realignments"] = self._frontend.realignments
         if self._echo_in > 0:
             values["echo_reduction_db"] = f"{10.0 * np.log10(self._echo_in / max(self._echo_out, 1e-12)):.1f}"
         if isinstance(self._source, PyAudioSource):

@@ -36,6 +36,7 @@ FRAME = SAMPLE_RATE * FRAME_MS // 1000
 _PITCH_LAG_MIN = SAMPLE_RATE // 400   # samples: 400 Hz, a high voice
 _PITCH_LAG_MAX = SAMPLE_RATE // 70    # samples: 70 Hz, a low voice
 _FLOOR_MIN_DB = -100.0
+PIECE_OVERLAP_MS = 450             # a piece (``UtteranceDetector.piece_s``) starts this long before the last ended
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class Utterance:
     raw: np.ndarray | None = None  # the same stretch before the front end (for clipping), if kept
     audio_start_sample: int = -1   # stream index of audio[0] (the pre-roll starts before start_sample)
     floor_dbfs: float | None = None  # the room's level in the second before the utterance (None: no history)
+    continues: bool = False        # a piece (``UtteranceDetector.piece_s``) that goes on from the last one
 
     @property
     def start_s(self) -> float:
@@ -150,6 +152,7 @@ class _Open:
     any_tentative: bool = False    # ... at any pause of this segment
     speech_since_tentative: bool = True
     floor_dbfs: float | None = None    # mean level of the room in the second before the start
+    continues: bool = False            # opened by a piece cut: the same stretch of speech goes on
 
 
 class UtteranceDetector:
@@ -166,6 +169,9 @@ class UtteranceDetector:
         self._open: _Open | None = None
         self._segment = 0
         self.last_features: FrameFeatures | None = None
+        # Set by the caller while the robot talks (the speech node): utterances are cut
+        # into pieces of this length, each starting PIECE_OVERLAP_MS before the last one ended.
+        self.piece_s: float | None = None
 
     @property
     def end_wait_s(self) -> float:
@@ -287,13 +293,26 @@ class UtteranceDetector:
             result = self._snapshot(utt.last_speech_end)
         elif silence_ms >= max(cfg.end_silence_ms, cfg.max_pause_ms):
             result = self._close(utt.last_speech_end, truncated=False)
-        elif (self._position - utt.start_sample) / SAMPLE_RATE >= cfg.max_utterance_s:
+        elif (self._position - utt.start_sample) / SAMPLE_RATE >= self._longest_s:
+            piece = self._longest_s < cfg.max_utterance_s
             result = self._close(self._position, truncated=True)
-            # Speech goes on: a new utterance continues right here.
+            # Speech goes on: a new utterance continues right here. A piece cut inside a word
+            # starts with the end of the last one, so the word is whole in one of them; one cut
+            # in a pause keeps only the pause (a word's tail in front of a "Stop!" can turn it
+            # into an unsure transcript).
+            overlap = PIECE_OVERLAP_MS // FRAME_MS
+            if utt.silent_frames:
+                overlap = min(overlap, utt.silent_frames)
+            kept = utt.frames[-overlap:] if piece else []
+            start = self._position - len(kept) * FRAME
             self._segment += 1
-            self._open = _Open(first_sample=self._position, start_sample=self._position,
-                               last_speech_end=self._position, floor_dbfs=self._room_level())
+            self._open = _Open(frames=list(kept), first_sample=start, start_sample=start,
+                               last_speech_end=self._position, floor_dbfs=self._room_level(), continues=piece)
         return result
+
+    @property
+    def _longest_s(self) -> float:
+        return self.config.max_utterance_s if self.piece_s is None else min(self.piece_s, self.config.max_utterance_s)
 
     def _snapshot(self, end_sample: int) -> Utterance | None:
         """A tentative utterance: everything so far; the segment stays open."""
@@ -325,4 +344,4 @@ class UtteranceDetector:
             return None
         return Utterance(audio[:keep], utt.start_sample, end_sample, self._position, voiced_ms, truncated,
                          segment=self._segment, new_speech=utt.speech_since_tentative or not utt.any_tentative,
-                         audio_start_sample=utt.first_sample, floor_dbfs=utt.floor_dbfs)
+                         audio_start_sample=utt.first_sample, floor_dbfs=utt.floor_dbfs, continues=utt.continues)

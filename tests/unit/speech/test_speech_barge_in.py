@@ -19,6 +19,15 @@ def test_other_talk_and_own_voice_are_ignored_while_speaking():
     assert decide("stop", True, spoken) == HeardAction.BARGE_IN      # one word is never taken for echo
 
 
+def test_a_stop_heard_again_after_the_robot_stopped_is_not_published_twice_but_help_is():
+    # Pieces heard over the robot overlap, so one "stop" can be heard twice.
+    spoken = "Lunch today is chicken soup with bread."
+    assert decide("Stop, please stop!", True, spoken, stopped=True) == HeardAction.IGNORE
+    assert decide("停下", True, spoken, stopped=True) == HeardAction.IGNORE
+    assert decide("Help me, I fell!", True, spoken, stopped=True) == HeardAction.BARGE_IN
+    assert decide("stop", False, spoken, stopped=True) == HeardAction.PUBLISH    # the robot is not talking
+
+
 def test_barge_in_can_be_switched_off():
     assert decide("stop", True, "hello", barge_in=False) == HeardAction.IGNORE
 

@@ -94,6 +94,37 @@ def test_max_utterance_length_cuts_long_speech():
     assert utts[0].truncated and utts[0].duration_s <= 4.5
 
 
+def test_while_the_robot_talks_speech_is_cut_into_overlapping_pieces():
+    # The speech node sets piece_s while the robot speaks: a stop said into a long stretch of
+    # (uncancelled) robot speech must be heard within seconds, not after the robot has finished.
+    talk = np.concatenate([trim(speak("I would like a cup of tea with some milk please and a biscuit", rate=110))] * 3)
+    signal = np.concatenate([silence(0.5), talk, silence(1.0)])
+    whole = _run(signal)
+    detector = UtteranceDetector()
+    detector.piece_s = 2.5
+    pieces = []
+    for i in range(0, len(signal), 480 * 3):
+        pieces += detector.process(signal[i:i + 480 * 3])
+    pieces += detector.flush()
+    assert len(whole) == 1 and whole[0].duration_s > 8.0          # without pieces: one utterance
+    assert len(pieces) >= 4
+    assert all((p.end_sample - p.start_sample) / SAMPLE_RATE <= 2.6 for p in pieces)
+    assert all(p.truncated for p in pieces[:-1])
+    assert not pieces[0].continues and all(p.continues for p in pieces[1:])
+    overlaps = []
+    for before, after in zip(pieces, pieces[1:-1]):
+        overlap = before.end_sample - after.audio_start_sample
+        overlaps.append(overlap)
+        # cut inside a word: 450 ms again; cut in a gap between words: only the gap
+        assert 0 < overlap <= 0.45 * SAMPLE_RATE, overlap
+        # the overlap is the same audio in both
+        np.testing.assert_array_equal(before.audio[len(before.audio) - overlap:][:overlap // 2],
+                                      after.audio[:overlap // 2])
+    assert max(overlaps) == int(0.45 * SAMPLE_RATE)
+    detector.piece_s = None
+    assert detector._longest_s == VadConfig().max_utterance_s
+
+
 def test_features_tell_voice_from_noise():
     voiced = trim(speak("aaah", rate=100))
     mid = voiced[len(voiced) // 2: len(voiced) // 2 + 480]
