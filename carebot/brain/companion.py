@@ -62,6 +62,7 @@ class Topic(str, Enum):
     STORY = "story"
     SONG = "song"
     GAME = "game"
+    BOARD_GAME = "board_game"       # chess, cards, mahjong: the robot cannot move pieces or hold cards
     GOOD_NEWS = "good_news"
     CHAT = "chat"
 
@@ -72,6 +73,8 @@ _FAMILY_EN = (r"(?:wife|husband|son|daughter|children|kids|grandchildren|grandki
 _DEATH_EN = re.compile(r"\b(?:passed away|passed on|died|has gone|is gone|s gone|funeral|widow(?:ed|er)?|"
                        r"lost my|no longer with us|since (?:he|she) went)\b")
 _PERSON_EN = re.compile(rf"\b(?:my|our|his|her) {_FAMILY_EN}\b|\b(?:he|she)\b|\blost my\b")
+_BOARD_GAMES_EN = (r"(?:chess|draughts|checkers|cards|card game|cribbage|rummy|whist|bridge|poker|dominoes|dominos|"
+                   r"mahjong|mah jong|scrabble|backgammon|ludo|snakes and ladders|monopoly|board game|board games)")
 _EN_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
     (Topic.MISSING_FAMILY, re.compile(
         rf"\bmiss(?:ing)? (?:my|our|the) (?:\w+ )?{_FAMILY_EN}|\bmiss(?:ing)? (?:home|my home|my house)\b"
@@ -93,6 +96,9 @@ _EN_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
     (Topic.SONG, re.compile(
         r"\bsing\b|\bsinging (?:to|for) me\b|\b(?:a|any|the|old|favourite|favorite) songs?\b|\blyrics\b"
         r"|\bwords (?:to|of) (?:a |the |that )?(?:\w+ )?song\b")),
+    (Topic.BOARD_GAME, re.compile(
+        rf"\b(?:play|playing|fancy|have|a game of|a round of|a hand of|a spot of|how about|up for) (?:a |some |a little |"
+        rf"a quick |another )?(?:game of )?{_BOARD_GAMES_EN}\b|\b{_BOARD_GAMES_EN} (?:with me|together)\b")),
     (Topic.GAME, re.compile(
         r"\b(?:play|fancy|have) (?:a |some |another |a little )?(?:game|games|quiz|riddle|riddles|word game|"
         r"guessing game)\b|\blet s play\b|\briddles?\b|\bquiz me\b|\bbrain ?teaser\b|\bplay (?:with me|something)\b")),
@@ -127,6 +133,8 @@ _ZH_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
     (Topic.LOW_MOOD, re.compile(r"心情不(?:太|大)?好|不开心|难过|伤心|郁闷|心烦|烦死了|不高兴|不痛快|发愁|担心")),
     (Topic.STORY, re.compile(r"(?:讲|说|念)(?:个|一个|几个|段|一段)?(?:小)?故事|故事(?:给我)?听|讲讲故事")),
     (Topic.SONG, re.compile(r"唱(?:首|个|一首|支|一支|几句)?(?:歌|曲)|唱歌|会唱|老歌|歌词|哼(?:个|首)")),
+    (Topic.BOARD_GAME, re.compile(r"(?:下|玩|来)(?:一|两|几)?(?:盘|局|把)?(?:象棋|围棋|跳棋|五子棋|军棋|国际象棋|棋)"
+                                  r"|象棋|围棋|跳棋|五子棋|打(?:一|几)?(?:圈|局|把)?(?:麻将|牌|扑克|桥牌)|麻将|扑克|斗地主|多米诺")),
     (Topic.GAME, re.compile(r"游戏|猜谜|谜语|脑筋急转弯|(?:陪|跟)我玩|玩(?:个|一个|一会儿?|会儿)")),
     (Topic.BORED, re.compile(r"无聊|没意思|没事(?:可)?做|没什么(?:事)?(?:可)?做|没劲|好闷|闷死|打发时间")),
     (Topic.REMINISCENCE, re.compile(r"(?:年轻|小)(?:的)?时候|以前(?:我)?(?:是|在|当|做|干)|当年|那时候|那会儿|退休前|我当过"
@@ -151,15 +159,13 @@ def detect(u: Utterance) -> Topic | None:
     """The social topic the rules find in an utterance, or None."""
     if u.empty:
         return None
-    if u.language == "zh":
-        for topic, pattern in _ZH_RULES:
-            if pattern.search(u.compact):
-                return topic
-        return None
-    text = u.words
-    if _DEATH_EN.search(text) and _PERSON_EN.search(text):
+    rules, text = (_ZH_RULES, u.compact) if u.language == "zh" else (_EN_RULES, u.words)
+    if u.language != "zh" and _DEATH_EN.search(text) and _PERSON_EN.search(text):
         return Topic.GRIEF
-    for topic, pattern in _EN_RULES:
+    for topic, pattern in rules:
+        # "I used to play chess with my husband" is a memory, not an invitation.
+        if topic is Topic.BOARD_GAME and dict(rules)[Topic.REMINISCENCE].search(text):
+            continue
         if pattern.search(text):
             return topic
     return None

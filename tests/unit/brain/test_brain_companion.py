@@ -130,6 +130,21 @@ def test_a_riddle_is_answered_right_or_wrong(brain, language, ask):
     assert not any(s in wrong.reply for s in data["riddle_answers"]["right"][language])
 
 
+@pytest.mark.parametrize("language, ask, yes", [("en", "Shall we play a game of chess?", "Yes please"),
+                                                ("en", "Fancy a hand of cards?", "Yes"),
+                                                ("zh", "咱们下盘象棋怎么样？", "好啊"),
+                                                ("zh", "陪我打麻将吧", "好的")])
+def test_chess_or_cards_get_an_honest_reply_and_a_riddle_on_yes(brain, language, ask, yes):
+    # The robot cannot move pieces or hold cards: it says so, points to the staff, offers a riddle.
+    d = brain.decide(ask, person="resident_1")
+    assert_companionship(d, "board_game", language)
+    data = load_replies()
+    assert any(s in d.reply for s in data["topics"]["board_game"][language]["open"]), d.reply
+    assert ("staff" in d.reply) if language == "en" else ("工作人员" in d.reply), d.reply
+    riddle = brain.decide(yes, person="resident_1")
+    assert riddle.topic == "game" and any(r["question"] in riddle.reply for r in data["riddles"][language]), riddle.reply
+
+
 # ------------------------------------------------------------------ never the same sentence twice in a row
 @pytest.mark.parametrize("text, times", [
     ("Thank you so much", 4), ("How are you?", 4), ("Tell me a story", 4), ("你好吗？", 4), ("谢谢你", 4),
@@ -211,6 +226,9 @@ def test_a_mandarin_no_to_an_offer_is_not_a_yes(brain, no):
     ("I'm bored, tell me a story", Topic.STORY),                          # a request over boredom
     ("好无聊，给我讲个故事吧", Topic.STORY),
     ("I'm bored, sing me a song", Topic.SONG),
+    ("Let's play a game of chess", Topic.BOARD_GAME),                     # chess over a game (a riddle)
+    ("I used to play chess with my husband", Topic.REMINISCENCE),         # a memory, not an invitation
+    ("我年轻的时候天天下棋", Topic.REMINISCENCE),
     ("What time is lunch?", None),
     ("Where is the bathroom?", None),
     ("午饭几点开始？", None),
