@@ -27,24 +27,28 @@ class HeardAction(enum.Enum):
     IGNORE = "ignore"                    # the robot's own voice (or talk over it)
 
 
+_TOKEN = re.compile(r"[\u3400-\u9fff]|[^\s\u3400-\u9fff]+")
+
+
+def _words(text: str) -> list[str]:
+    """Normalised words, each Chinese character a word of its own (Chinese has no spaces)."""
+    return [w for w in (normalise(t) for t in _TOKEN.findall(text)) if w]
+
+
 def is_echo(heard: str, spoken: str) -> bool:
     """True when a multi-word phrase heard is (almost) all words of what the robot says."""
-    heard_words = [normalise(w) for w in heard.split()]
-    heard_words = [w for w in heard_words if w]
+    heard_words = _words(heard)
     if len(heard_words) < ECHO_MIN_WORDS:
         return False
-    spoken_words = {normalise(w) for w in spoken.split()}
+    spoken_words = set(_words(spoken))
     inside = sum(1 for w in heard_words if w in spoken_words)
     return inside / len(heard_words) >= ECHO_WORD_OVERLAP
-
-
-_TOKEN = re.compile(r"[\u3400-\u9fff]|[^\s\u3400-\u9fff]+")
 
 
 def not_own_words(heard: str, spoken: str) -> str:
     """What was heard that the robot's own sentence does not explain: the heard words (single
     characters in Chinese) that are not in ``spoken``, in their order."""
-    own = {normalise(t) for t in _TOKEN.findall(spoken)}
+    own = set(_words(spoken))
     rest = [t for t in _TOKEN.findall(heard) if normalise(t) and normalise(t) not in own]
     return "".join(rest) if all(re.fullmatch(r"[\u3400-\u9fff]", t) for t in rest) else " ".join(rest)
 

@@ -28,6 +28,16 @@ def test_a_stop_heard_again_after_the_robot_stopped_is_not_published_twice_but_h
     assert decide("stop", False, spoken, stopped=True) == HeardAction.PUBLISH    # the robot is not talking
 
 
+def test_the_robot_s_own_mandarin_is_echo_character_by_character():
+    # Chinese has no spaces: compared word by word, the robot's own "请停一下" would be one
+    # "word" not in its sentence and would stop the robot.
+    spoken = "我们到电梯了，请停一下，等门开。"
+    assert is_echo("请停一下", spoken)
+    assert decide("请停一下", True, spoken) == HeardAction.IGNORE
+    assert decide("停下", True, spoken) == HeardAction.BARGE_IN          # a bare stop is never echo
+    assert decide("快停下来", True, "今天午饭是鸡汤。") == HeardAction.BARGE_IN
+
+
 def test_barge_in_can_be_switched_off():
     assert decide("stop", True, "hello", barge_in=False) == HeardAction.IGNORE
 
