@@ -34,7 +34,8 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
-        "heldout4": ROOT / "tests/data/brain/social_heldout4.yaml"}
+        "heldout4": ROOT / "tests/data/brain/social_heldout4.yaml",
+        "heldout5": ROOT / "tests/data/brain/social_heldout5.yaml"}
 
 
 def ask_batch(rows: list[dict]) -> list[dict]:
