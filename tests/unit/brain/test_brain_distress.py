@@ -46,6 +46,8 @@ def kind_of(text: str):
     ("快叫救护车", DistressKind.CALL_FOR_HELP, Severity.CRITICAL),
     ("叫一下医生", DistressKind.CALL_FOR_HELP, Severity.CRITICAL),
     ("护士！护士！", DistressKind.CALL_FOR_HELP, Severity.CRITICAL),
+    ("有没有人啊！", DistressKind.CALL_FOR_HELP, Severity.CRITICAL),
+    ("有没有人在啊", DistressKind.CALL_FOR_HELP, Severity.CRITICAL),
     ("老王倒在地上不动了", DistressKind.OTHER_PERSON, Severity.CRITICAL),
     ("着火了", DistressKind.FIRE, Severity.CRITICAL),
     ("我吃错药了", DistressKind.MEDICATION, Severity.CRITICAL),
@@ -74,6 +76,7 @@ def test_what_whisper_really_writes_still_alerts(text):
     "help yourself to a biscuit", "I'm dying for a cup of tea", "I fell asleep in my chair",
     "停车场在哪里", "这个药在哪里买", "我心疼我孙子", "火锅好吃", "消防演习几点开始", "如果着火了怎么办",
     "我昨晚睡得好没有头痛", "小心别摔倒",
+    "有没有人陪我打两圈麻将啊", "有没有人会下象棋",          # "anyone for mahjong?" is not "is anyone there?!"
     "My sister died in the summer and I still can't believe it", "my father died in 1998",
 ])
 def test_look_alikes_stay_quiet(text):
