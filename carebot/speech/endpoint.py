@@ -150,6 +150,13 @@ class EndOfSpeech:
         seg.held = (part, result)
         return []
 
+    def part_of(self, utt: Utterance) -> Utterance | None:
+        """What ``feed`` would recognise of this utterance now (the part after what the segment
+        already published), without changing anything: the speech node recognises an early
+        utterance ahead with it."""
+        seg = self._segments.get(utt.segment)
+        return self._since(utt, seg.published_until if seg is not None else -1)
+
     def _decode(self, utt: Utterance):
         self.stats.decodes += 1
         return self.transcribe(utt)

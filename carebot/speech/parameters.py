@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from carebot.parameters import CrossRule, Param, ParamTable, ParamType
+from carebot.speech.vad import EARLY_MIN_MS
 from carebot.speech.frontend import NoiseSuppression
 from carebot.speech.loudness import SHOUT_CLIPPED_FRACTION, SHOUT_LEVEL_DBFS
 from carebot.speech.recognizer import AUTO, MODEL_NAMES, PROMPT_MODES
@@ -61,6 +62,9 @@ SPEECH = ParamTable("speech", (
           90, 3000),
     Param("max_pause_ms", I, 1300, "adaptive end of speech: an utterance that reads as unfinished waits this long "
           "for the speaker to go on; 0 = off (every utterance ends after end_silence_ms)", "ms", 0, 3000),
+    Param("early_decode_ms", I, 0, "after this much silence the utterance so far is recognised ahead, while the "
+          "end of speech is still awaited; the result is used if nothing more is said (0 = off; 150..end_silence_ms)",
+          "ms", 0, 3000),
     Param("max_utterance_s", D, 15.0, "longest utterance before it is cut", "s", 1.0, 30.0),
     Param("min_level_dbfs", D, -55.0, "quietest speech level", "dBFS", -90.0, -10.0),
     Param("no_speech_threshold", D, 0.6, "Whisper no-speech probability above which unsure text is dropped", "",
@@ -118,4 +122,6 @@ SPEECH = ParamTable("speech", (
               "an English-only model needs language en or auto: use model base"),
     CrossRule(("audio_source", "file_path"), lambda src, path: src != "file" or Path(path).is_file(),
               "audio_source file needs file_path to name a WAV file"),
+    CrossRule(("early_decode_ms", "end_silence_ms"), lambda early, end: early == 0 or EARLY_MIN_MS <= early < end,
+              f"early_decode_ms must be 0 (off) or {EARLY_MIN_MS}..end_silence_ms"),
 ))

@@ -85,6 +85,7 @@ class SpeechNode(Node):
         self._p = p
         self._report = HealthReport("carebot/speech", Level.STALE, "starting")
         self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "linear_barge_ins": 0, "pieces": 0,
+                        "early_used": 0, "early_wasted": 0,
                         "dropped": 0, "shouts": 0}
         self._last_rtf = 0.0
         self._model_error = ""
@@ -92,7 +93,7 @@ class SpeechNode(Node):
 
         max_pause = int(p["max_pause_ms"])
         self._vad_config = VadConfig(end_silence_ms=int(p["end_silence_ms"]), max_utterance_s=float(p["max_utterance_s"]),
-                                     min_level_dbfs=float(p["min_level_dbfs"]),
+                                     min_level_dbfs=float(p["min_level_dbfs"]), early_ms=int(p["early_decode_ms"]),
                                      max_pause_ms=max_pause if max_pause > int(p["end_silence_ms"]) else 0).validate()
         languages = tuple(x.strip() for x in str(p["languages"]).split(",") if x.strip())
         prompts: tuple[tuple[str, str], ...] = ()
@@ -132,6 +133,8 @@ class SpeechNode(Node):
         # The linear canceller's output, addressed like the VAD's samples (frontend.last_linear).
         self._linear = RawHistory(float(p["max_utterance_s"]) + 3.0) if self._aec_active else None
         self._endpoint = EndOfSpeech(self._transcribe)
+        self._ahead: tuple | None = None    # (key, result) of the last early utterance (_recognise_ahead)
+        self._busy = threading.Event()      # the recognition thread is working on an utterance
         self._use_prompt = True         # set per utterance by the recognition thread
         self._during_speech = False     # likewise: the utterance overlapped the robot's own speech
         self._echo_in = self._echo_out = 0.0   # microphone power before/after the AEC while playing
@@ -266,6 +269,12 @@ class SpeechNode(Node):
             self._hearing.listening(detector.in_speech)
 
     def _enqueue(self, utt: Utterance, during_speech: bool) -> None:
+        if utt.early:
+            # Recognised ahead only while recognition has nothing else to do: it must never
+            # hold up an utterance that is over.
+            if not self._busy.is_set() and self._utterances.empty() and not (during_speech and not self._p["barge_in"]):
+                self._put(_Heard(utt, during_speech, 0.0, 0.0, time.monotonic()))
+            return
         if utt.continues:
             self._counts["pieces"] += 1          # the same stretch of speech, cut while the robot talks
         elif not utt.tentative:
@@ -277,6 +286,9 @@ class SpeechNode(Node):
         # Before the put (the recognition thread may finish it at once and say false) and before
         # the detector's end of speech is reported: no gap, and never left true.
         self._hearing.recognising(True)
+        self._put(heard)
+
+    def _put(self, heard: _Heard) -> None:
         try:
             self._utterances.put_nowait(heard)
         except queue.Full:
@@ -300,13 +312,17 @@ class SpeechNode(Node):
                 heard = self._utterances.get(timeout=0.2)
             except queue.Empty:
                 continue
-            self._hearing.recognising(True)
+            self._busy.set()
+            if not heard.utterance.early:
+                self._hearing.recognising(True)
             try:
                 self._handle(heard)
             except Exception as exc:  # one bad utterance must not end recognition
                 self.get_logger().error(f"recognition failed: {type(exc).__name__}: {exc}")
             finally:
-                self._hearing.recognising(not self._utterances.empty())
+                self._busy.clear()
+                if not heard.utterance.early:
+                    self._hearing.recognising(not self._utterances.empty())
 
     def _handle(self, heard: _Heard) -> None:
         utt = heard.utterance
@@ -318,15 +334,45 @@ class SpeechNode(Node):
         # full of them would pull the robot's own residual echo towards them.
         self._use_prompt = not heard.during_speech
         self._during_speech = heard.during_speech
+        if utt.early:
+            self._recognise_ahead(utt)
+            return
         for part, result in self._endpoint.feed(utt):
             self._publish(heard, part, result)
 
-    def _transcribe(self, utt: Utterance):
+    def _recognise_ahead(self, utt: Utterance) -> None:
+        """An early utterance (``early_decode_ms`` into a pause): what the endpoint would
+        recognise of it is recognised now and kept. If the pause goes on to the end of speech
+        with nothing said, the tentative or final utterance holds exactly these samples and
+        the result is used as it is: the transcript comes ``end_silence_ms - early_decode_ms``
+        sooner. If the speaker goes on, it was spent for nothing (``early_wasted``)."""
+        part = self._endpoint.part_of(utt)
+        if part is None:
+            return
+        if self._ahead is not None:
+            self._counts["early_wasted"] += 1
+        self._ahead = (self._ahead_key(part), self._recognise(part))
+
+    def _ahead_key(self, utt: Utterance) -> tuple:
+        return utt.audio_start_sample, utt.end_sample, len(utt.audio), self._use_prompt, self._during_speech
+
+    def _recognise(self, utt: Utterance):
         result = self._transcriber.transcribe_utterance(utt, use_prompt=self._use_prompt)
         if result.recognition is not None:
             self._last_rtf = result.recognition.rtf
         if self._during_speech and self._linear is not None and self._p["barge_in"]:
             result = self._over_own_voice(utt, result)
+        return result
+
+    def _transcribe(self, utt: Utterance):
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == self._ahead_key(utt):
+            result = ahead[1]
+            self._counts["early_used"] += 1
+        else:
+            if ahead is not None:
+                self._counts["early_wasted"] += 1
+            result = self._recognise(utt)
         if not result.publishable:
             self._counts["rejected"] += 1
             # The detail may hold the rejected words: DEBUG only (no transcript text at INFO).

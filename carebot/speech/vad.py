@@ -36,6 +36,9 @@ FRAME = SAMPLE_RATE * FRAME_MS // 1000
 _PITCH_LAG_MIN = SAMPLE_RATE // 400   # samples: 400 Hz, a high voice
 _PITCH_LAG_MAX = SAMPLE_RATE // 70    # samples: 70 Hz, a low voice
 _FLOOR_MIN_DB = -100.0
+# An utterance keeps 150 ms after its last speech frame: an early one taken this long into the
+# pause holds exactly the samples the tentative or final one will hold, if no speech comes.
+EARLY_MIN_MS = 150
 PIECE_OVERLAP_MS = 450             # a piece (``UtteranceDetector.piece_s``) starts this long before the last ended
 
 
@@ -55,6 +58,8 @@ class VadConfig:
     voicing_threshold: float = 0.45  # normalised autocorrelation peak of voiced frames
     floor_window_s: float = 3.0      # noise floor = quietest frame level in this window
     max_pause_ms: int = 0            # adaptive end: wait this long in all when unfinished (0 = off)
+    early_ms: int = 0                # after this much silence an *early* utterance goes out (0 = off):
+    #                                  recognised ahead, its result is used if the end comes with no more speech
 
     def validate(self) -> "VadConfig":
         if not 90 <= self.end_silence_ms <= 3000:
@@ -67,6 +72,8 @@ class VadConfig:
             raise ValueError("continue_margin_db must not exceed start_margin_db")
         if not 0.0 < self.voicing_threshold < 1.0:
             raise ValueError("voicing_threshold must be in (0, 1)")
+        if self.early_ms and not EARLY_MIN_MS <= self.early_ms < self.end_silence_ms:
+            raise ValueError(f"early_ms must be 0 (off) or {EARLY_MIN_MS}..end_silence_ms (got {self.early_ms})")
         if self.max_pause_ms and not self.end_silence_ms <= self.max_pause_ms <= 3000:
             raise ValueError(f"max_pause_ms must be 0 (off) or end_silence_ms..3000 ms (got {self.max_pause_ms})")
         return self
@@ -126,6 +133,7 @@ class Utterance:
     audio_start_sample: int = -1   # stream index of audio[0] (the pre-roll starts before start_sample)
     floor_dbfs: float | None = None  # the room's level in the second before the utterance (None: no history)
     continues: bool = False        # a piece (``UtteranceDetector.piece_s``) that goes on from the last one
+    early: bool = False            # ``early_ms`` into a pause: to recognise ahead, never to publish (also tentative)
 
     @property
     def start_s(self) -> float:
@@ -149,6 +157,7 @@ class _Open:
     voiced_frames: int = 0
     silent_frames: int = 0
     tentative_sent: bool = False   # a tentative utterance went out in this pause
+    early_sent: bool = False       # an early one went out in this pause
     any_tentative: bool = False    # ... at any pause of this segment
     speech_since_tentative: bool = True
     floor_dbfs: float | None = None    # mean level of the room in the second before the start
@@ -276,6 +285,7 @@ class UtteranceDetector:
             resumed = loud_keep
         if resumed:
             utt.silent_frames = 0
+            utt.early_sent = False
             utt.last_speech_end = frame_start + FRAME
             if utt.tentative_sent:
                 utt.tentative_sent = False
@@ -286,7 +296,10 @@ class UtteranceDetector:
         else:
             utt.silent_frames += 1
         silence_ms = utt.silent_frames * FRAME_MS
-        if cfg.adaptive and silence_ms >= cfg.end_silence_ms and not utt.tentative_sent and silence_ms < cfg.max_pause_ms:
+        if cfg.early_ms and cfg.early_ms <= silence_ms < cfg.end_silence_ms and not (utt.early_sent or utt.tentative_sent):
+            utt.early_sent = True
+            result = self._snapshot(utt.last_speech_end, early=True)
+        elif cfg.adaptive and silence_ms >= cfg.end_silence_ms and not utt.tentative_sent and silence_ms < cfg.max_pause_ms:
             utt.tentative_sent = utt.any_tentative = True
             utt.speech_since_tentative = False
             self._recent.clear()
@@ -314,8 +327,8 @@ class UtteranceDetector:
     def _longest_s(self) -> float:
         return self.config.max_utterance_s if self.piece_s is None else min(self.piece_s, self.config.max_utterance_s)
 
-    def _snapshot(self, end_sample: int) -> Utterance | None:
-        """A tentative utterance: everything so far; the segment stays open."""
+    def _snapshot(self, end_sample: int, early: bool = False) -> Utterance | None:
+        """A tentative (or early) utterance: everything so far; the segment stays open."""
         utt = self._open
         audio = np.concatenate(utt.frames)
         keep = min(len(audio), end_sample - utt.first_sample + int(0.15 * SAMPLE_RATE))
@@ -324,7 +337,7 @@ class UtteranceDetector:
             return None
         return Utterance(audio[:keep].copy(), utt.start_sample, end_sample, self._position, voiced_ms,
                          tentative=True, segment=self._segment, audio_start_sample=utt.first_sample,
-                         floor_dbfs=utt.floor_dbfs)
+                         floor_dbfs=utt.floor_dbfs, early=early)
 
     def _close(self, end_sample: int, truncated: bool) -> Utterance | None:
         utt = self._open

@@ -184,3 +184,47 @@ def test_shouts_and_screams_are_published_with_their_level(tmp_path, maker):
         client.close()
         code = stop(proc)
     assert code in (0, -2), log.read_text()
+
+
+def _trimmed(samples, threshold=0.01):
+    """Without the voice's own leading and trailing silence (so a pause is as long as written)."""
+    loud = np.flatnonzero(np.abs(samples) > threshold)
+    return samples[loud[0]:loud[-1] + 1]
+
+
+def test_early_recognition_is_used_when_the_speaker_has_finished(tmp_path, maker):
+    """early_decode_ms: the utterance is recognised 250 ms into the pause while the node still
+    waits for the end of speech (500 ms); used when nothing more is said, dropped when the
+    speaker goes on after a short pause: the sentence still comes out whole, once."""
+    env = isolated_env()
+    log = tmp_path / "speech.log"
+    proc = start(NODE + ["--ros-args", "-p", "audio_source:=topic", "-p", "playback:=none",
+                         "-p", "model:=tiny.en", "-p", "language:=en", "-p", "tts_engine:=espeak",
+                         "-p", "end_silence_ms:=500", "-p", "max_pause_ms:=1300", "-p", "early_decode_ms:=250"], env, log)
+    client = SpeechClient(env)
+
+    def values():
+        return {kv.key: kv.value for kv in client.diagnostics[-1].values} if client.diagnostics else {}
+
+    rate = 22050
+    try:
+        assert wait_for(lambda: "speech ready" in log.read_text(), 60), log.read_text()
+        client.stream(_pad(_clip22k(maker, "Please call the nurse for me"), rate), rate)
+        assert wait_for(lambda: client.transcripts, 20), log.read_text()
+        assert corpus.word_errors("Please call the nurse for me", client.transcripts[0].text)[0] <= 1
+        assert wait_for(lambda: int(values().get("early_used", 0)) >= 1, 10), values()
+
+        # A 0.35 s pause mid-sentence: recognised early, then the speaker goes on.
+        first, second = _trimmed(_clip22k(maker, "I would like")), _trimmed(_clip22k(maker, "a cup of tea with milk"))
+        client.stream(np.concatenate([np.zeros(rate // 2, np.float32), first,
+                                      np.zeros(int(0.35 * rate), np.float32), second,
+                                      np.zeros(2 * rate, np.float32)]), rate)
+        assert wait_for(lambda: len(client.transcripts) > 1, 20), log.read_text()
+        assert not wait_for(lambda: len(client.transcripts) > 2, 2), [m.text for m in client.transcripts]
+        whole = client.transcripts[1].text.lower()
+        assert "like" in whole and "tea" in whole, whole
+        assert wait_for(lambda: int(values().get("early_wasted", 0)) >= 1, 10), log.read_text()
+    finally:
+        client.close()
+        code = stop(proc)
+    assert code in (0, -2), log.read_text()

@@ -131,6 +131,30 @@ def test_speech_after_a_published_command_is_a_new_transcript(speech_words):
     assert out == ["with some milk please", "a cup of tea"]
 
 
+def test_part_of_is_what_feed_would_recognise_and_changes_nothing(speech_words):
+    # The speech node recognises an early utterance ahead with part_of; the tentative that
+    # follows must ask for exactly the same part, also after a command was published.
+    first, second = speech_words[2], speech_words[1]
+    audio = np.concatenate([silence(0.5), first, silence(0.8), second])
+    t1 = 0.5 + len(first) / SAMPLE_RATE
+    asked = []
+    recognise = _fake_recogniser([(0.5, t1, "with some milk please"), (t1 + 0.8, len(audio) / SAMPLE_RATE, "a cup of tea")])
+    ends = EndOfSpeech(lambda u: asked.append(u) or recognise(u))
+    ahead = []
+    for u in _run(UtteranceDetector(VadConfig(end_silence_ms=500, max_pause_ms=1300, early_ms=250)), audio):
+        if u.early:
+            decodes = ends.stats.decodes
+            ahead.append(ends.part_of(u))
+            assert ends.stats.decodes == decodes
+        else:
+            ends.feed(u)
+    tentative = [u for u in asked if u.tentative]
+    assert len(ahead) == len(tentative) == 2
+    for early, later in zip(ahead, tentative):
+        assert (early.audio_start_sample, early.end_sample) == (later.audio_start_sample, later.end_sample)
+        np.testing.assert_array_equal(early.audio, later.audio)
+
+
 def test_site_vocabulary_names_places_people_and_always_the_distress_words():
     care = load_vocabulary("care_home")
     prompt = care.prompt("en")

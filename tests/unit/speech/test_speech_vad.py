@@ -125,6 +125,39 @@ def test_while_the_robot_talks_speech_is_cut_into_overlapping_pieces():
     assert detector._longest_s == VadConfig().max_utterance_s
 
 
+def test_an_early_utterance_holds_exactly_what_the_end_will_hold():
+    # early_ms: recognised ahead while the end of speech is awaited; used only if the end
+    # comes with no more speech, so its samples must be the same as the end's.
+    words = trim(speak("Where is the dining room", rate=120))
+    signal = np.concatenate([silence(0.5), words, silence(2.0)])
+    for max_pause in (0, 1300):
+        out = _run(signal, VadConfig(end_silence_ms=500, max_pause_ms=max_pause, early_ms=250))
+        early = [u for u in out if u.early]
+        ended = [u for u in out if not u.early][0]                 # the tentative (adaptive) or the final
+        assert len(early) == 1 and early[0].tentative and early[0].segment == ended.segment
+        assert early[0].end_sample == ended.end_sample and early[0].audio_start_sample == ended.audio_start_sample
+        np.testing.assert_array_equal(early[0].audio, ended.audio)
+        assert ended.detected_sample - early[0].detected_sample == pytest.approx(0.25 * SAMPLE_RATE, abs=FRAME_MS * 16)
+
+
+def test_speech_after_an_early_utterance_makes_a_new_one_at_the_next_pause():
+    first, second = trim(speak("I would like", rate=110)), trim(speak("a cup of tea", rate=110))
+    signal = np.concatenate([silence(0.5), first, silence(0.35), second, silence(2.0)])
+    out = _run(signal, VadConfig(end_silence_ms=500, max_pause_ms=1300, early_ms=250))
+    early = [u for u in out if u.early]
+    ended = [u for u in out if not u.early]
+    assert len(early) == 2 and early[0].end_sample < early[1].end_sample     # one per pause
+    assert ended[0].end_sample == early[1].end_sample                        # the first pause ended nothing
+    assert len({u.segment for u in out}) == 1
+
+
+def test_early_ms_is_validated():
+    for bad in (100, 500, 800):
+        with pytest.raises(ValueError, match="early_ms"):
+            VadConfig(end_silence_ms=500, early_ms=bad).validate()
+    assert VadConfig(end_silence_ms=500, early_ms=0).validate()
+
+
 def test_features_tell_voice_from_noise():
     voiced = trim(speak("aaah", rate=100))
     mid = voiced[len(voiced) // 2: len(voiced) // 2 + 480]
