@@ -42,6 +42,15 @@ stop help wait yes no yeah ok okay thanks thank you hello hi bye nurse please so
 _ZH_UNFINISHED_TAIL = ("的", "和", "跟", "在", "我", "给", "把", "去", "要", "想", "请", "到", "还有", "然后",
                        "那个", "就是", "帮", "帮我", "让", "叫", "被", "对", "从", "往", "向", "如果", "因为", "但是")
 COMPLETE_MIN_WORDS = 4          # shorter texts wait for more, unless stop/help/yes/no and the like
+# Set phrases that are whole sentences however short ("Good morning.", "Thank you very much."):
+# without this they waited the longest pause (1.3 s) as "fewer than four words" or "ends in much".
+_EN_FORMULA = re.compile(
+    r"^(?:(?:well |oh |and )?(?:a )?(?:very )?good (?:morning|afternoon|evening|night|day)(?: to you| everyone| all)?"
+    r"|(?:thank you|thanks)(?: (?:very|so) much| a lot| ever so much| kindly| dear| love)?(?: indeed)?"
+    r"|(?:good ?bye|bye(?: bye)?|see you(?: later| soon| tomorrow)?|night night|take care)"
+    r"|(?:hello|hi|hey)(?: there| everyone| again)?|how are you(?: today| doing)?|how do you do"
+    r"|(?:i m |i am )?(?:fine|very well|not bad)(?:,? thank you| thanks)?|you re welcome|no problem|never mind"
+    r"|excuse me|all right|that s (?:fine|lovely|good|great|nice|kind of you)|how lovely|that s very kind)$")
 _TRAILING_OFF = re.compile(r"(\.\.\.|…|,|，|、|-|—)\s*$")
 _WORD = re.compile(r"[a-z']+")
 
@@ -67,6 +76,8 @@ def looks_complete(text: str, language: str = "en") -> bool:
     words = _WORD.findall(text.lower().replace("’", "'"))
     if not words:
         return False
+    if _EN_FORMULA.match(" ".join(w.replace("'", " ") for w in words).replace("  ", " ")):
+        return True
     last = words[-1].strip("'")
     if len(words) < COMPLETE_MIN_WORDS:
         return all(w.strip("'") in _EN_STANDALONE for w in words)

@@ -92,8 +92,9 @@ class SpeechNode(Node):
         self._model_ready = False
 
         max_pause = int(p["max_pause_ms"])
+        early = int(p["early_decode_ms"]) if int(p["early_decode_ms"]) < int(p["end_silence_ms"]) else 0
         self._vad_config = VadConfig(end_silence_ms=int(p["end_silence_ms"]), max_utterance_s=float(p["max_utterance_s"]),
-                                     min_level_dbfs=float(p["min_level_dbfs"]), early_ms=int(p["early_decode_ms"]),
+                                     min_level_dbfs=float(p["min_level_dbfs"]), early_ms=early,
                                      max_pause_ms=max_pause if max_pause > int(p["end_silence_ms"]) else 0).validate()
         languages = tuple(x.strip() for x in str(p["languages"]).split(",") if x.strip())
         prompts: tuple[tuple[str, str], ...] = ()

@@ -27,6 +27,10 @@ ADAPTIVE = VadConfig(end_silence_ms=500, max_pause_ms=1300)
     # Short distress is complete: it must not wait max_pause_ms (the brain's distress rules decide).
     ("My chest hurts.", True), ("I can't breathe", True), ("Fire!", True), ("胸口疼", True),
     ("My chest", False), ("The fire drill", False),
+    # Set phrases are whole, however short (they used to wait the longest pause).
+    ("Good morning.", True), ("Thank you very much.", True), ("I'm fine, thank you.", True), ("Goodbye!", True),
+    ("See you later.", True), ("That's very kind.", True), ("早上好", True), ("谢谢你", True),
+    ("Thank you for the", False), ("Thank you very", False), ("Good", False), ("Good morning to the", False),
 ])
 def test_looks_complete(text, complete):
     assert looks_complete(text) == complete
