@@ -199,34 +199,30 @@ class EchoReference:
         """Skip the next n reference samples (as many as are queued): the reference moves that
         much earlier against the microphone. Returns how many were skipped."""
         with self._lock:
-            dropped = 0
-            while dropped < n and self._chunks:
-                chunk = self._chunks[0]
-                used = min(n - dropped, len(chunk))
-                dropped += used
-                if used == len(chunk):
-                    self._chunks.popleft()
-                else:
-                    self._chunks[0] = chunk[used:]
-            self._queued -= dropped
-        return dropped
+            return self._consume(n)
 
     def take(self, n: int) -> np.ndarray:
         """The next n reference samples (zeros where nothing is queued)."""
         out = np.zeros(n, np.float32)
-        filled = 0
         with self._lock:
-            while filled < n and self._chunks:
-                chunk = self._chunks[0]
-                used = min(n - filled, len(chunk))
-                out[filled:filled + used] = chunk[:used]
-                filled += used
-                if used == len(chunk):
-                    self._chunks.popleft()
-                else:
-                    self._chunks[0] = chunk[used:]
-            self._queued -= filled
+            self._consume(n, out)
         return out
+
+    def _consume(self, n: int, into: np.ndarray | None = None) -> int:
+        """Up to n queued samples off the front (copied into ``into`` if given); the lock is held."""
+        done = 0
+        while done < n and self._chunks:
+            chunk = self._chunks[0]
+            used = min(n - done, len(chunk))
+            if into is not None:
+                into[done:done + used] = chunk[:used]
+            done += used
+            if used == len(chunk):
+                self._chunks.popleft()
+            else:
+                self._chunks[0] = chunk[used:]
+        self._queued -= done
+        return done
 
     @property
     def queued_s(self) -> float:
