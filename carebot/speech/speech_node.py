@@ -517,8 +517,11 @@ class SpeechNode(Node):
         self.get_logger().info(
             f"echo while speaking: lag {','.join(f'{1000.0 * lag / SAMPLE_RATE:.0f}' for lag in lags) or '?'} ms "
             f"(+{self._frontend.delay_samples * 1000 // SAMPLE_RATE} ms guard), realigned "
-            f"{self._frontend.realignments} times, reduction so far "
-            f"{10.0 * np.log10(self._echo_in / max(self._echo_out, 1e-12)):.1f} dB")
+            f"{self._frontend.realignments} times, reduction so far {self._echo_reduction_db():.1f} dB")
+
+    def _echo_reduction_db(self) -> float:
+        """Microphone power over the echo canceller's output while the robot played (dB)."""
+        return 10.0 * np.log10(self._echo_in / max(self._echo_out, 1e-12))
 
     def _publish_hearing(self, hearing: bool) -> None:
         if self.context.ok():
@@ -637,7 +640,7 @@ class SpeechNode(Node):
             values["echo_lags_ms"] = ",".join(f"{1000.0 * lag / SAMPLE_RATE:.0f}" for lag in recent)
             values["echo_realignments"] = self._frontend.realignments
         if self._echo_in > 0:
-            values["echo_reduction_db"] = f"{10.0 * np.log10(self._echo_in / max(self._echo_out, 1e-12)):.1f}"
+            values["echo_reduction_db"] = f"{self._echo_reduction_db():.1f}"
         if isinstance(self._source, PyAudioSource):
             values.update(reopen_count=self._source.reopen_count, last_error=self._source.last_error)
         if isinstance(self._source, PushSource):
