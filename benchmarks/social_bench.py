@@ -30,12 +30,16 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 # heldout2: written after that; read after its first measurement (13/16): a development set too.
 # heldout3: written after that; read after its first measurement (15/16): a development set too.
 # heldout4: written on 4 Dec evening with no change since heldout3's measurement; measured once
-# (14/16) and read: a development set too. The next measurement needs a new set.
+# (14/16) and read: a development set too.
+# heldout5: written on 4 Dec night; measured once (14/16) and read: a development set too.
+# heldout6: written on 5 Dec 01:20 before any run on it; the safety net's bank then took the
+# companion's social examples as ordinary talk (measured after that change).
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
         "heldout4": ROOT / "tests/data/brain/social_heldout4.yaml",
-        "heldout5": ROOT / "tests/data/brain/social_heldout5.yaml"}
+        "heldout5": ROOT / "tests/data/brain/social_heldout5.yaml",
+        "heldout6": ROOT / "tests/data/brain/social_heldout6.yaml"}
 
 
 def ask_batch(rows: list[dict]) -> list[dict]:
