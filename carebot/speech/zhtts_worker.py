@@ -43,8 +43,15 @@ class Voice:
         tf.config.threading.set_inter_op_parallelism_threads(1)
         self.np = np
         self.processor = BakerProcessor(data_dir=None, loaded_mapper_path=ASSET_DIR / "baker_mapper.json")
-        self.acoustic = tf.lite.Interpreter(model_path=str(ASSET_DIR / "fastspeech2_quan.tflite"),
-                                            num_threads=threads)
+        # The acoustic model runs WITHOUT TensorFlow Lite's default XNNPACK delegate: with it, once
+        # the input was resized (every piece has its own length), 26 of 40 sentences came out with
+        # garbage in a piece (samples up to 5.5 every 4th sample), and the loudness normalisation
+        # then made the whole sentence ~8x quieter (Whisper misheard it; so would a resident).
+        # Measured 5 Dec 2026: 0 of 40 without it. (The model also samples noise itself - a
+        # RandomUniform op in the graph - so no two syntheses of a text are identical.)
+        self.acoustic = tf.lite.Interpreter(
+            model_path=str(ASSET_DIR / "fastspeech2_quan.tflite"), num_threads=threads,
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         self.vocoder = tf.lite.Interpreter(model_path=str(ASSET_DIR / "mb_melgan.tflite"), num_threads=threads)
 
     def _part(self, text: str, speed: float):
