@@ -116,8 +116,14 @@ _EN_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
     (Topic.GOODBYE, re.compile(r"\b(?:bye|goodbye|good night|goodnight|see you later|see you soon|night night)\b")),
     (Topic.THANKS, re.compile(r"\bthank you\b|\bthanks\b|\bcheers\b|\byou re (?:very |so )?kind\b")),
     (Topic.HOW_ARE_YOU, re.compile(r"\bhow are you\b|\bhow s it going\b|\bhow do you do\b|\bare you (?:ok|well|alright)\b")),
-    (Topic.GREETING, re.compile(r"^(?:hello|hi|hey|hiya|howdy|good (?:morning|afternoon|evening|day)|morning|"
-                                r"afternoon|evening|nice to (?:meet|see) you)\b")),
+    (Topic.GREETING, re.compile(r"^(?:hello|hi|hey|hiya|howdy|good (?:morning|afternoon|evening|day)|"
+                                r"nice to (?:meet|see) you)\b"
+                                # a bare "Morning!" is one; "Morning exercise, when is it?" is not
+                                r"|^(?:morning|afternoon|evening)(?: (?:robot|all|everyone|everybody|dear|love|there|"
+                                r"pet|darling))?$"
+                                # the robot coming by again: "oh, there you are", "you're back"
+                                r"|\b(?:welcome back|you re back|there you are|here you are again|"
+                                r"(?:good|lovely|nice|great) to see you(?: again)?)\b")),
     (Topic.CHAT, re.compile(
         r"\bcan we (?:talk|chat|have a chat)\b|\blet s (?:talk|chat|have a chat)\b|\btalk to me\b|\bchat with me\b"
         r"|\bwhat s your name\b|\bwho are you\b|\btell me about yourself\b|\bare you a robot\b|\bhow old are you\b")),
@@ -143,7 +149,9 @@ _ZH_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
     (Topic.GOODBYE, re.compile(r"再见|拜拜|晚安|回头见|明天见")),
     (Topic.THANKS, re.compile(r"谢谢|多谢|感谢|辛苦(?:你)?了|你真好")),
     (Topic.HOW_ARE_YOU, re.compile(r"你好吗|你(?:今天)?怎么样|最近好吗|你还好吗")),
-    (Topic.GREETING, re.compile(r"^(?:你好|您好|早上好|早安|上午好|中午好|下午好|晚上好|嗨|哈喽|哈啰)")),
+    (Topic.GREETING, re.compile(r"^(?:你好|您好|早上好|早安|上午好|中午好|下午好|晚上好|嗨|哈喽|哈啰)"
+                                # the robot coming by again: "你又来啦", "又见面了"
+                                r"|你(?:又|可)?来(?:啦|了|喽|咯)|又见面了|见到你(?:真|很|挺)?(?:好|高兴|开心)|好久不见")),
     (Topic.CHAT, re.compile(r"聊聊?天|说说?话|你叫什么|你是谁|你多大|介绍一下你自己|你是机器人吗")),
 )
 # A question to turn back to the resident ("What was life like in the 1960s?"); "When I was
@@ -153,6 +161,34 @@ _EN_DONT_KNOW = re.compile(r"\b(?:i )?(?:don t know|dunno|no idea|give up|tell m
 _ZH_DONT_KNOW = ("不知道", "猜不出", "猜不到", "不会", "告诉我", "说答案", "想不出")
 _CHOICES = {Topic.STORY: re.compile(r"\bstor(?:y|ies)\b|故事"), Topic.SONG: re.compile(r"\bsong|\bsing\b|唱|歌"),
             Topic.GAME: re.compile(r"\briddle|\bgame|谜|游戏")}
+
+
+# A greeting that opens a request ("Hello, what time is breakfast?", "哟，你又来啦，午饭几点？"):
+# the request is answered, not the greeting alone. English needs punctuation or an unambiguous
+# greeting word before the rest ("Morning exercise, when is it?" is no greeting).
+_EN_GREETING_LEAD = re.compile(
+    r"^\s*(?:(?:oh|ah|well)[\s,]+)?(?:"
+    r"(?:hello|hi|hiya|hey|howdy|good (?:morning|afternoon|evening|day)|welcome back|you(?: a|')re back"
+    r"|there you are(?: again)?|(?:nice|good|lovely|great) to see you(?: again)?)"
+    r"(?:\s+(?:there|robot|dear|love|pet|again))?(?:\s*[,.!;:]+|\s)"
+    r"|(?:morning|afternoon|evening)\s*[,.!;:]+)\s*", re.IGNORECASE)
+_ZH_GREETING_LEAD = re.compile(
+    r"^\s*(?:(?:哎呀|哎哟|哟|哎|嗨|诶|喂)[，,、！!\s]*)?(?:你好|您好|早上好|早安|上午好|中午好|下午好|晚上好|哈喽|哈啰"
+    r"|你(?:又|可)?来(?:啦|了|喽|咯)|又见面了|好久不见)[啊呀哈嘛]*[，,。！!、\s]*")
+
+
+def split_greeting(text: str, language: str) -> tuple[str, str]:
+    """(the greeting that opens the text, the rest), or ("", text) when it opens with none or
+    nothing of substance follows it."""
+    pattern = _ZH_GREETING_LEAD if language == "zh" else _EN_GREETING_LEAD
+    match = pattern.match(text or "")
+    if match is None:
+        return "", text
+    rest = text[match.end():].strip()
+    substance = re.findall(r"[\u3400-\u9fff]", rest) if language == "zh" else re.findall(r"[A-Za-z]+", rest)
+    if len(substance) < 2:
+        return "", text
+    return text[:match.end()].strip(), rest
 
 
 def detect(u: Utterance) -> Topic | None:
@@ -348,7 +384,7 @@ class Companion:
         now = self._clock()
         again = any(t == topic and now - at <= TOPIC_MEMORY_S for t, at in state.topics)
         state.topics.append((topic, now))
-        values = {"greet": self._greeting(lang, facts), "title": ""}
+        values = {"greet": self.greeting(lang, facts), "title": ""}
         sentences: list[str] = []
         reply = Reply(topic, sentences, lang)
         opening_key = "open_question" if (entry.get("open_question") and self._is_question(u)) else "open"
@@ -406,10 +442,11 @@ class Companion:
         state.turns[slot] = count + 1
         return options[count % len(options)]
 
-    def _greeting(self, lang: str, facts: Sequence) -> str:
+    def greeting(self, lang: str, facts: Sequence = ()) -> str:
+        """The time of day's greeting in the language, with the resident's name when known."""
         hour = self._wall().hour
         if lang == "zh":
-            greet = "早上好" if 5 <= hour < 10 else "上午好" if hour < 12 else "下午好" if 12 <= hour < 18 else \
+            greet = "早上好" if 5 <= hour < 10 else "上午好" if 10 <= hour < 12 else "下午好" if 12 <= hour < 18 else \
                 "晚上好" if 18 <= hour < 23 else "您好"
         else:
             greet = "Good morning" if 5 <= hour < 12 else "Good afternoon" if 12 <= hour < 18 else \

@@ -31,7 +31,7 @@ from enum import Enum
 from typing import Callable, Mapping
 
 from carebot.alerts import AlertKind, AlertRecord, Severity, new_alert
-from carebot.brain.companion import Companion, Reply, Topic, TopicSimilarity, load_examples
+from carebot.brain.companion import Companion, Reply, Topic, TopicSimilarity, load_examples, split_greeting
 from carebot.brain.intents import (Intent, IntentKind, PlaceIndex, detect_intent, is_affirmative, is_declined, is_question,
                                    is_repeat_request)
 from carebot.brain.knowledge import Hit, KnowledgeBase, Retriever, load_knowledge
@@ -44,8 +44,8 @@ from carebot.brain.sentences import SentenceSplitter, split_sentences
 from carebot.brain.utterance import Utterance
 from carebot.brain.reminders import ReminderScheduler, parse_time_expression
 from carebot.brain.safety_rules import SafetyAction, SafetyNet, language_of
-from carebot.brain.tools import (DEFAULT_RATE_LIMITS, ToolCall, ToolName, ToolPolicy, ToolRejected,
-                                 ToolValidator)
+from carebot.brain.tools import (DEFAULT_RATE_LIMITS, MAX_ANSWER_CHARS, MAX_SPEAK_CHARS, ToolCall, ToolName,
+                                 ToolPolicy, ToolRejected, ToolValidator)
 from carebot.i18n import alert_text
 from carebot.i18n import text as catalogue_text
 
@@ -656,6 +656,12 @@ class Brain:
         social talk, knowledge, the LLM."""
         if not text:
             return Decision("", [], Source.RULE, lang)
+        greeting, rest = split_greeting(text, lang)
+        if greeting and self.companion.detect(Utterance.of(rest, lang)) is None:
+            # "Hello, what time is breakfast?": the question is answered, after a greeting back.
+            decision = self._dialogue(rest, lang, person, session, place, on_sentence)
+            if not decision.fallback:        # nothing knew the rest: the whole is answered as a greeting
+                return self._greeted(decision, person)
         if self.reminders.active_for(person) and self.reminders.confirm(text, person):
             reply = say("confirmed", lang)
             return self._finish(Decision(reply, [], Source.RULE, lang),
@@ -697,6 +703,22 @@ class Brain:
             if decision is not None:
                 return decision
         return self._llm(text, hits, lang, person, session, place, topic, on_sentence)
+
+    def _greeted(self, decision: Decision, person: str) -> Decision:
+        """The decision's reply with the time of day's greeting before it (not when part of it was
+        already spoken as it streamed, nor when it would make the spoken text too long)."""
+        lang = decision.language
+        if decision.spoken_live or not decision.reply:
+            return decision
+        greet = self.companion.greeting(lang, self._facts(person)) + ("！" if lang == "zh" else "! ")
+        limits = {ToolName.SPEAK.value: MAX_SPEAK_CHARS, ToolName.ANSWER.value: MAX_ANSWER_CHARS}
+        first = next((c for c in decision.actions if c.tool in limits), None)
+        if first is None or not decision.reply.startswith(first.args.get("text", "")[:20]) or \
+                len(greet) + len(first.args.get("text", "")) > limits[first.tool]:
+            return decision
+        first.args["text"] = greet + first.args["text"]
+        decision.reply = greet + decision.reply
+        return decision
 
     def _follow_companion(self, u: Utterance, intent: Intent, text: str, person: str, place: str) -> Decision | None:
         """A guess at the robot's riddle, or "yes" / "a story" to its offer of one."""

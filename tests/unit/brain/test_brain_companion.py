@@ -92,12 +92,47 @@ def test_greetings_get_a_wave_and_thanks_a_nod(brain, text, topic, language):
     assert gestures == (["wave"] if topic == "greeting" else ["nod"])
 
 
-@pytest.mark.parametrize("hour, english, mandarin", [(10, "Good morning", "上午好"), (15, "Good afternoon", "下午好"),
-                                                      (20, "Good evening", "晚上好")])
+@pytest.mark.parametrize("hour, english, mandarin", [(7, "Good morning", "早上好"), (10, "Good morning", "上午好"),
+                                                      (15, "Good afternoon", "下午好"), (20, "Good evening", "晚上好"),
+                                                      (2, "Hello", "您好")])
 def test_a_greeting_fits_the_time_of_day(hour, english, mandarin):
     brain = Brain("care_home", use_embeddings=False, wall_clock=lambda: NOW.replace(hour=hour))
     assert brain.decide("Hello", person="a").reply.startswith(english)
     assert brain.decide("你好", person="b").reply.startswith(mandarin)
+
+
+@pytest.mark.parametrize("text, language, source, tool", [
+    ("Hello, what time is breakfast?", "en", Source.KNOWLEDGE, "answer"),
+    ("Oh there you are! When can my family visit?", "en", Source.KNOWLEDGE, "answer"),
+    ("Hi, take me to the lounge", "en", Source.RULE, "navigate_to"),
+    ("你好，早餐几点？", "zh", Source.KNOWLEDGE, "answer"),
+    ("哟，你又来啦，家属什么时候可以来探望？", "zh", Source.KNOWLEDGE, "answer"),
+])
+def test_a_greeting_before_a_request_gets_the_request_answered(brain, text, language, source, tool):
+    d = brain.decide(text, person="resident_1")
+    assert d.source is source and tool in [a.tool for a in d.actions], (d.source, d.reply)
+    greeting = "Good morning! " if language == "en" else "上午好！"          # NOW is 10:00
+    assert d.reply.startswith(greeting), d.reply
+    spoken = next(a.args["text"] for a in d.actions if a.tool in ("speak", "answer"))
+    assert spoken.startswith(greeting), spoken                                # said, not only returned
+
+
+@pytest.mark.parametrize("text, language", [
+    ("Hello, how are you?", "en"),                 # small talk after the greeting: answered as it is
+    ("Morning exercise, when is it?", "en"),       # no greeting at all
+    ("Evening, robot.", "en"),                     # nothing after the greeting
+    ("你好啊", "zh"),
+    ("哟，你又来啦，今天挺精神的嘛", "zh"),          # the rest alone means nothing to any layer
+])
+def test_no_request_after_the_greeting_is_not_split(brain, text, language):
+    from carebot.brain.companion import split_greeting
+
+    d = brain.decide(text, person="resident_1")
+    greeting, rest = split_greeting(text, language)
+    if greeting:                                   # split, but the rest is small talk or unknown
+        assert d.source is Source.COMPANION and not d.fallback, (d.source, d.reply)
+    assert not d.reply.startswith(("Good morning! Good morning", "上午好！上午好")), d.reply
+    assert "exercise" not in text or d.topic != "greeting", d.reply
 
 
 def test_a_song_request_gets_the_words_of_the_song_named(brain):
@@ -229,6 +264,10 @@ def test_a_mandarin_no_to_an_offer_is_not_a_yes(brain, no):
     ("Let's play a game of chess", Topic.BOARD_GAME),                     # chess over a game (a riddle)
     ("I used to play chess with my husband", Topic.REMINISCENCE),         # a memory, not an invitation
     ("我年轻的时候天天下棋", Topic.REMINISCENCE),
+    ("Oh, there you are again, lovely to see you", Topic.GREETING),        # the robot coming by again
+    ("You're back!", Topic.GREETING),
+    ("哎，你又来了", Topic.GREETING),
+    ("又见面了，真好", Topic.GREETING),
     ("What time is lunch?", None),
     ("Where is the bathroom?", None),
     ("午饭几点开始？", None),
