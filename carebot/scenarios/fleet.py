@@ -217,8 +217,12 @@ def _run(ctx: ScenarioContext, view: _FleetView, client_a, supervisor_a) -> None
     ctx.frame("robot_b_at_resident")
 
     def a_at_kitchen():
+        # Anywhere on its path since it was asked: on a loaded machine robot_b's fall alert can
+        # take long enough for robot_a to reach the kitchen and leave it before this step starts.
         a_never_tasked()
-        return place_distance(ctx.world, "kitchen", client_a.state.pose) < 1.2
+        with client_a.lock:
+            path = [(x, y, 0.0) for t, x, y in client_a.state.path if t >= t_ask_a]
+        return any(place_distance(ctx.world, "kitchen", pose) < 1.2 for pose in path)
     ctx.wait("robot_a reaches the kitchen (its errand goes on)", a_at_kitchen, 300)
     x0, y0, _ = ROBOT_A_START
 
