@@ -660,7 +660,9 @@ class Brain:
         if greeting and self.companion.detect(Utterance.of(rest, lang)) is None:
             # "Hello, what time is breakfast?": the question is answered, after a greeting back.
             decision = self._dialogue(rest, lang, person, session, place, on_sentence)
-            if not decision.fallback:        # nothing knew the rest: the whole is answered as a greeting
+            # Nothing knew the rest: the whole is answered as a greeting; but an LLM that was asked
+            # and failed is not asked (and waited for) a second time.
+            if not decision.fallback or self._llm_speaks(lang):
                 return self._greeted(decision, person)
         if self.reminders.active_for(person) and self.reminders.confirm(text, person):
             reply = say("confirmed", lang)
