@@ -4,7 +4,8 @@ Sections (the default set is conditions,backends,alerts; pick with --only):
   conditions per-condition fall precision/recall on the varied labelled images of
             carebot/perception/scene_sets.py, dev and held-out parts, at the shipped
             defaults (640 + second look at 320, fusion, the scene's furniture) beside raw
-            model.predict (any Fall box, ultralytics' default conf 0.25) at 320 and 640
+            model.predict (any Fall box, ultralytics' default conf 0.25) at 320 and 640, and
+            the defaults without equalising dark frames (low_light.py)
   backends  ms/frame and frames/s per backend (torch, OpenVINO, ONNX) and size, interleaved,
             and the shipped pipeline (OpenVINO 640 + second look) on a realistic mix of frames
   alerts    fall-to-alert time on scene_sets sequences (tracker + persistence of the care
@@ -81,7 +82,11 @@ def section_conditions(per_condition: int, parts: list[str]) -> None:
 
     print(f"\n== conditions: fall decision per condition, {per_condition} images per condition and part ==")
     shipped = Detector(DetectorConfig())
-    raw = {sz: Detector(DetectorConfig(imgsz=sz, conf=RAW_PREDICT_CONF, second_look_imgsz=0)) for sz in SIZES}
+    from carebot.perception.low_light import mean_luma
+
+    unequalised = Detector(replace(DetectorConfig(), dark_luma=0.0))
+    raw = {sz: Detector(DetectorConfig(imgsz=sz, conf=RAW_PREDICT_CONF, second_look_imgsz=0, dark_luma=0.0))
+           for sz in SIZES}
     print(f"shipped: backend {shipped.backend}, imgsz {shipped.cfg.imgsz}, second look "
           f"{shipped.cfg.second_look_imgsz}; raw model.predict on {raw[640].backend} (same boxes as torch: "
           "tests/unit/perception/test_perception_backends.py)")
@@ -92,8 +97,12 @@ def section_conditions(per_condition: int, parts: list[str]) -> None:
         t0 = time.perf_counter()
         dets = detect_all(shipped, images)
         per_image = (time.perf_counter() - t0) / len(images) * 1000.0
+        # without equalising dark frames: only the dark frames differ, so only they are looked at again
+        dark = shipped.cfg.dark_luma
+        plain = [unequalised.detect(im.image) if mean_luma(im.image) < dark else d for im, d in zip(images, dets)]
         columns = {"shipped defaults": evaluate_conditions(images, dets, fused_decision()),
-                   "defaults, no furniture": evaluate_conditions(images, dets, fused_decision(use_furniture=False))}
+                   "defaults, no furniture": evaluate_conditions(images, dets, fused_decision(use_furniture=False)),
+                   "defaults, dark not eq.": evaluate_conditions(images, plain, fused_decision())}
         for sz in SIZES:
             columns[f"raw predict {sz}"] = evaluate_conditions(images, detect_all(raw[sz], images), raw_model_decision)
         print(f"\n-- {spec}: {len(images)} images; shipped pipeline {per_image:.0f} ms/image here, "

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from carebot.perception.detector import Detector, DetectorConfig, ModelLoadError
-    from carebot.perception.fall_logic import FallConfig, single_image_state
+    from carebot.perception.fall_logic import FallConfig, single_image_states
 
     given = {"conf": args.conf, "imgsz": args.imgsz, "backend": args.backend,
              "second_look_imgsz": args.second_look}
@@ -67,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
         detections = detector.detect(image)
         h, w = image.shape[:2]
         persons = []
-        for det in detections:
-            state, _ = single_image_state(det, (w, h), fall_cfg)
+        for det, state, _ in single_image_states(detections, (w, h), fall_cfg):
             persons.append({"state": state.label, "score": round(det.score, 4),
                             "bbox": [round(v, 1) for v in det.box.as_list()]})
         latency_ms = (time.perf_counter() - start) * 1000.0

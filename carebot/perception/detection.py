@@ -84,4 +84,4 @@ class Detection:
     floor: tuple[float, float] | None = None  # where the feet are on the map, m (None: pose unknown)
     resting_on: str | None = None  # bed/sofa/armchair the box's bottom lies on (furniture.py), None: floor/unknown
     fall_box: Box | None = None    # the other image size's box whose Fall score this one carries (detector.merge_looks)
-    above_camera: bool = False      # the box's top is higher than the camera: not lying on the floor (geometry)
+    too_high: bool = False          # the box's top is higher than anyone lying on the floor reaches (geometry.too_high_to_lie)

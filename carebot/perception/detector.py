@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from carebot.perception.detection import Box, Detection, DetectionClass
+from carebot.perception.low_light import equalise_if_dark
 
 # ultralytics must not reach for the network (no hub here) nor pip-install at run time.
 os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -58,6 +59,7 @@ class DetectorConfig:
     half: bool = False              # fp16 inference (GPU only)
     backend: str = "auto"           # auto (OpenVINO on CPU, torch on GPU), openvino, torch, onnx
     second_look_imgsz: int = 320    # 0 or imgsz = off; else a lying/Fall box (or nobody) is looked at again at this size
+    dark_luma: float = 70.0         # frames darker than this mean luma (0..255) are equalised first (low_light); 0 = off
 
     def validate(self) -> "DetectorConfig":
         if self.imgsz < 32 or self.imgsz % 32:
@@ -70,6 +72,8 @@ class DetectorConfig:
             raise ValueError(f"iou must be in (0, 1], got {self.iou}")
         if not self.device.strip():
             raise ValueError(f"device must be set ({SUPPORTED_DEVICES_HINT})")
+        if not 0.0 <= self.dark_luma <= 255.0:
+            raise ValueError(f"dark_luma must be in 0..255 (0: off), got {self.dark_luma}")
         if self.second_look_imgsz and (self.second_look_imgsz < 32 or self.second_look_imgsz % 32):
             raise ValueError(f"second_look_imgsz must be 0 (off) or a positive multiple of 32 "
                              f"(equal to imgsz: off), got {self.second_look_imgsz}")
@@ -182,8 +186,9 @@ class Detector:
             self._start(self.path)
 
         if cfg.second_look_imgsz and cfg.second_look_imgsz != cfg.imgsz:
+            # the second look is handed the frame already equalised (dark_luma 0: not twice)
             self._second = Detector(replace(cfg, imgsz=cfg.second_look_imgsz, second_look_imgsz=0,
-                                            backend=self.backend))
+                                            backend=self.backend, dark_luma=0.0))
             if self._second.fallback_reason and not self.fallback_reason:
                 self.fallback_reason = f"second look: {self._second.fallback_reason}"
 
@@ -269,11 +274,13 @@ class Detector:
 
     def detect(self, bgr: np.ndarray) -> list[Detection]:
         """Persons in one BGR frame, without tracking (track_id None)."""
+        bgr = equalise_if_dark(bgr, self.cfg.dark_luma)
         result = self._model.predict(bgr, **self._kwargs())[0]
         return self._look_again(bgr, self._detections(result, with_ids=False))
 
     def track(self, bgr: np.ndarray) -> list[Detection]:
         """Persons in the next frame of a stream, with tracker ids (None until a track is confirmed)."""
+        bgr = equalise_if_dark(bgr, self.cfg.dark_luma)
         result = self._model.track(bgr, persist=True, tracker=self.cfg.tracker, **self._kwargs())[0]
         return self._look_again(bgr, self._detections(result, with_ids=True))
 

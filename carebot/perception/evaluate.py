@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from carebot.perception.detection import PersonState
-from carebot.perception.fall_logic import AlertChange, FallConfig, FallMonitor, single_image_state
+from carebot.perception.fall_logic import AlertChange, FallConfig, FallMonitor, single_image_states
 from carebot.perception.scenes import Motion, Scene, Sequence, Truth
 
 
@@ -62,14 +62,13 @@ class ImageEval:
 
 
 def evaluate_images(detector, scenes: list[Scene], cfg: FallConfig | None = None) -> ImageEval:
-    """Still-image decision (single_image_state) on each scene; positive = any person fallen."""
+    """Still-image decision (single_image_states) on each scene; positive = any person fallen."""
     cfg = cfg or FallConfig()
     ev = ImageEval()
     for scene in scenes:
         h, w = scene.image.shape[:2]
         decided = []
-        for det in detector.detect(scene.image):
-            state, score = single_image_state(det, (w, h), cfg)
+        for det, state, score in single_image_states(detector.detect(scene.image), (w, h), cfg):
             decided.append((state.label, det.score, score))
         fallen = any(s == PersonState.FALLEN.label for s, _, _ in decided)
         ev.fall.add(scene.truth is Truth.FALLEN, fallen)
@@ -142,7 +141,7 @@ def detect_all(detector, images) -> list[list]:
 
 
 def fused_decision(cfg: FallConfig | None = None, use_furniture: bool = True):
-    """Still-image decision of carebot (single_image_state) as a function of (detections, image).
+    """Still-image decision of carebot (single_image_states) as a function of (detections, image).
 
     use_furniture: the scene's furniture and camera are known (as the node knows the site's
     world, camera_info and its head's tilt); without them a person on a bed looks like one on
@@ -151,12 +150,10 @@ def fused_decision(cfg: FallConfig | None = None, use_furniture: bool = True):
 
     def decide(detections, image) -> bool:
         h, w = image.image.shape[:2]
-        for d in detections:
-            if use_furniture:
-                d = replace(d, resting_on=support_of(d, image), above_camera=top_above_camera(d, image))
-            if single_image_state(d, (w, h), cfg)[0] is PersonState.FALLEN:
-                return True
-        return False
+        if use_furniture:
+            detections = [replace(d, resting_on=support_of(d, image), too_high=reaches_too_high(d, image, h))
+                          for d in detections]
+        return any(state is PersonState.FALLEN for _, state, _ in single_image_states(detections, (w, h), cfg))
     return decide
 
 
@@ -167,12 +164,13 @@ def raw_model_decision(detections, image) -> bool:
     return any(d.label is DetectionClass.FALL for d in detections)
 
 
-def top_above_camera(detection, image) -> bool:
-    """Whether the box's top is higher than the scene's camera (False when the camera is unknown)."""
-    from carebot.perception.geometry import box_above_camera
+def reaches_too_high(detection, scene, image_height: int) -> bool:
+    """Whether the box's top is higher than anyone lying on the floor reaches, by the scene's
+    camera (geometry.too_high_to_lie; False when the camera is unknown)."""
+    from carebot.perception.geometry import too_high_to_lie
 
-    view = getattr(image, "view", None)
-    return view is not None and box_above_camera(detection.box, view.k, view.pose)
+    view = getattr(scene, "view", None)
+    return view is not None and too_high_to_lie(detection.box, view.k, view.pose, image_height)
 
 
 def support_of(detection, image):
@@ -232,7 +230,7 @@ def run_labelled_sequence(detector, seq, cfg: FallConfig | None = None,
         h, w = frame.shape[:2]
         dets = detector.track(frame)
         if use_furniture:   # the scene's camera (and furniture) known, as the node knows them
-            dets = [replace(d, above_camera=top_above_camera(d, seq),
+            dets = [replace(d, too_high=reaches_too_high(d, seq, h),
                             resting_on=resting_on(d.box, seq.view.k, seq.view.pose, seq.furniture)
                             if seq.furniture else None) for d in dets]
         ids.update(d.track_id for d in dets if d.track_id is not None)

@@ -69,6 +69,9 @@ class FallConfig:
     reattach_overlap: float = 0.2   # boxes overlapping this much (of the smaller) are the same place
     feet_margin: float = 0.25       # ... as are boxes whose feet lie in the other grown by this share
     same_place_m: float = 1.0       # floor points on the map closer than this are the same place, m
+    strong_fall: float = 0.5        # a Fall this confident decides alone (model_weight x 0.5 = fall_threshold)
+    fragment_inside: float = 0.8    # a weaker Fall box this much inside an upright person box ...
+    fragment_below: float = 0.4     # ... starting this share of its height below its top: the legs (leg_fragment)
 
     def validate(self) -> "FallConfig":
         """Raise ValueError naming the first bad value; returns self."""
@@ -88,6 +91,8 @@ class FallConfig:
             raise ValueError("need 0 < cut_upright_aspect < cut_lying_aspect")
         if not 0 <= self.drop_start < self.drop_full:
             raise ValueError("need 0 <= drop_start < drop_full")
+        if not 0 < self.strong_fall <= 1 or not 0 < self.fragment_inside <= 1 or not 0 <= self.fragment_below < 1:
+            raise ValueError("need 0 < strong_fall <= 1, 0 < fragment_inside <= 1 and 0 <= fragment_below < 1")
         if not 0 <= self.reattach_overlap <= 1:
             raise ValueError("reattach_overlap must be in 0..1")
         if self.feet_margin < 0:
@@ -162,11 +167,12 @@ def cut_at_one_side(box: Box, image_size: tuple[int, int], cfg: FallConfig) -> b
 
 def detection_score(detection: Detection, image_size: tuple[int, int], drop: float, cfg: FallConfig) -> float:
     """Fused fall score of one detection in one frame, given the drop evidence; 0 on a bed/sofa
-    or when the box reaches higher than the camera (both need the camera: the node knows it)."""
+    or when the box reaches higher than anyone lying on the floor (both need the camera: the node
+    knows it)."""
     if detection.resting_on:
         return 0.0   # lying on a bed/sofa/armchair of the site (furniture.py): resting, not fallen
-    if detection.above_camera:
-        return 0.0   # its top is higher than the camera (1.2-1.3 m): sitting or standing, not on the floor
+    if detection.too_high:
+        return 0.0   # its top is above the camera or 1 m over its feet: sitting, bending or standing
     model = model_evidence(detection)
     boxes = [detection.box] + ([detection.fall_box] if detection.fall_box is not None else [])
     shape = max(shape_evidence(b, image_size, cfg) for b in boxes)
@@ -174,6 +180,24 @@ def detection_score(detection: Detection, image_size: tuple[int, int], drop: flo
     if shape < 1.0 and all(cut_at_one_side(b, image_size, cfg) for b in boxes):
         score = max(score, fuse(model, None, drop, cfg))
     return score
+
+
+def leg_fragment(fall: Detection, person: Detection, cfg: FallConfig) -> bool:
+    """Whether a weak Fall box is only the lower part of a standing person's box: the model
+    sometimes frames a standing person's legs again as a weak, wide "Fall" (docs/perception.md,
+    dim light). Such a box lies almost wholly inside an upright person box and starts well
+    below its top; a person lying beside a standing one reaches out of that box."""
+    if fall.label is not DetectionClass.FALL or fall.score >= cfg.strong_fall or person.label is DetectionClass.FALL:
+        return False
+    if person.box.aspect > cfg.upright_aspect or fall.box.width * fall.box.height >= person.box.width * person.box.height:
+        return False
+    return (fall.box.overlap(person.box) >= cfg.fragment_inside
+            and fall.box.y1 >= person.box.y1 + cfg.fragment_below * person.box.height)
+
+
+def without_leg_fragments(detections: list[Detection], cfg: FallConfig) -> list[Detection]:
+    """The detections less the weak Fall boxes that are a standing person's legs (leg_fragment)."""
+    return [d for d in detections if not any(other is not d and leg_fragment(d, other, cfg) for other in detections)]
 
 
 def frame_fall_score(detection: Detection, image_size: tuple[int, int], cfg: FallConfig) -> float:
@@ -185,6 +209,13 @@ def single_image_state(detection: Detection, image_size: tuple[int, int], cfg: F
     """Decision for a still photo (CLI, labelled image sets): no persistence is possible."""
     score = frame_fall_score(detection, image_size, cfg)
     return (PersonState.FALLEN if score >= cfg.fall_threshold else PersonState.NORMAL), score
+
+
+def single_image_states(detections: list[Detection], image_size: tuple[int, int],
+                        cfg: FallConfig) -> list[tuple[Detection, PersonState, float]]:
+    """Each person of a still photo with its decision and score; a standing person's legs
+    framed again as a weak Fall are not a second person (without_leg_fragments)."""
+    return [(d, *single_image_state(d, image_size, cfg)) for d in without_leg_fragments(detections, cfg)]
 
 
 class AlertChange(enum.Enum):
@@ -256,6 +287,7 @@ class FallMonitor:
         cfg = self.cfg
         reports: list[PersonReport] = []
         events: list[AlertEvent] = []
+        detections = without_leg_fragments(detections, cfg)
         seen = {d.track_id for d in detections if d.track_id is not None}
         for det in detections:
             if det.track_id is None:

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_FLOOR_RANGE_M = 30.0  # rays hitting the floor further away are near-horizontal noise
+# A person lying on the floor, seen from a robot's camera, has a box whose top stands 0.25-0.8 m
+# over its feet (the far end of the body lies further away); one bending or sitting 0.7-1.6 m,
+# standing 1.5 m or more (docs/perception.md, 5 Dec). From 1.0 m a box is not lying.
+MAX_LYING_HEIGHT_M = 1.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,36 @@ def above_camera(u: float, v: float, k: Intrinsics, pose: CameraPose) -> bool:
 def box_above_camera(box, k: Intrinsics, pose: CameraPose) -> bool:
     """Whether the top centre of a person box (detection.Box) is higher than the camera."""
     return above_camera((box.x1 + box.x2) / 2, box.y1, k, pose)
+
+
+def top_height(box, k: Intrinsics, pose: CameraPose, image_height: int, floor_z: float = 0.0) -> float | None:
+    """How high above the floor the top of a person box (detection.Box) is, taken straight above
+    where its bottom centre meets the floor, m. None when that floor point is unknown: the box
+    is cut by the image's bottom edge (the feet are not seen) or its bottom is at or above the
+    horizon. A standing person gives their height; one lying along the view gives a few tenths
+    of a metre (the far end of the body lies on the floor, further away)."""
+    if box.y2 >= image_height - 2:
+        return None
+    u = (box.x1 + box.x2) / 2
+    feet = floor_point(u, box.y2, k, pose, floor_z)
+    if feet is None:
+        return None
+    reach = math.hypot(feet[0] - pose.x, feet[1] - pose.y)
+    ray = pixel_ray(u, box.y1, k, pose)
+    across = math.hypot(ray[0], ray[1])
+    if across < 1e-6:
+        return None
+    return float(pose.z + reach / across * ray[2] - floor_z)
+
+
+def too_high_to_lie(box, k: Intrinsics, pose: CameraPose, image_height: int, floor_z: float = 0.0,
+                    max_lying_m: float = MAX_LYING_HEIGHT_M) -> bool:
+    """Whether a person box reaches higher than anyone lying on the floor: its top is above the
+    camera, or max_lying_m or more above the floor at the feet (sitting, bending, standing)."""
+    if box_above_camera(box, k, pose):
+        return True
+    height = top_height(box, k, pose, image_height, floor_z)
+    return height is not None and height >= max_lying_m
 
 
 def floor_point(u: float, v: float, k: Intrinsics, pose: CameraPose, floor_z: float = 0.0,

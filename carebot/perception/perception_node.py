@@ -39,7 +39,7 @@ from carebot.perception.detector import Detector, ModelLoadError
 from carebot.perception.fall_alerts import IncidentStates
 from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, PersonReport
 from carebot.perception.furniture import resting_on
-from carebot.perception.geometry import CameraPose, Intrinsics, box_above_camera, floor_point
+from carebot.perception.geometry import CameraPose, Intrinsics, floor_point, too_high_to_lie
 from carebot.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
 from carebot.perception.pose_history import PoseHistory
@@ -260,12 +260,13 @@ class PerceptionNode(Node):
         return placed
 
     def _heights(self, detections: list[Detection], width: int, height: int) -> list[Detection]:
-        """Marks boxes whose top is higher than the camera (camera_info and the head's tilt
-        known): a person there is sitting or standing, whatever the model's class says."""
+        """Marks boxes whose top is higher than anyone lying on the floor reaches (camera_info and
+        the head's tilt known): above the camera, or 1 m over the feet; a person there is
+        sitting, bending or standing, whatever the model's class says."""
         camera = self._camera(width, height)
         if camera is None:
             return detections
-        return [replace(d, above_camera=box_above_camera(d.box, *camera))
+        return [replace(d, too_high=too_high_to_lie(d.box, *camera, height, self.settings.node.floor_z))
                 for d in detections]
 
     def _camera(self, width: int, height: int) -> tuple[Intrinsics, CameraPose] | None:

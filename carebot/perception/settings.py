@@ -39,6 +39,8 @@ PARAMETERS: tuple[Param, ...] = (
     Param("fall_conf", D, _DET.fall_conf, "minimum detector confidence of a box of the model's Fall class (the "
           "fall score still needs a lying shape for a weak one)", "", 0.0, 1.0),
     Param("iou", D, _DET.iou, "NMS IoU threshold", "", 0.0, 1.0),
+    Param("dark_luma", D, _DET.dark_luma, "a frame darker than this mean lightness is contrast-equalised (CLAHE) "
+          "before the detector (a dim room at night; 0 = off)", "", 0.0, 255.0),
     Param("device", S, _DET.device, "torch device: cpu, cuda:0, ..."),
     Param("tracker", S, _DET.tracker, "ultralytics tracker config: bytetrack.yaml, botsort.yaml or a file path"),
     Param("fall_persistence_s", D, _FALL.persistence_s, "a person must look fallen this long before the alert", "s",
@@ -126,7 +128,7 @@ def _build(v: Mapping[str, object]) -> PerceptionSettings:
             model_path=str(v["model_path"]), imgsz=int(v["imgsz"]), conf=float(v["conf"]),
             fall_conf=float(v["fall_conf"]), iou=float(v["iou"]),
             device=str(v["device"]), tracker=str(v["tracker"]), backend=str(v["backend"]),
-            second_look_imgsz=int(v["second_look_imgsz"])).validate()
+            second_look_imgsz=int(v["second_look_imgsz"]), dark_luma=float(v["dark_luma"])).validate()
         fall = FallConfig(
             model_weight=float(v["fall_model_weight"]), shape_weight=float(v["fall_shape_weight"]),
             drop_weight=float(v["fall_drop_weight"]), fall_threshold=float(v["fall_threshold"]),

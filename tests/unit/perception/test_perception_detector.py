@@ -118,7 +118,7 @@ def test_fall_boxes_are_kept_from_fall_conf_and_person_boxes_from_conf(detector)
     scene at conf 0.1 compared with the detector's."""
     from carebot.perception import scene_sets as ss
 
-    cfg = DetectorConfig(imgsz=640, second_look_imgsz=0)
+    cfg = DetectorConfig(imgsz=640, second_look_imgsz=0, dark_luma=0.0)   # raw frames on both sides
     assert cfg.fall_conf < cfg.conf
     strict = Detector(cfg)
     images = ss.image_set(ss.Part.DEV, 4, conditions=(ss.Condition.DIM,), first=15)   # weak Falls among them

@@ -8,7 +8,7 @@ import pytest
 
 from carebot.perception.detection import Box, Detection, DetectionClass, PersonState
 from carebot.perception.fall_logic import (AlertChange, FallConfig, FallMonitor, drop_evidence, frame_fall_score,
-                                           shape_evidence, single_image_state)
+                                           shape_evidence, single_image_state, single_image_states)
 
 SIZE = (640, 480)
 STANDING = Box(300, 100, 360, 400)          # 60 x 300: upright, feet at y=400
@@ -90,7 +90,7 @@ def test_a_box_reaching_higher_than_the_camera_is_never_fallen():
     # than the camera (1.2-1.3 m): nobody lying on the floor reaches there.
     seated = Detection(Box(200, 150, 330, 300), 0.8, DetectionClass.FALL, 1)
     assert single_image_state(seated, SIZE, FallConfig())[0] is PersonState.FALLEN
-    assert single_image_state(replace(seated, above_camera=True), SIZE, FallConfig()) == (PersonState.NORMAL, 0.0)
+    assert single_image_state(replace(seated, too_high=True), SIZE, FallConfig()) == (PersonState.NORMAL, 0.0)
 
 
 def test_the_other_image_sizes_lying_box_counts_for_the_shape():
@@ -302,3 +302,31 @@ def test_shipped_fusion_model_alone_shape_alone_and_resting():
     # On the site's bed or sofa (furniture.py) it is rest, whatever the model says.
     on_bed = replace(det(LYING, DetectionClass.FALL, 0.9), resting_on="bed_101")
     assert single_image_state(on_bed, SIZE, cfg) == (PersonState.NORMAL, 0.0)
+
+
+# A standing person (upright box, arms out: wider than STANDING) whose legs the model framed again
+# as a weak, wide Fall box (seen in dim light, docs/perception.md).
+ARMS_OUT = Box(280, 100, 400, 400)          # 120 x 300
+LEGS = Box(285, 330, 385, 398)              # 100 x 68, inside ARMS_OUT's lower part: lying-shaped
+
+
+def test_a_weak_fall_box_on_a_standing_persons_legs_is_not_a_second_person():
+    standing, legs = det(ARMS_OUT, tid=1), det(LEGS, DetectionClass.FALL, 0.3, tid=2)
+    assert single_image_state(legs, SIZE, FallConfig())[0] is PersonState.FALLEN     # alone it would be
+    decided = single_image_states([standing, legs], SIZE, FallConfig())
+    assert [(d.box, s) for d, s, _ in decided] == [(ARMS_OUT, PersonState.NORMAL)]
+    # in a stream too: the legs' track never alerts
+    monitor = FallMonitor(replace(FallConfig(), persistence_s=1.0))
+    reports, events, _ = run(monitor, secs(3.0, [standing, legs]))
+    assert events == [] and [r.detection.box for r in reports] == [ARMS_OUT]
+
+
+def test_a_fallen_person_beside_a_standing_one_is_still_fallen():
+    standing = det(ARMS_OUT, tid=1)
+    beside = det(Box(200, 340, 440, 410), DetectionClass.FALL, 0.3, tid=2)    # reaches far out of the standing box
+    sure = det(LEGS, DetectionClass.FALL, 0.7, tid=2)                         # the model is sure: it decides
+    for other in (beside, sure):
+        states = {d.track_id: s for d, s, _ in single_image_states([standing, other], SIZE, FallConfig())}
+        assert states == {1: PersonState.NORMAL, 2: PersonState.FALLEN}, other
+    high = det(Box(290, 120, 390, 190), DetectionClass.FALL, 0.3, tid=2)      # at the top of the box: not the legs
+    assert len(single_image_states([standing, high], SIZE, FallConfig())) == 2

@@ -69,3 +69,44 @@ def test_above_camera_is_above_the_horizon_line_of_a_level_or_tilted_camera():
     down = CameraPose(z=1.3, pitch=math.radians(14))       # the horizon moves up the image
     horizon = 240 - 500 * math.tan(math.radians(14))
     assert above_camera(100, horizon - 3, k, down) and not above_camera(100, horizon + 3, k, down)
+
+
+def _box_of(points, k, pose):
+    """The pixel box around 3D points (x forward, y left, z up) seen by a level or tilted camera."""
+    from carebot.perception.detection import Box
+
+    pixels = []
+    for x, y, z in points:
+        body = pose.rotation().T @ [x - pose.x, y - pose.y, z - pose.z]
+        pixels.append((k.cx - k.fx * body[1] / body[0], k.cy - k.fy * body[2] / body[0]))
+    us, vs = zip(*pixels)
+    return Box(min(us), min(vs), max(us), max(vs))
+
+
+@pytest.mark.parametrize("pitch_deg", [0.0, 12.0])
+def test_top_height_of_standing_bending_and_lying_people(pitch_deg):
+    from carebot.perception.geometry import too_high_to_lie, top_height
+
+    k = Intrinsics(500.0, 500.0, 320.0, 240.0)
+    pose = CameraPose(z=1.25, pitch=math.radians(pitch_deg))
+    standing = _box_of([(3.0, 0.2, 0.0), (3.0, -0.2, 0.0), (3.0, 0.0, 1.65)], k, pose)
+    assert top_height(standing, k, pose, 480) == pytest.approx(1.65, abs=0.01)
+    bending = _box_of([(3.0, 0.2, 0.0), (3.0, -0.2, 0.0), (3.3, 0.0, 1.1)], k, pose)   # head forward, 1.1 m up
+    along = _box_of([(3.0, 0.2, 0.0), (3.0, -0.2, 0.0), (4.6, 0.0, 0.25)], k, pose)    # head 1.6 m further away
+    across = _box_of([(3.0, 0.8, 0.0), (3.0, -0.8, 0.0), (3.0, 0.0, 0.3)], k, pose)
+    assert top_height(bending, k, pose, 480) > 1.0 and too_high_to_lie(bending, k, pose, 480)
+    for lying in (along, across):
+        assert top_height(lying, k, pose, 480) < 0.6 and not too_high_to_lie(lying, k, pose, 480)
+    assert too_high_to_lie(standing, k, pose, 480)
+
+
+def test_top_height_is_unknown_without_the_feet():
+    from carebot.perception.detection import Box
+    from carebot.perception.geometry import too_high_to_lie, top_height
+
+    k = Intrinsics(500.0, 500.0, 320.0, 240.0)
+    pose = CameraPose(z=1.25)
+    cut = Box(200, 300, 400, 479)              # cut by the image's bottom edge: the feet are not seen
+    assert top_height(cut, k, pose, 480) is None and not too_high_to_lie(cut, k, pose, 480)
+    hanging = Box(200, 100, 260, 230)          # bottom above the horizon: no floor under it
+    assert top_height(hanging, k, pose, 480) is None
