@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from carebot.speech.audio import drain_chunks
 from carebot.speech.tts import espeak_synthesize
 
 SAMPLE_RATE = 16000
@@ -62,15 +63,6 @@ class MicrophoneStream:
 
     def _take(self) -> np.ndarray:
         block = np.zeros(self.block, dtype=np.int16)
-        filled = 0
         with self._lock:
-            while filled < self.block and self._pending:
-                head = self._pending[0]
-                n = min(self.block - filled, len(head))
-                block[filled:filled + n] = head[:n]
-                filled += n
-                if n == len(head):
-                    self._pending.popleft()
-                else:
-                    self._pending[0] = head[n:]
+            drain_chunks(self._pending, self.block, block)
         return block

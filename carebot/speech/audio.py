@@ -2,6 +2,7 @@
 a streaming resampler to Whisper's 16 kHz, and WAV reading/writing."""
 from __future__ import annotations
 
+import collections
 import io
 import wave
 from dataclasses import dataclass
@@ -72,6 +73,24 @@ class StreamResampler:
         self._pos = (positions[-1] + self._step - n) if positions.size else self._pos - n
         self._last = filtered[-1]
         return out.astype(np.float32)
+
+
+def drain_chunks(chunks: "collections.deque[np.ndarray]", n: int, into: np.ndarray | None = None) -> int:
+    """Take up to n samples off the front of a queue of sample chunks (a part-used chunk keeps
+    its rest at the front), copying them into ``into`` when given; returns how many were taken.
+    The caller holds whatever lock guards the queue."""
+    done = 0
+    while done < n and chunks:
+        chunk = chunks[0]
+        used = min(n - done, len(chunk))
+        if into is not None:
+            into[done:done + used] = chunk[:used]
+        done += used
+        if used == len(chunk):
+            chunks.popleft()
+        else:
+            chunks[0] = chunk[used:]
+    return done
 
 
 def resample(samples: np.ndarray, src_rate: int, dst_rate: int = SAMPLE_RATE) -> np.ndarray:

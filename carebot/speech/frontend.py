@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from carebot.speech.audio import SAMPLE_RATE
+from carebot.speech.audio import SAMPLE_RATE, drain_chunks
 from carebot.speech.echo_delay import EchoDelay
 from carebot.speech.linear_echo import LinearEchoCanceller, LinearEchoUnavailable
 
@@ -210,17 +210,7 @@ class EchoReference:
 
     def _consume(self, n: int, into: np.ndarray | None = None) -> int:
         """Up to n queued samples off the front (copied into ``into`` if given); the lock is held."""
-        done = 0
-        while done < n and self._chunks:
-            chunk = self._chunks[0]
-            used = min(n - done, len(chunk))
-            if into is not None:
-                into[done:done + used] = chunk[:used]
-            done += used
-            if used == len(chunk):
-                self._chunks.popleft()
-            else:
-                self._chunks[0] = chunk[used:]
+        done = drain_chunks(self._chunks, n, into)
         self._queued -= done
         return done
 

@@ -46,17 +46,20 @@ from carebot.speech import recordings
 from carebot.speech.parameters import SPEECH, languages as parse_languages
 from carebot.speech.recognizer import PROMPT_MODES, Recognizer, RecognizerConfig
 from carebot.speech.vocabulary import load_vocabulary
-from carebot.speech.transcriber import Transcriber
+from carebot.speech.transcriber import Transcriber, Transcription
 from carebot.speech.speaker import Outcome, Speaker, SpeechJob, SpeechRequest
 from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine
 from carebot.speech.zh_voice import LICENCE_NOTE, VoiceState, ZhttsVoice
 from carebot.speech.vad import Utterance, UtteranceDetector, VadConfig
 from carebot.frames import fill_stamp
 from carebot.node_runner import run_node
+from carebot.restarting import run_restarting
 from carebot.ros_common import AUDIO_QOS, LATCHED_QOS, RELIABLE_QOS, declare_table
 
 UTTERANCE_QUEUE = 8      # utterances waiting for Whisper; older ones are dropped when it falls behind
 RECORDING_SWEEP_S = 60.0  # how often recordings older than record_retention_s are deleted
+CAPTURE_RESTART_S = 1.0     # after a failure the capture loop starts again this much later
+CAPTURE_FAILURE_SHOWN_S = 30.0  # diagnostics say ERROR this long after a capture failure
 SECOND_LISTEN_LEAD_S = 0.3  # linear-cancelled audio before an utterance heard over the robot (its onset)
 # While the robot talks, utterances are cut into pieces this long: when the echo canceller has
 # lost the robot's voice (a shift of the streams under load costs AEC3 seconds), the VAD would
@@ -66,6 +69,12 @@ OVER_OWN_VOICE_PIECE_S = 2.5
 
 def _time_msg(seconds: float) -> TimeMsg:
     return fill_stamp(TimeMsg(), seconds)
+
+
+class _ShuttingDown(Exception):
+    """Raised before a Whisper call once the node is shutting down: the recognition thread must
+    be out of CTranslate2 when the interpreter exits (a thread still in it aborts the process,
+    'terminate called without an active exception', seen on a loaded machine)."""
 
 
 @dataclass
@@ -85,10 +94,11 @@ class SpeechNode(Node):
         self._p = p
         self._report = HealthReport("carebot/speech", Level.STALE, "starting")
         self._counts = {"utterances": 0, "transcripts": 0, "rejected": 0, "barge_ins": 0, "linear_barge_ins": 0, "pieces": 0,
-                        "early_used": 0, "early_wasted": 0,
+                        "early_used": 0, "early_wasted": 0, "capture_failures": 0, "single_listens": 0,
                         "dropped": 0, "shouts": 0}
         self._last_rtf = 0.0
         self._model_error = ""
+        self._capture_error, self._capture_failed_at = "", -1e9
         self._model_ready = False
 
         max_pause = int(p["max_pause_ms"])
@@ -130,9 +140,10 @@ class SpeechNode(Node):
         if self._frontend is not None and self._frontend.linear_unavailable:
             self.get_logger().warning(f"no linear echo canceller ({self._frontend.linear_unavailable}): a stop said "
                                       "over the robot's voice is listened for in the raw microphone instead")
-        self._raw = RawHistory(float(p["max_utterance_s"]) + 3.0)
+        self._history_s = float(p["max_utterance_s"]) + 3.0
+        self._raw = RawHistory(self._history_s)
         # The linear canceller's output, addressed like the VAD's samples (frontend.last_linear).
-        self._linear = RawHistory(float(p["max_utterance_s"]) + 3.0) if self._aec_active else None
+        self._linear = RawHistory(self._history_s) if self._aec_active else None
         self._endpoint = EndOfSpeech(self._transcribe)
         self._ahead: tuple | None = None    # (key, result) of the last early utterance (_recognise_ahead)
         self._busy = threading.Event()      # the recognition thread is working on an utterance
@@ -219,8 +230,22 @@ class SpeechNode(Node):
 
     # ------------------------------------------------------------------ capture
     def _capture_loop(self) -> None:
+        # A failure must not leave the robot deaf while it says "listening": it is reported
+        # (log, diagnostics ERROR) and capture starts again with a fresh detector.
+        run_restarting(self._capture, self._running, self._on_capture_failure, CAPTURE_RESTART_S)
+
+    def _on_capture_failure(self, exc: Exception) -> None:
+        self._counts["capture_failures"] += 1
+        self._capture_error, self._capture_failed_at = f"{type(exc).__name__}: {exc}", time.monotonic()
+        self.get_logger().error(f"audio capture failed, restarting it in {CAPTURE_RESTART_S:.0f} s: {self._capture_error}")
+        self._hearing.listening(False)
+
+    def _capture(self) -> None:
         detector = UtteranceDetector(self._vad_config)
         position = 0
+        if self._capture_error:      # a restart: the new detector counts samples from 0, so do these
+            self._clock_map, self._raw = StreamClock(), RawHistory(self._history_s)
+            self._linear = RawHistory(self._history_s) if self._linear is not None else None
         overlap = False        # the utterance in progress overlapped the robot's own speech
         while self._running.is_set():
             block = self._source.read(0.2)
@@ -272,8 +297,10 @@ class SpeechNode(Node):
     def _enqueue(self, utt: Utterance, during_speech: bool) -> None:
         if utt.early:
             # Recognised ahead only while recognition has nothing else to do: it must never
-            # hold up an utterance that is over.
-            if not self._busy.is_set() and self._utterances.empty() and not (during_speech and not self._p["barge_in"]):
+            # hold up an utterance that is over. Never over the robot's own voice: there every
+            # piece is listened to twice already, and an early look at half a stop ("Stop," heard
+            # as "Next stop.") cost the room test its first stop in 4 runs of 4 (5 Dec).
+            if not self._busy.is_set() and self._utterances.empty() and not during_speech:
                 self._put(_Heard(utt, during_speech, 0.0, 0.0, time.monotonic()))
             return
         if utt.continues:
@@ -318,6 +345,8 @@ class SpeechNode(Node):
                 self._hearing.recognising(True)
             try:
                 self._handle(heard)
+            except _ShuttingDown:
+                return
             except Exception as exc:  # one bad utterance must not end recognition
                 self.get_logger().error(f"recognition failed: {type(exc).__name__}: {exc}")
             finally:
@@ -358,12 +387,29 @@ class SpeechNode(Node):
         return utt.audio_start_sample, utt.end_sample, len(utt.audio), self._use_prompt, self._during_speech
 
     def _recognise(self, utt: Utterance):
+        self._check_running()
+        # Over the robot's voice the linear output is listened to first: when it says stop or
+        # calls for help it wins anyway, and the stop comes one Whisper call sooner (a call
+        # costs ~1 s on an idle, ~2 s on a busy 2-core machine whatever the length: Whisper pads to 30 s).
+        if self._during_speech and self._linear is not None and self._p["barge_in"]:
+            heard, linear = self._over_own_voice(utt)
+            if heard is not None:
+                return heard
+            if linear is not None and not self._utterances.empty():
+                # Behind (more pieces wait): one listen per piece, or a stop said now would be
+                # heard after the robot finished. What the linear output heard is then judged
+                # as any transcript over the robot's voice (only stop/help pass).
+                self._counts["single_listens"] += 1
+                return linear
+            self._check_running()
         result = self._transcriber.transcribe_utterance(utt, use_prompt=self._use_prompt)
         if result.recognition is not None:
             self._last_rtf = result.recognition.rtf
-        if self._during_speech and self._linear is not None and self._p["barge_in"]:
-            result = self._over_own_voice(utt, result)
         return result
+
+    def _check_running(self) -> None:
+        if not self._running.is_set():
+            raise _ShuttingDown
 
     def _transcribe(self, utt: Utterance):
         ahead, self._ahead = self._ahead, None
@@ -381,30 +427,31 @@ class SpeechNode(Node):
             self.get_logger().debug(f"no transcript: {result.detail}")
         return result
 
-    def _over_own_voice(self, utt: Utterance, cleaned):
-        """Heard while the robot talks: a second listen, to the linear echo canceller's output
+    def _over_own_voice(self, utt: Utterance) -> tuple[Transcription | None, Transcription | None]:
+        """Heard while the robot talks: a listen to the linear echo canceller's output
         (linear_echo.py). In double talk AEC3's suppressor takes the resident down with the
         robot and what is left can read as other words (over the virtual devices a "Stop,
         please stop!" said over the robot came out as "up", "Thank you" or nothing; offline once
         as "Help, please help."). The linear output keeps the resident whole and some of the
         robot: the robot's own words are taken out (``barge_in.over_own_voice``) and what is
-        left must still say stop or call for help. When it does, it wins (a stop misheard as
-        help by AEC3 must not raise an alert); when it does not, AEC3's transcript stands."""
+        left must still say stop or call for help. When it does, it is the transcript (a stop
+        misheard as help by AEC3 must not raise an alert); when it does not (None), AEC3's
+        transcript is used. Also returns what the linear output heard (None: no audio kept)."""
         spoken = self._gate.spoken_text()
         # From a little before the cleaned utterance: AEC3 also takes the resident's onset, so
         # the VAD starts late ("top, please top").
         first = utt.audio_start_sample
         audio = self._linear.slice(max(0, first - int(SECOND_LISTEN_LEAD_S * SAMPLE_RATE)), first + len(utt.audio))
         if audio is None:
-            return cleaned
-        second = self._transcriber.transcribe_audio(audio, utt.start_s, use_prompt=False)
-        words = over_own_voice(second.text, spoken) if second.accepted else ""
-        self.get_logger().debug(f"second listen, linear echo canceller: {second.text!r} "
-                                f"({second.verdict.value}) -> {words!r}")
+            return None, None
+        linear = self._transcriber.transcribe_audio(audio, utt.start_s, use_prompt=False)
+        words = over_own_voice(linear.text, spoken) if linear.accepted else ""
+        self.get_logger().debug(f"listen to the linear echo canceller: {linear.text!r} "
+                                f"({linear.verdict.value}) -> {words!r}")
         if not words:
-            return cleaned
+            return None, linear
         self._counts["linear_barge_ins"] += 1
-        return replace(second, text=words, end_s=utt.end_s)
+        return replace(linear, text=words, end_s=utt.end_s), linear
 
     def _publish(self, heard: _Heard, utt: Utterance, result) -> None:
         # A shout with no intelligible words is published with text "" (the brain checks in).
@@ -647,6 +694,8 @@ class SpeechNode(Node):
             values["dropped_blocks"] = self._source.dropped_blocks
         if self._model_error:
             self._report.set(Level.ERROR, f"Whisper model unavailable: {self._model_error}", **values)
+        elif time.monotonic() - self._capture_failed_at < CAPTURE_FAILURE_SHOWN_S:
+            self._report.set(Level.ERROR, f"audio capture failed (restarted): {self._capture_error}", **values)
         elif state == SourceState.LOST:
             self._report.set(Level.WARN, f"audio input lost, reopening: {getattr(self._source, 'last_error', '')}", **values)
         elif not self._model_ready:
@@ -660,8 +709,10 @@ class SpeechNode(Node):
         self._speaker.close()
         if self._zh_voice is not None:
             self._zh_voice.close()
+        # At most one Whisper call is in flight after _running is cleared (_check_running): up
+        # to ~2 s on two busy cores.
         for thread in self._threads:
-            thread.join(timeout=3.0)
+            thread.join(timeout=6.0)
         self._source.close()
 
 

@@ -139,11 +139,12 @@ def test_a_stop_said_over_the_robot_cuts_it_off(tmp_path, room):
         print(f"the robot stopped after the resident said stop {said} time(s)")
         assert wait_for(lambda: result.done(), 20), log.read_text()
         outcome = result.result().result
-        assert not outcome.success and "stop" in outcome.message, outcome.message
         heard = [m.text for m in client.transcripts[before:]]
+        assert not outcome.success and "stop" in outcome.message, (outcome.message, heard, _values(client))
         assert any("stop" in h.lower() for h in heard), heard
         assert not any(w in " ".join(heard).lower() for w in ("lunch", "soup", "salad", "garden")), heard
         assert wait_for(lambda: int(_values(client).get("barge_ins", 0)) >= 1, 5), _values(client)
+        assert _values(client)["capture_failures"] == "0", log.read_text()
     finally:
         client.close()
         code = stop(proc)

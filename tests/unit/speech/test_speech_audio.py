@@ -176,3 +176,17 @@ def test_a_missing_device_is_reported_and_retried_not_raised():
     finally:
         src.close()
     assert src.state == SourceState.CLOSED and src.read(0.1) is None
+
+
+def test_drain_chunks_takes_across_chunks_and_keeps_the_rest_at_the_front():
+    import collections
+
+    from carebot.speech.audio import drain_chunks
+
+    chunks = collections.deque([np.arange(3, dtype=np.float32), np.arange(10, 15, dtype=np.float32)])
+    into = np.zeros(5, np.float32)
+    assert drain_chunks(chunks, 5, into) == 5
+    assert into.tolist() == [0, 1, 2, 10, 11]
+    assert [c.tolist() for c in chunks] == [[12, 13, 14]]
+    assert drain_chunks(chunks, 10) == 3 and not chunks      # without a target: skipped
+    assert drain_chunks(chunks, 4, np.zeros(4, np.float32)) == 0
