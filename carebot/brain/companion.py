@@ -83,7 +83,8 @@ _EN_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
         rf"|\bwish my {_FAMILY_EN} (?:would|could|lived)")),
     (Topic.LONELY, re.compile(
         r"\blonel(?:y|iness)\b|\bso alone\b|\ball alone\b|\bfeel alone\b|\bon my own all\b|\bisolated\b"
-        r"|\b(?:no one|nobody|noone) (?:ever )?(?:talks to me|to talk to|visits me|comes to see me|calls me|cares)\b"
+        r"|\b(?:no one|nobody|noone) (?:ever )?(?:talks to me|to talk to|visits me|comes to see me|calls me|cares"
+        r"|comes? (?:for|to visit) me|came (?:for|to see|to visit) me)\b"
         r"|\bkeep me company\b|\bsit with me\b")),
     (Topic.LOW_MOOD, re.compile(
         r"\b(?:feel|feeling|i m|i am|i ve been) (?:a bit |so |very |really |quite |rather |a little |pretty )?"
@@ -135,7 +136,9 @@ _ZH_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
     (Topic.MISSING_FAMILY, re.compile(rf"想(?:念)?(?:我的?|我们)?{_FAMILY_ZH}|想家|想回家看看"
                                       rf"|{_FAMILY_ZH}(?:很久|好久|好长时间|一直|都)?(?:没|没有)(?:来看我|来|给我打电话|打电话|联系我)")),
     (Topic.LONELY, re.compile(r"孤单|孤独|寂寞|冷清|没(?:有)?人(?:跟|和|陪)我(?:说话|聊天|玩)|没人理我|没人管我"
-                              r"|陪(?:陪)?我(?:聊聊?天|说说?话|坐坐?|一会)")),
+                              r"|陪(?:陪)?我(?:聊聊?天|说说?话|坐坐?|一会)"
+                              # nobody comes to see me (before the knowledge can hear "visiting hours" in it)
+                              r"|没(?:有)?人(?:来)?(?:看|看望|探望|探视)我|(?:就|只有|就只有)我(?:一个)?没(?:有)?人(?:来|看|探望)")),
     (Topic.LOW_MOOD, re.compile(r"心情不(?:太|大)?好|不开心|难过|伤心|郁闷|心烦|烦死了|不高兴|不痛快|发愁|担心")),
     (Topic.STORY, re.compile(r"(?:讲|说|念)(?:个|一个|几个|段|一段)?(?:小)?故事|故事(?:给我)?听|讲讲故事")),
     (Topic.SONG, re.compile(r"唱(?:首|个|一首|支|一支|几句)?(?:歌|曲)|唱歌|会唱|老歌|歌词|哼(?:个|首)")),

@@ -128,6 +128,7 @@ class Decision:
     guard: str = ""             # why the LLM's reply was replaced or cut short (reply_guard)
     repeat: bool = False        # "pardon?": the last reply said again (speech says it slower)
     spoken_live: bool = False   # its speech was handed over sentence by sentence while deciding
+    unknown: bool = False       # "I don't have that information": a question nothing could answer
 
     def to_json(self) -> dict:
         return {"reply": self.reply, "actions": [a.to_json() for a in self.actions],
@@ -418,7 +419,7 @@ class Brain:
         if is_question(text) and (top is None or not top.found) and not self._llm_speaks(lang):
             # Nothing known and no LLM that could answer: say so (an LLM gets the question otherwise).
             reply = say("not_found", lang)
-            return self._finish(Decision(reply, [], Source.KNOWLEDGE, lang),
+            return self._finish(Decision(reply, [], Source.KNOWLEDGE, lang, unknown=True),
                                 [ToolCall(ToolName.SPEAK.value, {"text": reply, "language": lang})], person, place)
         return None
 
@@ -660,9 +661,10 @@ class Brain:
         if greeting and self.companion.detect(Utterance.of(rest, lang)) is None:
             # "Hello, what time is breakfast?": the question is answered, after a greeting back.
             decision = self._dialogue(rest, lang, person, session, place, on_sentence)
-            # Nothing knew the rest: the whole is answered as a greeting; but an LLM that was asked
-            # and failed is not asked (and waited for) a second time.
-            if not decision.fallback or self._llm_speaks(lang):
+            # Nothing knew the rest ("Hello there, where have you been hiding?" is no question for
+            # the knowledge): the whole is answered as a greeting; but an LLM that was asked and
+            # failed is not asked (and waited for) a second time.
+            if not (decision.fallback or decision.unknown) or self._llm_speaks(lang):
                 return self._greeted(decision, person)
         if self.reminders.active_for(person) and self.reminders.confirm(text, person):
             reply = say("confirmed", lang)
@@ -712,7 +714,10 @@ class Brain:
         lang = decision.language
         if decision.spoken_live or not decision.reply:
             return decision
-        greet = self.companion.greeting(lang, self._facts(person)) + ("！" if lang == "zh" else "! ")
+        greeting = self.companion.greeting(lang, self._facts(person))
+        if decision.reply.startswith(greeting):
+            return decision          # the rest was answered with a greeting already ("早上好！早上好！")
+        greet = greeting + ("！" if lang == "zh" else "! ")
         limits = {ToolName.SPEAK.value: MAX_SPEAK_CHARS, ToolName.ANSWER.value: MAX_ANSWER_CHARS}
         first = next((c for c in decision.actions if c.tool in limits), None)
         if first is None or not decision.reply.startswith(first.args.get("text", "")[:20]) or \

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from carebot.alert_enums import AlertKind, Severity
-from carebot.brain.utterance import Utterance
+from carebot.brain.utterance import Utterance, has_cjk
 
 
 class DistressKind(str, Enum):
@@ -62,6 +62,7 @@ class _Rule:
     regex: re.Pattern
     name: str
     topic: str = ""
+    unless: re.Pattern | None = None   # not when the whole utterance says this (read with the rule)
 
 
 def _rules(kind: DistressKind, severity: Severity, *patterns: str, topic: str = "") -> list[_Rule]:
@@ -152,7 +153,7 @@ _EN_RULES: list[_Rule] = [
             r"\bi need (?:my )?(?:inhaler|insulin|oxygen|puffer|nitro\w*|gtn|spray|epipen|epi pen)\b",
             r"\b(?:vomit\w*|throwing up|coughing up|cough up|threw up|being sick) (?:blood|black)\b",
             r"\b(?:i m|im|i am|i feel|feel) (?:like )?(?:i m |i am )?dying\b(?! (?:for|to|of laughter))",
-            r"\b(?:something is |something s )?(?:really |very |seriously )?wrong with (?:me|my (?:heart|chest|head))\b",
+            r"\b(?:something is |something s )?(?:really |very |seriously )?wrong with my (?:heart|chest|head)\b",
             r"\b(?:everything|it all|the room|my eyes?|my vision|my sight) (?:went|goes|is going|has gone|s gone|"
             r"turned|going) (?:all )?(?:black|dark|white|grey|gray|blurry|fuzzy|dim)\b",
             r"\bseeing (?:double|two of everything|spots|stars|flashes)\b",
@@ -335,6 +336,17 @@ _EN_RULES: list[_Rule] = [
             r"(?:three|four|five|six|several|many|lots of|too many) times\b(?! (?:a day|daily|a week))",
             r"\bpoison(?:ed|ing)\b"),
 ]
+
+# "Something's wrong with me" is an emergency (critical: nobody knows what it is yet) unless
+# the speaker goes on to name a mood and nothing else: "I don't know what's wrong with me, I
+# just feel a bit down in the dumps" is low mood, for company (and any symptom named beside it
+# is found by its own rule).
+_EN_LOW_MOOD = re.compile(
+    r"\b(?:feel(?:ing)?|felt|am|i m|im|been|so|a bit|bit|rather|very|really|just) (?:a bit |so |very |really |rather |"
+    r"quite |a little |pretty )?(?:down|blue|sad|fed up|miserable|gloomy|glum|lonely|depressed|tearful|weepy|"
+    r"unhappy|grumpy|moody|mopey|down in the dumps|in the dumps)\b")    # not "low": a diabetic's word for a hypo
+_EN_RULES.append(_Rule(M, CRITICAL, re.compile(r"\b(?:something is |something s )?(?:really |very |seriously )?"
+                                               r"wrong with me\b"), "wrong with me", unless=_EN_LOW_MOOD))
 
 # Guards: a clause that matches one of these is not read for distress.
 _EN_GUARDS = (
@@ -547,8 +559,9 @@ def _best(found: list[Distress]) -> Distress | None:
     return max(found, key=lambda d: (int(d.severity), _SPECIFICITY.index(d.kind)))
 
 
-def _scan(clause: str, rules: list[_Rule]) -> list[Distress]:
-    return [Distress(r.kind, r.severity, r.name, topic=r.topic) for r in rules if r.regex.search(clause)]
+def _scan(clause: str, rules: list[_Rule], whole: str = "") -> list[Distress]:
+    return [Distress(r.kind, r.severity, r.name, topic=r.topic) for r in rules
+            if r.regex.search(clause) and not (r.unless is not None and r.unless.search(whole or clause))]
 
 
 def detect(utterance: Utterance | str) -> Distress | None:
@@ -560,7 +573,7 @@ def detect(utterance: Utterance | str) -> Distress | None:
     found: list[Distress] = []
     for clause in u.clauses or (u.words,):
         if not _guarded(clause, _EN_COMPILED_GUARDS):
-            found += _scan(clause, _EN_RULES)
+            found += _scan(clause, _EN_RULES, u.words)
         if not _guarded(clause, _EN_SELF_HARM_GUARDS):
             found += _scan(clause, _EN_SELF_HARM)
     # The whole utterance too: a rule may span a comma Whisper put in ("nurse, nurse").
@@ -580,3 +593,28 @@ def detect(utterance: Utterance | str) -> Distress | None:
 def is_distress(text: str) -> bool:
     """True when the rules find distress in the text (no model)."""
     return detect(text) is not None
+
+
+# ---------------------------------------------------------------- low mood, not an emergency
+# The similarity check reads "I just feel a bit down in the dumps" as near "I'm not feeling
+# myself today" (e5's cosines bunch). Words of mood with no word of the body are company, not
+# a nurse: a similarity finding below critical on them is dropped (safety_rules.SafetyNet).
+# The rules are not touched by this (self-harm is theirs, at critical).
+_EN_BODY_WORDS = re.compile(
+    r"\b(?:pain\w*|hurt\w*|ache\w*|aching|sore|dizzy|faint\w*|sick|ill|unwell|poorly|breath\w*|chest|heart|"
+    r"bleed\w*|blood|fall|fell|fallen|shak\w*|sweat\w*|numb|weak|fever\w*|hot|cold|vomit\w*|throw\w* up|head|"
+    r"stomach|tummy|belly|pills?|tablets?|medicine|tired|sleep\w*|eat\w*|food|swallow\w*|legs?|arms?|floor|"
+    r"ground|stairs|get up|getting up|stand up|sugar)\b")
+_ZH_MOOD_WORDS = re.compile(r"心情(?:不好|差|低落|不太好)|闷闷不乐|不开心|不高兴|难过|伤心|孤单|孤独|寂寞|没意思|没劲|"
+                            r"无聊|提不起(?:劲|精神|兴趣)|空落落|不是滋味|郁闷|烦闷|想哭|心里(?:堵|闷|难受|发慌)?得慌")
+_ZH_BODY_WORDS = re.compile(r"疼|痛|晕|喘|吐|烧|摔|跌|血|胸|心口|心脏|头|肚|药|不舒服|没力气|冒汗|麻|抽筋|呼吸|吃不下|睡不着")
+
+
+def speaks_only_of_mood(utterance: Utterance | str) -> bool:
+    """Words of low mood ("a bit down", "心情不好") and none of the body, pain, falls or pills."""
+    u = utterance if isinstance(utterance, Utterance) else Utterance.of(utterance)
+    if u.empty:
+        return False
+    if has_cjk(u.compact):
+        return bool(_ZH_MOOD_WORDS.search(u.compact)) and not _ZH_BODY_WORDS.search(u.compact)
+    return bool(_EN_LOW_MOOD.search(u.words)) and not _EN_BODY_WORDS.search(u.words)

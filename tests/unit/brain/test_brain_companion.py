@@ -296,3 +296,44 @@ def test_the_companion_alone_personalises_with_a_residents_facts():
     zh = companion.reply(Topic.MISSING_FAMILY, Utterance.of("我想我女儿了"), "r2",
                          [Fact("family", "小梅", "daughter", "zh")])
     assert "您的女儿小梅" in zh.text and zh.language == "zh"
+
+
+def test_a_greeting_before_a_request_the_failing_llm_could_not_answer_asks_it_once():
+    """A real HTTP server stands in for DeepSeek (it answers garbage): the rest after the greeting
+    goes to it once; its fallback is kept, not the whole utterance sent (and waited for) again."""
+    from carebot.brain import scripted_llm as s
+    from carebot.brain.llm_client import Backend, LLMClient, LLMConfig
+
+    with s.ScriptedLLMServer([s.Step("garbage")] * 4) as server:
+        brain = Brain("care_home", use_embeddings=False, wall_clock=lambda: NOW, llm=LLMClient(LLMConfig(
+            backend=Backend.OPENAI_COMPATIBLE, base_url=server.url, timeout_s=2.0, deadline_s=3.0, max_retries=0)))
+        d = brain.decide("Hello, tell me something nice about the sea", person="r1")
+        assert len(server.requests) == 1, server.requests
+    assert d.fallback and "staff" in d.reply, d.reply
+    assert d.reply.startswith("Good morning! "), d.reply
+
+
+@pytest.mark.parametrize("text, language", [
+    ("Hi there, what have you been up to all morning?", "en"),
+    ("Hello, where did you get to yesterday?", "en"),
+    ("你好呀，你这几天跑哪儿去啦？", "zh"),
+])
+def test_a_greeting_with_a_question_nothing_knows_is_answered_as_a_greeting(brain, text, language):
+    # No LLM: the rest alone would get "I don't have that information"; after a greeting the
+    # greeting back is the better answer (issue 13: the refusal only when nothing better is known).
+    d = brain.decide(text, person="resident_1")
+    assert d.source is Source.COMPANION and not d.unknown, (d.source, d.reply)
+    assert d.reply.startswith("Good morning" if language == "en" else "上午好"), d.reply
+    assert not d.reply.startswith(("Good morning! Good morning", "上午好！上午好")), d.reply
+
+
+@pytest.mark.parametrize("text, language", [
+    ("都没人来看我", "zh"), ("只有我一个没人来探望", "zh"), ("Nobody ever comes to visit me", "en"),
+    ("No one came for me at the weekend", "en"),
+])
+def test_nobody_visiting_is_loneliness_not_the_visiting_hours(brain, text, language):
+    d = brain.decide(text, person="resident_1")
+    assert d.source is Source.COMPANION and d.topic == "lonely", (d.source, d.topic, d.reply)
+    # a question about visiting still gets the site's visiting hours
+    q = brain.decide("家属什么时候可以来探望？" if language == "zh" else "When can my family visit?", person="r2")
+    assert q.source is Source.KNOWLEDGE, (q.source, q.reply)

@@ -260,3 +260,58 @@ def test_thoughts_of_ending_ones_life_alert_staff_with_a_fitting_reply(text):
 ])
 def test_look_alikes_of_those_words_stay_quiet(text):
     assert detect(text) is None, (text, detect(text))
+
+
+@pytest.mark.parametrize("text", [
+    "I don't know what's wrong with me, I just feel a bit down in the dumps",
+    "what's wrong with me today, I'm so fed up",
+])
+def test_wrong_with_me_said_of_a_mood_is_no_emergency(text):
+    assert detect(text) is None
+
+
+@pytest.mark.parametrize("text, severity", [
+    ("I don't know what's wrong with me", Severity.CRITICAL),
+    ("something is seriously wrong with me", Severity.CRITICAL),
+    ("something's wrong with me, I feel low", Severity.CRITICAL),      # "low" may be a hypo: not a mood word
+    ("I feel a bit down, something's wrong with my chest", Severity.CRITICAL),
+])
+def test_wrong_with_me_stays_an_emergency_without_a_mood(text, severity):
+    found = detect(text)
+    assert found is not None and found.severity is severity and found.kind is DistressKind.MEDICAL
+
+
+@pytest.mark.parametrize("text, mood_only", [
+    ("I just feel a bit down in the dumps", True), ("I'm feeling so lonely and sad", True),
+    ("我今天心情不太好", True), ("一个人待着，好孤单", True),
+    ("I feel low", False), ("I'm down on the floor", False), ("I feel sad and my chest hurts", False),
+    ("I feel a bit down and I can't get up", False), ("心情不好，头也晕", False), ("What time is lunch?", False),
+])
+def test_words_of_mood_only(text, mood_only):
+    from carebot.brain.distress import speaks_only_of_mood
+    assert speaks_only_of_mood(text) is mood_only
+
+
+class _SaysUnwell:
+    """Stand-in for the e5 half (measured by benchmarks/distress_bench.py): always the
+    nearest example "I'm not feeling myself today", at the severity given."""
+
+    def __init__(self, severity):
+        self.severity = severity
+
+    def check(self, utterance):
+        from carebot.brain.distress import Distress
+        return Distress(DistressKind.MEDICAL, self.severity, "like \"i'm not feeling myself today\"",
+                        via="similarity"), False
+
+
+def test_a_similarity_warning_on_words_of_mood_only_raises_no_alert():
+    net = safety_rules.SafetyNet(_SaysUnwell(Severity.WARNING))
+    assert net.evaluate("I just feel a bit down in the dumps").action is SafetyAction.NONE
+    assert net.evaluate("我今天心情不太好").action is SafetyAction.NONE
+    # a body word beside the mood, or no mood word at all: the finding stands
+    assert net.evaluate("I feel sad and a bit dizzy").action is SafetyAction.EMERGENCY
+    assert net.evaluate("I'm not quite right today").action is SafetyAction.EMERGENCY
+    # a critical finding is never dropped
+    critical = safety_rules.SafetyNet(_SaysUnwell(Severity.CRITICAL))
+    assert critical.evaluate("I feel so sad and lonely").action is SafetyAction.EMERGENCY
