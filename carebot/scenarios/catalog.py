@@ -36,10 +36,14 @@ MOTION_ONLY = ("sim", "base_safety", "navigator")
 HEAR_AND_ALERT = ("sim", "speech", "brain", "base_safety", "dashboard")
 SPEECH_TO_DASHBOARD_TARGET_S = 3.0   # end of the resident's speech -> CRITICAL alert stored by the dashboard
 # The scenario fails only past this: 2.5 s alone on two cores on 3 Dec, 3.0 s alone and
-# 3.4-3.8 s with the Mandarin voice loaded on 5 Dec, 4.15 s in a loaded CI run (the growth is
-# not understood yet: docs/sim.md); a figure a benchmark reports, not a pass/fail line. Past
-# 5 s something waits that must not (the LLM; the longest pause may now hide under it).
-SPEECH_TO_DASHBOARD_CEILING_S = 5.0
+# 3.4-3.8 s with the Mandarin voice loaded on 5 Dec, 4.15 s in a loaded CI run; on the morning
+# of 5 Dec 4.7-5.8 s with the code of the night before as well as with that morning's: the same
+# machine ran Whisper base 1.8x slower (one 30 s-window call 2.6 s, 1.45-1.48 s on 3 Dec), and
+# Whisper is most of this path. A figure a benchmark reports, not a pass/fail line: the ceiling
+# is for a wait that must not be there (the longest pause: +1.3 s), and the LLM in the path is
+# caught by TRANSCRIPT_TO_DASHBOARD_CEILING_S, which host speed hardly moves (0.15-0.27 s).
+SPEECH_TO_DASHBOARD_CEILING_S = 7.0
+TRANSCRIPT_TO_DASHBOARD_CEILING_S = 1.5
 
 # Message constants (carebot_interfaces), repeated here so this module imports without ROS.
 PERSON_NORMAL = 0
@@ -268,7 +272,7 @@ def chest_pain(ctx: ScenarioContext) -> None:
     ctx.log(f"alert {stored.msg.id}: {stored.msg.message}")
     to_dashboard = ctx.metric("speech_end_to_dashboard", stored.sim_time - end_of_speech, "s",
                               limit=SPEECH_TO_DASHBOARD_TARGET_S)
-    ctx.metric("transcript_to_dashboard_wall", ctx.wall() - wall_heard, "s")
+    after_transcript = ctx.metric("transcript_to_dashboard_wall", ctx.wall() - wall_heard, "s")
     ctx.wait("the robot says what it did", lambda: client.spoke_since(heard.sim_time), 30)
     reply = client.ask("my chest hurts")
     ctx.check("the decision is the safety net's, not the LLM's",
@@ -277,6 +281,8 @@ def chest_pain(ctx: ScenarioContext) -> None:
     ctx.check(f"end of speech to the dashboard under {SPEECH_TO_DASHBOARD_CEILING_S:g} s (target "
               f"{SPEECH_TO_DASHBOARD_TARGET_S:g} s: the metric)", to_dashboard.value < SPEECH_TO_DASHBOARD_CEILING_S,
               f"{to_dashboard.value:.2f} s")
+    ctx.check(f"transcript to the dashboard under {TRANSCRIPT_TO_DASHBOARD_CEILING_S:g} s (no LLM in the path)",
+              after_transcript.value < TRANSCRIPT_TO_DASHBOARD_CEILING_S, f"{after_transcript.value:.2f} s")
 
 
 SCENARIOS: dict[str, ScenarioSpec] = {s.name: s for s in (
