@@ -201,6 +201,10 @@ class RobotSide:
         self.alert_pub = self.node.create_publisher(Alert, "alerts", ALERTS_QOS)
         self.node.create_subscription(Alert, "alerts", self.heard_alerts.append, ALERTS_LIVE_QOS)
         self.node.create_subscription(Bool, "safety/estop", self.estops.append, RELIABLE_QOS)
+        # base_safety repeats robot/status at 2 Hz; so does this side, or 'busy' (a task seen within
+        # the bridge's busy_hold_s) would lapse whenever a test runs long on a loaded machine.
+        self._last_status = None
+        self.node.create_timer(0.5, self._repeat_status)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)
@@ -219,7 +223,12 @@ class RobotSide:
 
         msg = RobotStatus(mode=1 if task else 0, current_task=task, speed_limit=0.5)
         msg.pose.x, msg.pose.y = x, y
+        self._last_status = msg
         self.status_pub.publish(msg)
+
+    def _repeat_status(self) -> None:
+        if self._last_status is not None:
+            self.status_pub.publish(self._last_status)
 
     def raise_alert(self, record) -> None:
         from carebot import alerts
