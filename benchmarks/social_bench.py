@@ -35,14 +35,17 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 # heldout6: written on 5 Dec 01:20 before any run on it, no brain change since heldout5's fix;
 #   measured once (14/16) and read: a development set too.
 # heldout7: written on 5 Dec 08:50 before any run on it (brain changed since: greetings);
-#   measured once (13/16) and read: a development set too. The next measurement needs set 8.
+#   measured once (13/16) and read: a development set too.
+# heldout8: written on 5 Dec 13:58 before any run on it (brain changed since set 7: mood-only
+#   talk, greeting + unknown question, visiting).
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
         "heldout4": ROOT / "tests/data/brain/social_heldout4.yaml",
         "heldout5": ROOT / "tests/data/brain/social_heldout5.yaml",
         "heldout6": ROOT / "tests/data/brain/social_heldout6.yaml",
-        "heldout7": ROOT / "tests/data/brain/social_heldout7.yaml"}
+        "heldout7": ROOT / "tests/data/brain/social_heldout7.yaml",
+        "heldout8": ROOT / "tests/data/brain/social_heldout8.yaml"}
 
 
 def ask_batch(rows: list[dict]) -> list[dict]:
