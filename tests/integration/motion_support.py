@@ -144,8 +144,27 @@ class MotionPeer:
         deadline = time.monotonic() + timeout
         while not future.done() and time.monotonic() < deadline:
             time.sleep(0.02)
-        handle = future.result()
+        handle = future.result() if future.done() else None
+        if handle is None:
+            raise TimeoutError(f"no answer to the NavigateTo goal {place or xy!r} in {timeout:.0f} s")
         return handle, handle.get_result_async()
+
+    def handshake(self, attempts: int = 5) -> None:
+        """Send goals to a place that does not exist until one is answered.
+
+        The action server can be seen before it has seen this client's response reader; a goal
+        sent in that moment is accepted but its answer is lost in DDS (a CI run's first goal
+        went unanswered for 10 s). A goal to no known place is refused at once and moves
+        nothing, so it is a safe way to wait until the answers get through.
+        """
+        for _ in range(attempts):
+            try:
+                _, result = self.send_goal("no such place (handshake)", timeout=3.0)
+            except TimeoutError:
+                continue
+            if self.wait(result, 10.0) is not None:
+                return
+        raise TimeoutError(f"the navigator answered none of {attempts} goals")
 
     @staticmethod
     def wait(future, timeout: float):

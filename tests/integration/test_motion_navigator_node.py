@@ -36,6 +36,7 @@ def stack(tmp_path_factory):
     peer.gestures = serve_gestures(peer)      # arm_head's gesture action, for tucking the arm
     assert wait_for(lambda: peer.navigate.wait_for_server(timeout_sec=0.5), 40), \
         (log_dir / "navigator.log").read_text()
+    peer.handshake()
     yield peer, log_dir
     peer.close()
     for proc in procs:
