@@ -64,12 +64,16 @@ class Topic(str, Enum):
     GAME = "game"
     BOARD_GAME = "board_game"       # chess, cards, mahjong: the robot cannot move pieces or hold cards
     GOOD_NEWS = "good_news"
+    FAMILY_NEWS = "family_news"     # "my son rang this morning ...": news of any kind, asked about
+    COMPLIMENT = "compliment"       # "you're a good listener", "小家伙，今天精神不错嘛"
     CHAT = "chat"
 
 
 # ------------------------------------------------------------------ rules
 _FAMILY_EN = (r"(?:wife|husband|son|daughter|children|kids|grandchildren|grandkids|grandson|granddaughter|"
-              r"mother|mum|mom|father|dad|sister|brother|family|partner|friend|boy|girl|fella|missus)")
+              r"mother|mum|mom|father|dad|sister|brother|family|partner|friend|boy|girl|fella|missus|nephew|niece|"
+              r"cousin|aunt|auntie|uncle|grandmother|grandfather|granny|grandma|grandad|grandpa|sister in law|"
+              r"brother in law|son in law|daughter in law)")
 _DEATH_EN = re.compile(r"\b(?:passed away|passed on|died|has gone|is gone|s gone|funeral|widow(?:ed|er)?|"
                        r"lost my|no longer with us|since (?:he|she) went)\b")
 _PERSON_EN = re.compile(rf"\b(?:my|our|his|her) {_FAMILY_EN}\b|\b(?:he|she)\b|\blost my\b")
@@ -103,17 +107,32 @@ _EN_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
     (Topic.GAME, re.compile(
         r"\b(?:play|fancy|have) (?:a |some |another |a little )?(?:game|games|quiz|riddle|riddles|word game|"
         r"guessing game)\b|\blet s play\b|\briddles?\b|\bquiz me\b|\bbrain ?teaser\b|\bplay (?:with me|something)\b")),
-    (Topic.BORED, re.compile(r"\bbored\b|\bboring\b|\bnothing to do\b|\bfed up\b|\bso dull\b")),
+    (Topic.BORED, re.compile(r"\bbored\b|\bboring\b|\bnothing to do\b|\bfed up\b|\bso dull\b"
+                             r"|\bnothing (?:good |worth watching )?on (?:the )?(?:telly|tv|television|radio)\b"
+                             r"|\bnothing (?:good )?to watch\b")),
     (Topic.REMINISCENCE, re.compile(
-        r"\bwhen i was (?:young|younger|little|small|a child|a boy|a girl|a kid|your age|at school)\b"
+        r"\bwhen i was (?:young|younger|little|small|a child|a boy|a girl|a kid|your age|at school|a lad|a lass|"
+        r"a nipper|a youngster|a teenager|a young (?:man|woman|lad|girl|mother|wife)|in my (?:teens|twenties))\b"
+        r"|\bas a (?:boy|girl|child|lad|lass|kid|youngster|young (?:man|woman))\b|\bwe used to\b"
         r"|\bi used to (?:work|be a|be an|live|drive|teach|play|sing|dance|run|have|go|make|keep)\b"
         r"|\bi worked (?:as|on|in|at|for)\b|\bin my (?:day|youth|time)\b|\bback in the (?:day|old days)\b"
         r"|\bin the (?:19)?[2-9]0s\b|\b(?:twenties|thirties|forties|fifties|sixties|seventies|eighties)\b"
         r"|\bthe (?:good )?old days\b|\bi remember when\b|\bwhat was (?:life|it) like (?:in|during|back|when)\b")),
+    (Topic.COMPLIMENT, re.compile(
+        r"\byou re (?:a |an |such a |so |very |really |quite |ever so )*(?:good|great|lovely|wonderful|clever|smart|"
+        r"patient|sweet|funny|nice|brilliant|marvellous|gem|star|treasure|darling|good listener|good company)\b"
+        r"|\b(?:good|clever|smart|lovely|nice|sweet) (?:robot|little robot)\b"
+        r"|\bi (?:do )?(?:like|love) (?:you|talking to you|chatting with you|our chats)\b")),
     (Topic.GOOD_NEWS, re.compile(
         r"\b(?:is|are) (?:coming|visiting) (?:to see me |to visit me )?(?:tomorrow|today|tonight|this weekend|"
         r"on \w+day|next week|soon)\b|\bi m (?:so |really |very )?(?:excited|happy|pleased|delighted|thrilled)\b"
         r"|\bgood news\b|\bmy birthday\b")),
+    (Topic.FAMILY_NEWS, re.compile(
+        # "called" with no one else as its object: "my daughter called the nurse" is no news of hers
+        rf"\bmy {_FAMILY_EN}s? (?:just |has |have |s |ve |finally |only )?(?:(?:rang|phoned|called|rung)(?: me| us)?"
+        rf"(?: (?:this|today|yesterday|last|earlier|tonight|just|again|on|from|and|to say|to tell)\b|$)|wrote|written|"
+        rf"texted|emailed|sent me|video called|facetimed|skyped)"
+        rf"|\b(?:had|got) a (?:call|phone call|letter|card|message|text|video call) from my {_FAMILY_EN}s?\b")),
     (Topic.GOODBYE, re.compile(r"\b(?:bye|goodbye|good night|goodnight|see you later|see you soon|night night)\b")),
     (Topic.THANKS, re.compile(r"\bthank you\b|\bthanks\b|\bcheers\b|\byou re (?:very |so )?kind\b")),
     (Topic.HOW_ARE_YOU, re.compile(r"\bhow are you\b|\bhow s it going\b|\bhow do you do\b|\bare you (?:ok|well|alright)\b")),
@@ -148,7 +167,14 @@ _ZH_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
     (Topic.BORED, re.compile(r"无聊|没意思|没事(?:可)?做|没什么(?:事)?(?:可)?做|没劲|好闷|闷死|打发时间")),
     (Topic.REMINISCENCE, re.compile(r"(?:年轻|小)(?:的)?时候|以前(?:我)?(?:是|在|当|做|干)|当年|那时候|那会儿|退休前|我当过"
                                     r"|(?:二|三|四|五|六|七|八|九)十年代")),
+    (Topic.COMPLIMENT, re.compile(
+        r"(?:你|小家伙|机器人)(?:今天|今儿|最近)?(?:真|好|挺|很|可|太|还挺|蛮)?(?:聪明|能干|厉害|可爱|乖|懂事|有耐心|贴心"
+        r"|会说话|棒)|(?:你|小家伙|机器人).{0,4}(?:精神|气色)(?:不错|真好|挺好)|你比.{1,6}还(?:有耐心|懂事|贴心|听话|能干|聪明)"
+        r"|(?:喜欢|爱)(?:跟|和)你(?:聊天|说话|聊)")),
     (Topic.GOOD_NEWS, re.compile(r"要来看我|来看我.{0,4}(?:高兴|开心)|(?:好|很|真|太)(?:高兴|开心)|好消息|过生日|我生日")),
+    # The family the subject ("我闺女刚打电话来"), not the one to be called ("我想给儿子打电话").
+    (Topic.FAMILY_NEWS, re.compile(rf"(?<![给跟和向])(?<![给跟和向]我){_FAMILY_ZH}.{{0,4}}(?:打(?:了|过)?(?:个|一个)?电话|来(?:了)?电话|来电|来信|寄(?:了)?"
+                                   r"|发(?:了)?(?:个|一个|几张|一张|张|段|条)?(?:微信|短信|消息|视频|照片|语音)|(?:打|开)(?:了)?视频)")),
     (Topic.GOODBYE, re.compile(r"再见|拜拜|晚安|回头见|明天见")),
     (Topic.THANKS, re.compile(r"谢谢|多谢|感谢|辛苦(?:你)?了|你真好")),
     (Topic.HOW_ARE_YOU, re.compile(r"你好吗|你(?:今天)?怎么样|最近好吗|你还好吗")),
@@ -419,7 +445,8 @@ class Companion:
             if "riddle" in ask or "谜语" in ask:
                 state.offer, state.offer_at = ("choice" if ("story" in ask or "故事" in ask) else "riddle"), now
                 reply.offer = state.offer
-        reply.gesture = {Topic.GREETING: "wave", Topic.HOW_ARE_YOU: "wave", Topic.THANKS: "nod"}.get(topic, "")
+        reply.gesture = {Topic.GREETING: "wave", Topic.HOW_ARE_YOU: "wave", Topic.THANKS: "nod",
+                         Topic.COMPLIMENT: "nod"}.get(topic, "")
         return self._finish(reply, state)
 
     def _finish(self, reply: Reply, state: _Person) -> Reply:

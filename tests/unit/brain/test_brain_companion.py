@@ -268,6 +268,24 @@ def test_a_mandarin_no_to_an_offer_is_not_a_yes(brain, no):
     ("You're back!", Topic.GREETING),
     ("哎，你又来了", Topic.GREETING),
     ("又见面了，真好", Topic.GREETING),
+    ("When I was a young lad I delivered newspapers", Topic.REMINISCENCE),
+    ("As a girl I helped on my uncle's farm", Topic.REMINISCENCE),
+    ("We used to go dancing every Saturday night", Topic.REMINISCENCE),
+    ("Nothing good on the TV tonight", Topic.BORED),
+    ("My granddaughter phoned yesterday, she's expecting a baby", Topic.FAMILY_NEWS),  # news, asked about
+    ("I got a letter from my brother in Australia", Topic.FAMILY_NEWS),
+    ("我儿子昨晚来电话了，说他升职了", Topic.FAMILY_NEWS),
+    ("我孙子给我发了几张照片", Topic.FAMILY_NEWS),
+    ("My son hasn't called in weeks", Topic.MISSING_FAMILY),             # no call is missing them
+    ("我女儿好久没给我打电话了", Topic.MISSING_FAMILY),
+    ("My daughter called the nurse", None),                              # someone else called
+    ("我想给儿子打个电话", None),                                         # a call to make, not news
+    ("You're such a clever little thing", Topic.COMPLIMENT),
+    ("I do like chatting with you", Topic.COMPLIMENT),
+    ("你真懂事，比我们家那只猫乖多了", Topic.COMPLIMENT),
+    ("机器人今天气色挺好嘛", Topic.COMPLIMENT),
+    ("跟你说话真开心，你真聪明", Topic.COMPLIMENT),                          # praise over "真开心"
+    ("我今天精神不错", None),                                              # the resident's own health
     ("What time is lunch?", None),
     ("Where is the bathroom?", None),
     ("午饭几点开始？", None),
@@ -337,3 +355,17 @@ def test_nobody_visiting_is_loneliness_not_the_visiting_hours(brain, text, langu
     # a question about visiting still gets the site's visiting hours
     q = brain.decide("家属什么时候可以来探望？" if language == "zh" else "When can my family visit?", person="r2")
     assert q.source is Source.KNOWLEDGE, (q.source, q.reply)
+
+
+@pytest.mark.parametrize("text, topic, language", [
+    ("My nephew rang this morning to say he's getting married", "family_news", "en"),
+    ("我外孙女刚发了个视频过来", "family_news", "zh"),
+    ("You're a lovely robot, you know", "compliment", "en"),
+    ("小机器人真可爱", "compliment", "zh"),
+])
+def test_family_news_is_asked_about_and_praise_thanked(brain, text, topic, language):
+    # Family news may be glad or sad ("he's moving abroad"): the reply asks, it does not cheer.
+    d = brain.decide(text, person="resident_1")
+    assert_companionship(d, topic, language)
+    assert "?" in d.reply or "？" in d.reply, d.reply
+    assert "wonderful news" not in d.reply and "好消息" not in d.reply, d.reply
