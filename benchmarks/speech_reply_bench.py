@@ -24,10 +24,11 @@ sentence by sentence as it streams; ``--llm-whole`` adds the same with ``stream_
 ``--pause S`` says every question slowly, with an S-second pause after its middle word (a
 resident who stops to think): it counts the questions heard as two utterances beside the
 latencies, per ``--early-ms`` value (recognising ahead must not cost slow speakers).
+``--short-first 0,1`` compares a new reply's first piece cut short (short_first_piece) or not.
 
     .venv/bin/python benchmarks/speech_reply_bench.py [--rounds 2] [--audio topic|device] \
         [--load none|sim|sim+vision [--hearing-cores C]] [--llm [--llm-whole] [--llm-only]] \
-        [--early-ms 0,250] [--pause 0.8]
+        [--early-ms 0,250] [--short-first 0,1] [--pause 0.8]
 """
 from __future__ import annotations
 
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--early-ms", default="",
                         help="comma-separated early_decode_ms values (e.g. 0,250): the no-LLM questions once per "
                              "value, one after the other in this run, each path reported per value")
+    parser.add_argument("--short-first", default="",
+                        help="comma-separated short_first_piece values (0,1): the no-LLM questions once per value, "
+                             "one after the other in this run (a new reply's first piece cut short or not)")
     parser.add_argument("--pause", type=float, default=0.0,
                         help="a mid-sentence pause of this many seconds in every question (slow speech): how "
                              "often the question is split in two, and the latency, per --early-ms value")
@@ -155,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     langs = args.languages.split(",")
     plain = {q: lang for lang in langs for q in QUESTIONS[lang]}
-    early = [int(v) for v in args.early_ms.split(",") if v.strip()]
-    plans = [] if args.llm_only else ([(f"none@early{v}", plain) for v in early] if early else [("none", plain)])
+    variants = ([f"early{int(v)}" for v in args.early_ms.split(",") if v.strip()]
+                + [f"short{int(v)}" for v in args.short_first.split(",") if v.strip()])
+    plans = [] if args.llm_only else ([(f"none@{v}", plain) for v in variants] if variants else [("none", plain)])
     if args.llm:
         plans.append(("llm", {q: lang for lang in langs for q in LLM_QUESTIONS[lang]}))
         if args.llm_whole:
@@ -279,8 +284,10 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
     source = (["-p", "audio_source:=device", "-p", "device:=pulse", "-p", "playback:=device",
                "-p", "output_device:=pulse"] if args.audio == "device"
               else ["-p", "audio_source:=topic", "-p", "playback:=none"])
-    _, _, early_ms = backend.partition("@early")
-    tuning = ["-p", f"early_decode_ms:={early_ms}"] if early_ms else []
+    _, _, variant = backend.partition("@")
+    tuning = (["-p", f"early_decode_ms:={variant[len('early'):]}"] if variant.startswith("early")
+              else ["-p", f"short_first_piece:={'true' if variant == 'short1' else 'false'}"] if variant.startswith("short")
+              else [])
     speech = start(NODE + ["--ros-args", "--params-file", site_file, *source, *tuning], env, speech_log)
     client = SpeechClient(env)
     relay = HearingRelay(client, load_env) if load_env is not None else None
@@ -303,7 +310,7 @@ def run_plan(args, backend: str, questions: dict[str, str], audio: dict, out: Pa
                     path = "llm-whole" if backend == "llm-whole" and row["path"] == "llm" else row["path"]
                     path += backend[len("none"):] if backend.startswith("none@") else ""
                     results.setdefault(path, []).append(row["latency"])
-                    if backend.startswith("none@"):   # end of speech -> transcript, per early_decode_ms
+                    if backend.startswith("none@"):   # end of speech -> transcript, per variant
                         results.setdefault(f"transcript{backend[len('none'):]}", []).append(row["transcript"])
                         results.setdefault(f"split{backend[len('none'):]}", []).append(float(row["pieces"] > 1))
                 print(f"[{backend} r{round_}] {row['path'] or '?':9s} {row['latency']:.2f} s "

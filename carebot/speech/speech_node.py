@@ -166,7 +166,8 @@ class SpeechNode(Node):
         self._speaker = Speaker(self._synth.voice, self._player, on_speaking=self._on_speaking,
                                 on_block=self._reference_block if self._aec_active else None,
                                 default_language=str(p["tts_language"]), default_rate_wpm=float(p["tts_rate_wpm"]),
-                                repeat_rate_factor=float(p["repeat_rate_factor"]))
+                                repeat_rate_factor=float(p["repeat_rate_factor"]),
+                                short_first=bool(p["short_first_piece"]))
         self._goal_jobs: dict[bytes, SpeechJob] = {}      # accepted Speak goals -> their place in the queue
         self._executing: set[bytes] = set()
         self._goals_lock = threading.Lock()

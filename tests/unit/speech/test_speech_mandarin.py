@@ -185,3 +185,22 @@ def test_a_voice_that_never_answers_is_given_up(tmp_path):
     voice.start_background()
     assert not voice.wait_ready(10)
     assert time.monotonic() - started < 5 and voice.state == VoiceState.FAILED
+
+
+@pytest.mark.parametrize("text, language, first", [
+    ("Breakfast is served in the dining room from 7:30 to 9:00.", "en", "Breakfast is served in the dining room"),
+    ("The hairdresser comes on Tuesdays, bring your own towel.", "en", "The hairdresser comes on Tuesdays,"),
+    ("It is 1,000 steps, at 9:30, to the garden and back again.", "en", "It is 1,000 steps, at 9:30,"),
+    ("Good morning! Breakfast is at eight.", "en", "Good morning!"),            # short already
+    ("Supercalifragilisticexpialidocious is a long word.", "en",                # no place to cut
+     "Supercalifragilisticexpialidocious is a long word."),
+    ("早餐在一楼餐厅供应，时间是早上七点半到九点。", "zh", "早餐在一楼餐厅供应，"),
+    ("护士站在一楼大厅旁边。", "zh", "护士站在一楼大厅旁边。"),                     # short, no comma
+])
+def test_a_new_replys_first_piece_is_short_and_nothing_is_lost(text, language, first):
+    pieces = split_for_speech(text, language, short_first=True)
+    assert pieces[0].text == first
+    assert len(first) <= 40 or pieces == split_for_speech(text, language)
+    assert "".join(p.text for p in pieces).replace(" ", "") == text.replace(" ", "")
+    assert pieces[-1].pause_after_s == SENTENCE_PAUSE_S
+    assert split_for_speech(text, language)[0].text == sentences(text)[0]      # off: a whole sentence

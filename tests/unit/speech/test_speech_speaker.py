@@ -166,3 +166,32 @@ def test_a_piece_that_cannot_be_synthesised_fails_the_request_not_the_voice(rig)
     assert bad.done.wait(5) and bad.outcome == Outcome.FAILED and "synthesiser failed" in bad.message
     good = speaker.submit(SpeechRequest("This works."))
     assert good.done.wait(5) and good.outcome == Outcome.DONE
+
+
+def test_a_new_replys_first_piece_is_cut_short_a_queued_one_is_not():
+    """Synthesis takes time with the text's length: a new reply's long first sentence is said
+    in two pieces (before a phrase, a short pause), so its first sound comes sooner; the
+    whole text is still said, and a queued sentence keeps its piece whole."""
+    class TimedSynth(SlowSynth):          # synthesis time grows with the text, as Piper's does
+        def __call__(self, text, language, rate, volume):
+            time.sleep(0.01 * len(text))
+            return super().__call__(text, language, rate, volume)
+
+    answer = "Visitors are welcome every day from 9:30 to 11:30 and from 14:30 to 19:30."
+    firsts = {}
+    for short in (False, True):
+        synth = TimedSynth(delay_s=0.0)
+        speaker = Speaker(synth, PacedPlayer(), default_rate_wpm=WPM, short_first=short)
+        try:
+            job = speaker.submit(SpeechRequest(answer))
+            queued = speaker.submit(SpeechRequest(answer, queue=True))
+            assert job.done.wait(20) and queued.done.wait(20)
+        finally:
+            speaker.close()
+        assert job.outcome == Outcome.DONE and queued.outcome == Outcome.DONE
+        assert " ".join(p.text for p in job.pieces) == answer
+        assert [p.text for p in queued.pieces] == [answer]
+        firsts[short] = (job.first_audio_at - job.submitted_at, [p.text for p in job.pieces])
+    assert firsts[False][1] == [answer]
+    assert firsts[True][1] == ["Visitors are welcome every day", "from 9:30 to 11:30 and from 14:30 to 19:30."]
+    assert firsts[True][0] < 0.6 * firsts[False][0], firsts
