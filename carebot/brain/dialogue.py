@@ -74,6 +74,7 @@ _T = {  # fixed sentences, English and Chinese
     "follow": ("Please follow me to {place}.", "请跟我来，我带您去{place}。"),
     "where_to": ("Where would you like to go?", "您想去哪里？"),
     "place_is": ("{place} is in {room}.", "{place}在{room}。"),
+    "place_known": ("I know the way to {place}.", "我知道{place}怎么走。"),
     "offer_take": (" I can take you there.", "我可以带您过去。"),
     "gesture": ("Of course.", "好的。"),
     "staff": ("I have asked a member of staff to come to you.", "我已经请工作人员过来找您。"),
@@ -317,7 +318,9 @@ class Brain:
                 body, cited = entry_hit.entry.say(lang), [entry_hit.entry.id]
             else:
                 room = self._room(target)
-                body = say("place_is", lang, place=self._label(target, lang), room=self._label(room, lang))
+                # A room is not "in" itself ("The dining room is in the dining room.").
+                body = (say("place_is", lang, place=self._label(target, lang), room=self._label(room, lang))
+                        if room and room != target else say("place_known", lang, place=self._label(target, lang)))
                 body = body[:1].upper() + body[1:]
                 cited = []
             reply = body + say("offer_take", lang)

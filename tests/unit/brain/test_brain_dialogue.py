@@ -160,3 +160,10 @@ def test_private_knowledge_stays_out_of_cloud_prompts(care):
     finally:
         care.llm = None
     assert "room 101" not in messages[0]["content"]
+
+
+@pytest.mark.parametrize("question, language", [("Where is the dining room?", "en"), ("餐厅在哪里？", "zh")])
+def test_a_room_asked_for_is_not_said_to_be_in_itself(care, question, language):
+    d = care.decide(question, person="where_room")
+    assert d.reply.count("dining room" if language == "en" else "餐厅") == 1, d.reply
+    assert "navigate_to" not in [a.tool for a in d.actions]                 # an offer, not a drive
