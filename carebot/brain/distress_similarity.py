@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,20 @@ LABELS = ("distress", "stop", "ordinary")
 # by the benchmark, per model: e5's cosines bunch, MiniLM's spread.
 DISTRESS_MARGIN = {"e5": 0.02, "minilm": 0.04}
 STOP_MARGIN = {"e5": 0.02, "minilm": 0.10}
+# Shorter than this, an utterance is too little to be a stop by likeness alone: Whisper heard
+# "早餐" (breakfast) as "走餐", whose nearest examples were stops, and the robot was e-stopped
+# (latched until staff release it). The stop rules list every short stop word themselves.
+MIN_STOP_LIKENESS_CHARS = 3        # Chinese characters
+MIN_STOP_LIKENESS_WORDS = 2        # English words
+
+
+def too_short_for_a_stop_by_likeness(utterance: Utterance) -> bool:
+    """Whether the utterance is too short for the similarity check to call it a stop."""
+    if utterance.language == "zh":
+        return len(re.findall(r"[\u3400-\u9fff]", utterance.compact)) < MIN_STOP_LIKENESS_CHARS
+    return len(utterance.words.split()) < MIN_STOP_LIKENESS_WORDS
+
+
 _SEVERITY = {"critical": Severity.CRITICAL, "warning": Severity.WARNING}
 
 
@@ -155,7 +170,7 @@ class DistressSimilarity:
             return Distress(example.kind, example.severity, f"like \"{example.text}\" ({near.distress[0]:.3f} vs "
                                                             f"{rival:.3f})", via="similarity"), False
         stop = near.stop[1] is not None and near.stop[0] - max(near.ordinary[0], near.distress[0]) >= self.stop_margin
-        return None, stop
+        return None, stop and not too_short_for_a_stop_by_likeness(utterance)
 
 
 def load_similarity(embedder_name: str = "e5", path: str | Path | None = None) -> DistressSimilarity | None:

@@ -16,7 +16,7 @@ import pytest
 from carebot.brain.distress import DistressKind
 from carebot.brain.distress_similarity import load_similarity, shipped_examples
 from carebot.brain.evaluation import judge_safety, load_safety_set, rate
-from carebot.brain.safety_rules import SafetyNet
+from carebot.brain.safety_rules import SafetyAction, SafetyNet
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "brain"
 
@@ -81,3 +81,20 @@ def test_the_example_bank_covers_every_kind_in_both_languages():
     # leave those rows out (load_safety_set unseen_by), and they must stay a small share.
     assert len(load_safety_set(DATA / "distress_heldout.yaml", unseen_by=examples)) >= 0.9 * len(
         load_safety_set(DATA / "distress_heldout.yaml"))
+
+
+@pytest.mark.parametrize("heard, language", [
+    ("走 餐", "zh"),      # Whisper's "早餐" (breakfast): its nearest examples in e5 were stops
+    ("走", "zh"),
+    ("Away", "en"),
+])
+def test_a_word_or_two_is_not_a_stop_by_likeness_alone(net, heard, language):
+    # A stop is an e-stop, latched until staff release it; the rules list every short stop word.
+    from carebot.brain.distress_similarity import too_short_for_a_stop_by_likeness
+    from carebot.brain.utterance import Utterance
+
+    assert too_short_for_a_stop_by_likeness(Utterance.of(heard, language))
+    assert net.evaluate(heard, language=language).action is not SafetyAction.STOP
+    # Short stop words are the rules' own, and a longer paraphrase still reaches the check.
+    assert net.evaluate("停" if language == "zh" else "Stop!", language=language).action is SafetyAction.STOP
+    assert not too_short_for_a_stop_by_likeness(Utterance.of("你先别往前走了" if language == "zh" else "hold it", language))
