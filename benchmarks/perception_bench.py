@@ -5,7 +5,8 @@ Sections (the default set is conditions,backends,alerts; pick with --only):
             carebot/perception/scene_sets.py, dev and held-out parts, at the shipped
             defaults (640 + second look at 320, fusion, the scene's furniture) beside raw
             model.predict (any Fall box, ultralytics' default conf 0.25) at 320 and 640, and
-            the defaults without equalising dark frames (low_light.py)
+            the defaults without equalising dark frames (low_light.py) and without the
+            near-floor rule (geometry.near_floor)
   backends  ms/frame and frames/s per backend (torch, OpenVINO, ONNX) and size, interleaved,
             and the shipped pipeline (OpenVINO 640 + second look) on a realistic mix of frames
   alerts    fall-to-alert time on scene_sets sequences (tracker + persistence of the care
@@ -102,7 +103,8 @@ def section_conditions(per_condition: int, parts: list[str]) -> None:
         plain = [unequalised.detect(im.image) if mean_luma(im.image) < dark else d for im, d in zip(images, dets)]
         columns = {"shipped defaults": evaluate_conditions(images, dets, fused_decision()),
                    "defaults, no furniture": evaluate_conditions(images, dets, fused_decision(use_furniture=False)),
-                   "defaults, dark not eq.": evaluate_conditions(images, plain, fused_decision())}
+                   "defaults, dark not eq.": evaluate_conditions(images, plain, fused_decision()),
+                   "defaults, no near-floor": evaluate_conditions(images, dets, fused_decision(use_near_floor=False))}
         for sz in SIZES:
             columns[f"raw predict {sz}"] = evaluate_conditions(images, detect_all(raw[sz], images), raw_model_decision)
         print(f"\n-- {spec}: {len(images)} images; shipped pipeline {per_image:.0f} ms/image here, "

@@ -85,3 +85,4 @@ class Detection:
     resting_on: str | None = None  # bed/sofa/armchair the box's bottom lies on (furniture.py), None: floor/unknown
     fall_box: Box | None = None    # the other image size's box whose Fall score this one carries (detector.merge_looks)
     too_high: bool = False          # the box's top is higher than anyone lying on the floor reaches (geometry.too_high_to_lie)
+    near_floor: bool = False        # the box's top is under 0.6 m over its feet: someone down (geometry.near_floor)

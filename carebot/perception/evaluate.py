@@ -140,19 +140,20 @@ def detect_all(detector, images) -> list[list]:
     return [detector.detect(im.image) for im in images]
 
 
-def fused_decision(cfg: FallConfig | None = None, use_furniture: bool = True):
+def fused_decision(cfg: FallConfig | None = None, use_furniture: bool = True, use_near_floor: bool = True):
     """Still-image decision of carebot (single_image_states) as a function of (detections, image).
 
     use_furniture: the scene's furniture and camera are known (as the node knows the site's
     world, camera_info and its head's tilt); without them a person on a bed looks like one on
-    the floor, and a seated person whose head is higher than the camera may look fallen."""
+    the floor, and a seated person whose head is higher than the camera may look fallen.
+    use_near_floor: a box whose top is near the floor counts as fallen (geometry.near_floor)."""
     cfg = cfg or FallConfig()
 
     def decide(detections, image) -> bool:
         h, w = image.image.shape[:2]
         if use_furniture:
-            detections = [replace(d, resting_on=support_of(d, image), too_high=reaches_too_high(d, image, h))
-                          for d in detections]
+            detections = [replace(d, resting_on=support_of(d, image), too_high=reaches_too_high(d, image, h),
+                                  near_floor=use_near_floor and lies_near_floor(d, image, h)) for d in detections]
         return any(state is PersonState.FALLEN for _, state, _ in single_image_states(detections, (w, h), cfg))
     return decide
 
@@ -171,6 +172,15 @@ def reaches_too_high(detection, scene, image_height: int) -> bool:
 
     view = getattr(scene, "view", None)
     return view is not None and too_high_to_lie(detection.box, view.k, view.pose, image_height)
+
+
+def lies_near_floor(detection, scene, image_height: int) -> bool:
+    """Whether the box's top is near the floor over its feet, by the scene's camera
+    (geometry.near_floor; False when the camera is unknown)."""
+    from carebot.perception.geometry import near_floor
+
+    view = getattr(scene, "view", None)
+    return view is not None and near_floor(detection.box, view.k, view.pose, image_height)
 
 
 def support_of(detection, image):
@@ -230,7 +240,7 @@ def run_labelled_sequence(detector, seq, cfg: FallConfig | None = None,
         h, w = frame.shape[:2]
         dets = detector.track(frame)
         if use_furniture:   # the scene's camera (and furniture) known, as the node knows them
-            dets = [replace(d, too_high=reaches_too_high(d, seq, h),
+            dets = [replace(d, too_high=reaches_too_high(d, seq, h), near_floor=lies_near_floor(d, seq, h),
                             resting_on=resting_on(d.box, seq.view.k, seq.view.pose, seq.furniture)
                             if seq.furniture else None) for d in dets]
         ids.update(d.track_id for d in dets if d.track_id is not None)

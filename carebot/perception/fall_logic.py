@@ -167,12 +167,14 @@ def cut_at_one_side(box: Box, image_size: tuple[int, int], cfg: FallConfig) -> b
 
 def detection_score(detection: Detection, image_size: tuple[int, int], drop: float, cfg: FallConfig) -> float:
     """Fused fall score of one detection in one frame, given the drop evidence; 0 on a bed/sofa
-    or when the box reaches higher than anyone lying on the floor (both need the camera: the node
-    knows it)."""
+    or when the box reaches higher than anyone lying on the floor, 1 when its top is near the
+    floor (all three need the camera: the node knows it)."""
     if detection.resting_on:
         return 0.0   # lying on a bed/sofa/armchair of the site (furniture.py): resting, not fallen
     if detection.too_high:
         return 0.0   # its top is above the camera or 1 m over its feet: sitting, bending or standing
+    if detection.near_floor:
+        return 1.0   # its top under 0.6 m over its feet: down on the floor, even where the model saw "Normal"
     model = model_evidence(detection)
     boxes = [detection.box] + ([detection.fall_box] if detection.fall_box is not None else [])
     shape = max(shape_evidence(b, image_size, cfg) for b in boxes)

@@ -21,6 +21,10 @@ MAX_FLOOR_RANGE_M = 30.0  # rays hitting the floor further away are near-horizon
 # over its feet (the far end of the body lies further away); one bending or sitting 0.7-1.6 m,
 # standing 1.5 m or more (docs/perception.md, 5 Dec). From 1.0 m a box is not lying.
 MAX_LYING_HEIGHT_M = 1.0
+# Under this a box's top is so near the floor that the person is down, whatever the model's
+# class says (the lowest bending head on the development parts was 0.64 m, fallen people
+# 0.25-0.78 m; docs/perception.md, 5 Dec afternoon).
+NEAR_FLOOR_M = 0.6
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,14 @@ def too_high_to_lie(box, k: Intrinsics, pose: CameraPose, image_height: int, flo
         return True
     height = top_height(box, k, pose, image_height, floor_z)
     return height is not None and height >= max_lying_m
+
+
+def near_floor(box, k: Intrinsics, pose: CameraPose, image_height: int, floor_z: float = 0.0,
+               max_m: float = NEAR_FLOOR_M) -> bool:
+    """Whether the top of a person box stands less than max_m over its feet (the feet seen):
+    a head that near the floor is someone lying, or down on the floor some other way."""
+    height = top_height(box, k, pose, image_height, floor_z)
+    return height is not None and height < max_m
 
 
 def floor_point(u: float, v: float, k: Intrinsics, pose: CameraPose, floor_z: float = 0.0,

@@ -39,7 +39,7 @@ from carebot.perception.detector import Detector, ModelLoadError
 from carebot.perception.fall_alerts import IncidentStates
 from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, PersonReport
 from carebot.perception.furniture import resting_on
-from carebot.perception.geometry import CameraPose, Intrinsics, floor_point, too_high_to_lie
+from carebot.perception.geometry import CameraPose, Intrinsics, floor_point, near_floor, too_high_to_lie
 from carebot.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
 from carebot.perception.pose_history import PoseHistory
@@ -262,12 +262,14 @@ class PerceptionNode(Node):
     def _heights(self, detections: list[Detection], width: int, height: int) -> list[Detection]:
         """Marks boxes whose top is higher than anyone lying on the floor reaches (camera_info and
         the head's tilt known): above the camera, or 1 m over the feet; a person there is
-        sitting, bending or standing, whatever the model's class says."""
+        sitting, bending or standing, whatever the model's class says. And boxes whose top is
+        under 0.6 m over the feet: someone down on the floor, whatever the class says."""
         camera = self._camera(width, height)
         if camera is None:
             return detections
-        return [replace(d, too_high=too_high_to_lie(d.box, *camera, height, self.settings.node.floor_z))
-                for d in detections]
+        floor_z = self.settings.node.floor_z
+        return [replace(d, too_high=too_high_to_lie(d.box, *camera, height, floor_z),
+                        near_floor=near_floor(d.box, *camera, height, floor_z)) for d in detections]
 
     def _camera(self, width: int, height: int) -> tuple[Intrinsics, CameraPose] | None:
         """K scaled to this image and the camera pose in base_frame (head joints included)."""

@@ -330,3 +330,13 @@ def test_a_fallen_person_beside_a_standing_one_is_still_fallen():
         assert states == {1: PersonState.NORMAL, 2: PersonState.FALLEN}, other
     high = det(Box(290, 120, 390, 190), DetectionClass.FALL, 0.3, tid=2)      # at the top of the box: not the legs
     assert len(single_image_states([standing, high], SIZE, FallConfig())) == 2
+
+
+def test_a_box_whose_top_is_near_the_floor_is_fallen_whatever_its_class():
+    # Lying along the view the box is narrow and the model may say Normal; its top under
+    # 0.6 m over its feet says the person is down (geometry.near_floor, the camera known).
+    along = Detection(Box(280, 260, 360, 330), 0.7, DetectionClass.PERSON, 1)
+    assert single_image_state(along, SIZE, FallConfig())[0] is PersonState.NORMAL
+    assert single_image_state(replace(along, near_floor=True), SIZE, FallConfig()) == (PersonState.FALLEN, 1.0)
+    # on the site's bed, or reaching too high, it is not
+    assert single_image_state(replace(along, near_floor=True, resting_on="bed"), SIZE, FallConfig())[1] == 0.0

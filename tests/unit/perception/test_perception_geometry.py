@@ -110,3 +110,21 @@ def test_top_height_is_unknown_without_the_feet():
     assert top_height(cut, k, pose, 480) is None and not too_high_to_lie(cut, k, pose, 480)
     hanging = Box(200, 100, 260, 230)          # bottom above the horizon: no floor under it
     assert top_height(hanging, k, pose, 480) is None
+
+
+@pytest.mark.parametrize("pitch_deg", [0.0, 12.0])
+def test_a_head_near_the_floor_is_someone_down(pitch_deg):
+    from carebot.perception.geometry import NEAR_FLOOR_M, near_floor
+
+    k = Intrinsics(500.0, 500.0, 320.0, 240.0)
+    pose = CameraPose(z=1.25, pitch=math.radians(pitch_deg))
+    feet = [(3.0, 0.2, 0.0), (3.0, -0.2, 0.0)]
+    along = _box_of(feet + [(4.3, 0.0, 0.2)], k, pose)          # lying along the view: a narrow box
+    on_the_floor = _box_of(feet + [(3.1, 0.0, 0.45)], k, pose)  # curled up, head 0.45 m up
+    deep_bend = _box_of(feet + [(3.4, 0.0, 0.75)], k, pose)     # bending low, head 0.75 m up
+    sitting = _box_of(feet + [(3.0, 0.0, 1.15)], k, pose)
+    assert near_floor(along, k, pose, 480) and near_floor(on_the_floor, k, pose, 480)
+    assert not near_floor(deep_bend, k, pose, 480) and not near_floor(sitting, k, pose, 480)
+    assert NEAR_FLOOR_M < 0.64          # under the lowest bending head of the development parts
+    from carebot.perception.detection import Box
+    assert not near_floor(Box(200, 300, 400, 479), k, pose, 480)     # feet not seen: nothing known
