@@ -38,7 +38,9 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 #   measured once (13/16) and read: a development set too.
 # heldout8: written on 5 Dec 13:58 before any run on it (brain changed since set 7: mood-only
 #   talk, greeting + unknown question, visiting); measured once (13/16) and read: a development
-#   set too. The next measurement needs set 9.
+#   set too.
+# heldout9: written on 5 Dec 16:00 before any run on it (brain changed since set 8: family
+#   news, praise of the robot, more memories).
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
@@ -46,7 +48,8 @@ SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tes
         "heldout5": ROOT / "tests/data/brain/social_heldout5.yaml",
         "heldout6": ROOT / "tests/data/brain/social_heldout6.yaml",
         "heldout7": ROOT / "tests/data/brain/social_heldout7.yaml",
-        "heldout8": ROOT / "tests/data/brain/social_heldout8.yaml"}
+        "heldout8": ROOT / "tests/data/brain/social_heldout8.yaml",
+        "heldout9": ROOT / "tests/data/brain/social_heldout9.yaml"}
 
 
 def ask_batch(rows: list[dict]) -> list[dict]:
