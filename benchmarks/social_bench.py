@@ -40,7 +40,8 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 #   talk, greeting + unknown question, visiting); measured once (13/16) and read: a development
 #   set too.
 # heldout9: written on 5 Dec 16:00 before any run on it (brain changed since set 8: family
-#   news, praise of the robot, more memories).
+#   news, praise of the robot, more memories); measured once (12/16: two false medical alerts,
+#   two fallbacks) and read: a development set too. The next measurement needs set 10.
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
