@@ -108,6 +108,8 @@ _EN_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
         r"\b(?:play|fancy|have) (?:a |some |another |a little )?(?:game|games|quiz|riddle|riddles|word game|"
         r"guessing game)\b|\blet s play\b|\briddles?\b|\bquiz me\b|\bbrain ?teaser\b|\bplay (?:with me|something)\b")),
     (Topic.BORED, re.compile(r"\bbored\b|\bboring\b|\bnothing to do\b|\bfed up\b|\bso dull\b"
+                             r"|\bevery day s (?:just )?the same\b|\bsame (?:old )?(?:thing|routine) every day\b"
+                             r"|\bday in day out\b"
                              r"|\bnothing (?:good |worth watching )?on (?:the )?(?:telly|tv|television|radio)\b"
                              r"|\bnothing (?:good )?to watch\b")),
     (Topic.REMINISCENCE, re.compile(

@@ -607,14 +607,26 @@ _EN_BODY_WORDS = re.compile(
     r"ground|stairs|get up|getting up|stand up|sugar)\b")
 _ZH_MOOD_WORDS = re.compile(r"心情(?:不好|差|低落|不太好)|闷闷不乐|不开心|不高兴|难过|伤心|孤单|孤独|寂寞|没意思|没劲|"
                             r"无聊|提不起(?:劲|精神|兴趣)|空落落|不是滋味|郁闷|烦闷|想哭|心里(?:堵|闷|难受|发慌)?得慌")
-_ZH_BODY_WORDS = re.compile(r"疼|痛|晕|喘|吐|烧|摔|跌|血|胸|心口|心脏|头|肚|药|不舒服|没力气|冒汗|麻|抽筋|呼吸|吃不下|睡不着")
+# Grief over a death long past ("老头子走了三年了", "my wife passed away two years ago"): memory
+# and company, not a nurse, like low mood.
+_ZH_LONG_AGO_DEATH = re.compile(
+    r"(?:老伴|老头子?|老太婆|老公|老婆|丈夫|妻子|爱人|爸|妈|父亲|母亲|儿子|女儿|哥|姐|弟|妹|朋友|同学|战友|他|她)"
+    r".{0,3}(?:走了|去世|过世|不在了|没了|离开)(?:了)?(?:有|快|都|已经)?"
+    r"(?:[一二三四五六七八九十两几半\d]+|好几|多)(?:个)?(?:年|个月)")
+_EN_LONG_AGO_DEATH = re.compile(
+    r"\b(?:passed away|passed on|died|lost (?:him|her|my \w+))\b.{0,30}\b(?:years?|months?) ago\b"
+    r"|\b(?:years?|months?) (?:since|after) (?:he|she|my \w+) (?:died|passed|went)\b")
+_ZH_BODY_WORDS = re.compile(r"疼|痛|晕|喘|吐|烧|摔|跌|血|胸|心口|心脏|(?<!老)头|肚|药|不舒服|没力气|冒汗|麻|抽筋|呼吸|吃不下|睡不着")
 
 
 def speaks_only_of_mood(utterance: Utterance | str) -> bool:
-    """Words of low mood ("a bit down", "心情不好") and none of the body, pain, falls or pills."""
+    """Words of low mood ("a bit down", "心情不好") or of a death long past ("走了三年了"), and
+    none of the body, pain, falls or pills."""
     u = utterance if isinstance(utterance, Utterance) else Utterance.of(utterance)
     if u.empty:
         return False
     if has_cjk(u.compact):
-        return bool(_ZH_MOOD_WORDS.search(u.compact)) and not _ZH_BODY_WORDS.search(u.compact)
-    return bool(_EN_LOW_MOOD.search(u.words)) and not _EN_BODY_WORDS.search(u.words)
+        return bool(_ZH_MOOD_WORDS.search(u.compact) or _ZH_LONG_AGO_DEATH.search(u.compact)) \
+            and not _ZH_BODY_WORDS.search(u.compact)
+    return bool(_EN_LOW_MOOD.search(u.words) or _EN_LONG_AGO_DEATH.search(u.words)) \
+        and not _EN_BODY_WORDS.search(u.words)

@@ -272,6 +272,7 @@ def test_a_mandarin_no_to_an_offer_is_not_a_yes(brain, no):
     ("As a girl I helped on my uncle's farm", Topic.REMINISCENCE),
     ("We used to go dancing every Saturday night", Topic.REMINISCENCE),
     ("Nothing good on the TV tonight", Topic.BORED),
+    ("Same old routine every day, wash, eat, sleep", Topic.BORED),
     ("My granddaughter phoned yesterday, she's expecting a baby", Topic.FAMILY_NEWS),  # news, asked about
     ("I got a letter from my brother in Australia", Topic.FAMILY_NEWS),
     ("我儿子昨晚来电话了，说他升职了", Topic.FAMILY_NEWS),

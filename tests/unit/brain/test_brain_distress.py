@@ -315,3 +315,17 @@ def test_a_similarity_warning_on_words_of_mood_only_raises_no_alert():
     # a critical finding is never dropped
     critical = safety_rules.SafetyNet(_SaysUnwell(Severity.CRITICAL))
     assert critical.evaluate("I feel so sad and lonely").action is SafetyAction.EMERGENCY
+
+
+@pytest.mark.parametrize("text, mood_only", [
+    ("老伴走了五年了，我还天天跟他说说话", True),             # a death long past: grief, company
+    ("My wife passed away two years ago and I still talk to her", True),
+    ("It has been three years since my husband died", True),
+    ("我老伴走了，我胸口好疼", False),                         # the body named: the nurse decides
+    ("老伴刚走了", False),                                     # no time gone by: not for this guard
+    ("我头好晕", False),
+])
+def test_a_death_long_past_is_grief_not_a_medical_finding(text, mood_only):
+    from carebot.brain.distress import speaks_only_of_mood
+
+    assert speaks_only_of_mood(text) is mood_only
