@@ -135,6 +135,14 @@ def near_floor(box, k: Intrinsics, pose: CameraPose, image_height: int, floor_z:
     return height is not None and height < max_m
 
 
+def height_marks(box, k: Intrinsics, pose: CameraPose, image_height: int,
+                 floor_z: float = 0.0) -> tuple[bool, bool]:
+    """(too_high_to_lie, near_floor) of a person box, its top height computed once."""
+    height = top_height(box, k, pose, image_height, floor_z)
+    too_high = box_above_camera(box, k, pose) or (height is not None and height >= MAX_LYING_HEIGHT_M)
+    return too_high, height is not None and height < NEAR_FLOOR_M
+
+
 def floor_point(u: float, v: float, k: Intrinsics, pose: CameraPose, floor_z: float = 0.0,
                 max_range_m: float = MAX_FLOOR_RANGE_M) -> tuple[float, float, float] | None:
     """Where the ray through pixel (u, v) meets the floor (z = floor_z), in the base frame.

@@ -39,7 +39,7 @@ from carebot.perception.detector import Detector, ModelLoadError
 from carebot.perception.fall_alerts import IncidentStates
 from carebot.perception.fall_logic import AlertChange, AlertEvent, FallMonitor, PersonReport
 from carebot.perception.furniture import resting_on
-from carebot.perception.geometry import CameraPose, Intrinsics, floor_point, near_floor, too_high_to_lie
+from carebot.perception.geometry import CameraPose, Intrinsics, floor_point, height_marks
 from carebot.image_convert import Encoding, ImageFormatError, array_to_image_fields, image_to_bgr
 from carebot.perception.latest import LatestSlot
 from carebot.perception.pose_history import PoseHistory
@@ -267,9 +267,11 @@ class PerceptionNode(Node):
         camera = self._camera(width, height)
         if camera is None:
             return detections
-        floor_z = self.settings.node.floor_z
-        return [replace(d, too_high=too_high_to_lie(d.box, *camera, height, floor_z),
-                        near_floor=near_floor(d.box, *camera, height, floor_z)) for d in detections]
+        marked = []
+        for d in detections:
+            too_high, low = height_marks(d.box, *camera, height, self.settings.node.floor_z)
+            marked.append(replace(d, too_high=too_high, near_floor=low))
+        return marked
 
     def _camera(self, width: int, height: int) -> tuple[Intrinsics, CameraPose] | None:
         """K scaled to this image and the camera pose in base_frame (head joints included)."""

@@ -128,3 +128,14 @@ def test_a_head_near_the_floor_is_someone_down(pitch_deg):
     assert NEAR_FLOOR_M < 0.64          # under the lowest bending head of the development parts
     from carebot.perception.detection import Box
     assert not near_floor(Box(200, 300, 400, 479), k, pose, 480)     # feet not seen: nothing known
+
+
+def test_height_marks_are_the_two_rules_at_once():
+    from carebot.perception.geometry import height_marks, near_floor, too_high_to_lie
+
+    k = Intrinsics(500.0, 500.0, 320.0, 240.0)
+    pose = CameraPose(z=1.25, pitch=math.radians(8))
+    feet = [(3.0, 0.2, 0.0), (3.0, -0.2, 0.0)]
+    for head in [(4.3, 0.0, 0.2), (3.1, 0.0, 0.45), (3.4, 0.0, 0.75), (3.0, 0.0, 1.15), (3.0, 0.0, 1.7)]:
+        box = _box_of(feet + [head], k, pose)
+        assert height_marks(box, k, pose, 480) == (too_high_to_lie(box, k, pose, 480), near_floor(box, k, pose, 480))
