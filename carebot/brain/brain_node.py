@@ -57,7 +57,7 @@ from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, Heal
 from carebot.frames import PlanarPose, set_yaw
 from carebot.node_runner import run_node
 from carebot.paths import in_state_dir
-from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, ActionClient, declare_table
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, ActionClient, LatestMessage, declare_table
 from carebot.world import load_world
 
 ALERTS_QOS = ALERTS_LIVE_QOS   # live changes only: a restarted brain must not replay old falls
@@ -98,7 +98,6 @@ class BrainNode(Node):
         # One lock for the state machines (fall response, check-in, errand, router): their
         # inputs come from several callback groups. Effects are carried out outside it.
         self._lock = threading.Lock()
-        self._persons: PersonArray | None = None
         self._status: RobotStatus | None = None
         self._goals: dict[str, object] = {}          # action name -> goal handle in progress
         self._goals_lock = threading.Lock()
@@ -119,8 +118,7 @@ class BrainNode(Node):
         self.create_subscription(Transcript, "speech/transcript", self._on_transcript, RELIABLE_QOS,
                                  callback_group=safety)
         self.create_subscription(Alert, "alerts", self._on_alert, ALERTS_QOS, callback_group=safety)
-        self.create_subscription(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS,
-                                 callback_group=clients)
+        self.persons = LatestMessage(self, PersonArray, "perception/persons")   # camera rate: taken when needed
         self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS, callback_group=clients)
         self.create_service(Ask, "brain/ask", self._on_ask, callback_group=service)
         self.create_timer(TICK_PERIOD_S, self._tick, callback_group=safety)
@@ -185,9 +183,6 @@ class BrainNode(Node):
         self.get_logger().info(f"safety net similarity check ready ({len(similarity.examples)} examples)")
 
     # ------------------------------------------------------------------ inputs
-    def _on_persons(self, msg: PersonArray) -> None:
-        self._persons = msg
-
     def _on_status(self, msg: RobotStatus) -> None:
         self._status = msg
 
@@ -240,7 +235,8 @@ class BrainNode(Node):
         self._dispatch(effects, wait=False)
 
     def _fallen_track(self) -> int:
-        persons = self._persons.persons if self._persons is not None else []
+        self.persons.take()
+        persons = self.persons.message.persons if self.persons.message is not None else []
         fallen = [p for p in persons if p.state == p.STATE_FALLEN]
         return int(fallen[0].track_id) if fallen else -1
 

@@ -41,7 +41,7 @@ from carebot.motion.gestures import REST_HEAD, GestureError, GestureName, Gestur
 from carebot.frames import PlanarPose, finite, yaw_of
 from carebot.motion.description import BASE_FRAMES
 from carebot.motion.parameters import ARM_HEAD
-from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, LatestMessage, declare_table
+from carebot.ros_common import LATCHED_QOS, RELIABLE_QOS, LatestMessage, declare_table
 from carebot.motion.trajectory import Trajectory, Waypoint
 from carebot.node_runner import run_node
 
@@ -107,8 +107,7 @@ class ArmHeadNode(Node):
         # one callback per message: a waiting arm_head must not wake 100 times a second (docs/budget.md).
         self.joint_states = LatestMessage(self, JointState, "joint_states", SINCE_LAST_LOOK_QOS)
         self.odom = LatestMessage(self, Odometry, "odom")
-        self.create_subscription(PersonArray, "perception/persons", self._on_persons, SENSOR_QOS,
-                                 callback_group=sensors)
+        self.persons = LatestMessage(self, PersonArray, "perception/persons")   # taken when a goal looks
         self.create_subscription(RobotStatus, "robot/status", self._on_status, LATCHED_QOS, callback_group=sensors)
         self.create_subscription(Bool, "safety/estop", self._on_estop_topic, RELIABLE_QOS, callback_group=sensors)
         self.trigger_client = self.create_client(Trigger, "safety/trigger_estop", callback_group=sensors)
@@ -132,7 +131,10 @@ class ArmHeadNode(Node):
 
     # --- sensors -------------------------------------------------------------------
     def _look(self) -> None:
-        """Take the joint states and odometry that arrived since the last look."""
+        """Take the joint states, odometry and people that arrived since the last look."""
+        persons = self.persons.take()
+        if persons is not None:
+            self._on_persons(persons, self.persons.received_at)
         with self._lock:
             for msg, received in self.joint_states.take_all():
                 for name, pos in zip(msg.name, msg.position):
@@ -164,12 +166,12 @@ class ArmHeadNode(Node):
         self._send(self.planner.trajectory(HEAD_JOINTS, self.joints(), [Waypoint(REST_HEAD)]), head=True)
         self.get_logger().info("arm folded to rest, head centred")
 
-    def _on_persons(self, msg: PersonArray) -> None:
+    def _on_persons(self, msg: PersonArray, received: float) -> None:
         with self._lock:
             self._persons = {p.track_id: SeenPerson(p.position.x, p.position.y, p.state == Person.STATE_FALLEN)
                              for p in msg.persons if p.has_position and p.track_id >= 0}
             self._persons_frame = msg.header.frame_id
-            self._persons_stamp = time.monotonic()
+            self._persons_stamp = received
             # Every person counts for the gesture rule; one whose floor point is unknown (feet out
             # of view: often someone close) or given in a frame we cannot place is at an unknown distance.
             in_base = msg.header.frame_id in BASE_FRAMES
@@ -359,6 +361,7 @@ class ArmHeadNode(Node):
             return ""
         deadline = time.monotonic() + PERSON_DATA_WAIT_S
         while True:
+            self._look()
             with self._lock:
                 fresh = time.monotonic() - self._persons_stamp <= self.persons_timeout
                 people = list(self._people) if fresh else None

@@ -42,10 +42,11 @@ SIM = ParamTable("sim", (
     Param("real_time_factor", D, 1.0, "sim seconds per wall second to aim for; 0 = as fast as possible", "",
           0.0, 100.0),
     Param("timestep_s", D, 0.01, "sim step", "s", 0.001, 0.05),
-    # Every node under use_sim_time wakes for each /clock message: at 100 Hz that was ~9 % of a core
-    # per node in rclpy 7.1 (docs/budget.md). Nothing in the stack times sub-0.1 s steps on sim time
-    # (the safety watchdog runs on the steady clock, stamps of odom/scan/images/audio are exact).
-    Param("clock_rate_hz", D, 20.0, "/clock messages per sim second (at most one per step): the resolution "
+    # Every node under use_sim_time wakes for each /clock message (~1 ms of Python in rclpy 7.1): at
+    # 100 Hz that was ~9 % of a core per node, at 20 Hz ~2 % (docs/budget.md). 10 Hz is also what
+    # gazebo_ros published /clock at by default. No timer in the stack runs faster than 1 s on sim time
+    # (the safety watchdog and control ticks run on the steady clock; odom/scan/image/audio stamps are exact).
+    Param("clock_rate_hz", D, 10.0, "/clock messages per sim second (at most one per step): the resolution "
           "of sim time for the other nodes; each message wakes every node", "Hz", 1.0, 1000.0),
     Param("camera_enabled", B, True, "render and publish the camera"),
     Param("camera_rate_hz", D, 5.0, "camera frames per sim second; 0 = the URDF's update_rate", "Hz", 0.0, 60.0),

@@ -79,17 +79,17 @@ def test_clock_runs_and_odom_starts_at_the_start_pose(sim):
 
 
 def test_clock_is_published_at_clock_rate_hz_of_sim_time(sim):
-    """Issue 18: /clock at 20 Hz of sim time (the default clock_rate_hz), not every 10 ms step:
+    """Issue 18: /clock at 10 Hz of sim time (the default clock_rate_hz), not every 10 ms step:
     each message wakes every node that runs on sim time."""
     client, extra, *_ = sim
     t0 = client.state.sim_time
-    assert wait_for(lambda: client.state.sim_time > t0 + 2.0, 30)
+    assert wait_for(lambda: client.state.sim_time > t0 + 2.5, 30)
     with extra.lock:
         stamps = [t for t in extra.clock if t > t0]
     gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]))
-    assert len(gaps) >= 20
-    assert gaps[len(gaps) // 2] == pytest.approx(0.05, abs=0.005)
-    assert all(gap > 0.035 for gap in gaps)              # never faster than the declared rate
+    assert len(gaps) >= 15
+    assert gaps[len(gaps) // 2] == pytest.approx(0.1, abs=0.005)
+    assert all(gap > 0.085 for gap in gaps)              # never faster than the declared rate
 
 
 def test_lidar_sees_the_walls_at_the_right_range(sim):
