@@ -33,6 +33,7 @@ latencies, per ``--early-ms`` value (recognising ahead must not cost slow speake
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                              "often the question is split in two, and the latency, per --early-ms value")
     parser.add_argument("--languages", default="en,zh")
     parser.add_argument("--out", default="/tmp/carebot-reply-bench")
+    parser.add_argument("--json", help="also write the latencies per path here (benchmarks/budget_bench.py reads it)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -187,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
               f"  (min {min(values):.2f}, max {max(values):.2f})")
     loads = [r["load"] for r in rows]
     print(f"load average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"load": args.load, "latencies_s": results,
+                                               "load_average": [min(loads), max(loads)]}, indent=1))
     return 0
 
 

@@ -17,6 +17,7 @@ Prints the table and the targets side by side; no pass/fail.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,6 +182,7 @@ def main() -> int:
     parser.add_argument("--rest", type=float, default=30.0, help="seconds measured at rest")
     parser.add_argument("--scenario", action="append", help="scenarios measured (default resident_fall, chest_pain)")
     parser.add_argument("--skip-rest", action="store_true", help="scenarios only")
+    parser.add_argument("--json", help="also write the columns here (benchmarks/budget_bench.py reads it)")
     opts = parser.parse_args()
     scenarios = opts.scenario or ["resident_fall", "chest_pain"]
     folder = Path(tempfile.mkdtemp(prefix="stack-bench-"))
@@ -198,6 +200,8 @@ def main() -> int:
               f"{'passed' if passed else 'FAILED'}", flush=True)
         columns.append((name, window))
     report(columns)
+    if opts.json:
+        Path(opts.json).write_text(json.dumps({label: asdict(window) for label, window in columns}, indent=1))
     return 0
 
 

