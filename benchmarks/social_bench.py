@@ -41,7 +41,9 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 #   set too.
 # heldout9: written on 5 Dec 16:00 before any run on it (brain changed since set 8: family
 #   news, praise of the robot, more memories); measured once (12/16: two false medical alerts,
-#   two fallbacks) and read: a development set too. The next measurement needs set 10.
+#   two fallbacks) and read: a development set too.
+# heldout10: written on 5 Dec 17:58 before any run on it (brain changed since set 9: a death
+#   long past is mood-only, a routine described is boredom).
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
@@ -50,7 +52,8 @@ SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tes
         "heldout6": ROOT / "tests/data/brain/social_heldout6.yaml",
         "heldout7": ROOT / "tests/data/brain/social_heldout7.yaml",
         "heldout8": ROOT / "tests/data/brain/social_heldout8.yaml",
-        "heldout9": ROOT / "tests/data/brain/social_heldout9.yaml"}
+        "heldout9": ROOT / "tests/data/brain/social_heldout9.yaml",
+        "heldout10": ROOT / "tests/data/brain/social_heldout10.yaml"}
 
 
 def ask_batch(rows: list[dict]) -> list[dict]:
