@@ -43,7 +43,8 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 #   news, praise of the robot, more memories); measured once (12/16: two false medical alerts,
 #   two fallbacks) and read: a development set too.
 # heldout10: written on 5 Dec 17:58 before any run on it (brain changed since set 9: a death
-#   long past is mood-only, a routine described is boredom).
+#   long past is mood-only, a routine described is boredom); measured once (13/16: a false
+#   medication alert from the similarity check, two fallbacks) and read: a development set too.
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
