@@ -42,7 +42,7 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 # heldout9: written on 5 Dec 16:00 before any run on it (brain changed since set 8: family
 #   news, praise of the robot, more memories); measured once (12/16: two false medical alerts,
 #   two fallbacks) and read: a development set too.
-# heldout10: written on 5 Dec 17:58 before any run on it (brain changed since set 9: a death
+# heldout10: written on 5 Dec 17:52 before any run on it (brain changed since set 9: a death
 #   long past is mood-only, a routine described is boredom); measured once (13/16: a false
 #   medication alert from the similarity check, two fallbacks) and read: a development set too.
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",

@@ -56,6 +56,7 @@ class Topic(str, Enum):
     LONELY = "lonely"
     BORED = "bored"
     MISSING_FAMILY = "missing_family"
+    HOMESICK = "homesick"           # the home town or old home, far away ("我想回老家看看")
     GRIEF = "grief"
     LOW_MOOD = "low_mood"
     REMINISCENCE = "reminiscence"
@@ -80,6 +81,11 @@ _PERSON_EN = re.compile(rf"\b(?:my|our|his|her) {_FAMILY_EN}\b|\b(?:he|she)\b|\b
 _BOARD_GAMES_EN = (r"(?:chess|draughts|checkers|cards|card game|cribbage|rummy|whist|bridge|poker|dominoes|dominos|"
                    r"mahjong|mah jong|scrabble|backgammon|ludo|snakes and ladders|monopoly|board game|board games)")
 _EN_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
+    (Topic.HOMESICK, re.compile(
+        r"\bhomesick\b|\bmiss(?:ing)? (?:my |the )?(?:home ?town|village|old (?:house|home|street|place)|"
+        r"country|where i grew up)\b|\b(?:go|get|going|getting) back (?:home )?to (?:my |the )?(?:home ?town|village|"
+        r"old (?:house|home|street|place)|where i grew up)\b|\bsee (?:my |the )?(?:home ?town|old (?:house|home|"
+        r"street|place)|where i grew up) (?:again|one more time|once more)\b")),
     (Topic.MISSING_FAMILY, re.compile(
         rf"\bmiss(?:ing)? (?:my|our|the) (?:\w+ )?{_FAMILY_EN}|\bmiss(?:ing)? (?:home|my home|my house)\b"
         rf"|\bmy {_FAMILY_EN} (?:hasn t|haven t|never|doesn t|don t|didn t) (?:\w+ )?(?:called|visited|come|rung|"
@@ -108,6 +114,7 @@ _EN_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
         r"\b(?:play|fancy|have) (?:a |some |another |a little )?(?:game|games|quiz|riddle|riddles|word game|"
         r"guessing game)\b|\blet s play\b|\briddles?\b|\bquiz me\b|\bbrain ?teaser\b|\bplay (?:with me|something)\b")),
     (Topic.BORED, re.compile(r"\bbored\b|\bboring\b|\bnothing to do\b|\bfed up\b|\bso dull\b"
+                             r"|\bwhat (?:else )?(?:is|s) there (?:left )?to do\b"
                              r"|\bevery day s (?:just )?the same\b|\bsame (?:old )?(?:thing|routine) every day\b"
                              r"|\bday in day out\b"
                              r"|\bnothing (?:good |worth watching )?on (?:the )?(?:telly|tv|television|radio)\b"
@@ -154,6 +161,9 @@ _FAMILY_ZH = r"(?:老伴|老头子|老太婆|老公|老婆|丈夫|妻子|爱人|
 _ZH_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
     (Topic.GRIEF, re.compile(rf"{_FAMILY_ZH}.{{0,6}}(?:去世|过世|病逝|逝世|走了|不在了|没了|离开了我们|离开人世)"
                              r"|忌日|葬礼|追悼会|守寡")),
+    # The home town, not a room here: "我想回老家看看" (intents leaves it to company).
+    (Topic.HOMESICK, re.compile(r"想(?:念)?(?:回|去)?(?:老家|家乡|故乡)|(?:回|去)(?:老家|家乡|故乡)(?:看看|走走|转转|住)"
+                                r"|怀念(?:老家|家乡|故乡)|(?:老家|家乡|故乡)(?:的)?(?:人|事|房子|样子|味道)")),
     (Topic.MISSING_FAMILY, re.compile(rf"想(?:念)?(?:我的?|我们)?{_FAMILY_ZH}|想家|想回家看看"
                                       rf"|{_FAMILY_ZH}(?:很久|好久|好长时间|一直|都)?(?:没|没有)(?:来看我|来|给我打电话|打电话|联系我)")),
     (Topic.LONELY, re.compile(r"孤单|孤独|寂寞|冷清|没(?:有)?人(?:跟|和|陪)我(?:说话|聊天|玩)|没人理我|没人管我"
@@ -182,7 +192,9 @@ _ZH_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
     (Topic.HOW_ARE_YOU, re.compile(r"你好吗|你(?:今天)?怎么样|最近好吗|你还好吗")),
     (Topic.GREETING, re.compile(r"^(?:你好|您好|早上好|早安|上午好|中午好|下午好|晚上好|嗨|哈喽|哈啰)"
                                 # the robot coming by again: "你又来啦", "又见面了"
-                                r"|你(?:又|可)?来(?:啦|了|喽|咯)|又见面了|见到你(?:真|很|挺)?(?:好|高兴|开心)|好久不见")),
+                                r"|你(?:又|可)?来(?:啦|了|喽|咯)|又见面了|见到你(?:真|很|挺)?(?:好|高兴|开心)|好久不见"
+                                # "have you eaten?", the everyday greeting (not "我吃饭了没有": did *I* eat?)
+                                r"|^(?!.*我.{0,2}吃).{0,5}吃(?:过)?(?:了)?(?:早|午|晚)?(?:饭|餐)?了?(?:吗|么|没有?)$")),
     (Topic.CHAT, re.compile(r"聊聊?天|说说?话|你叫什么|你是谁|你多大|介绍一下你自己|你是机器人吗")),
 )
 # A question to turn back to the resident ("What was life like in the 1960s?"); "When I was

@@ -619,6 +619,23 @@ _EN_LONG_AGO_DEATH = re.compile(
 _ZH_BODY_WORDS = re.compile(r"疼|痛|晕|喘|吐|烧|摔|跌|血|胸|心口|心脏|(?<!老)头|肚|药|不舒服|没力气|冒汗|麻|抽筋|呼吸|吃不下|睡不着")
 
 
+# A medicine named: a medication problem found only by likeness ("I've read every book on that
+# shelf twice" is near "pills twice, I think I took them twice") needs one to be about medicine.
+_EN_MEDICINE_WORDS = re.compile(
+    r"\b(?:pills?|tablets?|medicines?|medications?|meds|doses?|insulin|inhalers?|puffers?|drops|patch(?:es)?|"
+    r"prescriptions?|capsules?|paracetamol|painkillers?|aspirin|ibuprofen|warfarin|morphine|antibiotics?|"
+    r"injections?|jabs?|syringe|blister|dosette|pill ?box|chemist|pharmacy)\b")
+_ZH_MEDICINE_WORDS = re.compile(r"药|片|胶囊|针|胰岛素|剂量|吊瓶|输液|贴剂|膏药")
+
+
+def names_a_medicine(utterance: Utterance | str) -> bool:
+    """A word for a medicine, a dose or the means of taking one."""
+    u = utterance if isinstance(utterance, Utterance) else Utterance.of(utterance)
+    if has_cjk(u.compact):
+        return bool(_ZH_MEDICINE_WORDS.search(u.compact))
+    return bool(_EN_MEDICINE_WORDS.search(u.words))
+
+
 def speaks_only_of_mood(utterance: Utterance | str) -> bool:
     """Words of low mood ("a bit down", "心情不好") or of a death long past ("走了三年了"), and
     none of the body, pain, falls or pills."""

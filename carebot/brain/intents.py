@@ -81,6 +81,10 @@ _ZH_NAVIGATE = ("带我去", "带我到", "带我们去", "领我去", "领我�
                 "陪我回", "领我回", "我要回", "我想回", "我要去",
                 "我想去", "带路", "带我过去", "回去充电", "去充电", "回充电", "我要到", "我想到")
 _ZH_GO_IMPERATIVE = re.compile(r"^(?:请)?(?:你)?(?:去|到|回)")
+# A wish to go where no robot can lead: the home town ("我想回老家看看", "I'd love to get back to my
+# home town"). With no place of the site named, it is not a request to be led (the companion answers).
+_BEYOND_THE_SITE = re.compile(r"老家|家乡|故乡|\bhome ?town\b|\bwhere i grew up\b|\bold (?:house|home|street)\b"
+                              r"|\b(?:village|country) i (?:grew up|was born)\b")
 _EN_WHERE = re.compile(r"\bwhere (?:is|are|s|can i find|do i find|would i find)\b|\bhow (?:do|can|would) (?:i|we) get to\b"
                        r"|\bwhich way (?:is|to)\b|\bdirections? to\b|\bi m looking for\b|\bi am looking for\b|\bi can ?t find\b")
 _ZH_WHERE = ("在哪", "在什么地方", "怎么走", "怎么去", "在几楼", "找不到")
@@ -237,8 +241,9 @@ def detect_intent(text: str, places: PlaceIndex) -> Intent:
     item = fetch_item(text)
     if item:
         return Intent(IntentKind.FETCH, place, detail=item)
-    if _EN_NAVIGATE.search(norm) or any(k in compact for k in _ZH_NAVIGATE) or \
-            (place and _ZH_GO_IMPERATIVE.search(compact) and len(compact) <= 8):
+    if (_EN_NAVIGATE.search(norm) or any(k in compact for k in _ZH_NAVIGATE) or
+            (place and _ZH_GO_IMPERATIVE.search(compact) and len(compact) <= 8)) and \
+            (place or not _BEYOND_THE_SITE.search(norm)):
         return Intent(IntentKind.NAVIGATE, place)
     if _EN_WHERE.search(norm) or any(k in compact for k in _ZH_WHERE):
         return Intent(IntentKind.WHERE, place)

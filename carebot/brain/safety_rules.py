@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Protocol
 
 from carebot.alerts import AlertRecord, Severity, new_alert
-from carebot.brain.distress import Distress, DistressKind, speaks_only_of_mood
+from carebot.brain.distress import Distress, DistressKind, names_a_medicine, speaks_only_of_mood
 from carebot.brain.distress import detect as detect_distress
 from carebot.brain.phrases import is_stop_phrase
 from carebot.brain.tools import ToolCall, ToolName
@@ -153,8 +153,9 @@ class SafetyNet:
             found, stop = self.similarity.check(u)
             if stop:
                 return stop_decision("similarity", lang)
-            if found is not None and found.severity is not Severity.CRITICAL and speaks_only_of_mood(u):
-                found = None          # "I feel a bit down": company, not a nurse (distress.py)
+            if found is not None and found.severity is not Severity.CRITICAL and (
+                    speaks_only_of_mood(u) or (found.kind is DistressKind.MEDICATION and not names_a_medicine(u))):
+                found = None          # "I feel a bit down", "read every book twice": not a nurse (distress.py)
         if found is not None:
             return distress_decision(found, text, person, place, lang, alert_language)
         return SafetyDecision(SafetyAction.NONE)

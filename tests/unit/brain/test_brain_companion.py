@@ -272,6 +272,13 @@ def test_a_mandarin_no_to_an_offer_is_not_a_yes(brain, no):
     ("As a girl I helped on my uncle's farm", Topic.REMINISCENCE),
     ("We used to go dancing every Saturday night", Topic.REMINISCENCE),
     ("Nothing good on the TV tonight", Topic.BORED),
+    ("I've done all the crosswords, what else is there to do", Topic.BORED),
+    ("吃了吗？", Topic.GREETING),                                        # the everyday greeting
+    ("小家伙，你吃过午饭了没有", Topic.GREETING),
+    ("I do miss the village where I grew up", Topic.HOMESICK),
+    ("I'd love to get back to my home town one day", Topic.HOMESICK),
+    ("我好想回家乡看看", Topic.HOMESICK),
+    ("老家的房子早就拆了", Topic.HOMESICK),
     ("Same old routine every day, wash, eat, sleep", Topic.BORED),
     ("My granddaughter phoned yesterday, she's expecting a baby", Topic.FAMILY_NEWS),  # news, asked about
     ("I got a letter from my brother in Australia", Topic.FAMILY_NEWS),
@@ -370,3 +377,26 @@ def test_family_news_is_asked_about_and_praise_thanked(brain, text, topic, langu
     assert_companionship(d, topic, language)
     assert "?" in d.reply or "？" in d.reply, d.reply
     assert "wonderful news" not in d.reply and "好消息" not in d.reply, d.reply
+
+
+def test_did_i_eat_is_no_greeting():
+    """"我吃饭了没有" asks whether *I* have eaten (a memory question for staff or the day's
+    record), not the greeting "吃了吗"."""
+    from carebot.brain.companion import detect
+    from carebot.brain.utterance import Utterance
+
+    assert detect(Utterance.of("我吃饭了没有")) is not Topic.GREETING
+    assert detect(Utterance.of("我今天吃过了吗")) is not Topic.GREETING
+
+
+@pytest.mark.parametrize("text, language", [("我想回老家看看，不知道还有没有机会", "zh"),
+                                            ("I'd love to go back to my home town", "en")])
+def test_a_wish_to_go_home_far_away_is_company_not_a_walk(brain, text, language):
+    d = brain.decide(text, person="resident_1")
+    assert_companionship(d, "homesick", language)
+
+
+@pytest.mark.parametrize("text, place", [("我想去餐厅", "dining_room"), ("Take me to the lounge", "lounge")])
+def test_a_place_of_the_home_is_still_a_walk(brain, text, place):
+    d = brain.decide(text, person="resident_1")
+    assert [a.args.get("place") for a in d.actions if a.tool == "navigate_to"] == [place], d.actions

@@ -317,6 +317,23 @@ def test_a_similarity_warning_on_words_of_mood_only_raises_no_alert():
     assert critical.evaluate("I feel so sad and lonely").action is SafetyAction.EMERGENCY
 
 
+class _SaysMedication:
+    """A similarity check that finds a medication problem (non-critical) in anything."""
+
+    def check(self, utterance):
+        from carebot.brain.distress import Distress
+        return Distress(DistressKind.MEDICATION, Severity.WARNING, "like \"pills twice i think i took them twice\"",
+                        via="similarity"), False
+
+
+def test_a_medication_finding_by_likeness_needs_a_medicine_named():
+    net = safety_rules.SafetyNet(_SaysMedication())
+    assert net.evaluate("I've read every book on that shelf twice").action is SafetyAction.NONE
+    assert net.evaluate("这本书我看了两遍了").action is SafetyAction.NONE
+    assert net.evaluate("I think I had my tablets already, did I have them twice?").action is SafetyAction.EMERGENCY
+    assert net.evaluate("我刚才是不是吃过药了").action is SafetyAction.EMERGENCY
+
+
 @pytest.mark.parametrize("text, mood_only", [
     ("老伴走了五年了，我还天天跟他说说话", True),             # a death long past: grief, company
     ("My wife passed away two years ago and I still talk to her", True),
