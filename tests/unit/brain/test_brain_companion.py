@@ -380,8 +380,8 @@ def test_family_news_is_asked_about_and_praise_thanked(brain, text, topic, langu
 
 
 def test_did_i_eat_is_no_greeting():
-    """"我吃饭了没有" asks whether *I* have eaten (a memory question for staff or the day's
-    record), not the greeting "吃了吗"."""
+    """A resident asking whether *they* have eaten ("我吃饭了没有": for staff or the day's record)
+    is not the greeting "吃了吗"."""
     from carebot.brain.companion import detect
     from carebot.brain.utterance import Utterance
 
