@@ -33,7 +33,7 @@ WAITING_TARGET_PCT = 3.0         # a node with nothing to do
 MEMORY_TARGET_MB = 2500.0        # the nodes without the simulation
 REPLY_TARGET_S = 1.5             # end of speech -> first reply sample p50, simulation running
 NOT_NODES = ("sim", "other", "perception")   # perception is at work whenever the camera runs
-FPS_LINE = re.compile(r"^(\S+)\s+imgsz (\d+):\s+([\d.]+) ms/frame =\s+([\d.]+) FPS", re.M)
+FPS_LINE = re.compile(r"^(\S+(?: \d+\+\d+)?)\s+imgsz (\d+):\s+([\d.]+) ms/frame =\s+([\d.]+) FPS", re.M)
 
 
 def run(script: str, args: list[str]) -> str:

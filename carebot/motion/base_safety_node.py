@@ -100,8 +100,10 @@ class BaseSafetyNode(Node):
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.rate = TickRate(rate, settings.rest_rate_hz)
         self.tick_timer = self.create_timer(self.rate.period_s, self._on_timer, callback_group=group, clock=steady)
-        self.create_timer(1.0 / status_rate, self._publish_status, callback_group=group, clock=steady)
-        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=group, clock=steady)
+        # robot/status and /diagnostics repeat at the first tick they are due (status_rate_hz is at most
+        # rest_rate_hz): two timers fewer, and every wake-up of a waiting node costs ~1 ms (docs/budget.md).
+        self._repeats = {self._publish_status: 1.0 / status_rate, self._publish_diagnostics: DIAGNOSTICS_PERIOD_S}
+        self._due = {publish: time.monotonic() + period for publish, period in self._repeats.items()}
         self.diagnostics = DiagnosticsPublisher(self)
         self.health = HealthReport("carebot/base_safety")
         self._pose = (0.0, 0.0, 0.0)
@@ -233,9 +235,13 @@ class BaseSafetyNode(Node):
     # --- outputs -----------------------------------------------------------------
     def _on_timer(self) -> None:
         self._tick()
-        if self.rate.after_tick(time.monotonic(), self._last.linear, self._last.angular,
-                                self._last.source is not None):
+        now = time.monotonic()
+        if self.rate.after_tick(now, self._last.linear, self._last.angular, self._last.source is not None):
             self._set_tick_period()
+        for publish, due in self._due.items():
+            if now >= due:
+                publish()
+                self._due[publish] = max(due + self._repeats[publish], now)   # no burst after a stall
 
     def _set_tick_period(self) -> None:
         self.tick_timer.timer_period_ns = int(self.rate.period_s * 1e9)

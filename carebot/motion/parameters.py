@@ -97,7 +97,8 @@ def _base_safety(v: Mapping[str, Any]) -> BaseSafetySettings:
 
 BASE_SAFETY = ParamTable("base_safety", _SAFETY_LIMITS + (
     _float("control_rate_hz", 20.0, "Hz", 5.0, 200.0, "cmd_vel output rate"),
-    _float("status_rate_hz", 2.0, "Hz", 0.2, 20.0, "robot/status repeat rate"),
+    _float("status_rate_hz", 2.0, "Hz", 0.2, 20.0, "robot/status repeat rate (at a control tick; every change "
+           "is published at once)"),
     _float("rest_rate_hz", 5.0, "Hz", 1.0, 200.0, "cmd_vel output rate once the base has stood still 1 s without "
            "a command (zeros for the base driver's watchdog; a command brings back the control rate at once)"),
     *_LIDAR_MOUNT,
@@ -119,6 +120,8 @@ BASE_SAFETY = ParamTable("base_safety", _SAFETY_LIMITS + (
               "max_beam_gap must be narrower than the travel sector"),
     CrossRule(("rest_rate_hz", "control_rate_hz"), lambda r, c: r <= c,
               "the rest rate must not be above the control rate"),
+    CrossRule(("status_rate_hz", "rest_rate_hz"), lambda s, r: s <= r,
+              "robot/status repeats at a control tick: status_rate_hz must not be above rest_rate_hz"),
 ), build=_base_safety)
 
 
