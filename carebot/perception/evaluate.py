@@ -152,8 +152,8 @@ def fused_decision(cfg: FallConfig | None = None, use_furniture: bool = True, us
     def decide(detections, image) -> bool:
         h, w = image.image.shape[:2]
         if use_furniture:
-            detections = [replace(d, resting_on=support_of(d, image), too_high=reaches_too_high(d, image, h),
-                                  near_floor=use_near_floor and lies_near_floor(d, image, h)) for d in detections]
+            detections = [with_height_marks(d, image, h, use_near_floor, resting_on=support_of(d, image))
+                          for d in detections]
         return any(state is PersonState.FALLEN for _, state, _ in single_image_states(detections, (w, h), cfg))
     return decide
 
@@ -165,22 +165,15 @@ def raw_model_decision(detections, image) -> bool:
     return any(d.label is DetectionClass.FALL for d in detections)
 
 
-def reaches_too_high(detection, scene, image_height: int) -> bool:
-    """Whether the box's top is higher than anyone lying on the floor reaches, by the scene's
-    camera (geometry.too_high_to_lie; False when the camera is unknown)."""
-    from carebot.perception.geometry import too_high_to_lie
+def with_height_marks(detection, scene, image_height: int, use_near_floor: bool = True, **more):
+    """The detection marked as the node marks it, by the scene's camera: its top higher than
+    anyone lying on the floor reaches, or near the floor over its feet (geometry.height_marks;
+    neither when the camera is unknown). ``more``: other fields to set (resting_on)."""
+    from carebot.perception.geometry import height_marks
 
     view = getattr(scene, "view", None)
-    return view is not None and too_high_to_lie(detection.box, view.k, view.pose, image_height)
-
-
-def lies_near_floor(detection, scene, image_height: int) -> bool:
-    """Whether the box's top is near the floor over its feet, by the scene's camera
-    (geometry.near_floor; False when the camera is unknown)."""
-    from carebot.perception.geometry import near_floor
-
-    view = getattr(scene, "view", None)
-    return view is not None and near_floor(detection.box, view.k, view.pose, image_height)
+    too_high, low = height_marks(detection.box, view.k, view.pose, image_height) if view is not None else (False, False)
+    return replace(detection, too_high=too_high, near_floor=use_near_floor and low, **more)
 
 
 def support_of(detection, image):
@@ -240,9 +233,8 @@ def run_labelled_sequence(detector, seq, cfg: FallConfig | None = None,
         h, w = frame.shape[:2]
         dets = detector.track(frame)
         if use_furniture:   # the scene's camera (and furniture) known, as the node knows them
-            dets = [replace(d, too_high=reaches_too_high(d, seq, h), near_floor=lies_near_floor(d, seq, h),
-                            resting_on=resting_on(d.box, seq.view.k, seq.view.pose, seq.furniture)
-                            if seq.furniture else None) for d in dets]
+            dets = [with_height_marks(d, seq, h, resting_on=resting_on(d.box, seq.view.k, seq.view.pose, seq.furniture)
+                                      if seq.furniture else None) for d in dets]
         ids.update(d.track_id for d in dets if d.track_id is not None)
         _, events = monitor.update(t, dets, (w, h))
         for ev in events:

@@ -117,30 +117,26 @@ def top_height(box, k: Intrinsics, pose: CameraPose, image_height: int, floor_z:
     return float(pose.z + reach / across * ray[2] - floor_z)
 
 
+def height_marks(box, k: Intrinsics, pose: CameraPose, image_height: int, floor_z: float = 0.0,
+                 max_lying_m: float = MAX_LYING_HEIGHT_M, near_floor_m: float = NEAR_FLOOR_M) -> tuple[bool, bool]:
+    """(too_high_to_lie, near_floor) of a person box, its top height computed once."""
+    height = top_height(box, k, pose, image_height, floor_z)
+    too_high = box_above_camera(box, k, pose) or (height is not None and height >= max_lying_m)
+    return too_high, height is not None and height < near_floor_m
+
+
 def too_high_to_lie(box, k: Intrinsics, pose: CameraPose, image_height: int, floor_z: float = 0.0,
                     max_lying_m: float = MAX_LYING_HEIGHT_M) -> bool:
     """Whether a person box reaches higher than anyone lying on the floor: its top is above the
     camera, or max_lying_m or more above the floor at the feet (sitting, bending, standing)."""
-    if box_above_camera(box, k, pose):
-        return True
-    height = top_height(box, k, pose, image_height, floor_z)
-    return height is not None and height >= max_lying_m
+    return height_marks(box, k, pose, image_height, floor_z, max_lying_m=max_lying_m)[0]
 
 
 def near_floor(box, k: Intrinsics, pose: CameraPose, image_height: int, floor_z: float = 0.0,
                max_m: float = NEAR_FLOOR_M) -> bool:
     """Whether the top of a person box stands less than max_m over its feet (the feet seen):
     a head that near the floor is someone lying, or down on the floor some other way."""
-    height = top_height(box, k, pose, image_height, floor_z)
-    return height is not None and height < max_m
-
-
-def height_marks(box, k: Intrinsics, pose: CameraPose, image_height: int,
-                 floor_z: float = 0.0) -> tuple[bool, bool]:
-    """(too_high_to_lie, near_floor) of a person box, its top height computed once."""
-    height = top_height(box, k, pose, image_height, floor_z)
-    too_high = box_above_camera(box, k, pose) or (height is not None and height >= MAX_LYING_HEIGHT_M)
-    return too_high, height is not None and height < NEAR_FLOOR_M
+    return height_marks(box, k, pose, image_height, floor_z, near_floor_m=max_m)[1]
 
 
 def floor_point(u: float, v: float, k: Intrinsics, pose: CameraPose, floor_z: float = 0.0,

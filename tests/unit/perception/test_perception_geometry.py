@@ -136,6 +136,11 @@ def test_height_marks_are_the_two_rules_at_once():
     k = Intrinsics(500.0, 500.0, 320.0, 240.0)
     pose = CameraPose(z=1.25, pitch=math.radians(8))
     feet = [(3.0, 0.2, 0.0), (3.0, -0.2, 0.0)]
-    for head in [(4.3, 0.0, 0.2), (3.1, 0.0, 0.45), (3.4, 0.0, 0.75), (3.0, 0.0, 1.15), (3.0, 0.0, 1.7)]:
+    # (head, (too high to lie, near the floor)): lying along the view, lying across, a deep bend,
+    # sitting, standing
+    cases = [((4.3, 0.0, 0.2), (False, True)), ((3.1, 0.0, 0.45), (False, True)), ((3.4, 0.0, 0.75), (False, False)),
+             ((3.0, 0.0, 1.15), (True, False)), ((3.0, 0.0, 1.7), (True, False))]
+    for head, marks in cases:
         box = _box_of(feet + [head], k, pose)
+        assert height_marks(box, k, pose, 480) == marks, head
         assert height_marks(box, k, pose, 480) == (too_high_to_lie(box, k, pose, 480), near_floor(box, k, pose, 480))
