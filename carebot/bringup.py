@@ -41,6 +41,10 @@ class NodeSpec:
     # answer a person (speech, brain) and keep them safe (base_safety) must not wait behind
     # vision or the simulated world (docs/budget.md).
     nice: int = 0
+    # False for a node whose timers all run on the steady clock and whose stamps come from its
+    # inputs: it keeps its own clock under use_sim_time and is never woken by /clock (10 Hz),
+    # which is most of a waiting node's wake-ups (docs/budget.md).
+    follows_sim_clock: bool = True
 
 
 NODES: tuple[NodeSpec, ...] = (
@@ -51,7 +55,7 @@ NODES: tuple[NodeSpec, ...] = (
     NodeSpec("speech", "speech_node", "carebot.speech.speech_node", parameters="carebot.speech.parameters:SPEECH"),
     NodeSpec("brain", "brain_node", "carebot.brain.brain_node", parameters="carebot.brain.parameters:BRAIN"),
     NodeSpec("base_safety", "base_safety_node", "carebot.motion.base_safety_node",
-             parameters="carebot.motion.parameters:BASE_SAFETY"),
+             parameters="carebot.motion.parameters:BASE_SAFETY", follows_sim_clock=False),
     NodeSpec("navigator", "navigator_node", "carebot.motion.navigator_node",
              parameters="carebot.motion.parameters:NAVIGATOR"),
     NodeSpec("arm_head", "arm_head_node", "carebot.motion.arm_head_node",
@@ -177,7 +181,8 @@ def launch_plan(site: str = SITES[0], sim: bool = False, namespace: str = "",
                 params_dir: str | Path | None = None) -> list[NodeLaunch]:
     """The nodes to start and how: read by ``launch/bringup.launch.py`` and ``carebot up``.
 
-    ``config`` overrides the site's file; ``use_sim_time`` defaults to ``sim``; ``only``
+    ``config`` overrides the site's file; ``use_sim_time`` defaults to ``sim`` (nodes that do not
+    follow the sim clock keep their own); ``only``
     restricts the set to the named nodes (unknown names raise ValueError). With a
     namespace, the nodes get a namespaced copy of the file, written to ``params_dir``
     (a new temporary folder when None).
@@ -190,7 +195,7 @@ def launch_plan(site: str = SITES[0], sim: bool = False, namespace: str = "",
         specs = [spec for spec in NODES if spec in wanted]
     namespace = normalize_namespace(namespace)
     params_file = namespaced_params_file(source, namespace, params_dir) if namespace and specs else source
-    return [NodeLaunch(spec, params_file, namespace, sim_time, source) for spec in specs]
+    return [NodeLaunch(spec, params_file, namespace, sim_time and spec.follows_sim_clock, source) for spec in specs]
 
 
 def file_parameter(source: Path, node: str, name: str):

@@ -8,7 +8,9 @@ refused unless ``allow_anonymous_reset``) and ``safety/reset_estop_with_reason``
 (carebot_interfaces/ResetEstop); publishes ``cmd_vel`` at the control rate (the rest rate once
 the base stands without a command: ``tick_rate``) and ``robot/status`` (latched). Sensor streams
 are taken by the tick (``ros_common.LatestMessage``), not one callback per message. Watchdogs
-run on the steady clock, so a stalled ``/clock`` cannot stretch them. The e-stop latch lives in
+run on the steady clock, so a stalled ``/clock`` cannot stretch them; the node does not follow
+``/clock`` at all (``bringup.NodeSpec.follows_sim_clock``): ``robot/status`` is stamped with the
+newest odometry's stamp, the time of the pose it describes. The e-stop latch lives in
 a state file (``carebot.motion.estop_store``): a restarted node starts latched when it was
 latched, or when the file cannot be read.
 """
@@ -108,6 +110,7 @@ class BaseSafetyNode(Node):
         self.health = HealthReport("carebot/base_safety")
         self._pose = (0.0, 0.0, 0.0)
         self._pose_stamp = -math.inf
+        self._odom_time = None          # header stamp of the newest odometry: robot/status' stamp
         self._tasks = {"navigator": "", "arm_head": ""}
         self._last = None
         self._last_key = None
@@ -132,8 +135,10 @@ class BaseSafetyNode(Node):
 
     def _take_sensors(self) -> None:
         """Odometry, joint states, the newest scan and people since the last tick, into the layer."""
-        poses = [(received, pose) for msg, received in self.odom.take_all()
-                 if (pose := self._pose_of(msg)) is not None]
+        odometry = self.odom.take_all()
+        poses = [(received, pose) for msg, received in odometry if (pose := self._pose_of(msg)) is not None]
+        if odometry and (stamp := odometry[-1][0].header.stamp).sec + stamp.nanosec > 0:   # zero: unstamped
+            self._odom_time = stamp
         if poses:
             self._pose_stamp, self._pose = poses[-1]
         joint_states = self.joint_states.take_all()
@@ -268,7 +273,9 @@ class BaseSafetyNode(Node):
         if out is None:
             return
         msg = RobotStatus()
-        msg.header.stamp = self.get_clock().now().to_msg()
+        # The robot's time (sim time in the simulation) without waking for /clock; the node's own
+        # clock only before the first odometry.
+        msg.header.stamp = self._odom_time if self._odom_time is not None else self.get_clock().now().to_msg()
         msg.header.frame_id = "map"
         mode = out.mode
         if mode is Mode.IDLE and self._tasks["arm_head"]:

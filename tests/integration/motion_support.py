@@ -55,6 +55,7 @@ class MotionPeer:
         self.nav_seen: list[float] = []                          # arrivals of cmd_vel_nav
         self.status = None
         self.statuses = []
+        self.odom_stamp: tuple[int, int] | None = None            # (sec, nanosec) the odometry carries
         n = self.node
         n.create_subscription(Twist, "cmd_vel", self._on_cmd, RELIABLE_QOS)
         n.create_subscription(Twist, "cmd_vel_nav", lambda m: self.nav_seen.append(time.monotonic()), RELIABLE_QOS)
@@ -129,6 +130,8 @@ class MotionPeer:
         orientation = msg.pose.pose.orientation
         orientation.z, orientation.w = math.sin(self.pose[2] / 2), math.cos(self.pose[2] / 2)
         msg.twist.twist.linear.x, msg.twist.twist.angular.z = lin, ang
+        if self.odom_stamp is not None:
+            msg.header.stamp.sec, msg.header.stamp.nanosec = self.odom_stamp
         self.odom_pub.publish(msg)
 
     def send_goal(self, place: str = "", xy=None, timeout: float = 10.0):

@@ -186,6 +186,19 @@ def test_lidar_fails_closed(stack, case):
         peer.twists.clear()
 
 
+def test_status_is_stamped_with_the_odometry_time(stack):
+    # The node keeps its own clock under use_sim_time (no /clock wake-ups): robot/status carries
+    # the stamp of the newest odometry, the robot's (or the simulation's) time of that pose.
+    _, peer, _, _ = stack
+    peer.odom_stamp = (4242, 500)
+    peer.pose = [0.0, 0.0, 0.0]
+    try:
+        assert wait_for(lambda: (peer.status.header.stamp.sec, peer.status.header.stamp.nanosec) == (4242, 500), 5), \
+            peer.status.header.stamp
+    finally:
+        peer.pose, peer.odom_stamp = None, None
+
+
 def test_no_turning_in_place_with_the_arm_out(stack):
     _, peer, _, _ = stack
     peer.twists["cmd_vel_teleop"] = (0.0, 0.5)

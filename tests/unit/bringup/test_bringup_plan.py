@@ -30,8 +30,16 @@ def test_the_fleet_bridge_starts_only_when_its_section_enables_it(tmp_path):
 def test_plan_with_sim_adds_sim_and_sim_time():
     plan = bringup.launch_plan("public_hall", sim=True)
     assert "sim" in [p.spec.name for p in plan]
-    assert all(p.use_sim_time for p in plan)
+    assert all(p.use_sim_time for p in plan if p.spec.name != "base_safety")
     assert plan[0].params_file.name == "public_hall.yaml"
+
+
+def test_base_safety_keeps_its_own_clock_under_sim_time():
+    # Its watchdogs run on the steady clock and its status takes odometry's stamp: following
+    # /clock would only wake it 10 times a second for nothing (docs/budget.md).
+    launch = next(p for p in bringup.launch_plan("care_home", sim=True) if p.spec.name == "base_safety")
+    assert not launch.use_sim_time and "use_sim_time:=false" in launch.ros_arguments()
+    assert [s.name for s in bringup.NODES if not s.follows_sim_clock] == ["base_safety"]
 
 
 def test_use_sim_time_override_and_config_file(tmp_path):
