@@ -45,6 +45,8 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 # heldout10: written on 5 Dec 17:52 before any run on it (brain changed since set 9: a death
 #   long past is mood-only, a routine described is boredom); measured once (13/16: a false
 #   medication alert from the similarity check, two fallbacks) and read: a development set too.
+# heldout11: written on 5 Dec 20:50 before any run on it (brain changed since set 10: a medicine
+#   named for a non-critical medication finding, the Chinese greeting, homesickness).
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
@@ -54,7 +56,8 @@ SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tes
         "heldout7": ROOT / "tests/data/brain/social_heldout7.yaml",
         "heldout8": ROOT / "tests/data/brain/social_heldout8.yaml",
         "heldout9": ROOT / "tests/data/brain/social_heldout9.yaml",
-        "heldout10": ROOT / "tests/data/brain/social_heldout10.yaml"}
+        "heldout10": ROOT / "tests/data/brain/social_heldout10.yaml",
+        "heldout11": ROOT / "tests/data/brain/social_heldout11.yaml"}
 
 
 def ask_batch(rows: list[dict]) -> list[dict]:
