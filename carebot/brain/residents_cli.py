@@ -2,7 +2,7 @@
 
     carebot residents list                    # who is on record: consent, how many facts
     carebot residents show room_101           # what room_101 told: kind, relation, value
-    carebot residents forget room_101         # every fact and the consent, gone at once
+    carebot residents forget room_101         # every fact, the consent and the voice print, gone at once
 
 The file is the brain's ``resident_memory_path`` of the site (relative paths are in the
 robot's state folder, $CAREBOT_STATE_DIR or ~/.local/state/carebot), or ``--db``. The
@@ -42,6 +42,29 @@ def memory_file(site: str, db: Path | None) -> Path:
     return in_state_dir(path)
 
 
+def voice_book_file(site: str) -> Path | None:
+    """The speech node's voice book of the site (None when it keeps none)."""
+    from carebot.paths import in_state_dir
+
+    path = str(file_parameter(site_config(site), "speech", "voice_book_path") or "")
+    return in_state_dir(path) if path else None
+
+
+def forget_voice(site: str, resident: str) -> bool:
+    """Removes the resident's voice print from the site's voice book (the running speech node
+    re-reads the file before its next utterance). False when there was none."""
+    from carebot.voice_book import VoiceBook
+
+    path = voice_book_file(site)
+    if path is None or not path.is_file():
+        return False
+    book = VoiceBook.load(path)
+    if not book.forget(resident):
+        return False
+    book.save(path)
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     from carebot.brain.resident_memory import ResidentMemory
 
@@ -56,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         # Nothing was ever kept (and a listing must not create the file).
         print(f"carebot residents: no resident memory at {path} (nothing has been kept)", file=sys.stderr)
+        if args.action == "forget" and args.db is None and forget_voice(args.site, args.resident):
+            print(f"forgot the voice print of {args.resident}")
         return 0 if args.action != "show" else 1
     memory = ResidentMemory(path)
     try:
@@ -77,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{fact.kind}\t{fact.relation or '-'}\t{fact.value}")
         else:
             gone = memory.forget(args.resident)
-            print(json.dumps({"resident": args.resident, "forgotten": gone}) if args.json
-                  else f"forgot {gone} fact(s) and the consent of {args.resident}")
+            voice = forget_voice(args.site, args.resident) if args.db is None else False
+            print(json.dumps({"resident": args.resident, "forgotten": gone, "voice_print": voice}) if args.json
+                  else f"forgot {gone} fact(s) and the consent of {args.resident}"
+                       + (", and their voice print" if voice else ""))
     finally:
         memory.close()
     return 0

@@ -117,6 +117,13 @@ SPEECH = ParamTable("speech", (
     Param("echo_guard_ms", D, 40.0, "the microphone is held back this long before the echo canceller, so the "
           "robot's voice never reaches it before its reference (AEC3 cancels only echoes that come after)",
           "ms", 0.0, 500.0),
+    Param("voice_book_path", S, "", "voice prints of residents enrolled with consent (speech/enrol_voice; prints "
+          "only, never audio); transcripts name a recognised resident in `speaker`; relative: in the robot's "
+          "state folder; empty: nobody is recognised by voice"),
+    Param("voice_match_threshold", D, 0.80, "cosine a voice must reach to be named as an enrolled resident "
+          "(benchmarks/voice_id_bench.py)", "", 0.5, 0.99),
+    Param("voice_match_margin", D, 0.06, "how far the best resident must be ahead of the next to be named", "",
+          0.0, 0.5),
     Param("record_dir", S, "", "if set, every utterance is saved there as WAV (raw audio on disk: off by default; "
           "files readable by their owner only)"),
     Param("record_retention_s", D, 86400.0, "recordings in record_dir older than this are deleted (checked every "

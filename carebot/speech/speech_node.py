@@ -28,6 +28,7 @@ from std_srvs.srv import Trigger
 
 from carebot_interfaces.action import Speak
 from carebot_interfaces.msg import AudioChunk, Transcript
+from carebot_interfaces.srv import EnrolVoice
 
 from carebot import models
 from carebot.diagnostics import DIAGNOSTICS_PERIOD_S, DiagnosticsPublisher, HealthReport, Level
@@ -51,8 +52,10 @@ from carebot.speech.speaker import Outcome, Speaker, SpeechJob, SpeechRequest
 from carebot.speech.tts import Synthesizer, TtsConfig, TtsEngine
 from carebot.speech.zh_voice import LICENCE_NOTE, VoiceState, ZhttsVoice
 from carebot.speech.vad import Utterance, UtteranceDetector, VadConfig
+from carebot.speech.voice_id import VoiceEncoder, VoiceIdUnavailable, VoiceRegister
 from carebot.frames import fill_stamp
 from carebot.node_runner import run_node
+from carebot.paths import in_state_dir
 from carebot.restarting import run_restarting
 from carebot.ros_common import AUDIO_QOS, LATCHED_QOS, RELIABLE_QOS, declare_table
 
@@ -184,6 +187,16 @@ class SpeechNode(Node):
                                     cancel_callback=self._on_cancel, callback_group=MutuallyExclusiveCallbackGroup())
         self.create_service(Trigger, "speech/repeat_last", self._on_repeat,
                             callback_group=MutuallyExclusiveCallbackGroup())
+        # Who is speaking (residents enrolled with consent; docs/speech.md): off without a book.
+        self._voices = None
+        if p["voice_book_path"]:
+            self._voices = VoiceRegister(in_state_dir(p["voice_book_path"]), float(p["voice_match_threshold"]),
+                                         float(p["voice_match_margin"]),
+                                         lambda: VoiceEncoder(models.voice_encoder_onnx()))
+            if self._voices.load_error:
+                self.get_logger().error(f"voice book unreadable, nobody is recognised: {self._voices.load_error}")
+            self.create_service(EnrolVoice, "speech/enrol_voice", self._on_enrol_voice,
+                                callback_group=MutuallyExclusiveCallbackGroup())
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup())
         if self._p["record_dir"]:        # raw audio of people: deleted after record_retention_s
             self.create_timer(RECORDING_SWEEP_S, self._expire_recordings, callback_group=MutuallyExclusiveCallbackGroup())
@@ -480,6 +493,7 @@ class SpeechNode(Node):
         msg.start = _time_msg(self._clock_map.time_of(utt.start_sample - self._lag))
         msg.end = _time_msg(self._clock_map.time_of(utt.end_sample - self._lag))
         msg.source = self._source.name
+        msg.speaker = self._speaker_of(utt, text)
         self._transcript_pub.publish(msg)
         self._counts["transcripts"] += 1
         if result.shout:
@@ -670,6 +684,37 @@ class SpeechNode(Node):
             self.get_logger().info(f"repeating the last reply at {job.request.rate_wpm:.0f} wpm")
         return response
 
+    # ------------------------------------------------------------------ who is speaking
+    def _speaker_of(self, utt: Utterance, text: str) -> str:
+        """The enrolled resident whose voice this is ("" = nobody sure), or the utterance taken
+        for an enrolment in progress."""
+        if self._voices is None or not text:
+            return ""
+        try:
+            heard = self._voices.hear(utt.audio, time.monotonic())
+        except VoiceIdUnavailable as error:
+            self.get_logger().error(f"{error}: nobody is recognised by voice", throttle_duration_sec=60.0)
+            return ""
+        if heard.note:
+            self.get_logger().info(heard.note)
+        return heard.speaker
+
+    def _on_enrol_voice(self, request, response):
+        try:
+            if request.forget:
+                response.success = self._voices.forget(request.resident)
+                response.message = (f"forgot {request.resident}'s voice print" if response.success
+                                    else f"no voice print of {request.resident!r}")
+            else:
+                response.message = self._voices.start_enrolment(
+                    request.resident, request.consent, int(request.utterances) or 3,
+                    float(request.timeout_s) or 60.0, time.monotonic())
+                response.success = True
+        except (ValueError, VoiceIdUnavailable, OSError) as error:
+            response.success, response.message = False, str(error)
+        self.get_logger().info(f"speech/enrol_voice: {response.message}")
+        return response
+
     # ------------------------------------------------------------------ health
     def _publish_diagnostics(self) -> None:
         state = self._source.state
@@ -680,6 +725,8 @@ class SpeechNode(Node):
                       zh_voice=self._zh_voice.state.value if self._zh_voice is not None else "espeak",
                       speak_queue=self._speaker.pending(),
                       first_audio_s=f"{self._speaker.last_first_audio_s:.3f}",
+                      voices_enrolled=len(self._voices.book.prints) if self._voices else 0,
+                      enrolling_voice=bool(self._voices and self._voices.enrolling),
                       **{f"speak_{k}": v for k, v in self._speaker.counts.items()})
         if self._frontend is not None:
             values.update({f"cpu_{k}": f"{self._frontend.stats.share(k):.4f}" for k in ("aec", "ns", "linear")})
