@@ -46,7 +46,9 @@ from carebot.brain.evaluation import judge_social, load_social  # noqa: E402
 #   long past is mood-only, a routine described is boredom); measured once (13/16: a false
 #   medication alert from the similarity check, two fallbacks) and read: a development set too.
 # heldout11: written on 5 Dec 20:50 before any run on it (brain changed since set 10: a medicine
-#   named for a non-critical medication finding, the Chinese greeting, homesickness).
+#   named for a non-critical medication finding, the Chinese greeting, homesickness); measured
+#   once (14/16: a fallback, a HELP_REQUEST alert for sleepless loneliness) and read: a
+#   development set too.
 SETS = {"dev": ROOT / "tests/data/brain/social_dev.yaml", "heldout": ROOT / "tests/data/brain/social_heldout.yaml",
         "heldout2": ROOT / "tests/data/brain/social_heldout2.yaml",
         "heldout3": ROOT / "tests/data/brain/social_heldout3.yaml",
