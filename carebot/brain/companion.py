@@ -141,7 +141,13 @@ _EN_RULES: tuple[tuple[Topic, re.Pattern], ...] = (
         rf"\bmy {_FAMILY_EN}s? (?:just |has |have |s |ve |finally |only )?(?:(?:rang|phoned|called|rung)(?: me| us)?"
         rf"(?: (?:this|today|yesterday|last|earlier|tonight|just|again|on|from|and|to say|to tell)\b|$)|wrote|written|"
         rf"texted|emailed|sent me|video called|facetimed|skyped)"
-        rf"|\b(?:had|got) a (?:call|phone call|letter|card|message|text|video call) from my {_FAMILY_EN}s?\b")),
+        rf"|\b(?:had|got) a (?:call|phone call|letter|card|message|text|video call) from my {_FAMILY_EN}s?\b"
+        # a family member's milestone ("my grandson just started at university"): good news only,
+        # never "got hurt" or "was taken in"
+        rf"|\bmy {_FAMILY_EN}s? (?:(?:just|has|have|s|ve|finally|recently|only) )*(?:started (?:at |in )?"
+        rf"(?:university|uni|college|school|a new job|work)|graduated|passed (?:his |her |their )?(?:exams?|driving test|"
+        rf"test)|got (?:married|engaged|a new job|a promotion|(?:his |her |their )?degree|into (?:university|college))"
+        rf"|(?:is|are) (?:getting married|engaged|expecting)|had a baby|bought a (?:house|flat|home))\b")),
     (Topic.GOODBYE, re.compile(r"\b(?:bye|goodbye|good night|goodnight|see you later|see you soon|night night)\b")),
     (Topic.THANKS, re.compile(r"\bthank you\b|\bthanks\b|\bcheers\b|\byou re (?:very |so )?kind\b")),
     (Topic.HOW_ARE_YOU, re.compile(r"\bhow are you\b|\bhow s it going\b|\bhow do you do\b|\bare you (?:ok|well|alright)\b")),

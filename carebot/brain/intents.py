@@ -102,6 +102,9 @@ _EN_STAFF = re.compile(
     r"|\bcomplain\b|\bcomplaint\b")
 _ZH_STAFF = ("找工作人员", "叫工作人员", "人工服务", "转人工", "找人工", "找护工", "叫护工", "找经理", "找领导", "投诉",
              "工作人员过来", "叫个人来", "找个人")
+# "想找个人说说话" (someone to talk to) wishes for company, not for staff: the companion answers
+# (and may offer a call to family or staff). "找个人来帮我" stays a staff request.
+_ZH_COMPANY_WISH = re.compile(r"找(?:个)?人(?:来)?(?:说说?话|聊聊?天?|聊一聊|陪(?:陪)?我)")
 # "bring me a glass of water" (not "bring me to the lounge"): the item is the detail.
 _EN_FETCH = re.compile(
     r"\b(?:bring|fetch|get|grab) (?:me|us|him|her|them) (?!to\b|back\b|there\b|home\b|over\b|out\b|up\b)"
@@ -236,7 +239,7 @@ def detect_intent(text: str, places: PlaceIndex) -> Intent:
     place = places.find(text)
     if _EN_REMIND.search(norm) or any(k in compact for k in _ZH_REMIND):
         return Intent(IntentKind.REMINDER, place, detail=_reminder_detail(norm, compact))
-    if _EN_STAFF.search(norm) or any(k in compact for k in _ZH_STAFF):
+    if _EN_STAFF.search(norm) or (any(k in compact for k in _ZH_STAFF) and not _ZH_COMPANY_WISH.search(compact)):
         return Intent(IntentKind.STAFF, place)
     item = fetch_item(text)
     if item:

@@ -284,6 +284,9 @@ def test_a_mandarin_no_to_an_offer_is_not_a_yes(brain, no):
     ("I got a letter from my brother in Australia", Topic.FAMILY_NEWS),
     ("我儿子昨晚来电话了，说他升职了", Topic.FAMILY_NEWS),
     ("我孙子给我发了几张照片", Topic.FAMILY_NEWS),
+    ("My nephew's just started at college, the first of us to go", Topic.FAMILY_NEWS),   # a milestone
+    ("My granddaughter got engaged last weekend", Topic.FAMILY_NEWS),
+    ("My son got hurt at work", None),                                   # not news to be glad of
     ("My son hasn't called in weeks", Topic.MISSING_FAMILY),             # no call is missing them
     ("我女儿好久没给我打电话了", Topic.MISSING_FAMILY),
     ("My daughter called the nurse", None),                              # someone else called

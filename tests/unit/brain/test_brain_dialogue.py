@@ -124,6 +124,14 @@ def test_intents_and_places():
     assert is_question("几点吃饭") and is_question("When is lunch?") and not is_question("I like tea")
 
 
+def test_someone_to_talk_to_is_company_not_a_staff_request():
+    places = PlaceIndex({})
+    for company in ("想找个人说说话", "晚上睡不着，想找个人聊聊天", "找个人陪我坐坐"):
+        assert detect_intent(company, places).kind is not IntentKind.STAFF, company
+    for staff in ("找个人来帮我", "帮我找个人过来", "我要找工作人员聊聊"):
+        assert detect_intent(staff, places).kind is IntentKind.STAFF, staff
+
+
 def test_knowledge_loading_and_tokens(tmp_path):
     kb = load_knowledge("public_hall")
     assert "id_card_renewal" in kb.ids and kb.get("id_card_renewal").place == "counter_2"
