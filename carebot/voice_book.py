@@ -54,6 +54,10 @@ class VoiceBook:
         self.counts.pop(resident, None)
         return self.prints.pop(resident, None) is not None
 
+    def copy(self) -> "VoiceBook":
+        """Another book with the same settings and prints (changed, then saved, in one piece)."""
+        return VoiceBook(self.threshold, self.margin, dict(self.prints), dict(self.counts))
+
     def identify(self, voice_print: np.ndarray) -> Match:
         if not self.prints:
             return Match(None, -1.0, 1.0)
@@ -99,3 +103,16 @@ class VoiceBook:
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as error:
             raise ValueError(f"{path}: not a voice book ({error})") from error
         return book
+
+
+def forget_in_file(path: str | Path, resident: str) -> bool:
+    """Removes the resident's print from the book file (rewritten atomically); False when there
+    is no file or no print of theirs. ValueError for a damaged file."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    book = VoiceBook.load(path)
+    if not book.forget(resident.strip()):
+        return False
+    book.save(path)
+    return True

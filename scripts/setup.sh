@@ -81,16 +81,16 @@ if ! stamp_ok requirements "$REQ_HASH"; then
   fi
   stamp_set requirements "$REQ_HASH"
 fi
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 # The speaker encoder's weights ship in Resemblyzer's wheel. Only the weights are used (exported
 # to ONNX by `carebot.models prepare`), so none of its dependencies (librosa, webrtcvad) come with it.
-if [[ ! -f "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/resemblyzer/pretrained.pt" ]]; then
+if [[ ! -f "$SITE/resemblyzer/pretrained.pt" ]]; then
   log "installing the speaker encoder's weights (Resemblyzer 0.1.4, Apache-2.0, without its dependencies)"
   "${PIP[@]}" --no-deps Resemblyzer==0.1.4 >"$VENV/pip-resemblyzer.log" 2>&1 \
     || { tail -20 "$VENV/pip-resemblyzer.log" >&2; die "pip install Resemblyzer failed"; }
 fi
 
 # --- 4. carebot_interfaces (colcon + rosidl from the wheels) --------------------
-SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 PYINC="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 IFACE_HASH="$( (cd "$WS/src" && find . -type f | sort | xargs cat; echo "$VENV") | sha256sum | cut -c1-16)"
 # The wheels' CMake configs name the paths they were built with under

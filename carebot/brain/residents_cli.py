@@ -29,40 +29,37 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _site_state_file(site: str, node: str, parameter: str) -> Path | None:
+    """A file a node of the site keeps in the state folder, as its site file names it (None: none)."""
+    from carebot.paths import in_state_dir
+
+    path = str(file_parameter(site_config(site), node, parameter) or "")
+    return in_state_dir(path) if path else None
+
+
 def memory_file(site: str, db: Path | None) -> Path:
     """The resident memory file: ``db``, else the site's brain.resident_memory_path.
     ValueError when the site keeps nothing."""
-    from carebot.paths import in_state_dir
-
     if db is not None:
         return db.expanduser()
-    path = str(file_parameter(site_config(site), "brain", "resident_memory_path") or "")
-    if not path:
+    path = _site_state_file(site, "brain", "resident_memory_path")
+    if path is None:
         raise ValueError(f"site {site} keeps no resident memory (brain.resident_memory_path is empty)")
-    return in_state_dir(path)
+    return path
 
 
 def voice_book_file(site: str) -> Path | None:
     """The speech node's voice book of the site (None when it keeps none)."""
-    from carebot.paths import in_state_dir
-
-    path = str(file_parameter(site_config(site), "speech", "voice_book_path") or "")
-    return in_state_dir(path) if path else None
+    return _site_state_file(site, "speech", "voice_book_path")
 
 
 def forget_voice(site: str, resident: str) -> bool:
     """Removes the resident's voice print from the site's voice book (the running speech node
     re-reads the file before its next utterance). False when there was none."""
-    from carebot.voice_book import VoiceBook
+    from carebot.voice_book import forget_in_file
 
     path = voice_book_file(site)
-    if path is None or not path.is_file():
-        return False
-    book = VoiceBook.load(path)
-    if not book.forget(resident):
-        return False
-    book.save(path)
-    return True
+    return path is not None and forget_in_file(path, resident)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carebot.voice_book import VoiceBook, unit
+from carebot.voice_book import VoiceBook, forget_in_file, unit
 
 SAMPLE_RATE = 16000
 N_FFT = 400                 # 25 ms
@@ -199,8 +199,8 @@ class VoiceRegister:
             raise ValueError("refused: the resident's consent to be recognised by voice is needed")
         if not 1 <= utterances <= 10 or not 5.0 <= timeout_s <= 600.0:
             raise ValueError("utterances must be 1..10 and timeout_s 5..600")
-        self._encoder_ready()
         with self._lock:
+            self._encoder_ready()
             if self._enrolment is not None and now < self._enrolment.deadline:
                 raise ValueError(f"already enrolling {self._enrolment.resident}")
             self._enrolment = _Enrolment(resident, utterances, now + timeout_s)
@@ -210,12 +210,9 @@ class VoiceRegister:
     def forget(self, resident: str) -> bool:
         """Removes the resident's print from the book file; False when there was none."""
         with self._lock:
+            gone = forget_in_file(self.path, resident)
             self._reload()
-            book = VoiceBook(self.threshold, self.margin, dict(self.book.prints), dict(self.book.counts))
-            if not book.forget(resident.strip()):
-                return False
-            self._save(book)
-            return True
+            return gone
 
     # --- every utterance -------------------------------------------------------------------
     def hear(self, audio: np.ndarray, now: float) -> Heard:
@@ -237,7 +234,7 @@ class VoiceRegister:
             if len(enrolment.prints) < enrolment.wanted:
                 return Heard(note=f"enrolment of {enrolment.resident}: {len(enrolment.prints)} of {enrolment.wanted}")
             self._enrolment = None
-            book = VoiceBook(self.threshold, self.margin, dict(self.book.prints), dict(self.book.counts))
+            book = self.book.copy()
             book.forget(enrolment.resident)          # a new enrolment replaces the old print
             for p in enrolment.prints:
                 book.enrol(enrolment.resident, p)
